@@ -1,0 +1,2 @@
+//! The `binlogserver` command.
+fn main() {}
