@@ -1,2 +1,50 @@
-//! The `binlogserver` command.
-fn main() {}
+//! The `binlogserver` command: parse flags, set up logging, run.
+
+use std::process::ExitCode;
+
+use binlogserver::cli::{self, CliOutcome};
+use binlogserver::shutdown::Shutdown;
+use binlogserver::Error;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (config, level) = match cli::parse(&args, |k| std::env::var(k).ok()) {
+        Ok(CliOutcome::Run(config, level)) => (config, level),
+        Ok(CliOutcome::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(CliOutcome::Version(v)) => {
+            println!("{v}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("binlogserver: {e}\nTry 'binlogserver --help'.");
+            return ExitCode::from(2);
+        }
+    };
+    let mut logger = env_logger::Builder::new();
+    logger.filter_level(level);
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        logger.parse_filters(&spec);
+    }
+    logger.init();
+    match binlogserver::run(*config, Shutdown::new()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn error_chain(e: &Error) -> String {
+    let mut s = e.to_string();
+    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,3 +1,43 @@
 //! The binlog file and event format.
 //!
-//! No I/O here: events are byte slices; only what the server acts on is decoded.
+//! A binlog file is the 4-byte magic `\xfebin` followed by events back to
+//! back; every event is a 19-byte [`EventHeader`], a body, and a CRC-32 when
+//! the file's [`FormatDescription`] says so (protocol.md §7). This module
+//! decodes only what the server acts on — FORMAT_DESCRIPTION, ROTATE, the
+//! GTID events of both flavours, QUERY texts at transaction boundaries — and
+//! treats every other event as opaque bytes to relay unchanged.
+//!
+//! * [`event_type`], [`header`], [`checksum`]: what every event has.
+//! * [`format_description`], [`rotate`], [`gtid`], [`query`]: the events decoded.
+//! * [`file_name`]: validated `basename.NNNNNN` names.
+//! * [`boundary`]: where transactions begin and end, for both flavours.
+//! * [`scan`]: walk a whole file image and find the last clean cut point,
+//!   for crash recovery.
+//!
+//! No I/O here: everything works on `&[u8]` and `Vec<u8>`; files are read and
+//! written by `storage`, sockets by `net`.
+
+pub mod boundary;
+pub mod checksum;
+pub mod event_type;
+pub mod file_name;
+pub mod format_description;
+pub mod gtid;
+pub mod header;
+pub mod query;
+pub mod rotate;
+pub mod scan;
+
+pub use boundary::TrxBoundary;
+pub use checksum::{crc32, verify_event, ChecksumAlg};
+pub use event_type::EventType;
+pub use file_name::BinlogFileName;
+pub use format_description::FormatDescription;
+pub use gtid::{GtidTriple, MariaGtid, MariaGtidList, MariaGtidPos, MysqlGtid};
+pub use header::{EventHeader, LOG_EVENT_ARTIFICIAL_F, LOG_EVENT_BINLOG_IN_USE_F, LOG_EVENT_IGNORABLE_F};
+pub use query::query_text;
+pub use rotate::Rotate;
+pub use scan::{scan, walk, ScanReport, ScanStop, ScannedEvent, Walk};
+
+/// The 4 bytes every binlog file starts with (`BINLOG_MAGIC`, `\xfebin`).
+pub const BINLOG_MAGIC: [u8; 4] = [0xfe, b'b', b'i', b'n'];

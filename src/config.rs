@@ -1,0 +1,37 @@
+//! `Config`: the validated, typed settings binlogserver runs with.
+
+use std::path::PathBuf;
+
+use crate::upstream::UpstreamConfig;
+
+/// Everything `run` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The primary and how to follow it.
+    pub upstream: UpstreamConfig,
+    /// Where the binlog files live.
+    pub data_dir: PathBuf,
+}
+
+/// The default server id: stable for a host and data directory, in a range
+/// real servers rarely use, and never 0.
+pub fn default_server_id(host_name: &str, data_dir: &str) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(host_name.as_bytes());
+    h.update(b"\0");
+    h.update(data_dir.as_bytes());
+    0x4000_0000 | (h.finalize() & 0x3fff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_server_id_is_stable_and_non_zero() {
+        let a = default_server_id("db1", "/var/lib/binlogserver");
+        assert_eq!(a, default_server_id("db1", "/var/lib/binlogserver"));
+        assert_ne!(a, default_server_id("db2", "/var/lib/binlogserver"));
+        assert!(a >= 0x4000_0000);
+    }
+}

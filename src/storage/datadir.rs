@@ -1,0 +1,172 @@
+//! The data directory: its lock, the binlog files in it, and the index file.
+//!
+//! The files themselves are the truth: the index `<basename>.index` is
+//! derived from the directory listing and rewritten atomically when they
+//! disagree (a crash between creating a file and rewriting the index).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use log::{info, warn};
+
+use super::StorageError;
+use crate::binlog::BinlogFileName;
+
+/// Name of the lock file that keeps a second binlogserver out.
+pub const LOCK_FILE: &str = "binlogserver.lock";
+
+/// An opened, locked data directory.
+#[derive(Debug)]
+pub struct DataDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl DataDir {
+    /// Opens and locks `path`, which must exist and be writable.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let meta = fs::metadata(path).map_err(|e| StorageError::Layout {
+            path: path.to_owned(),
+            reason: match e.kind() {
+                ErrorKind::NotFound => "data directory does not exist; create it or pass another --data-dir".into(),
+                _ => format!("cannot access data directory: {e}"),
+            },
+        })?;
+        if !meta.is_dir() {
+            return Err(StorageError::Layout { path: path.to_owned(), reason: "not a directory".into() });
+        }
+        let lock_path = path.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StorageError::Layout {
+                path: path.to_owned(),
+                reason: format!("data directory is not writable ({e})"),
+            })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StorageError::Layout {
+                    path: path.to_owned(),
+                    reason: "another binlogserver is using this data directory".into(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(StorageError::io("lock", lock_path)(e)),
+        }
+        Ok(DataDir { path: path.to_owned(), _lock: lock })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Full path of a binlog file.
+    pub fn file_path(&self, name: &BinlogFileName) -> PathBuf {
+        self.path.join(name.as_str())
+    }
+
+    /// Path of the index file for `basename`.
+    pub fn index_path(&self, basename: &str) -> PathBuf {
+        self.path.join(format!("{basename}.index"))
+    }
+
+    /// The binlog files present, oldest first, reconciled with the index.
+    pub fn binlog_files(&self) -> Result<Vec<BinlogFileName>, StorageError> {
+        let mut files = Vec::new();
+        let entries = fs::read_dir(&self.path).map_err(StorageError::io("read directory", &self.path))?;
+        for entry in entries {
+            let entry = entry.map_err(StorageError::io("read directory", &self.path))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Ok(file) = BinlogFileName::new(name) else { continue };
+            if entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                files.push(file);
+            }
+        }
+        files.sort_by_key(BinlogFileName::sequence);
+        if let Some(first) = files.first() {
+            if let Some(other) = files.iter().find(|f| f.basename() != first.basename()) {
+                return Err(StorageError::Layout {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "holds binlogs of two servers ({} and {}); one data directory per primary",
+                        first.as_str(),
+                        other.as_str()
+                    ),
+                });
+            }
+            self.reconcile_index(&files, first.basename())?;
+        }
+        Ok(files)
+    }
+
+    fn reconcile_index(&self, files: &[BinlogFileName], basename: &str) -> Result<(), StorageError> {
+        let index = self.index_path(basename);
+        let listed = match fs::read_to_string(&index) {
+            Ok(text) => text.lines().map(|l| l.trim_start_matches("./").to_owned()).collect::<Vec<_>>(),
+            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(StorageError::io("read", &index)(e)),
+        };
+        if let Some(missing) = listed.iter().find(|l| !files.iter().any(|f| f.as_str() == l.as_str())) {
+            return Err(StorageError::Layout {
+                path: index,
+                reason: format!("lists {missing}, which is missing; restore the file or remove its line"),
+            });
+        }
+        if listed.len() != files.len() {
+            warn!("index does not list every binlog file, rewriting it index={} files={}", index.display(), files.len());
+            self.write_index(files)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the index atomically: temp file, fsync, rename, directory fsync.
+    pub fn write_index(&self, files: &[BinlogFileName]) -> Result<(), StorageError> {
+        let Some(first) = files.first() else { return Ok(()) };
+        let index = self.index_path(first.basename());
+        let tmp = self.path.join(format!("{}.index.tmp", first.basename()));
+        let mut text = String::with_capacity(files.len() * 24);
+        for f in files {
+            text.push_str("./");
+            text.push_str(f.as_str());
+            text.push('\n');
+        }
+        let mut out = File::create(&tmp).map_err(StorageError::io("create", &tmp))?;
+        out.write_all(text.as_bytes()).map_err(StorageError::io("write", &tmp))?;
+        out.sync_all().map_err(StorageError::io("fsync", &tmp))?;
+        fs::rename(&tmp, &index).map_err(StorageError::io("rename", &index))?;
+        self.sync_dir()
+    }
+
+    /// Fsyncs the directory, making creations and renames in it durable.
+    pub fn sync_dir(&self) -> Result<(), StorageError> {
+        File::open(&self.path)
+            .and_then(|d| d.sync_all())
+            .map_err(StorageError::io("fsync directory", &self.path))
+    }
+
+    /// Creates a new binlog file holding just the magic, durable with its directory entry.
+    pub fn create_binlog(&self, name: &BinlogFileName) -> Result<File, StorageError> {
+        let path = self.file_path(name);
+        let mut f = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(StorageError::io("create", &path))?;
+        f.write_all(&crate::binlog::BINLOG_MAGIC).map_err(StorageError::io("write", &path))?;
+        f.sync_all().map_err(StorageError::io("fsync", &path))?;
+        self.sync_dir()?;
+        info!("new binlog file file={}", name);
+        Ok(f)
+    }
+
+    /// Opens an existing binlog for appending.
+    pub fn open_binlog(&self, name: &BinlogFileName) -> Result<File, StorageError> {
+        let path = self.file_path(name);
+        OpenOptions::new().append(true).open(&path).map_err(StorageError::io("open", &path))
+    }
+}

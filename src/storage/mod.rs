@@ -1,0 +1,97 @@
+//! Storage: the only code that writes binlog files.
+//!
+//! # Durability contract
+//!
+//! * One writer thread ([`writer::Writer`]) owns the files. It appends whole
+//!   events, calls `fdatasync`, and only then publishes the new durable end
+//!   ([`watermark::Watermark`]) and hands the semi-sync ACKs that the synced
+//!   bytes cover to the ACK sender. Nothing outside sees unsynced bytes.
+//! * A new binlog file is created with its 4-byte magic, fsync'd, the data
+//!   directory is fsync'd, and only then is the index rewritten (atomically:
+//!   temp file, fsync, rename, directory fsync).
+//! * The first failed write or fsync ends the writer with a
+//!   [`StorageError`]; nothing is retried (a failed fsync may have dropped
+//!   dirty pages). Recovery at the next start repairs the tail.
+//!
+//! # Crash cases
+//!
+//! | crash during | what is on disk | what recovery does |
+//! |---|---|---|
+//! | an append | a torn last event or transaction | cuts back to the last complete transaction |
+//! | an fsync | some unsynced tail, possibly torn | as above; nothing past the tail was ACKed |
+//! | rotation, before the new file exists | old file ends with ROTATE | resumes at the old file's end; the primary re-sends the rotation |
+//! | rotation, new file created, index not rewritten | file on disk, not in the index | the directory listing wins; the index is rewritten |
+//! | the index rewrite | old index or new index (rename is atomic) | as above |
+
+pub mod datadir;
+pub mod recovery;
+pub mod watermark;
+pub mod writer;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::protocol::DecodeError;
+
+/// A storage failure. Always fatal for the writer.
+#[derive(Debug)]
+pub enum StorageError {
+    /// A file system call failed.
+    Io {
+        /// The operation ("fsync", "append", ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// Stored data is not a valid binlog where it must be.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// What was wrong.
+        cause: DecodeError,
+    },
+    /// The data directory cannot be used as it is.
+    Layout {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong, for the operator.
+        reason: String,
+    },
+    /// An earlier write or fsync failed; the writer refuses further work.
+    Poisoned,
+}
+
+impl StorageError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> StorageError {
+        let path = path.into();
+        move |source| StorageError::Io { op, path, source }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::Io { op, path, .. } => write!(f, "{op} {} failed", path.display()),
+            StorageError::Corrupt { path, offset, .. } => {
+                write!(f, "{} is not a valid binlog at offset {offset}", path.display())
+            }
+            StorageError::Layout { path, reason } => write!(f, "{}: {reason}", path.display()),
+            StorageError::Poisoned => write!(f, "storage stopped after an earlier write error; restart to recover"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StorageError::Io { source, .. } => Some(source),
+            StorageError::Corrupt { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Startup recovery: find where the durable data ends and repair a torn tail.
+//!
+//! Every file but the last was fsync'd before its successor was created, so
+//! only the last file is walked: event by event, with every CRC and
+//! `log_pos` checked and transaction boundaries tracked. Whatever follows
+//! the last complete transaction is cut off (and logged).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, ErrorKind, Read};
+
+use log::{info, warn};
+
+use super::datadir::DataDir;
+use super::StorageError;
+use crate::binlog::{
+    verify_event, BinlogFileName, EventHeader, EventType, FormatDescription, Rotate, TrxBoundary,
+    BINLOG_MAGIC,
+};
+use crate::protocol::DecodeError;
+
+/// Largest event we accept (MySQL's `max_allowed_packet` limit, 1 GiB) plus headers.
+pub const MAX_EVENT_LEN: u64 = (1 << 30) + 1024;
+
+/// Where the stored data ends.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    /// The last file.
+    pub file: BinlogFileName,
+    /// Its length after repair: the end of its last complete transaction.
+    pub len: u64,
+    /// The bytes of its format description event, when it has one.
+    pub fd: Option<Vec<u8>>,
+    /// The file named by a ROTATE at its end, when the file is closed.
+    pub rotated_to: Option<BinlogFileName>,
+}
+
+/// What recovery found.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    /// All binlog files, oldest first.
+    pub files: Vec<BinlogFileName>,
+    /// The last file's state; `None` for an empty data directory.
+    pub tail: Option<Tail>,
+}
+
+/// Walks the last file, cuts a torn tail and reports where to resume.
+pub fn recover(dir: &DataDir) -> Result<Recovered, StorageError> {
+    let files = dir.binlog_files()?;
+    let Some(last) = files.last().cloned() else {
+        return Ok(Recovered { files, tail: None });
+    };
+    let path = dir.file_path(&last);
+    let file = File::open(&path).map_err(StorageError::io("open", &path))?;
+    let size = file.metadata().map_err(StorageError::io("stat", &path))?.len();
+    let walk = walk_file(BufReader::with_capacity(1 << 20, file)).map_err(StorageError::io("read", &path))?;
+    if let Some((offset, cause)) = walk.stop {
+        warn!("binlog tail is not a complete event file={} offset={offset} cause={cause}", last);
+    }
+    if walk.last_trx_end < size {
+        let cut = size - walk.last_trx_end;
+        warn!(
+            "cutting incomplete tail file={} from={} to={} bytes_cut={cut}",
+            last, size, walk.last_trx_end
+        );
+        repair(&path, walk.last_trx_end)?;
+    }
+    info!(
+        "recovered data directory dir={} files={} last={} end={}",
+        dir.path().display(),
+        files.len(),
+        last,
+        walk.last_trx_end
+    );
+    let tail = Tail { file: last, len: walk.last_trx_end.max(4), fd: walk.fd, rotated_to: walk.rotated_to };
+    Ok(Recovered { files, tail: Some(tail) })
+}
+
+fn repair(path: &std::path::Path, len: u64) -> Result<(), StorageError> {
+    let f = OpenOptions::new().write(true).open(path).map_err(StorageError::io("open", path))?;
+    if len < 4 {
+        // Not even the magic survived: start the file over.
+        f.set_len(0).map_err(StorageError::io("truncate", path))?;
+        use std::io::Write;
+        (&f).write_all(&BINLOG_MAGIC).map_err(StorageError::io("write", path))?;
+    } else {
+        f.set_len(len).map_err(StorageError::io("truncate", path))?;
+    }
+    f.sync_all().map_err(StorageError::io("fsync", path))
+}
+
+/// The result of walking one file.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// End of the last complete transaction (0 if the magic is missing).
+    pub last_trx_end: u64,
+    /// Events read.
+    pub events: u64,
+    /// The format description event's bytes.
+    pub fd: Option<Vec<u8>>,
+    /// The next file named by a final ROTATE.
+    pub rotated_to: Option<BinlogFileName>,
+    /// Where and why the walk stopped early (torn or corrupt tail).
+    pub stop: Option<(u64, DecodeError)>,
+}
+
+/// Walks a binlog image event by event without holding it in memory.
+pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
+    let mut walk = Walk::default();
+    let mut magic = [0u8; 4];
+    match read_full(&mut src, &mut magic)? {
+        4 if magic == BINLOG_MAGIC => walk.last_trx_end = 4,
+        n => {
+            walk.stop = Some((0, DecodeError::Invalid { what: "binlog magic", value: n as u64 }));
+            return Ok(walk);
+        }
+    }
+    let mut offset = 4u64;
+    let mut fd: Option<FormatDescription> = None;
+    let mut boundary = TrxBoundary::new();
+    let mut event = Vec::new();
+    loop {
+        event.resize(EventHeader::LEN, 0);
+        let got = read_full(&mut src, &mut event)?;
+        if got == 0 {
+            return Ok(walk);
+        }
+        let step = read_event(&mut src, &mut event, got, offset, &mut fd, &mut boundary);
+        match step? {
+            Err(cause) => {
+                walk.stop = Some((offset, cause));
+                return Ok(walk);
+            }
+            Ok(at_boundary) => {
+                offset += event.len() as u64;
+                walk.events += 1;
+                if walk.fd.is_none() && fd.is_some() {
+                    walk.fd = Some(event.clone());
+                }
+                walk.rotated_to = None;
+                if let (Ok(h), Some(fd)) = (EventHeader::parse(&event), fd.as_ref()) {
+                    if h.event_type == EventType::ROTATE {
+                        walk.rotated_to = Rotate::decode_event(&event, fd.checksum_alg)
+                            .ok()
+                            .and_then(|r| BinlogFileName::new(&r.next_file).ok());
+                    }
+                }
+                if at_boundary {
+                    walk.last_trx_end = offset;
+                }
+            }
+        }
+    }
+}
+
+/// Reads the rest of one event whose first `got` header bytes are in `event`
+/// and checks it. The outer error is I/O; the inner one says the event is bad.
+fn read_event<R: Read>(
+    src: &mut R,
+    event: &mut Vec<u8>,
+    got: usize,
+    offset: u64,
+    fd: &mut Option<FormatDescription>,
+    boundary: &mut TrxBoundary,
+) -> std::io::Result<Result<bool, DecodeError>> {
+    if got < EventHeader::LEN {
+        return Ok(Err(DecodeError::Truncated { what: "event header", need: EventHeader::LEN, have: got }));
+    }
+    let header = match EventHeader::parse(event) {
+        Ok(h) => h,
+        Err(e) => return Ok(Err(e)),
+    };
+    let len = u64::from(header.event_len);
+    if len > MAX_EVENT_LEN {
+        return Ok(Err(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN }));
+    }
+    event.resize(len as usize, 0);
+    let body = event.get_mut(EventHeader::LEN..).unwrap_or_default();
+    let body_len = body.len();
+    let n = read_full(src, body)?;
+    if n < body_len {
+        return Ok(Err(DecodeError::Truncated { what: "event", need: len as usize, have: EventHeader::LEN + n }));
+    }
+    Ok(check_event(event, &header, offset, fd, boundary))
+}
+
+fn check_event(
+    event: &[u8],
+    header: &EventHeader,
+    offset: u64,
+    fd: &mut Option<FormatDescription>,
+    boundary: &mut TrxBoundary,
+) -> Result<bool, DecodeError> {
+    let end = offset + event.len() as u64;
+    if header.log_pos != 0 && u64::from(header.log_pos) != end & 0xffff_ffff {
+        return Err(DecodeError::Invalid { what: "event log_pos", value: u64::from(header.log_pos) });
+    }
+    if header.event_type == EventType::FORMAT_DESCRIPTION {
+        let new_fd = FormatDescription::decode_event(event)?;
+        verify_event(event, new_fd.checksum_alg)?;
+        *fd = Some(new_fd);
+    } else {
+        let Some(current) = fd.as_ref() else {
+            return Err(DecodeError::Invalid { what: "first event type", value: u64::from(header.event_type.0) });
+        };
+        verify_event(event, current.checksum_alg)?;
+    }
+    let Some(current) = fd.as_ref() else { return Ok(true) };
+    boundary.feed(event, current)
+}
+
+fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match src.read(buf.get_mut(filled..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}

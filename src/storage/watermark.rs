@@ -1,0 +1,78 @@
+//! `Watermark`: the durable end of the stored binlogs, published by the
+//! writer after each fsync and read by everyone else.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::binlog::BinlogFileName;
+
+/// A durable position: everything in `file` before `offset` (and every
+/// earlier file) is fsync'd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurablePosition {
+    /// The file.
+    pub file: BinlogFileName,
+    /// Byte offset in it.
+    pub offset: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    pos: Option<DurablePosition>,
+    version: u64,
+}
+
+/// Shared, cheaply cloned; one writer publishes, many read or wait.
+#[derive(Debug, Clone, Default)]
+pub struct Watermark {
+    inner: Arc<(Mutex<Inner>, Condvar)>,
+}
+
+impl Watermark {
+    /// An empty watermark (nothing stored yet).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock means a thread panicked while publishing; the
+        // position it holds is still a valid earlier value.
+        self.inner.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publishes a new durable end and wakes waiters.
+    pub fn publish(&self, pos: DurablePosition) {
+        let mut g = self.lock();
+        g.pos = Some(pos);
+        g.version += 1;
+        drop(g);
+        self.inner.1.notify_all();
+    }
+
+    /// The current durable end.
+    pub fn get(&self) -> Option<DurablePosition> {
+        self.lock().pos.clone()
+    }
+
+    /// Waits until the watermark changes after `version` (see [`Watermark::version`]) or `timeout` passes.
+    pub fn wait_change(&self, version: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.lock();
+        while g.version == version {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            g = match self.inner.1.wait_timeout(g, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        g.version
+    }
+
+    /// A counter that changes with every publish.
+    pub fn version(&self) -> u64 {
+        self.lock().version
+    }
+}

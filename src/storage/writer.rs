@@ -1,0 +1,178 @@
+//! The writer thread: appends events, fsyncs in groups, publishes the
+//! durable end and releases semi-sync ACKs.
+//!
+//! Group fsync: the loop blocks for one message, drains what else is
+//! queued, writes it all, and calls `fdatasync` once when an ACK is waiting,
+//! when enough bytes are unsynced, or when the stream goes quiet for
+//! [`SYNC_DELAY`]. While one fsync runs, the dump thread keeps queueing, so
+//! one fsync covers every transaction that arrived meanwhile.
+
+use std::fs::File;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use log::{debug, warn};
+
+use super::datadir::DataDir;
+use super::watermark::{DurablePosition, Watermark};
+use super::StorageError;
+use crate::binlog::BinlogFileName;
+
+/// Unsynced bytes after which the writer fsyncs even without an ACK waiting.
+pub const SYNC_BYTES: u64 = 8 << 20;
+/// How long the writer waits for more data before syncing a quiet stream.
+pub const SYNC_DELAY: Duration = Duration::from_millis(2);
+
+/// A semi-sync acknowledgement to send once its position is durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckRequest {
+    /// The upstream connection the request belongs to (ACKs of an older connection are dropped).
+    pub connection: u64,
+    /// The primary's file name.
+    pub file: BinlogFileName,
+    /// End position of the flagged event.
+    pub position: u64,
+}
+
+/// What the dump thread sends to the writer.
+#[derive(Debug)]
+pub enum WriterMsg {
+    /// Make `file` the file being written; `create` when it is new.
+    Open {
+        /// The file.
+        file: BinlogFileName,
+        /// Create it (with the magic) rather than reopen it.
+        create: bool,
+    },
+    /// Whole events, in order, to append to the current file.
+    Append {
+        /// The event bytes.
+        bytes: Vec<u8>,
+        /// File offset after these bytes (checked against the file length).
+        end: u64,
+        /// An ACK to release once `end` is durable.
+        ack: Option<AckRequest>,
+    },
+}
+
+/// The writer thread's state.
+#[derive(Debug)]
+pub struct Writer {
+    dir: DataDir,
+    files: Vec<BinlogFileName>,
+    current: Option<(BinlogFileName, File, u64)>,
+    synced: u64,
+    pending_acks: Vec<AckRequest>,
+    rx: Receiver<WriterMsg>,
+    acks: Sender<AckRequest>,
+    watermark: Watermark,
+}
+
+impl Writer {
+    /// A writer over `dir`, which already holds `files` (from recovery).
+    pub fn new(
+        dir: DataDir,
+        files: Vec<BinlogFileName>,
+        rx: Receiver<WriterMsg>,
+        acks: Sender<AckRequest>,
+        watermark: Watermark,
+    ) -> Self {
+        Writer { dir, files, current: None, synced: 0, pending_acks: Vec::new(), rx, acks, watermark }
+    }
+
+    /// Runs until every sender is dropped; returns the first storage error.
+    pub fn run(mut self) -> Result<(), StorageError> {
+        loop {
+            let dirty = self.unsynced() > 0;
+            let first = if dirty {
+                match self.rx.recv_timeout(SYNC_DELAY) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match self.rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => break,
+                }
+            };
+            let Some(first) = first else {
+                self.sync()?;
+                continue;
+            };
+            self.handle(first)?;
+            while self.pending_acks.is_empty() && self.unsynced() < SYNC_BYTES {
+                match self.rx.try_recv() {
+                    Ok(m) => self.handle(m)?,
+                    Err(_) => break,
+                }
+            }
+            if !self.pending_acks.is_empty() || self.unsynced() >= SYNC_BYTES {
+                self.sync()?;
+            }
+        }
+        self.sync()
+    }
+
+    fn unsynced(&self) -> u64 {
+        self.current.as_ref().map_or(0, |(_, _, len)| len - self.synced)
+    }
+
+    fn handle(&mut self, msg: WriterMsg) -> Result<(), StorageError> {
+        match msg {
+            WriterMsg::Open { file, create } => self.open(file, create),
+            WriterMsg::Append { bytes, end, ack } => self.append(&bytes, end, ack),
+        }
+    }
+
+    fn open(&mut self, file: BinlogFileName, create: bool) -> Result<(), StorageError> {
+        self.sync()?;
+        let handle = if create { self.dir.create_binlog(&file)? } else { self.dir.open_binlog(&file)? };
+        let path = self.dir.file_path(&file);
+        let len = handle.metadata().map_err(StorageError::io("stat", &path))?.len();
+        if create {
+            self.files.push(file.clone());
+            self.dir.write_index(&self.files)?;
+        }
+        self.synced = len;
+        self.watermark.publish(DurablePosition { file: file.clone(), offset: len });
+        self.current = Some((file, handle, len));
+        Ok(())
+    }
+
+    fn append(&mut self, bytes: &[u8], end: u64, ack: Option<AckRequest>) -> Result<(), StorageError> {
+        let Some((name, file, len)) = self.current.as_mut() else {
+            return Err(StorageError::Layout { path: self.dir.path().to_owned(), reason: "append before any file was opened".into() });
+        };
+        if *len + bytes.len() as u64 != end {
+            return Err(StorageError::Layout {
+                path: self.dir.file_path(name),
+                reason: format!("append of {} bytes at {} does not end at {end}", bytes.len(), len),
+            });
+        }
+        file.write_all(bytes).map_err(StorageError::io("append to", self.dir.file_path(name)))?;
+        *len = end;
+        self.pending_acks.extend(ack);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        let Some((name, file, len)) = self.current.as_ref() else { return Ok(()) };
+        if *len == self.synced && self.pending_acks.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        file.sync_data().map_err(StorageError::io("fsync", self.dir.file_path(name)))?;
+        debug!("fsync file={} bytes={} took_us={}", name, len - self.synced, started.elapsed().as_micros());
+        self.synced = *len;
+        self.watermark.publish(DurablePosition { file: name.clone(), offset: *len });
+        for ack in self.pending_acks.drain(..) {
+            match self.acks.try_send(ack) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(a)) => warn!("ack queue full, dropping ack position={}", a.position),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,274 @@
+//! A client connection to the primary: connect, authenticate, run text
+//! queries and simple commands.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use log::debug;
+
+use super::{UpstreamConfig, UpstreamError};
+use crate::net::PacketStream;
+use crate::protocol::auth::scramble_for;
+use crate::protocol::command::encode_query;
+use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
+use crate::protocol::response::{decode_column_count, decode_text_row, is_eof, is_err, is_ok};
+use crate::protocol::{CapabilityFlags, ErrPacket, Reader};
+
+/// Largest payload accepted from the primary: a 1 GiB event plus its packet prefix.
+pub const MAX_PAYLOAD: usize = (1 << 30) + 1024;
+
+/// A query's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryResult {
+    /// An OK packet.
+    Ok,
+    /// A result set.
+    Rows {
+        /// Column names.
+        columns: Vec<String>,
+        /// Values, `None` for NULL.
+        rows: Vec<Vec<Option<String>>>,
+    },
+}
+
+/// An authenticated connection to the primary.
+#[derive(Debug)]
+pub struct Connection {
+    ps: PacketStream<TcpStream>,
+    caps: CapabilityFlags,
+    greeting: HandshakeV10,
+    buf: Vec<u8>,
+}
+
+fn wanted_capabilities() -> CapabilityFlags {
+    CapabilityFlags::CLIENT_LONG_PASSWORD
+        .with(CapabilityFlags::CLIENT_LONG_FLAG)
+        .with(CapabilityFlags::CLIENT_PROTOCOL_41)
+        .with(CapabilityFlags::CLIENT_TRANSACTIONS)
+        .with(CapabilityFlags::CLIENT_SECURE_CONNECTION)
+        .with(CapabilityFlags::CLIENT_PLUGIN_AUTH)
+        .with(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
+        .with(CapabilityFlags::CLIENT_CONNECT_ATTRS)
+        .with(CapabilityFlags::CLIENT_DEPRECATE_EOF)
+}
+
+impl Connection {
+    /// Connects and logs in.
+    pub fn connect(cfg: &UpstreamConfig) -> Result<Self, UpstreamError> {
+        let addr = format!("{}:{}", cfg.host, cfg.port);
+        let connect_err = |source| UpstreamError::Connect { addr: addr.clone(), source };
+        let addrs: Vec<_> = addr.to_socket_addrs().map_err(connect_err)?.collect();
+        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "host resolved to no address");
+        let mut stream = None;
+        for a in &addrs {
+            match TcpStream::connect_timeout(a, cfg.connect_timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let stream = stream.ok_or_else(|| connect_err(last))?;
+        stream.set_nodelay(true).map_err(connect_err)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(connect_err)?;
+        stream.set_write_timeout(Some(Duration::from_secs(30))).map_err(connect_err)?;
+        let mut ps = PacketStream::new(stream, MAX_PAYLOAD);
+        ps.set_trace_packets(cfg.trace_packets);
+        let mut buf = Vec::new();
+        ps.read_packet(&mut buf)?;
+        if is_err(&buf) {
+            return Err(UpstreamError::Server { during: "the connection".into(), err: decode_err(&buf)? });
+        }
+        let greeting = HandshakeV10::decode(&mut Reader::new(&buf))?;
+        let caps = wanted_capabilities().and(greeting.capabilities);
+        if !caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41.with(CapabilityFlags::CLIENT_PLUGIN_AUTH)) {
+            return Err(UpstreamError::Unsupported("primary does not speak protocol 4.1 with pluggable auth".into()));
+        }
+        let mut conn = Connection { ps, caps, greeting, buf };
+        conn.authenticate(cfg)?;
+        debug!(
+            "connected to primary addr={addr} version={} connection_id={}",
+            String::from_utf8_lossy(conn.greeting.version()),
+            conn.greeting.connection_id
+        );
+        Ok(conn)
+    }
+
+    fn authenticate(&mut self, cfg: &UpstreamConfig) -> Result<(), UpstreamError> {
+        let mut plugin = self.greeting.auth_plugin_name.clone();
+        let mut nonce = self.greeting.scramble.clone();
+        let password = cfg.password.as_bytes();
+        let auth_response = scramble_for(&plugin, password, &nonce).unwrap_or_else(|| {
+            // Answer an unknown default plugin as native; the server switches us.
+            plugin = b"mysql_native_password".to_vec();
+            scramble_for(&plugin, password, &nonce).unwrap_or_default()
+        });
+        let response = HandshakeResponse41 {
+            capabilities: self.caps,
+            max_packet_size: 1 << 30,
+            character_set: 45,
+            username: cfg.user.as_bytes().to_vec(),
+            auth_response,
+            database: None,
+            auth_plugin_name: Some(plugin.clone()),
+            connect_attrs: vec![
+                (b"program_name".to_vec(), b"binlogserver".to_vec()),
+                (b"_client_name".to_vec(), b"binlogserver".to_vec()),
+                (b"_client_version".to_vec(), env!("CARGO_PKG_VERSION").as_bytes().to_vec()),
+            ],
+        };
+        let mut out = Vec::new();
+        response.encode(&mut out);
+        self.ps.write_packet(&out)?;
+        loop {
+            self.ps.read_packet(&mut self.buf)?;
+            match self.buf.first() {
+                Some(0x00) => return Ok(()),
+                Some(0xff) => {
+                    let err = decode_err(&self.buf)?;
+                    return Err(if err.code == 1045 {
+                        UpstreamError::AuthRejected(err)
+                    } else {
+                        UpstreamError::Server { during: "the login".into(), err }
+                    });
+                }
+                Some(0xfe) => {
+                    let switch = AuthSwitchRequest::decode(&mut Reader::new(&self.buf))?;
+                    plugin = switch.plugin_name.clone();
+                    nonce = switch.scramble().to_vec();
+                    let reply = scramble_for(&plugin, password, &nonce).ok_or_else(|| {
+                        UpstreamError::Unsupported(format!(
+                            "primary asks for auth plugin {}, which binlogserver does not speak; \
+                             give the replication user mysql_native_password or caching_sha2_password",
+                            String::from_utf8_lossy(&plugin)
+                        ))
+                    })?;
+                    self.ps.write_packet(&reply)?;
+                }
+                Some(0x01) if plugin == b"caching_sha2_password" => match self.buf.get(1) {
+                    Some(0x03) => continue,
+                    _ => return Err(UpstreamError::Unsupported(
+                        "primary demands caching_sha2_password full authentication, which needs TLS or RSA; \
+                         log in once as the replication user with the mysql client over TLS or the unix socket \
+                         (this primes the server's cache), or use mysql_native_password for that user"
+                            .into(),
+                    )),
+                },
+                Some(&b) => return Err(UpstreamError::Unexpected { expected: "an auth reply", got: b }),
+                None => return Err(UpstreamError::Unexpected { expected: "an auth reply", got: 0 }),
+            }
+        }
+    }
+
+    /// The primary's greeting.
+    pub fn greeting(&self) -> &HandshakeV10 {
+        &self.greeting
+    }
+
+    /// True for a MariaDB primary.
+    pub fn is_mariadb(&self) -> bool {
+        self.greeting.is_mariadb()
+    }
+
+    /// Runs a statement and reads its answer.
+    pub fn query(&mut self, sql: &str) -> Result<QueryResult, UpstreamError> {
+        debug!("query sql={sql:?}");
+        let mut out = Vec::new();
+        encode_query(sql, &mut out);
+        self.ps.reset_seq(0);
+        self.ps.write_packet(&out)?;
+        self.ps.read_packet(&mut self.buf)?;
+        if is_ok(&self.buf) {
+            return Ok(QueryResult::Ok);
+        }
+        if is_err(&self.buf) {
+            return Err(UpstreamError::Server { during: sql.to_owned(), err: decode_err(&self.buf)? });
+        }
+        let n = usize::try_from(decode_column_count(&self.buf)?).unwrap_or(usize::MAX).min(4096);
+        let mut columns = Vec::with_capacity(n);
+        for _ in 0..n {
+            self.ps.read_packet(&mut self.buf)?;
+            columns.push(column_name(&self.buf)?);
+        }
+        let deprecate_eof = self.caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
+        if !deprecate_eof {
+            self.ps.read_packet(&mut self.buf)?;
+            if !is_eof(&self.buf) {
+                return Err(UpstreamError::Unexpected { expected: "EOF after column definitions", got: first(&self.buf) });
+            }
+        }
+        let mut rows = Vec::new();
+        loop {
+            self.ps.read_packet(&mut self.buf)?;
+            if is_err(&self.buf) {
+                return Err(UpstreamError::Server { during: sql.to_owned(), err: decode_err(&self.buf)? });
+            }
+            let end = if deprecate_eof { self.buf.first() == Some(&0xfe) && self.buf.len() < 0xff_ffff } else { is_eof(&self.buf) };
+            if end {
+                return Ok(QueryResult::Rows { columns, rows });
+            }
+            let row = decode_text_row(&self.buf, n)?;
+            rows.push(row.into_iter().map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned())).collect());
+        }
+    }
+
+    /// Runs a statement that must answer OK.
+    pub fn execute(&mut self, sql: &str) -> Result<(), UpstreamError> {
+        match self.query(sql)? {
+            QueryResult::Ok => Ok(()),
+            QueryResult::Rows { .. } => Err(UpstreamError::Unexpected { expected: "OK", got: 1 }),
+        }
+    }
+
+    /// Runs a query and returns its first row (`None` for an empty result).
+    pub fn query_first_row(&mut self, sql: &str) -> Result<Option<Vec<Option<String>>>, UpstreamError> {
+        match self.query(sql)? {
+            QueryResult::Rows { rows, .. } => Ok(rows.into_iter().next()),
+            QueryResult::Ok => Err(UpstreamError::Unexpected { expected: "a result set", got: 0 }),
+        }
+    }
+
+    /// Sends a command (encoded with its command byte) that must answer OK.
+    pub fn command(&mut self, payload: &[u8], during: &str) -> Result<(), UpstreamError> {
+        self.ps.reset_seq(0);
+        self.ps.write_packet(payload)?;
+        self.ps.read_packet(&mut self.buf)?;
+        if is_err(&self.buf) {
+            return Err(UpstreamError::Server { during: during.to_owned(), err: decode_err(&self.buf)? });
+        }
+        if !is_ok(&self.buf) {
+            return Err(UpstreamError::Unexpected { expected: "OK", got: first(&self.buf) });
+        }
+        Ok(())
+    }
+
+    /// Sends a command that starts a stream (no reply read here).
+    pub fn send_command(&mut self, payload: &[u8]) -> Result<(), UpstreamError> {
+        self.ps.reset_seq(0);
+        self.ps.write_packet(payload)?;
+        Ok(())
+    }
+
+    /// Hands over the packet stream (for the binlog dump).
+    pub fn into_stream(self) -> PacketStream<TcpStream> {
+        self.ps
+    }
+}
+
+fn first(b: &[u8]) -> u8 {
+    b.first().copied().unwrap_or_default()
+}
+
+fn decode_err(payload: &[u8]) -> Result<ErrPacket, UpstreamError> {
+    Ok(ErrPacket::decode(&mut Reader::new(payload))?)
+}
+
+/// The `name` field of a ColumnDefinition41.
+fn column_name(payload: &[u8]) -> Result<String, UpstreamError> {
+    let mut r = Reader::new(payload);
+    for what in ["ColumnDefinition41.catalog", "ColumnDefinition41.schema", "ColumnDefinition41.table", "ColumnDefinition41.org_table"] {
+        r.lenenc_bytes(what)?;
+    }
+    Ok(String::from_utf8_lossy(r.lenenc_bytes("ColumnDefinition41.name")?).into_owned())
+}

@@ -1,0 +1,330 @@
+//! The dump thread: follows the primary forever, handing events to the
+//! writer in batches, and reconnects with bounded backoff when the link
+//! breaks.
+
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use log::{debug, info, warn};
+
+use super::ack::AckSender;
+use super::connection::Connection;
+use super::session::{self, Session};
+use super::stream::{Action, StreamState};
+use super::{StartFrom, UpstreamConfig, UpstreamError};
+use crate::binlog::{BinlogFileName, EventHeader, EventType, Rotate};
+use crate::net::PacketStream;
+use crate::protocol::command::SEMI_SYNC_MAGIC;
+use crate::protocol::response::{is_eof, is_err};
+use crate::protocol::{ErrPacket, Reader};
+use crate::shutdown::Shutdown;
+use crate::storage::writer::{AckRequest, WriterMsg};
+
+/// A batch is handed to the writer once it holds this many bytes.
+const BATCH_BYTES: usize = 1 << 20;
+/// Interval of progress lines while catching up.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// The upstream dump thread.
+#[derive(Debug)]
+pub struct DumpThread {
+    cfg: UpstreamConfig,
+    state: StreamState,
+    writer: Sender<WriterMsg>,
+    acks: Receiver<AckRequest>,
+    shutdown: Shutdown,
+    connections: u64,
+    acks_sent: Arc<AtomicU64>,
+}
+
+struct Batch {
+    bytes: Vec<u8>,
+    end: u64,
+}
+
+impl DumpThread {
+    /// A dump thread resuming from `state`.
+    pub fn new(
+        cfg: UpstreamConfig,
+        state: StreamState,
+        writer: Sender<WriterMsg>,
+        acks: Receiver<AckRequest>,
+        shutdown: Shutdown,
+    ) -> Self {
+        DumpThread { cfg, state, writer, acks, shutdown, connections: 0, acks_sent: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// Follows the primary until shutdown or a fatal error.
+    pub fn run(mut self) -> Result<(), UpstreamError> {
+        let mut backoff = BACKOFF_MIN;
+        while !self.shutdown.is_set() {
+            let started = Instant::now();
+            match self.follow_once() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_retryable() => {
+                    if started.elapsed() > Duration::from_secs(30) {
+                        backoff = BACKOFF_MIN;
+                    }
+                    let detail = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                    warn!("upstream connection lost: {e}{detail}; reconnecting in {} ms", backoff.as_millis());
+                    if self.shutdown.wait(backoff) {
+                        return Ok(());
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn follow_once(&mut self) -> Result<(), UpstreamError> {
+        if self.state.position().is_none() {
+            if let StartFrom::Gtid(gtid) = &self.cfg.start {
+                let file = self.discover_gtid_start(gtid.clone())?;
+                self.state.set_start_file(file);
+            } else if let StartFrom::File(f) = &self.cfg.start {
+                self.state.set_start_file(f.clone());
+            }
+        }
+        let conn = Connection::connect(&self.cfg)?;
+        let mut session = session::prepare(conn, &self.cfg)?;
+        self.state.start_connection(session.checksum);
+        let (file, pos) = self.state.dump_request();
+        info!(
+            "requesting binlog dump primary={}:{} server_id={} file={:?} position={pos} semi_sync={}",
+            self.cfg.host,
+            self.cfg.port,
+            session.primary_server_id,
+            String::from_utf8_lossy(&file),
+            session.semi_sync
+        );
+        session.request_dump(&file, pos, &self.cfg)?;
+        self.connections += 1;
+        let primary_logs = std::mem::take(&mut session.primary_logs);
+        let semi_sync = session.semi_sync;
+        let mut ps = session.conn.into_stream();
+        set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ack_thread = if semi_sync { Some(self.spawn_ack_sender(ps.get_ref(), &stop)?) } else { None };
+        let result = self.stream_events(&mut ps, semi_sync, Progress::new(primary_logs));
+        stop.store(true, Ordering::Relaxed);
+        let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
+        if let Some(h) = ack_thread {
+            let _ = h.join();
+        }
+        result
+    }
+
+    fn spawn_ack_sender(&self, sock: &TcpStream, stop: &Arc<AtomicBool>) -> Result<thread::JoinHandle<()>, UpstreamError> {
+        let stream = sock.try_clone().map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
+        let sender = AckSender {
+            stream,
+            acks: self.acks.clone(),
+            connection: self.connections,
+            stop: Arc::clone(stop),
+            sent: Arc::clone(&self.acks_sent),
+        };
+        thread::Builder::new()
+            .name("upstream-ack".into())
+            .spawn(move || sender.run())
+            .map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })
+    }
+
+    fn stream_events(
+        &mut self,
+        ps: &mut PacketStream<TcpStream>,
+        semi_sync: bool,
+        mut progress: Progress,
+    ) -> Result<(), UpstreamError> {
+        let mut packet = Vec::new();
+        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0 };
+        let mut first = true;
+        let mut headers = semi_sync;
+        ps.expect_seq(1);
+        loop {
+            if self.shutdown.is_set() {
+                return self.flush(&mut batch, None);
+            }
+            ps.read_packet(&mut packet)?;
+            if is_err(&packet) {
+                self.flush(&mut batch, None)?;
+                let err = ErrPacket::decode(&mut Reader::new(&packet))?;
+                return Err(explain_dump_error(err));
+            }
+            if is_eof(&packet) {
+                self.flush(&mut batch, None)?;
+                return Err(UpstreamError::Unexpected { expected: "a binlog event (the primary ended the dump)", got: 0xfe });
+            }
+            if first && headers && packet.get(1) != Some(&SEMI_SYNC_MAGIC) {
+                warn!("primary sends no semi-sync headers; replicating asynchronously");
+                headers = false;
+            }
+            first = false;
+            let (event, need_ack) = split_event(&packet, headers)?;
+            if need_ack {
+                // The primary restarts its packet numbering after a flagged event.
+                ps.expect_seq(1);
+            }
+            let action = self.state.on_event(event)?;
+            match action {
+                Action::Skip => {}
+                Action::Open { file, create } => {
+                    self.flush(&mut batch, None)?;
+                    progress.new_file(&file, create);
+                    self.send(WriterMsg::Open { file, create })?;
+                }
+                Action::Store { end } => {
+                    batch.bytes.extend_from_slice(event);
+                    batch.end = end;
+                }
+            }
+            if need_ack {
+                let ack = self.state.position().map(|(file, position)| AckRequest {
+                    connection: self.connections,
+                    file: file.clone(),
+                    position,
+                });
+                self.flush(&mut batch, ack)?;
+            } else if !batch.bytes.is_empty() && (batch.bytes.len() >= BATCH_BYTES || !ps.has_buffered()) {
+                self.flush(&mut batch, None)?;
+            }
+            if let Some((file, pos)) = self.state.position() {
+                progress.tick(file, pos, event, &self.acks_sent);
+            }
+        }
+    }
+
+    fn flush(&self, batch: &mut Batch, ack: Option<AckRequest>) -> Result<(), UpstreamError> {
+        if batch.bytes.is_empty() && ack.is_none() {
+            return Ok(());
+        }
+        let bytes = std::mem::replace(&mut batch.bytes, Vec::with_capacity(BATCH_BYTES));
+        let end = match (&ack, bytes.is_empty()) {
+            (Some(a), true) => a.position,
+            _ => batch.end,
+        };
+        self.send(WriterMsg::Append { bytes, end, ack })
+    }
+
+    fn send(&self, msg: WriterMsg) -> Result<(), UpstreamError> {
+        self.writer.send(msg).map_err(|_| UpstreamError::WriterGone)
+    }
+
+    /// Asks the primary where a GTID position starts and returns that file.
+    fn discover_gtid_start(&self, gtid: String) -> Result<BinlogFileName, UpstreamError> {
+        let conn = Connection::connect(&self.cfg)?;
+        let mut session: Session = session::prepare(conn, &self.cfg)?;
+        session.request_gtid_dump(&gtid, &self.cfg)?;
+        let semi = session.semi_sync;
+        let mut ps = session.conn.into_stream();
+        set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
+        ps.expect_seq(1);
+        let mut packet = Vec::new();
+        ps.read_packet(&mut packet)?;
+        if is_err(&packet) {
+            return Err(explain_dump_error(ErrPacket::decode(&mut Reader::new(&packet))?));
+        }
+        let headers = semi && packet.get(1) == Some(&SEMI_SYNC_MAGIC);
+        let (event, _) = split_event(&packet, headers)?;
+        let header = EventHeader::parse(event)?;
+        if header.event_type != EventType::ROTATE {
+            return Err(UpstreamError::Unexpected { expected: "an artificial ROTATE", got: header.event_type.0 });
+        }
+        let body_has_crc = crate::binlog::verify_event(event, crate::binlog::ChecksumAlg::CRC32).is_ok();
+        let alg = if body_has_crc { crate::binlog::ChecksumAlg::CRC32 } else { crate::binlog::ChecksumAlg::OFF };
+        let rotate = Rotate::decode_event(event, alg)?;
+        let file = BinlogFileName::new(&rotate.next_file)?;
+        info!("gtid position {gtid} starts in file={file}; fetching that file whole");
+        Ok(file)
+    }
+}
+
+fn set_read_timeout(sock: &TcpStream, t: Duration) -> Result<(), UpstreamError> {
+    sock.set_read_timeout(Some(t)).map_err(|source| UpstreamError::Connect { addr: String::new(), source })
+}
+
+/// Splits a stream packet into the event bytes and the semi-sync need-ACK flag.
+pub fn split_event(packet: &[u8], semi_sync_headers: bool) -> Result<(&[u8], bool), UpstreamError> {
+    let mut r = Reader::new(packet);
+    r.u8("binlog packet status")?;
+    let mut need_ack = false;
+    if semi_sync_headers {
+        let magic = r.u8("semi-sync magic")?;
+        if magic != SEMI_SYNC_MAGIC {
+            return Err(UpstreamError::Unexpected { expected: "the semi-sync magic 0xef", got: magic });
+        }
+        need_ack = r.u8("semi-sync flag")? == 1;
+    }
+    Ok((r.rest(), need_ack))
+}
+
+fn explain_dump_error(err: ErrPacket) -> UpstreamError {
+    let during = if err.code == 1236 {
+        "the binlog dump (the binlogs binlogserver needs are not on the primary: purged, RESET MASTER, \
+         or another server; binlogserver never overwrites stored files, so fix the primary or move the \
+         data directory aside)"
+    } else {
+        "the binlog dump"
+    };
+    UpstreamError::Server { during: during.into(), err }
+}
+
+/// Catch-up progress: a line every few seconds until we reach the primary's end.
+struct Progress {
+    primary_logs: Vec<(String, u64)>,
+    last: Instant,
+    bytes: u64,
+    caught_up: bool,
+}
+
+impl Progress {
+    fn new(primary_logs: Vec<(String, u64)>) -> Self {
+        let caught_up = primary_logs.is_empty();
+        Progress { primary_logs, last: Instant::now(), bytes: 0, caught_up }
+    }
+
+    fn new_file(&mut self, file: &BinlogFileName, create: bool) {
+        if !create {
+            debug!("continuing binlog file file={file}");
+        }
+    }
+
+    /// Bytes between `file:pos` and the primary's end as seen at connect.
+    fn behind(&self, file: &BinlogFileName, pos: u64) -> Option<u64> {
+        let idx = self.primary_logs.iter().position(|(n, _)| n == file.as_str())?;
+        let rest: u64 = self.primary_logs.iter().skip(idx + 1).map(|(_, s)| s).sum();
+        let here = self.primary_logs.get(idx).map_or(0, |(_, s)| s.saturating_sub(pos));
+        Some(here + rest)
+    }
+
+    fn tick(&mut self, file: &BinlogFileName, pos: u64, event: &[u8], acks: &AtomicU64) {
+        self.bytes += event.len() as u64;
+        if self.caught_up {
+            return;
+        }
+        let behind = self.behind(file, pos);
+        if behind == Some(0) || behind.is_none() {
+            self.caught_up = true;
+            info!("caught up with the primary file={file} position={pos}");
+            return;
+        }
+        let elapsed = self.last.elapsed();
+        if elapsed >= PROGRESS_EVERY {
+            let mb_s = self.bytes as f64 / elapsed.as_secs_f64() / 1e6;
+            info!(
+                "catching up file={file} position={pos} rate_mb_s={mb_s:.1} behind_bytes={} acks_sent={}",
+                behind.unwrap_or_default(),
+                acks.load(Ordering::Relaxed)
+            );
+            self.last = Instant::now();
+            self.bytes = 0;
+        }
+    }
+}

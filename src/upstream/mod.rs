@@ -1,0 +1,187 @@
+//! Upstream: binlogserver as a replica of the primary.
+//!
+//! [`dump::DumpThread`] connects ([`connection`]), prepares the session
+//! ([`session`]), asks for the binlog stream and turns it into writer
+//! messages ([`stream`]); [`ack::AckSender`] sends semi-sync ACKs for what
+//! the writer has made durable.
+
+pub mod ack;
+pub mod connection;
+pub mod dump;
+pub mod gtid_set;
+pub mod session;
+pub mod stream;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::binlog::BinlogFileName;
+use crate::net::NetError;
+use crate::protocol::{DecodeError, ErrPacket};
+
+/// When to acknowledge as a semi-sync replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SemiSyncMode {
+    /// When the primary has semi-sync enabled.
+    Auto,
+    /// Always ask for semi-sync; fail if the primary does not support it.
+    On,
+    /// Never.
+    Off,
+}
+
+/// Where to start when the data directory is empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartFrom {
+    /// The oldest binlog the primary still has.
+    Oldest,
+    /// This file, from its beginning.
+    File(BinlogFileName),
+    /// The file holding the first transaction after this GTID position
+    /// (MariaDB `D-S-N,...` or a MySQL GTID set).
+    Gtid(String),
+}
+
+/// How to reach and follow the primary.
+#[derive(Clone)]
+pub struct UpstreamConfig {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Replication user.
+    pub user: String,
+    /// Its password (never logged).
+    pub password: String,
+    /// Our server id toward the primary.
+    pub server_id: u32,
+    /// Semi-sync policy.
+    pub semi_sync: SemiSyncMode,
+    /// Heartbeat period asked of the primary; a link silent for
+    /// [`UpstreamConfig::dead_link_after`] is dropped.
+    pub heartbeat: Duration,
+    /// Start point for an empty data directory.
+    pub start: StartFrom,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Hex-dump every packet at trace level.
+    pub trace_packets: bool,
+}
+
+impl UpstreamConfig {
+    /// How long a silent link is trusted: four heartbeat periods.
+    pub fn dead_link_after(&self) -> Duration {
+        (self.heartbeat * 4).max(Duration::from_secs(2))
+    }
+}
+
+impl fmt::Debug for UpstreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .field("server_id", &self.server_id)
+            .field("semi_sync", &self.semi_sync)
+            .field("heartbeat", &self.heartbeat)
+            .field("start", &self.start)
+            .finish()
+    }
+}
+
+/// Why following the primary failed.
+#[derive(Debug)]
+pub enum UpstreamError {
+    /// Could not connect.
+    Connect {
+        /// `host:port`.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The connection failed.
+    Net(NetError),
+    /// The primary sent bytes we cannot decode.
+    Decode(DecodeError),
+    /// The primary answered with an error.
+    Server {
+        /// What we asked.
+        during: String,
+        /// Its answer.
+        err: ErrPacket,
+    },
+    /// The primary refused our credentials.
+    AuthRejected(ErrPacket),
+    /// The primary wants something we cannot do.
+    Unsupported(String),
+    /// The primary sent something out of place.
+    Unexpected {
+        /// What we expected.
+        expected: &'static str,
+        /// The first byte of what came.
+        got: u8,
+    },
+    /// The primary's history does not match what is stored here.
+    HistoryMismatch(String),
+    /// The writer thread is gone (it failed; its error is reported separately).
+    WriterGone,
+}
+
+impl UpstreamError {
+    /// True when reconnecting may help; false when we must stop.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            UpstreamError::Connect { .. } | UpstreamError::Net(_) | UpstreamError::Decode(_) => true,
+            UpstreamError::Unexpected { .. } => true,
+            UpstreamError::Server { err, .. } => !matches!(err.code, 1236 | 1045 | 1044 | 1227 | 1142 | 1698),
+            UpstreamError::AuthRejected(_)
+            | UpstreamError::Unsupported(_)
+            | UpstreamError::HistoryMismatch(_)
+            | UpstreamError::WriterGone => false,
+        }
+    }
+}
+
+impl From<NetError> for UpstreamError {
+    fn from(e: NetError) -> Self {
+        UpstreamError::Net(e)
+    }
+}
+
+impl From<DecodeError> for UpstreamError {
+    fn from(e: DecodeError) -> Self {
+        UpstreamError::Decode(e)
+    }
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamError::Connect { addr, .. } => write!(f, "cannot connect to primary at {addr}"),
+            UpstreamError::Net(_) => write!(f, "connection to primary failed"),
+            UpstreamError::Decode(_) => write!(f, "undecodable data from primary"),
+            UpstreamError::Server { during, err } => write!(f, "primary refused {during}: {err}"),
+            UpstreamError::AuthRejected(err) => {
+                write!(f, "primary rejected the login ({err}); check --user/--password and the account's host")
+            }
+            UpstreamError::Unsupported(what) => write!(f, "{what}"),
+            UpstreamError::Unexpected { expected, got } => {
+                write!(f, "primary sent a packet starting {got:#04x} where {expected} was expected")
+            }
+            UpstreamError::HistoryMismatch(what) => write!(f, "primary's binlogs do not match the stored ones: {what}"),
+            UpstreamError::WriterGone => write!(f, "storage writer stopped"),
+        }
+    }
+}
+
+impl std::error::Error for UpstreamError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            UpstreamError::Connect { source, .. } => Some(source),
+            UpstreamError::Net(e) => Some(e),
+            UpstreamError::Decode(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Preparing a replication session on the primary: the statements a real
+//! replica runs before the dump (protocol.md §6.1-6.2), then the dump
+//! request itself.
+
+use log::{info, warn};
+
+use super::connection::{Connection, QueryResult};
+use super::gtid_set::GtidSet;
+use super::{SemiSyncMode, UpstreamConfig, UpstreamError};
+use crate::binlog::ChecksumAlg;
+use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, BINLOG_SEND_ANNOTATE_ROWS_EVENT};
+
+/// ER_UNKNOWN_SYSTEM_VARIABLE.
+const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+
+/// A prepared session, ready for the dump command.
+#[derive(Debug)]
+pub struct Session {
+    /// The connection.
+    pub conn: Connection,
+    /// The primary's `@@server_id`.
+    pub primary_server_id: u32,
+    /// The checksum the session negotiated (for events before the first FD).
+    pub checksum: ChecksumAlg,
+    /// True when we asked for semi-sync.
+    pub semi_sync: bool,
+    /// The primary's binlogs and sizes at connect (empty if we may not see them).
+    pub primary_logs: Vec<(String, u64)>,
+}
+
+fn first_value(row: Option<Vec<Option<String>>>, col: usize) -> Option<String> {
+    row.and_then(|r| r.into_iter().nth(col)).flatten()
+}
+
+/// Runs the session statements and registers as a replica.
+pub fn prepare(mut conn: Connection, cfg: &UpstreamConfig) -> Result<Session, UpstreamError> {
+    let mariadb = conn.is_mariadb();
+    let id = first_value(conn.query_first_row("SELECT @@GLOBAL.server_id")?, 0).unwrap_or_default();
+    let primary_server_id: u32 = id.trim().parse().unwrap_or(0);
+    if primary_server_id == cfg.server_id {
+        return Err(UpstreamError::Unsupported(format!(
+            "the primary's server_id is {primary_server_id}, the same as ours; pass another --server-id"
+        )));
+    }
+    let checksum = negotiate_checksum(&mut conn)?;
+    let ns = cfg.heartbeat.as_nanos();
+    conn.execute(&format!("SET @master_heartbeat_period = {ns}, @source_heartbeat_period = {ns}"))?;
+    if mariadb {
+        // Capability 4 (GTID): the primary sends GTID events as they are
+        // stored instead of rewriting them for old replicas.
+        conn.execute("SET @mariadb_slave_capability = 4")?;
+    } else {
+        let uuid = replica_uuid(cfg.server_id);
+        conn.execute(&format!("SET @slave_uuid = '{uuid}', @replica_uuid = '{uuid}'"))?;
+    }
+    let primary_logs = match conn.query("SHOW BINARY LOGS") {
+        Ok(QueryResult::Rows { rows, .. }) => rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut it = r.into_iter();
+                let name = it.next().flatten()?;
+                let size = it.next().flatten()?.parse().ok()?;
+                Some((name, size))
+            })
+            .collect(),
+        Ok(QueryResult::Ok) => Vec::new(),
+        Err(e @ UpstreamError::Server { .. }) => {
+            warn!("cannot list the primary's binlogs, progress will not show the distance: {e}");
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let register = ComRegisterSlave { server_id: cfg.server_id, ..Default::default() };
+    let mut out = Vec::new();
+    register.encode(&mut out);
+    conn.command(&out, "COM_REGISTER_SLAVE")?;
+    let semi_sync = enable_semi_sync(&mut conn, cfg.semi_sync, mariadb)?;
+    Ok(Session { conn, primary_server_id, checksum, semi_sync, primary_logs })
+}
+
+fn negotiate_checksum(conn: &mut Connection) -> Result<ChecksumAlg, UpstreamError> {
+    let set = "SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum";
+    match conn.execute(set) {
+        Ok(()) => {}
+        // A server without checksums (before MySQL 5.6 / MariaDB 5.3).
+        Err(UpstreamError::Server { err, .. }) if err.code == ER_UNKNOWN_SYSTEM_VARIABLE => return Ok(ChecksumAlg::OFF),
+        Err(e) => return Err(e),
+    }
+    let value = first_value(conn.query_first_row("SELECT @master_binlog_checksum")?, 0).unwrap_or_default();
+    ChecksumAlg::from_name(value.as_bytes())
+        .ok_or_else(|| UpstreamError::Unsupported(format!("primary uses binlog_checksum {value:?}, expected CRC32 or NONE")))
+}
+
+/// Asks for semi-sync per `mode`; true when the session is semi-sync.
+fn enable_semi_sync(conn: &mut Connection, mode: SemiSyncMode, mariadb: bool) -> Result<bool, UpstreamError> {
+    if mode == SemiSyncMode::Off {
+        return Ok(false);
+    }
+    let enabled = if mariadb {
+        let row = conn.query_first_row("SHOW VARIABLES LIKE 'rpl_semi_sync_master_enabled'")?;
+        row.map(|r| first_value(Some(r), 1).unwrap_or_default())
+    } else {
+        mysql_semi_sync_enabled(conn)?
+    };
+    let Some(enabled) = enabled else {
+        if mode == SemiSyncMode::On {
+            return Err(UpstreamError::Unsupported(
+                "--semi-sync on, but the primary has no semi-sync master (install/enable rpl_semi_sync_master or \
+                 rpl_semi_sync_source)"
+                    .into(),
+            ));
+        }
+        info!("primary does not support semi-sync, replicating asynchronously");
+        return Ok(false);
+    };
+    conn.execute("SET @rpl_semi_sync_slave = 1, @rpl_semi_sync_replica = 1")?;
+    info!("semi-sync requested, primary_semi_sync_enabled={enabled}");
+    Ok(true)
+}
+
+fn mysql_semi_sync_enabled(conn: &mut Connection) -> Result<Option<String>, UpstreamError> {
+    for var in ["rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled"] {
+        match conn.query_first_row(&format!("SELECT @@global.{var}")) {
+            Ok(row) => return Ok(Some(first_value(row, 0).unwrap_or_default())),
+            Err(UpstreamError::Server { err, .. }) if err.code == ER_UNKNOWN_SYSTEM_VARIABLE => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// A stable replica UUID derived from our server id (MySQL keys dump threads by it).
+pub fn replica_uuid(server_id: u32) -> String {
+    format!("b1b10650-0000-4000-8000-{server_id:012x}")
+}
+
+impl Session {
+    /// Sends `COM_BINLOG_DUMP` for `file` at `pos` (empty file = the primary's oldest).
+    pub fn request_dump(&mut self, file: &[u8], pos: u64, cfg: &UpstreamConfig) -> Result<(), UpstreamError> {
+        let position = u32::try_from(pos).map_err(|_| {
+            UpstreamError::Unsupported(format!("position {pos} is past 4 GiB, which COM_BINLOG_DUMP cannot express"))
+        })?;
+        let flags = if self.conn.is_mariadb() { BINLOG_SEND_ANNOTATE_ROWS_EVENT } else { 0 };
+        let dump = ComBinlogDump { position, flags, server_id: cfg.server_id, file: file.to_vec() };
+        let mut out = Vec::new();
+        dump.encode(&mut out);
+        self.conn.send_command(&out)
+    }
+
+    /// Sends a GTID-positioned dump: MariaDB `@slave_connect_state`, or MySQL `COM_BINLOG_DUMP_GTID`.
+    pub fn request_gtid_dump(&mut self, gtid: &str, cfg: &UpstreamConfig) -> Result<(), UpstreamError> {
+        if self.conn.is_mariadb() {
+            if !gtid.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b',') {
+                return Err(UpstreamError::Unsupported(format!("--start-gtid {gtid:?} is not a MariaDB GTID list like 0-1-100")));
+            }
+            self.conn.execute(&format!("SET @slave_connect_state = '{gtid}'"))?;
+            self.conn.execute("SET @slave_gtid_strict_mode = 1")?;
+            return self.request_dump(b"", 4, cfg);
+        }
+        let set = GtidSet::parse(gtid).map_err(|e| UpstreamError::Unsupported(format!("--start-gtid: {e}")))?;
+        let mut gtid_set = Vec::new();
+        set.encode(&mut gtid_set);
+        let dump = ComBinlogDumpGtid { flags: 0, server_id: cfg.server_id, file: Vec::new(), position: 4, gtid_set };
+        let mut out = Vec::new();
+        dump.encode(&mut out);
+        self.conn.send_command(&out)
+    }
+}

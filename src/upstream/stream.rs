@@ -1,0 +1,216 @@
+//! What to do with each event of the primary's stream: the decisions of
+//! the dump thread, kept free of I/O so they can be tested event by event.
+//!
+//! The stream of a file/position dump is: an artificial ROTATE naming the
+//! file and start position, the file's FORMAT_DESCRIPTION (re-sent with
+//! `log_pos` 0 when starting mid-file), then the file's events; at the end
+//! of a file its real ROTATE, then the same prologue for the next file.
+//! Heartbeats may come at any time. Only events that are in the primary's
+//! file are stored, so the stored files stay byte-identical.
+
+use super::UpstreamError;
+use crate::binlog::{
+    verify_event, BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, Rotate,
+};
+use crate::storage::recovery::Tail;
+
+/// The decision for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Not part of the file (heartbeat, artificial event, re-sent FD).
+    Skip,
+    /// Switch the writer to `file` (creating it when `create`), then skip this event.
+    Open {
+        /// The file.
+        file: BinlogFileName,
+        /// Whether it is new.
+        create: bool,
+    },
+    /// Append the event; the file then ends at `end`.
+    Store {
+        /// File offset after the event.
+        end: u64,
+    },
+}
+
+/// Where we are in the primary's binlogs.
+#[derive(Debug, Clone)]
+pub struct StreamState {
+    file: Option<BinlogFileName>,
+    pos: u64,
+    fd: Option<Vec<u8>>,
+    alg: ChecksumAlg,
+    rotated_to: Option<BinlogFileName>,
+    negotiated: ChecksumAlg,
+    start_file: Option<BinlogFileName>,
+}
+
+impl StreamState {
+    /// State for resuming after `tail` (or from nothing).
+    pub fn resume(tail: Option<&Tail>) -> Self {
+        let mut state = StreamState {
+            file: None,
+            pos: 0,
+            fd: None,
+            alg: ChecksumAlg::OFF,
+            rotated_to: None,
+            negotiated: ChecksumAlg::OFF,
+            start_file: None,
+        };
+        if let Some(t) = tail {
+            state.file = Some(t.file.clone());
+            state.pos = t.len;
+            state.rotated_to = t.rotated_to.clone();
+            if let Some(fd) = &t.fd {
+                state.alg = FormatDescription::decode_event(fd).map(|f| f.checksum_alg).unwrap_or(ChecksumAlg::OFF);
+                state.fd = Some(fd.clone());
+            }
+        }
+        state
+    }
+
+    /// For an empty data directory: start with this file instead of the oldest.
+    pub fn set_start_file(&mut self, file: BinlogFileName) {
+        self.start_file = Some(file);
+    }
+
+    /// The file and position to ask the primary for (empty name = its oldest file).
+    pub fn dump_request(&self) -> (Vec<u8>, u64) {
+        match (&self.file, &self.start_file) {
+            (Some(f), _) => (f.as_str().as_bytes().to_vec(), self.pos),
+            (None, Some(f)) => (f.as_str().as_bytes().to_vec(), 4),
+            (None, None) => (Vec::new(), 4),
+        }
+    }
+
+    /// Current file and end position (everything stored or queued for storage).
+    pub fn position(&self) -> Option<(&BinlogFileName, u64)> {
+        self.file.as_ref().map(|f| (f, self.pos))
+    }
+
+    /// Starts a new connection whose negotiated checksum is `alg`.
+    pub fn start_connection(&mut self, alg: ChecksumAlg) {
+        self.negotiated = alg;
+    }
+
+    /// Decides what to do with one event (the bytes after the packet's status byte and semi-sync header).
+    pub fn on_event(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
+        let header = EventHeader::parse(event)?;
+        if header.event_len as usize != event.len() {
+            return Err(UpstreamError::Decode(crate::protocol::DecodeError::Invalid {
+                what: "event_len",
+                value: u64::from(header.event_len),
+            }));
+        }
+        let t = header.event_type;
+        if t == EventType::ROTATE && (header.is_artificial() || header.log_pos == 0) {
+            return self.on_fake_rotate(event);
+        }
+        if t == EventType::HEARTBEAT || t == EventType::HEARTBEAT_V2 || header.is_artificial() {
+            return Ok(Action::Skip);
+        }
+        if t == EventType::FORMAT_DESCRIPTION {
+            return self.on_format_description(event);
+        }
+        let Some(file) = &self.file else {
+            return Err(UpstreamError::Unexpected { expected: "an artificial ROTATE first", got: t.0 });
+        };
+        if self.fd.is_none() {
+            return Err(UpstreamError::HistoryMismatch(format!("{file} has no format description before event {t}")));
+        }
+        verify_event(event, self.alg)?;
+        let end = self.pos + event.len() as u64;
+        if header.log_pos != 0 && u64::from(header.log_pos) != end & 0xffff_ffff {
+            return Err(UpstreamError::HistoryMismatch(format!(
+                "event {t} in {file} ends at {} on the primary but at {end} here",
+                header.log_pos
+            )));
+        }
+        if t == EventType::ROTATE {
+            let rotate = Rotate::decode_event(event, self.alg)?;
+            self.rotated_to = Some(BinlogFileName::new(&rotate.next_file)?);
+        }
+        self.pos = end;
+        Ok(Action::Store { end })
+    }
+
+    fn on_fake_rotate(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
+        // The fake ROTATE carries a CRC when the session's checksum says so;
+        // MariaDB adds one at later file switches even for 'NONE' sessions.
+        let alg = if verify_event(event, ChecksumAlg::CRC32).is_ok() {
+            ChecksumAlg::CRC32
+        } else if self.negotiated.has_crc() {
+            verify_event(event, ChecksumAlg::CRC32)?;
+            ChecksumAlg::CRC32
+        } else {
+            ChecksumAlg::OFF
+        };
+        let rotate = Rotate::decode_event(event, alg)?;
+        let name = BinlogFileName::new(&rotate.next_file)?;
+        match &self.file {
+            Some(cur) if *cur == name => {
+                if rotate.position != self.pos {
+                    return Err(UpstreamError::HistoryMismatch(format!(
+                        "primary resumes {name} at {} but the stored file ends at {}",
+                        rotate.position, self.pos
+                    )));
+                }
+                Ok(Action::Open { file: name, create: false })
+            }
+            Some(cur) => {
+                let expected_next = self.rotated_to.as_ref().map_or(name.sequence() > cur.sequence(), |n| *n == name);
+                if rotate.position != 4 || !expected_next || name.basename() != cur.basename() {
+                    return Err(UpstreamError::HistoryMismatch(format!(
+                        "primary continues with {name} at {} after {cur}, which ends at {}{}",
+                        rotate.position,
+                        self.pos,
+                        self.rotated_to.as_ref().map(|n| format!(" and rotates to {n}")).unwrap_or_default()
+                    )));
+                }
+                self.begin_file(name.clone());
+                Ok(Action::Open { file: name, create: true })
+            }
+            None => {
+                if rotate.position != 4 {
+                    return Err(UpstreamError::Unsupported(format!(
+                        "primary starts {name} at {}; binlogserver stores whole files from position 4",
+                        rotate.position
+                    )));
+                }
+                self.begin_file(name.clone());
+                Ok(Action::Open { file: name, create: true })
+            }
+        }
+    }
+
+    fn begin_file(&mut self, name: BinlogFileName) {
+        self.file = Some(name);
+        self.pos = 4;
+        self.fd = None;
+        self.rotated_to = None;
+    }
+
+    fn on_format_description(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
+        let fd = FormatDescription::decode_event(event)?;
+        let Some(file) = &self.file else {
+            return Err(UpstreamError::Unexpected { expected: "an artificial ROTATE first", got: 15 });
+        };
+        if self.pos == 4 {
+            verify_event(event, fd.checksum_alg)?;
+            self.alg = fd.checksum_alg;
+            self.fd = Some(event.to_vec());
+            self.pos += event.len() as u64;
+            return Ok(Action::Store { end: self.pos });
+        }
+        // Re-sent for a mid-file start: it must be the one stored.
+        match &self.fd {
+            Some(stored) if FormatDescription::same_origin(stored, event) => Ok(Action::Skip),
+            _ => Err(UpstreamError::HistoryMismatch(format!(
+                "the primary's {file} has another format description (created {}, server {}) than the stored one; \
+                 was RESET MASTER run or is another server behind the address?",
+                EventHeader::parse(event).map(|h| h.timestamp).unwrap_or_default(),
+                fd.server_version
+            ))),
+        }
+    }
+}
