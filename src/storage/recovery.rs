@@ -56,8 +56,8 @@ pub fn recover(dir: &DataDir) -> Result<Recovered, StorageError> {
     if let Some((offset, cause)) = walk.stop {
         warn!("binlog tail is not a complete event file={} offset={offset} cause={cause}", last);
     }
-    if walk.last_trx_end < size {
-        let cut = size - walk.last_trx_end;
+    if walk.last_trx_end < size || walk.last_trx_end < 4 {
+        let cut = size.saturating_sub(walk.last_trx_end);
         warn!(
             "cutting incomplete tail file={} from={} to={} bytes_cut={cut}",
             last, size, walk.last_trx_end
