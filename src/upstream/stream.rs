@@ -214,3 +214,138 @@ impl StreamState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binlog::checksum::compute_event_crc;
+    use crate::binlog::scan::walk;
+    use crate::binlog::LOG_EVENT_ARTIFICIAL_F;
+
+    const FIXTURE: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+
+    fn name(s: &str) -> BinlogFileName {
+        BinlogFileName::new(s).unwrap()
+    }
+
+    fn fake_rotate(file: &str, position: u64) -> Vec<u8> {
+        Rotate { position, next_file: file.as_bytes().to_vec() }.encode_event(0, 1, 0, LOG_EVENT_ARTIFICIAL_F, ChecksumAlg::CRC32)
+    }
+
+    fn events() -> Vec<(u64, Vec<u8>, bool)> {
+        walk(FIXTURE).map(|e| (e.offset, e.bytes.to_vec(), e.at_boundary)).collect()
+    }
+
+    fn set_crc(event: &mut [u8]) {
+        let crc = compute_event_crc(event).unwrap();
+        let n = event.len();
+        event[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// The FD as a primary re-sends it for a mid-file start: log_pos 0, created 0.
+    fn resent_fd(fd: &[u8]) -> Vec<u8> {
+        let mut fd = fd.to_vec();
+        fd[13..17].copy_from_slice(&[0; 4]);
+        fd[19 + 52..19 + 56].copy_from_slice(&[0; 4]);
+        set_crc(&mut fd);
+        fd
+    }
+
+    #[test]
+    fn stores_every_event_of_a_fresh_file_at_its_offset() {
+        let mut s = StreamState::resume(None);
+        s.start_connection(ChecksumAlg::CRC32);
+        assert_eq!(s.dump_request(), (Vec::new(), 4));
+        let open = s.on_event(&fake_rotate("mariadb-bin.000001", 4)).unwrap();
+        assert_eq!(open, Action::Open { file: name("mariadb-bin.000001"), create: true });
+        for (offset, ev, _) in events() {
+            let want = Action::Store { end: offset + ev.len() as u64 };
+            assert_eq!(s.on_event(&ev).unwrap(), want, "event at {offset}");
+        }
+        assert_eq!(s.position().map(|(_, p)| p), Some(FIXTURE.len() as u64));
+    }
+
+    #[test]
+    fn resumes_mid_file_skipping_the_resent_format_description() {
+        let all = events();
+        let (cut_at, _, _) = all.iter().rev().find(|(_, _, b)| *b).cloned().unwrap();
+        let cut_index = all.iter().position(|(o, _, _)| *o == cut_at).unwrap();
+        let resume_at = cut_at + all[cut_index].1.len() as u64;
+        let tail = Tail { file: name("mariadb-bin.000001"), len: resume_at, fd: Some(all[0].1.clone()), rotated_to: None };
+        let mut s = StreamState::resume(Some(&tail));
+        s.start_connection(ChecksumAlg::CRC32);
+        assert_eq!(s.dump_request(), (b"mariadb-bin.000001".to_vec(), resume_at));
+        let open = s.on_event(&fake_rotate("mariadb-bin.000001", resume_at)).unwrap();
+        assert_eq!(open, Action::Open { file: name("mariadb-bin.000001"), create: false });
+        assert_eq!(s.on_event(&resent_fd(&all[0].1)).unwrap(), Action::Skip);
+    }
+
+    #[test]
+    fn refuses_a_primary_whose_history_differs() {
+        let all = events();
+        let tail = Tail { file: name("mariadb-bin.000001"), len: 600, fd: Some(all[0].1.clone()), rotated_to: None };
+        // The primary resumes at another position than our end.
+        let mut s = StreamState::resume(Some(&tail));
+        let err = s.on_event(&fake_rotate("mariadb-bin.000001", 700)).unwrap_err();
+        assert!(matches!(err, UpstreamError::HistoryMismatch(_)), "{err}");
+        // Same position, but a format description of another file (RESET MASTER).
+        let mut s = StreamState::resume(Some(&tail));
+        s.on_event(&fake_rotate("mariadb-bin.000001", 600)).unwrap();
+        let mut other = resent_fd(&all[0].1);
+        other[0] ^= 1;
+        set_crc(&mut other);
+        assert!(matches!(s.on_event(&other), Err(UpstreamError::HistoryMismatch(_))));
+        // A different file without a rotation to it, mid-file.
+        let mut s = StreamState::resume(Some(&tail));
+        assert!(matches!(s.on_event(&fake_rotate("mariadb-bin.000007", 300)), Err(UpstreamError::HistoryMismatch(_))));
+    }
+
+    #[test]
+    fn rejects_a_corrupt_event_and_a_broken_position_chain() {
+        let all = events();
+        let mut s = StreamState::resume(None);
+        s.on_event(&fake_rotate("mariadb-bin.000001", 4)).unwrap();
+        s.on_event(&all[0].1).unwrap();
+        let mut bad = all[1].1.clone();
+        bad[20] ^= 0xff;
+        assert!(matches!(s.on_event(&bad), Err(UpstreamError::Decode(_))));
+        let mut moved = all[1].1.clone();
+        moved[13] = moved[13].wrapping_add(1);
+        set_crc(&mut moved);
+        assert!(matches!(s.on_event(&moved), Err(UpstreamError::HistoryMismatch(_))));
+    }
+
+    #[test]
+    fn skips_heartbeats_and_artificial_events() {
+        let mut s = StreamState::resume(None);
+        s.on_event(&fake_rotate("mariadb-bin.000001", 4)).unwrap();
+        s.on_event(&events()[0].1).unwrap();
+        let mut hb = Vec::new();
+        EventHeader { timestamp: 0, event_type: EventType::HEARTBEAT, server_id: 1, event_len: 19 + 18 + 4, log_pos: 256, flags: 0 }
+            .encode(&mut hb);
+        hb.extend_from_slice(b"mariadb-bin.000001");
+        hb.extend_from_slice(&crate::binlog::crc32(&hb).to_le_bytes());
+        assert_eq!(s.on_event(&hb).unwrap(), Action::Skip);
+        assert_eq!(s.position().map(|(_, p)| p), Some(256));
+    }
+
+    #[test]
+    fn follows_a_rotation_to_the_named_file_only() {
+        let mut s = StreamState::resume(None);
+        s.on_event(&fake_rotate("mariadb-bin.000001", 4)).unwrap();
+        s.on_event(&events()[0].1).unwrap();
+        let pos = s.position().unwrap().1;
+        let real = Rotate { position: 4, next_file: b"mariadb-bin.000002".to_vec() }.encode_event(
+            1_700_000_000,
+            1,
+            (pos + 19 + 8 + 18 + 4) as u32,
+            0,
+            ChecksumAlg::CRC32,
+        );
+        assert!(matches!(s.on_event(&real).unwrap(), Action::Store { .. }));
+        let mut wrong = s.clone();
+        assert!(wrong.on_event(&fake_rotate("mariadb-bin.000003", 4)).is_err());
+        let open = s.on_event(&fake_rotate("mariadb-bin.000002", 4)).unwrap();
+        assert_eq!(open, Action::Open { file: name("mariadb-bin.000002"), create: true });
+    }
+}
