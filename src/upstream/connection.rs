@@ -1,6 +1,7 @@
 //! A client connection to the primary: connect, authenticate, run text
 //! queries and simple commands.
 
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -174,43 +175,8 @@ impl Connection {
     /// Runs a statement and reads its answer.
     pub fn query(&mut self, sql: &str) -> Result<QueryResult, UpstreamError> {
         debug!("query sql={sql:?}");
-        let mut out = Vec::new();
-        encode_query(sql, &mut out);
-        self.ps.reset_seq(0);
-        self.ps.write_packet(&out)?;
-        self.ps.read_packet(&mut self.buf)?;
-        if is_ok(&self.buf) {
-            return Ok(QueryResult::Ok);
-        }
-        if is_err(&self.buf) {
-            return Err(UpstreamError::Server { during: sql.to_owned(), err: decode_err(&self.buf)? });
-        }
-        let n = usize::try_from(decode_column_count(&self.buf)?).unwrap_or(usize::MAX).min(4096);
-        let mut columns = Vec::with_capacity(n);
-        for _ in 0..n {
-            self.ps.read_packet(&mut self.buf)?;
-            columns.push(column_name(&self.buf)?);
-        }
         let deprecate_eof = self.caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
-        if !deprecate_eof {
-            self.ps.read_packet(&mut self.buf)?;
-            if !is_eof(&self.buf) {
-                return Err(UpstreamError::Unexpected { expected: "EOF after column definitions", got: first(&self.buf) });
-            }
-        }
-        let mut rows = Vec::new();
-        loop {
-            self.ps.read_packet(&mut self.buf)?;
-            if is_err(&self.buf) {
-                return Err(UpstreamError::Server { during: sql.to_owned(), err: decode_err(&self.buf)? });
-            }
-            let end = if deprecate_eof { self.buf.first() == Some(&0xfe) && self.buf.len() < 0xff_ffff } else { is_eof(&self.buf) };
-            if end {
-                return Ok(QueryResult::Rows { columns, rows });
-            }
-            let row = decode_text_row(&self.buf, n)?;
-            rows.push(row.into_iter().map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned())).collect());
-        }
+        run_query(&mut self.ps, &mut self.buf, sql, deprecate_eof)
     }
 
     /// Runs a statement that must answer OK.
@@ -256,6 +222,55 @@ impl Connection {
     }
 }
 
+/// Sends `COM_QUERY` and reads an OK, an ERR or a text result set, with
+/// or without the EOF packets (`deprecate_eof`: the client and server both
+/// set `CLIENT_DEPRECATE_EOF`).
+pub fn run_query<S: Read + Write>(
+    ps: &mut PacketStream<S>,
+    buf: &mut Vec<u8>,
+    sql: &str,
+    deprecate_eof: bool,
+) -> Result<QueryResult, UpstreamError> {
+    let mut out = Vec::new();
+    encode_query(sql, &mut out);
+    ps.reset_seq(0);
+    ps.write_packet(&out)?;
+    ps.read_packet(buf)?;
+    if is_ok(buf) {
+        return Ok(QueryResult::Ok);
+    }
+    if is_err(buf) {
+        return Err(UpstreamError::Server { during: sql.to_owned(), err: decode_err(buf)? });
+    }
+    let n = usize::try_from(decode_column_count(buf)?).unwrap_or(usize::MAX).min(4096);
+    let mut columns = Vec::with_capacity(n);
+    for _ in 0..n {
+        ps.read_packet(buf)?;
+        columns.push(column_name(buf)?);
+    }
+    if !deprecate_eof {
+        ps.read_packet(buf)?;
+        if !is_eof(buf) {
+            return Err(UpstreamError::Unexpected { expected: "EOF after column definitions", got: first(buf) });
+        }
+    }
+    let mut rows = Vec::new();
+    loop {
+        ps.read_packet(buf)?;
+        if is_err(buf) {
+            return Err(UpstreamError::Server { during: sql.to_owned(), err: decode_err(buf)? });
+        }
+        // With DEPRECATE_EOF an OK packet with header 0xFE ends the rows; a
+        // row can only start with 0xFE when its first value is >= 16 MiB.
+        let end = if deprecate_eof { buf.first() == Some(&0xfe) && buf.len() < 0xff_ffff } else { is_eof(buf) };
+        if end {
+            return Ok(QueryResult::Rows { columns, rows });
+        }
+        let row = decode_text_row(buf, n)?;
+        rows.push(row.into_iter().map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned())).collect());
+    }
+}
+
 fn first(b: &[u8]) -> u8 {
     b.first().copied().unwrap_or_default()
 }
@@ -271,4 +286,96 @@ fn column_name(payload: &[u8]) -> Result<String, UpstreamError> {
         r.lenenc_bytes(what)?;
     }
     Ok(String::from_utf8_lossy(r.lenenc_bytes("ColumnDefinition41.name")?).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::packet::encode_packets;
+    use crate::protocol::writer::put_lenenc_bytes;
+    use crate::protocol::{ErrPacket, OkPacket};
+    use std::io::Cursor;
+
+    struct Scripted {
+        input: Cursor<Vec<u8>>,
+        sent: Vec<u8>,
+    }
+    impl Read for Scripted {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            self.input.read(b)
+        }
+    }
+    impl Write for Scripted {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.sent.write(b)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn column(name: &str) -> Vec<u8> {
+        let mut c = Vec::new();
+        for f in ["def", "", "", "", name, name] {
+            put_lenenc_bytes(&mut c, f.as_bytes());
+        }
+        c.extend_from_slice(&[0x0c, 33, 0, 0, 1, 0, 0, 0xfd, 0, 0, 0, 0, 0]);
+        c
+    }
+
+    /// A server reply to `SHOW VARIABLES LIKE 'server_id'`, shaped for `deprecate_eof`.
+    fn reply(deprecate_eof: bool) -> Vec<u8> {
+        let eof = [0xfe, 0, 0, 2, 0];
+        let mut ok_end = Vec::new();
+        OkPacket { status_flags: 2, ..Default::default() }.encode(0xfe, &mut ok_end);
+        let mut row = Vec::new();
+        put_lenenc_bytes(&mut row, b"server_id");
+        put_lenenc_bytes(&mut row, b"23100");
+        let mut packets: Vec<Vec<u8>> = vec![vec![2], column("Variable_name"), column("Value")];
+        if !deprecate_eof {
+            packets.push(eof.to_vec());
+        }
+        packets.push(row);
+        packets.push(vec![0xfb, 1, b'x']);
+        packets.push(if deprecate_eof { ok_end } else { eof.to_vec() });
+        let mut wire = Vec::new();
+        let mut seq = 1;
+        for p in packets {
+            encode_packets(&p, &mut seq, &mut wire);
+        }
+        wire
+    }
+
+    fn run(wire: Vec<u8>, deprecate_eof: bool) -> Result<QueryResult, UpstreamError> {
+        let mut ps = PacketStream::new(Scripted { input: Cursor::new(wire), sent: Vec::new() }, 1 << 20);
+        run_query(&mut ps, &mut Vec::new(), "SHOW VARIABLES LIKE 'server_id'", deprecate_eof)
+    }
+
+    #[test]
+    fn reads_result_sets_with_and_without_eof_packets() {
+        for deprecate_eof in [false, true] {
+            let got = run(reply(deprecate_eof), deprecate_eof).unwrap();
+            let want = QueryResult::Rows {
+                columns: vec!["Variable_name".into(), "Value".into()],
+                rows: vec![
+                    vec![Some("server_id".into()), Some("23100".into())],
+                    vec![None, Some("x".into())],
+                ],
+            };
+            assert_eq!(got, want, "deprecate_eof={deprecate_eof}");
+        }
+    }
+
+    #[test]
+    fn reports_server_errors_and_truncated_replies() {
+        let mut err = Vec::new();
+        ErrPacket::new(1193, b"HY000", "Unknown system variable").encode(&mut err);
+        let mut wire = Vec::new();
+        encode_packets(&err, &mut 1, &mut wire);
+        assert!(matches!(run(wire, false), Err(UpstreamError::Server { err, .. }) if err.code == 1193));
+        let full = reply(false);
+        for cut in 0..full.len() {
+            assert!(run(full[..cut].to_vec(), false).is_err(), "cut {cut}");
+        }
+    }
 }
