@@ -49,7 +49,8 @@ fn run(events: &[Vec<u8>]) -> Vec<bool> {
 
 #[test]
 fn mysql_row_transaction_ends_at_xid() {
-    let events = [of(EventType::GTID), q("BEGIN"), of(EventType::TABLE_MAP), of(EventType::WRITE_ROWS), of(EventType::XID)];
+    let events =
+        [of(EventType::GTID), q("BEGIN"), of(EventType::TABLE_MAP), of(EventType::WRITE_ROWS), of(EventType::XID)];
     assert_eq!(run(&events), [false, false, false, false, true]);
 }
 
@@ -76,7 +77,14 @@ fn mysql_xa_transactions() {
 
 #[test]
 fn rollback_to_savepoint_stays_inside() {
-    let events = [of(EventType::GTID), q("BEGIN"), q("SAVEPOINT a"), q("ROLLBACK TO a"), q("ROLLBACK TO SAVEPOINT a"), q("COMMIT")];
+    let events = [
+        of(EventType::GTID),
+        q("BEGIN"),
+        q("SAVEPOINT a"),
+        q("ROLLBACK TO a"),
+        q("ROLLBACK TO SAVEPOINT a"),
+        q("COMMIT"),
+    ];
     assert_eq!(run(&events), [false, false, false, false, false, true]);
     assert_eq!(run(&[q("BEGIN"), q("ROLLBACK")]), [false, true]);
 }
@@ -85,15 +93,20 @@ fn rollback_to_savepoint_stays_inside() {
 fn pre_gtid_binlogs_use_begin_and_single_statements() {
     assert_eq!(run(&[q("BEGIN"), q("INSERT INTO t VALUES (1)"), q("COMMIT")]), [false, false, true]);
     assert_eq!(run(&[q("CREATE TABLE t (a INT)")]), [true]);
-    let with_intvar = [of(EventType::INTVAR), of(EventType::RAND), of(EventType::USER_VAR), q("INSERT INTO t VALUES (NULL)")];
+    let with_intvar =
+        [of(EventType::INTVAR), of(EventType::RAND), of(EventType::USER_VAR), q("INSERT INTO t VALUES (NULL)")];
     assert_eq!(run(&with_intvar), [false, false, false, true]);
 }
 
 #[test]
 fn mariadb_standalone_group_ends_after_its_statement() {
     assert_eq!(run(&[maria_gtid(1, 0x29), q("GRANT ALL ON *.* TO x")]), [false, true]);
-    assert_eq!(run(&[maria_gtid(1, 0x01), of(EventType::INTVAR), q("INSERT INTO m VALUES (NULL)")]), [false, false, true]);
-    let rows = [maria_gtid(1, 0x01), of(EventType::ANNOTATE_ROWS), of(EventType::TABLE_MAP), of(EventType::WRITE_ROWS_V1)];
+    assert_eq!(
+        run(&[maria_gtid(1, 0x01), of(EventType::INTVAR), q("INSERT INTO m VALUES (NULL)")]),
+        [false, false, true]
+    );
+    let rows =
+        [maria_gtid(1, 0x01), of(EventType::ANNOTATE_ROWS), of(EventType::TABLE_MAP), of(EventType::WRITE_ROWS_V1)];
     assert_eq!(run(&rows), [false, false, false, true]);
     assert_eq!(run(&[maria_gtid(1, 0x01), of(EventType::XID)]), [false, true]);
 }
@@ -102,9 +115,18 @@ fn mariadb_standalone_group_ends_after_its_statement() {
 fn mariadb_transactional_group_ends_at_xid_or_commit() {
     let statements = [maria_gtid(7, 0x0c), q("UPDATE t SET k=k+1"), q("DELETE FROM t"), of(EventType::XID)];
     assert_eq!(run(&statements), [false, false, false, true]);
-    let myisam = [maria_gtid(7, 0x00), of(EventType::ANNOTATE_ROWS), of(EventType::TABLE_MAP), of(EventType::WRITE_ROWS_V1), q("COMMIT")];
+    let myisam = [
+        maria_gtid(7, 0x00),
+        of(EventType::ANNOTATE_ROWS),
+        of(EventType::TABLE_MAP),
+        of(EventType::WRITE_ROWS_V1),
+        q("COMMIT"),
+    ];
     assert_eq!(run(&myisam), [false, false, false, false, true]);
-    assert_eq!(run(&[maria_gtid(7, 0x40), q("INSERT INTO t VALUES (1)"), q("XA END 'x'"), of(EventType::XA_PREPARE)]), [false, false, false, true]);
+    assert_eq!(
+        run(&[maria_gtid(7, 0x40), q("INSERT INTO t VALUES (1)"), q("XA END 'x'"), of(EventType::XA_PREPARE)]),
+        [false, false, false, true]
+    );
     assert_eq!(run(&[maria_gtid(8, 0x80), q("XA COMMIT 'x'")]), [false, true]);
 }
 

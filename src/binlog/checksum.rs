@@ -175,7 +175,14 @@ mod tests {
     }
 
     fn stop_event() -> Vec<u8> {
-        let h = EventHeader { timestamp: 1, event_type: EventType::STOP, server_id: 1, event_len: 23, log_pos: 0, flags: 0 };
+        let h = EventHeader {
+            timestamp: 1,
+            event_type: EventType::STOP,
+            server_id: 1,
+            event_len: 23,
+            log_pos: 0,
+            flags: 0,
+        };
         let mut out = Vec::new();
         h.encode(&mut out);
         with_crc(out)

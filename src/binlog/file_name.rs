@@ -154,10 +154,21 @@ mod tests {
     #[test]
     fn rejects_bad_names() {
         for bad in [
-            "", "binlog", "binlog.", ".000001", "binlog.00a1", "../x.000001", "dir/binlog.000001", "bin log.000001",
-            "binlog.000001\0", "binlog.99999999999999999999999",
+            "",
+            "binlog",
+            "binlog.",
+            ".000001",
+            "binlog.00a1",
+            "../x.000001",
+            "dir/binlog.000001",
+            "bin log.000001",
+            "binlog.000001\0",
+            "binlog.99999999999999999999999",
         ] {
-            assert!(matches!(BinlogFileName::new(bad), Err(DecodeError::Invalid { what: "BinlogFileName", .. })), "{bad:?}");
+            assert!(
+                matches!(BinlogFileName::new(bad), Err(DecodeError::Invalid { what: "BinlogFileName", .. })),
+                "{bad:?}"
+            );
         }
         let long = format!("{}.000001", "a".repeat(249));
         assert!(BinlogFileName::new(&long).is_err());

@@ -78,7 +78,10 @@ impl FormatDescription {
         r.skip(EventHeader::LEN, "FormatDescription.header")?;
         let binlog_version = r.u16_le("FormatDescription.binlog_version")?;
         if binlog_version != BINLOG_VERSION_4 {
-            return Err(DecodeError::Invalid { what: "FormatDescription.binlog_version", value: binlog_version.into() });
+            return Err(DecodeError::Invalid {
+                what: "FormatDescription.binlog_version",
+                value: binlog_version.into(),
+            });
         }
         let raw_version = r.bytes(SERVER_VERSION_LEN, "FormatDescription.server_version")?;
         let server_version = until_nul(raw_version);
@@ -95,7 +98,8 @@ impl FormatDescription {
             have: r.remaining(),
         })?;
         let post_header_lens = r.bytes(n, "FormatDescription.post_header_len")?.to_vec();
-        let checksum_alg = if has_alg { ChecksumAlg(r.u8("FormatDescription.checksum_alg")?) } else { ChecksumAlg::OFF };
+        let checksum_alg =
+            if has_alg { ChecksumAlg(r.u8("FormatDescription.checksum_alg")?) } else { ChecksumAlg::OFF };
         if ![ChecksumAlg::OFF, ChecksumAlg::CRC32, ChecksumAlg::UNDEF].contains(&checksum_alg) {
             return Err(DecodeError::Invalid { what: "FormatDescription.checksum_alg", value: checksum_alg.0.into() });
         }
@@ -220,8 +224,14 @@ mod tests {
         body.extend_from_slice(&lens);
         let tail = if alg_byte.is_some() { 5 } else { 0 };
         let len = u32::try_from(19 + body.len() + tail).unwrap();
-        let header =
-            EventHeader { timestamp: 0x6954_edd5, event_type: EventType::FORMAT_DESCRIPTION, server_id: 10, event_len: len, log_pos: 4 + len, flags: 1 };
+        let header = EventHeader {
+            timestamp: 0x6954_edd5,
+            event_type: EventType::FORMAT_DESCRIPTION,
+            server_id: 10,
+            event_len: len,
+            log_pos: 4 + len,
+            flags: 1,
+        };
         let mut event = Vec::new();
         header.encode(&mut event);
         event.extend_from_slice(&body);

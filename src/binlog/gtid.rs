@@ -145,7 +145,8 @@ impl FromStr for MariaGtid {
 ///
 /// Body: `u32 count_and_flags` (low 28 bits count, high 4 bits flags), then
 /// `count × {u32 domain_id, u32 server_id, u64 seq_no}`, then `count × u64
-/// sub_id` if `FLAG_IGN_GTIDS` (internal, skipped). See the
+/// sub_id` if `FLAG_IGN_GTIDS` (internal, skipped). An empty list is
+/// followed by 2 zero bytes of padding. See the
 /// [MariaDB KB page](https://mariadb.com/kb/en/gtid_list_event/).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MariaGtidList {
@@ -162,6 +163,12 @@ impl MariaGtidList {
     pub const FLAG_IGN_GTIDS: u8 = 0x2;
     /// Bytes per listed GTID.
     const ENTRY_LEN: usize = 16;
+    /// Largest count the 28-bit field holds.
+    const MAX_COUNT: usize = 0x0fff_ffff;
+    /// Zero bytes after an empty list: MariaDB's `get_data_size` keeps the
+    /// body at 6 bytes at least, "needed for older slaves" that replace the
+    /// event with a dummy one.
+    const EMPTY_PADDING_LEN: usize = 2;
 
     /// Decodes a whole GTID_LIST event; `alg` says whether it ends with a CRC
     /// (stripped, not verified).
@@ -192,6 +199,9 @@ impl MariaGtidList {
         if flags & Self::FLAG_IGN_GTIDS != 0 {
             r.skip(count.saturating_mul(8), "MariaGtidList.sub_id")?;
         }
+        if count == 0 && r.remaining() <= Self::EMPTY_PADDING_LEN {
+            r.rest();
+        }
         r.finish("MariaGtidList")?;
         Ok(Self { gtids, flags })
     }
@@ -201,15 +211,23 @@ impl MariaGtidList {
     /// `FLAG_IGN_GTIDS` is cleared, as no sub ids are kept.
     pub fn encode_event(&self, timestamp: u32, server_id: u32, log_pos: u32, flags: u16, alg: ChecksumAlg) -> Vec<u8> {
         let mut body = Vec::with_capacity(4 + self.gtids.len() * Self::ENTRY_LEN);
-        let count = u32::try_from(self.gtids.len()).unwrap_or(u32::MAX) & 0x0fff_ffff;
+        // The count has 28 bits; a longer list (4 GiB of GTIDs) is cut there.
+        let n = self.gtids.len().min(Self::MAX_COUNT);
         let list_flags = u32::from(self.flags & !Self::FLAG_IGN_GTIDS & 0x0f) << 28;
-        put_u32(&mut body, count | list_flags);
-        for g in self.gtids.iter().take(0x0fff_ffff) {
+        put_u32(&mut body, u32::try_from(n).unwrap_or_default() | list_flags);
+        for g in self.gtids.iter().take(n) {
             put_u32(&mut body, g.domain_id);
             put_u32(&mut body, g.server_id);
             put_u64(&mut body, g.seq_no);
         }
-        build_event(EventHeader { timestamp, event_type: EventType::GTID_LIST, server_id, event_len: 0, log_pos, flags }, &body, alg)
+        if self.gtids.is_empty() {
+            body.extend_from_slice(&[0; Self::EMPTY_PADDING_LEN]);
+        }
+        build_event(
+            EventHeader { timestamp, event_type: EventType::GTID_LIST, server_id, event_len: 0, log_pos, flags },
+            &body,
+            alg,
+        )
     }
 }
 
@@ -243,7 +261,8 @@ impl FromStr for MariaGtidPos {
             return Ok(Self { gtids });
         }
         for (index, part) in s.split(',').enumerate() {
-            let invalid = DecodeError::Invalid { what: "MariaGtidPos", value: u64::try_from(index).unwrap_or(u64::MAX) };
+            let invalid =
+                DecodeError::Invalid { what: "MariaGtidPos", value: u64::try_from(index).unwrap_or(u64::MAX) };
             let gtid: GtidTriple = part.trim().parse().map_err(|_| invalid)?;
             if !domains.insert(gtid.domain_id) {
                 return Err(DecodeError::Invalid { what: "MariaGtidPos.domain_id", value: gtid.domain_id.into() });
@@ -299,8 +318,11 @@ impl MysqlGtid {
         r.skip(EventHeader::LEN, "MysqlGtid.header")?;
         r.skip(1, "MysqlGtid.gtid_flags")?;
         let sid_bytes = r.bytes(16, "MysqlGtid.sid")?;
-        let sid = <[u8; 16]>::try_from(sid_bytes)
-            .map_err(|_| DecodeError::Truncated { what: "MysqlGtid.sid", need: 16, have: sid_bytes.len() })?;
+        let sid = <[u8; 16]>::try_from(sid_bytes).map_err(|_| DecodeError::Truncated {
+            what: "MysqlGtid.sid",
+            need: 16,
+            have: sid_bytes.len(),
+        })?;
         let gno = r.u64_le("MysqlGtid.gno")?;
         Ok(Self { sid, gno })
     }

@@ -141,8 +141,7 @@ mod tests {
     use super::*;
 
     /// The FD header of `mysql_common/mysql-enum-string-set.000001` (protocol.md §7.4).
-    const FD_HEADER: [u8; 19] =
-        [0x67, 0x2c, 0x2e, 0x62, 0x0f, 0x01, 0, 0, 0, 0x7a, 0, 0, 0, 0x7e, 0, 0, 0, 0x01, 0];
+    const FD_HEADER: [u8; 19] = [0x67, 0x2c, 0x2e, 0x62, 0x0f, 0x01, 0, 0, 0, 0x7a, 0, 0, 0, 0x7e, 0, 0, 0, 0x01, 0];
 
     #[test]
     fn decodes_the_mysql_8_0_28_fd_header() {
@@ -176,10 +175,7 @@ mod tests {
     fn rejects_event_len_shorter_than_the_header() {
         let mut bytes = FD_HEADER;
         bytes[9] = 18;
-        assert_eq!(
-            EventHeader::parse(&bytes),
-            Err(DecodeError::Invalid { what: "EventHeader.event_len", value: 18 })
-        );
+        assert_eq!(EventHeader::parse(&bytes), Err(DecodeError::Invalid { what: "EventHeader.event_len", value: 18 }));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! * [`format_description`], [`rotate`], [`gtid`], [`query`]: the events decoded.
 //! * [`file_name`]: validated `basename.NNNNNN` names.
 //! * [`boundary`]: where transactions begin and end, for both flavours.
-//! * [`scan`]: walk a whole file image and find the last clean cut point,
+//! * [`scan`](mod@scan): walk a whole file image and find the last clean cut point,
 //!   for crash recovery.
 //!
 //! No I/O here: everything works on `&[u8]` and `Vec<u8>`; files are read and

@@ -131,7 +131,10 @@ pub(crate) mod tests {
     fn rejects_a_missing_db_nul_and_short_post_headers() {
         let mut event = query_event(b"COMMIT", ChecksumAlg::OFF);
         event[19 + 13 + 3 + 4] = b'x';
-        assert_eq!(query_text(&event, &fd(ChecksumAlg::OFF)), Err(DecodeError::Invalid { what: "Query.db_nul", value: 120 }));
+        assert_eq!(
+            query_text(&event, &fd(ChecksumAlg::OFF)),
+            Err(DecodeError::Invalid { what: "Query.db_nul", value: 120 })
+        );
         let mut short = fd(ChecksumAlg::OFF);
         short.post_header_lens[1] = 10;
         let event = query_event(b"COMMIT", ChecksumAlg::OFF);

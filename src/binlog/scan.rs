@@ -144,8 +144,11 @@ impl<'a> Walk<'a> {
         let corrupt = |cause| ScanStop::Corrupt { offset, cause };
         let header = EventHeader::parse(rest).map_err(corrupt)?;
         if header.event_len > MAX_EVENT_LEN {
-            let cause =
-                DecodeError::TooLarge { what: "EventHeader.event_len", len: header.event_len.into(), max: MAX_EVENT_LEN.into() };
+            let cause = DecodeError::TooLarge {
+                what: "EventHeader.event_len",
+                len: header.event_len.into(),
+                max: MAX_EVENT_LEN.into(),
+            };
             return Err(corrupt(cause));
         }
         let len = header.event_len_usize();

@@ -8,7 +8,8 @@ const MARIADB_10_5: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_c
 /// MySQL 8.0.32, CRC: FD, PREVIOUS_GTIDS, ANONYMOUS_GTID, TRANSACTION_PAYLOAD, ROTATE.
 const MYSQL_8_0_32: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/transaction_compression.000001");
 /// MySQL 5.7.20 without CRC, ends with STOP.
-const MYSQL_5_7_NONE: &[u8] = include_bytes!("../../tests/fixtures/binlogs/shyiko_connector_java/mysql-bin.checksum-none");
+const MYSQL_5_7_NONE: &[u8] =
+    include_bytes!("../../tests/fixtures/binlogs/shyiko_connector_java/mysql-bin.checksum-none");
 
 fn assert_invariants(buf: &[u8], report: &ScanReport) {
     assert!(report.last_trx_end <= report.events_end, "{report:?}");
@@ -28,9 +29,11 @@ fn fix_crc(buf: &mut [u8], offset: usize) {
 
 #[test]
 fn scans_whole_fixtures_to_the_end() {
-    for (buf, events, alg) in
-        [(MARIADB_10_5, 13, ChecksumAlg::CRC32), (MYSQL_8_0_32, 5, ChecksumAlg::CRC32), (MYSQL_5_7_NONE, 191, ChecksumAlg::OFF)]
-    {
+    for (buf, events, alg) in [
+        (MARIADB_10_5, 13, ChecksumAlg::CRC32),
+        (MYSQL_8_0_32, 5, ChecksumAlg::CRC32),
+        (MYSQL_5_7_NONE, 191, ChecksumAlg::OFF),
+    ] {
         let report = scan(buf);
         assert_eq!(report.stop, None);
         assert_eq!(report.events, events);
@@ -116,7 +119,10 @@ fn first_event_must_be_a_format_description() {
     let mut buf = MARIADB_10_5[..4].to_vec();
     buf.extend_from_slice(&MARIADB_10_5[256..285]); // GTID_LIST
     let report = scan(&buf);
-    assert!(matches!(report.stop, Some(ScanStop::Corrupt { offset: 4, cause: DecodeError::Invalid { value: 163, .. } })));
+    assert!(matches!(
+        report.stop,
+        Some(ScanStop::Corrupt { offset: 4, cause: DecodeError::Invalid { value: 163, .. } })
+    ));
     assert_eq!(report.last_trx_end, 4);
 }
 
@@ -159,7 +165,10 @@ fn rejects_impossible_event_lengths() {
     buf[256 + 9..256 + 13].copy_from_slice(&((1u32 << 30) + 1).to_le_bytes());
     assert!(matches!(scan(&buf).stop, Some(ScanStop::Corrupt { offset: 256, cause: DecodeError::TooLarge { .. } })));
     buf[256 + 9..256 + 13].copy_from_slice(&18u32.to_le_bytes());
-    assert!(matches!(scan(&buf).stop, Some(ScanStop::Corrupt { offset: 256, cause: DecodeError::Invalid { value: 18, .. } })));
+    assert!(matches!(
+        scan(&buf).stop,
+        Some(ScanStop::Corrupt { offset: 256, cause: DecodeError::Invalid { value: 18, .. } })
+    ));
 }
 
 #[test]

@@ -213,6 +213,7 @@ pub fn hexdump(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use std::io::Cursor;

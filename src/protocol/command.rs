@@ -129,6 +129,7 @@ pub struct ComBinlogDumpGtid {
 
 impl ComBinlogDumpGtid {
     /// Encodes the command (command byte included).
+    #[allow(clippy::cast_possible_truncation, reason = "file names and GTID sets are far below 4 GiB")]
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(COM_BINLOG_DUMP_GTID);
         put_u16(out, self.flags);

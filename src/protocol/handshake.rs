@@ -90,6 +90,7 @@ impl HandshakeV10 {
     }
 
     /// Encodes a greeting (the scramble must be 20 bytes).
+    #[allow(clippy::cast_possible_truncation, reason = "splitting the 32-bit flags; the scramble is 20 bytes")]
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(10);
         put_nul_terminated(out, &self.server_version);
@@ -140,6 +141,7 @@ pub struct HandshakeResponse41 {
 
 impl HandshakeResponse41 {
     /// Encodes the response.
+    #[allow(clippy::cast_possible_truncation, reason = "without LENENC_CLIENT_DATA the reply is a 20 or 32 byte scramble")]
     pub fn encode(&self, out: &mut Vec<u8>) {
         let caps = self.capabilities;
         put_u32(out, caps.0);

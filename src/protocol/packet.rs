@@ -45,6 +45,7 @@ impl PacketHeader {
 
 /// Frames `payload` into one or more packets starting at sequence `*seq`,
 /// leaving `*seq` at the id the next packet must carry.
+#[allow(clippy::cast_possible_truncation, reason = "chunks are at most MAX_CHUNK bytes")]
 pub fn encode_packets(payload: &[u8], seq: &mut u8, out: &mut Vec<u8>) {
     out.reserve(payload.len() + PacketHeader::LEN * (1 + payload.len() / MAX_CHUNK));
     let mut chunks = payload.chunks(MAX_CHUNK);
@@ -106,6 +107,7 @@ impl PacketAssembler {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

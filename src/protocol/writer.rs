@@ -31,6 +31,7 @@ pub fn put_u64(out: &mut Vec<u8>, v: u64) {
 }
 
 /// Appends a length-encoded integer.
+#[allow(clippy::cast_possible_truncation, reason = "each arm's range fits its width")]
 pub fn put_lenenc_int(out: &mut Vec<u8>, v: u64) {
     match v {
         0..=0xfa => out.push(v as u8),

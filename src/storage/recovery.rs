@@ -117,9 +117,9 @@ pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
     let mut offset = 4u64;
     let mut fd: Option<FormatDescription> = None;
     let mut boundary = TrxBoundary::new();
-    let mut event = Vec::new();
+    let mut event = vec![0u8; EventHeader::LEN];
     loop {
-        event.resize(EventHeader::LEN, 0);
+        event.truncate(EventHeader::LEN);
         let got = read_full(&mut src, &mut event)?;
         if got == 0 {
             return Ok(walk);
@@ -173,12 +173,12 @@ fn read_event<R: Read>(
     if len > MAX_EVENT_LEN {
         return Ok(Err(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN }));
     }
-    event.resize(len as usize, 0);
+    event.resize(usize::try_from(len).unwrap_or(usize::MAX), 0);
     let body = event.get_mut(EventHeader::LEN..).unwrap_or_default();
     let body_len = body.len();
     let n = read_full(src, body)?;
     if n < body_len {
-        return Ok(Err(DecodeError::Truncated { what: "event", need: len as usize, have: EventHeader::LEN + n }));
+        return Ok(Err(DecodeError::Truncated { what: "event", need: EventHeader::LEN + body_len, have: EventHeader::LEN + n }));
     }
     Ok(check_event(event, &header, offset, fd, boundary))
 }

@@ -6,8 +6,11 @@ use crate::protocol::writer::put_u64;
 /// A parsed MySQL GTID set: SIDs in sorted order, merged intervals per SID.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GtidSet {
-    sids: Vec<([u8; 16], Vec<(u64, u64)>)>,
+    sids: Vec<SidIntervals>,
 }
+
+/// A server UUID and its `[start, end)` intervals.
+type SidIntervals = ([u8; 16], Vec<(u64, u64)>);
 
 impl GtidSet {
     /// Parses `uuid:a-b:c,uuid2:d` (whitespace and newlines allowed).
@@ -38,7 +41,7 @@ impl GtidSet {
                 None => set.sids.push((sid, intervals)),
             }
         }
-        set.sids.sort_by(|a, b| a.0.cmp(&b.0));
+        set.sids.sort_by_key(|s| s.0);
         for (_, iv) in &mut set.sids {
             iv.sort_unstable();
             let mut merged: Vec<(u64, u64)> = Vec::with_capacity(iv.len());

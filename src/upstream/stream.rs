@@ -216,6 +216,7 @@ impl StreamState {
 }
 
 #[cfg(test)]
+#[allow(clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
     use crate::binlog::checksum::compute_event_crc;
