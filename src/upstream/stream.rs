@@ -112,6 +112,15 @@ impl StreamState {
         if t == EventType::FORMAT_DESCRIPTION {
             return self.on_format_description(event);
         }
+        if t == EventType::START_ENCRYPTION {
+            // The primary decrypts before sending, so the stored file could
+            // never equal its file.
+            return Err(UpstreamError::Unsupported(
+                "the primary encrypts its binlogs (encrypt_binlog=ON); binlogserver stores byte-identical \
+                 copies and cannot do so for encrypted binlogs"
+                    .into(),
+            ));
+        }
         let Some(file) = &self.file else {
             return Err(UpstreamError::Unexpected { expected: "an artificial ROTATE first", got: t.0 });
         };
