@@ -102,7 +102,9 @@ impl Writer {
                 continue;
             };
             self.handle(first)?;
-            while self.pending_acks.is_empty() && self.unsynced() < SYNC_BYTES {
+            // Take everything that queued up (e.g. during the last fsync) so
+            // that one fsync covers all of it.
+            while self.unsynced() < SYNC_BYTES {
                 match self.rx.try_recv() {
                     Ok(m) => self.handle(m)?,
                     Err(_) => break,
