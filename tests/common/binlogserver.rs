@@ -1,0 +1,169 @@
+//! The `binlogserver` binary under test, as a child process with its output
+//! in a log file. Killed on drop; on a failing test its log is printed.
+
+use super::mariadb::{MariaDb, REPL_PASSWORD, REPL_USER};
+use super::{tail, try_wait_for, TestDir};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+/// The server id the tests give binlogserver (the primary is 1).
+pub(crate) const BINLOGSERVER_ID: &str = "1001";
+
+/// A running (or exited) `binlogserver` process.
+#[derive(Debug)]
+pub(crate) struct Binlogserver {
+    child: Mutex<Child>,
+    exit: Mutex<Option<ExitStatus>>,
+    args: Vec<String>,
+    log_path: PathBuf,
+    // Dropped last, after the process is killed.
+    logdir: TestDir,
+}
+
+impl Binlogserver {
+    /// Spawns the binary with `args`; stdout and stderr go to a log file,
+    /// with `RUST_LOG=binlogserver=debug`.
+    pub(crate) fn start(args: &[&str]) -> Binlogserver {
+        let logdir = TestDir::new("binlogserver-log");
+        let log_path = logdir.join("binlogserver.log");
+        let log = fs::File::create(&log_path).expect("create the binlogserver log");
+        let log2 = log.try_clone().expect("clone the log handle");
+        let exe = env!("CARGO_BIN_EXE_binlogserver");
+        let child = Command::new(exe)
+            .args(args)
+            .env("RUST_LOG", "binlogserver=debug")
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {exe}: {e}"));
+        eprintln!(
+            "started binlogserver pid {} with {}",
+            child.id(),
+            args.join(" ")
+        );
+        Binlogserver {
+            child: Mutex::new(child),
+            exit: Mutex::new(None),
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            log_path,
+            logdir,
+        }
+    }
+
+    /// Starts binlogserver as a replica of `primary` writing into `datadir`:
+    /// `-h 127.0.0.1 -P <port> -u repl -p replpass -d <datadir> --server-id
+    /// 1001`, then `extra` (e.g. `--semi-sync auto --heartbeat 1`).
+    pub(crate) fn follow(primary: &MariaDb, datadir: &Path, extra: &[&str]) -> Binlogserver {
+        let port = primary.port().to_string();
+        let dir = datadir.to_str().expect("UTF-8 datadir");
+        let mut args = vec![
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-u",
+            REPL_USER,
+            "-p",
+            REPL_PASSWORD,
+            "-d",
+            dir,
+            "--server-id",
+            BINLOGSERVER_ID,
+        ];
+        args.extend_from_slice(extra);
+        Binlogserver::start(&args)
+    }
+
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.lock().expect("child lock").id()
+    }
+
+    /// The arguments it was started with.
+    pub(crate) fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Everything it printed so far.
+    pub(crate) fn log(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.log_path).unwrap_or_default()).into_owned()
+    }
+
+    /// Its exit status, if it has exited.
+    pub(crate) fn try_exit_status(&self) -> Option<ExitStatus> {
+        if let Some(status) = *self.exit.lock().expect("exit lock") {
+            return Some(status);
+        }
+        let status = self
+            .child
+            .lock()
+            .expect("child lock")
+            .try_wait()
+            .expect("try_wait on binlogserver");
+        if let Some(status) = status {
+            self.exit.lock().expect("exit lock").get_or_insert(status);
+        }
+        status
+    }
+
+    /// True while the process has not exited.
+    pub(crate) fn is_running(&self) -> bool {
+        self.try_exit_status().is_none()
+    }
+
+    /// Panics with the log tail if the process has exited: for use inside
+    /// polling conditions, so an early exit fails fast and says why.
+    pub(crate) fn assert_running(&self) {
+        if let Some(status) = self.try_exit_status() {
+            panic!(
+                "binlogserver exited unexpectedly with {status}; last log lines:\n{}",
+                tail(&self.log(), 60)
+            );
+        }
+    }
+
+    /// SIGKILL, then reap the process.
+    pub(crate) fn kill9(&self) {
+        let status = {
+            let mut child = self.child.lock().expect("child lock");
+            // Fails only if it already exited, which is fine.
+            let _ = child.kill();
+            child.wait().expect("wait for binlogserver after SIGKILL")
+        };
+        self.exit.lock().expect("exit lock").get_or_insert(status);
+    }
+
+    /// Waits up to `timeout` for the process to exit on its own.
+    ///
+    /// # Panics
+    /// On timeout, with the log tail.
+    pub(crate) fn wait_exit(&self, timeout: Duration) -> ExitStatus {
+        match try_wait_for(timeout, || self.try_exit_status()) {
+            Some(status) => status,
+            None => panic!(
+                "binlogserver still running {timeout:?} later (expected it to exit); last log lines:\n{}",
+                tail(&self.log(), 60)
+            ),
+        }
+    }
+}
+
+impl Drop for Binlogserver {
+    fn drop(&mut self) {
+        self.kill9();
+        if thread::panicking() {
+            eprintln!(
+                "--- binlogserver log ({}; args: {}), last 150 lines ---\n{}\n---",
+                self.log_path.display(),
+                self.args.join(" "),
+                tail(&self.log(), 150)
+            );
+        }
+    }
+}
