@@ -21,6 +21,35 @@ use crate::protocol::DecodeError;
 /// Largest event we accept (MySQL's `max_allowed_packet` limit, 1 GiB) plus headers.
 pub const MAX_EVENT_LEN: u64 = (1 << 30) + 1024;
 
+/// Enough of a stored event to recognise it when the primary sends it
+/// again: its place, its length, its header and its last four bytes (the
+/// CRC, when the file has checksums).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSample {
+    /// File offset of the event.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+    /// Its 19-byte header.
+    pub head: [u8; 19],
+    /// Its last four bytes.
+    pub tail: [u8; 4],
+}
+
+impl EventSample {
+    /// Samples the whole event `event` stored at `offset`.
+    pub fn of(offset: u64, event: &[u8]) -> Option<Self> {
+        let head = event.get(..19)?.try_into().ok()?;
+        let tail = event.get(event.len().checked_sub(4)?..)?.try_into().ok()?;
+        Some(EventSample { offset, len: event.len() as u64, head, tail })
+    }
+
+    /// True when `event` is the sampled event.
+    pub fn matches(&self, event: &[u8]) -> bool {
+        EventSample::of(self.offset, event).as_ref() == Some(self)
+    }
+}
+
 /// Where the stored data ends.
 #[derive(Debug, Clone)]
 pub struct Tail {
@@ -32,6 +61,8 @@ pub struct Tail {
     pub fd: Option<Vec<u8>>,
     /// The file named by a ROTATE at its end, when the file is closed.
     pub rotated_to: Option<BinlogFileName>,
+    /// The last event kept (none when only the magic is left).
+    pub last_event: Option<EventSample>,
 }
 
 /// What recovery found.
@@ -71,7 +102,13 @@ pub fn recover(dir: &DataDir) -> Result<Recovered, StorageError> {
         last,
         walk.last_trx_end
     );
-    let tail = Tail { file: last, len: walk.last_trx_end.max(4), fd: walk.fd, rotated_to: walk.rotated_to };
+    let tail = Tail {
+        file: last,
+        len: walk.last_trx_end.max(4),
+        fd: walk.fd,
+        rotated_to: walk.rotated_to,
+        last_event: walk.last_event,
+    };
     Ok(Recovered { files, tail: Some(tail) })
 }
 
@@ -101,6 +138,8 @@ pub struct Walk {
     pub rotated_to: Option<BinlogFileName>,
     /// Where and why the walk stopped early (torn or corrupt tail).
     pub stop: Option<(u64, DecodeError)>,
+    /// The event that ends at `last_trx_end`.
+    pub last_event: Option<EventSample>,
 }
 
 /// Walks a binlog image event by event without holding it in memory.
@@ -146,6 +185,7 @@ pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
                 }
                 if at_boundary {
                     walk.last_trx_end = offset;
+                    walk.last_event = EventSample::of(offset - event.len() as u64, &event);
                 }
             }
         }

@@ -7,12 +7,18 @@
 //! of a file its real ROTATE, then the same prologue for the next file.
 //! Heartbeats may come at any time. Only events that are in the primary's
 //! file are stored, so the stored files stay byte-identical.
+//!
+//! Every connection resumes at the start of the last stored event, not at
+//! its end: the primary must send that event again, unchanged, before
+//! anything is appended. This proves that the primary's history still is
+//! ours (no RESET MASTER, no other server behind the address) however
+//! quickly a same-named file was recreated.
 
 use super::UpstreamError;
 use crate::binlog::{
     verify_event, BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, Rotate,
 };
-use crate::storage::recovery::Tail;
+use crate::storage::recovery::{EventSample, Tail};
 
 /// The decision for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +49,10 @@ pub struct StreamState {
     rotated_to: Option<BinlogFileName>,
     negotiated: ChecksumAlg,
     start_file: Option<BinlogFileName>,
+    /// The last stored event, re-requested on every connection.
+    last: Option<EventSample>,
+    /// The event the primary must send again before we append.
+    overlap: Option<EventSample>,
 }
 
 impl StreamState {
@@ -56,11 +66,14 @@ impl StreamState {
             rotated_to: None,
             negotiated: ChecksumAlg::OFF,
             start_file: None,
+            last: None,
+            overlap: None,
         };
         if let Some(t) = tail {
             state.file = Some(t.file.clone());
             state.pos = t.len;
             state.rotated_to = t.rotated_to.clone();
+            state.last = t.last_event.clone();
             if let Some(fd) = &t.fd {
                 state.alg = FormatDescription::decode_event(fd).map(|f| f.checksum_alg).unwrap_or(ChecksumAlg::OFF);
                 state.fd = Some(fd.clone());
@@ -77,7 +90,7 @@ impl StreamState {
     /// The file and position to ask the primary for (empty name = its oldest file).
     pub fn dump_request(&self) -> (Vec<u8>, u64) {
         match (&self.file, &self.start_file) {
-            (Some(f), _) => (f.as_str().as_bytes().to_vec(), self.pos),
+            (Some(f), _) => (f.as_str().as_bytes().to_vec(), self.overlap.as_ref().map_or(self.pos, |o| o.offset)),
             (None, Some(f)) => (f.as_str().as_bytes().to_vec(), 4),
             (None, None) => (Vec::new(), 4),
         }
@@ -91,6 +104,7 @@ impl StreamState {
     /// Starts a new connection whose negotiated checksum is `alg`.
     pub fn start_connection(&mut self, alg: ChecksumAlg) {
         self.negotiated = alg;
+        self.overlap = self.last.clone();
     }
 
     /// Decides what to do with one event (the bytes after the packet's status byte and semi-sync header).
@@ -108,6 +122,9 @@ impl StreamState {
         }
         if t == EventType::HEARTBEAT || t == EventType::HEARTBEAT_V2 || header.is_artificial() {
             return Ok(Action::Skip);
+        }
+        if let Some(overlap) = self.overlap.take() {
+            return self.on_overlap(event, overlap);
         }
         if t == EventType::FORMAT_DESCRIPTION {
             return self.on_format_description(event);
@@ -139,8 +156,32 @@ impl StreamState {
             let rotate = Rotate::decode_event(event, self.alg)?;
             self.rotated_to = Some(BinlogFileName::new(&rotate.next_file)?);
         }
+        self.last = EventSample::of(self.pos, event);
         self.pos = end;
         Ok(Action::Store { end })
+    }
+
+    /// The first events after a resume: the re-sent FD (mid-file), then the
+    /// last stored event, which must come back unchanged.
+    fn on_overlap(&mut self, event: &[u8], overlap: EventSample) -> Result<Action, UpstreamError> {
+        let file = self.file.as_ref().map(BinlogFileName::as_str).unwrap_or_default().to_owned();
+        let header = EventHeader::parse(event)?;
+        if header.event_type == EventType::FORMAT_DESCRIPTION && overlap.offset != 4 {
+            self.overlap = Some(overlap);
+            return self.on_format_description(event);
+        }
+        if !overlap.matches(event) {
+            return Err(UpstreamError::HistoryMismatch(format!(
+                "the primary's {file} holds another event at {} ({} of {} bytes, created {}) than the stored one \
+                 ({} bytes); was RESET MASTER run or is another server behind the address?",
+                overlap.offset,
+                header.event_type,
+                event.len(),
+                header.timestamp,
+                overlap.len
+            )));
+        }
+        Ok(Action::Skip)
     }
 
     fn on_fake_rotate(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
@@ -158,10 +199,11 @@ impl StreamState {
         let name = BinlogFileName::new(&rotate.next_file)?;
         match &self.file {
             Some(cur) if *cur == name => {
-                if rotate.position != self.pos {
+                let expected = self.overlap.as_ref().map_or(self.pos, |o| o.offset);
+                if rotate.position != expected {
                     return Err(UpstreamError::HistoryMismatch(format!(
-                        "primary resumes {name} at {} but the stored file ends at {}",
-                        rotate.position, self.pos
+                        "primary resumes {name} at {} but binlogserver asked for {expected}",
+                        rotate.position
                     )));
                 }
                 Ok(Action::Open { file: name, create: false })
@@ -208,6 +250,7 @@ impl StreamState {
             verify_event(event, fd.checksum_alg)?;
             self.alg = fd.checksum_alg;
             self.fd = Some(event.to_vec());
+            self.last = EventSample::of(4, event);
             self.pos += event.len() as u64;
             return Ok(Action::Store { end: self.pos });
         }
@@ -275,38 +318,70 @@ mod tests {
         assert_eq!(s.position().map(|(_, p)| p), Some(FIXTURE.len() as u64));
     }
 
-    #[test]
-    fn resumes_mid_file_skipping_the_resent_format_description() {
+    /// A tail ending after the last complete transaction of the fixture but one.
+    fn tail_at_a_boundary() -> (Tail, Vec<(u64, Vec<u8>, bool)>, usize) {
         let all = events();
-        let (cut_at, _, _) = all.iter().rev().find(|(_, _, b)| *b).cloned().unwrap();
-        let cut_index = all.iter().position(|(o, _, _)| *o == cut_at).unwrap();
-        let resume_at = cut_at + all[cut_index].1.len() as u64;
-        let tail = Tail { file: name("mariadb-bin.000001"), len: resume_at, fd: Some(all[0].1.clone()), rotated_to: None };
+        let idx = all.iter().rposition(|(o, _, b)| *b && (*o as usize) < FIXTURE.len() - 200).unwrap();
+        let (offset, ev, _) = &all[idx];
+        let tail = Tail {
+            file: name("mariadb-bin.000001"),
+            len: offset + ev.len() as u64,
+            fd: Some(all[0].1.clone()),
+            rotated_to: None,
+            last_event: EventSample::of(*offset, ev),
+        };
+        (tail, all, idx)
+    }
+
+    #[test]
+    fn resumes_at_the_last_stored_event_and_checks_it_comes_again() {
+        let (tail, all, idx) = tail_at_a_boundary();
         let mut s = StreamState::resume(Some(&tail));
         s.start_connection(ChecksumAlg::CRC32);
-        assert_eq!(s.dump_request(), (b"mariadb-bin.000001".to_vec(), resume_at));
-        let open = s.on_event(&fake_rotate("mariadb-bin.000001", resume_at)).unwrap();
+        let last_offset = all[idx].0;
+        assert_eq!(s.dump_request(), (b"mariadb-bin.000001".to_vec(), last_offset));
+        let open = s.on_event(&fake_rotate("mariadb-bin.000001", last_offset)).unwrap();
         assert_eq!(open, Action::Open { file: name("mariadb-bin.000001"), create: false });
         assert_eq!(s.on_event(&resent_fd(&all[0].1)).unwrap(), Action::Skip);
+        assert_eq!(s.on_event(&all[idx].1).unwrap(), Action::Skip, "the overlap event is not stored twice");
+        for (offset, ev, _) in &all[idx + 1..] {
+            assert_eq!(s.on_event(ev).unwrap(), Action::Store { end: offset + ev.len() as u64 });
+        }
+        // A reconnect asks for the new last event.
+        s.start_connection(ChecksumAlg::CRC32);
+        assert_eq!(s.dump_request().1, all.last().unwrap().0);
     }
 
     #[test]
     fn refuses_a_primary_whose_history_differs() {
-        let all = events();
-        let tail = Tail { file: name("mariadb-bin.000001"), len: 600, fd: Some(all[0].1.clone()), rotated_to: None };
-        // The primary resumes at another position than our end.
+        let (tail, all, idx) = tail_at_a_boundary();
+        let last_offset = all[idx].0;
+        // The primary resumes at another position than asked.
         let mut s = StreamState::resume(Some(&tail));
-        let err = s.on_event(&fake_rotate("mariadb-bin.000001", 700)).unwrap_err();
+        s.start_connection(ChecksumAlg::CRC32);
+        let err = s.on_event(&fake_rotate("mariadb-bin.000001", last_offset + 1)).unwrap_err();
         assert!(matches!(err, UpstreamError::HistoryMismatch(_)), "{err}");
         // Same position, but a format description of another file (RESET MASTER).
         let mut s = StreamState::resume(Some(&tail));
-        s.on_event(&fake_rotate("mariadb-bin.000001", 600)).unwrap();
+        s.start_connection(ChecksumAlg::CRC32);
+        s.on_event(&fake_rotate("mariadb-bin.000001", last_offset)).unwrap();
         let mut other = resent_fd(&all[0].1);
         other[0] ^= 1;
         set_crc(&mut other);
         assert!(matches!(s.on_event(&other), Err(UpstreamError::HistoryMismatch(_))));
+        // Same FD, but another event where our last one was (a same-second reset).
+        let mut s = StreamState::resume(Some(&tail));
+        s.start_connection(ChecksumAlg::CRC32);
+        s.on_event(&fake_rotate("mariadb-bin.000001", last_offset)).unwrap();
+        s.on_event(&resent_fd(&all[0].1)).unwrap();
+        let mut changed = all[idx].1.clone();
+        changed[19] ^= 1;
+        set_crc(&mut changed);
+        let err = s.on_event(&changed).unwrap_err();
+        assert!(err.to_string().contains("another event"), "{err}");
         // A different file without a rotation to it, mid-file.
         let mut s = StreamState::resume(Some(&tail));
+        s.start_connection(ChecksumAlg::CRC32);
         assert!(matches!(s.on_event(&fake_rotate("mariadb-bin.000007", 300)), Err(UpstreamError::HistoryMismatch(_))));
     }
 
