@@ -41,6 +41,7 @@ pub use config::Config;
 pub use error::{Error, Result};
 
 use shutdown::Shutdown;
+use storage::budget::ByteBudget;
 use storage::datadir::DataDir;
 use storage::watermark::Watermark;
 use storage::writer::Writer;
@@ -51,6 +52,8 @@ use upstream::stream::StreamState;
 const WRITER_QUEUE: usize = 16;
 /// Durable ACK requests waiting for the ACK sender.
 const ACK_QUEUE: usize = 4096;
+/// Bytes the dump thread may queue ahead of the writer.
+const WRITER_BYTES: u64 = 4 << 20;
 
 /// Runs binlogserver until a fatal error (or `shutdown`).
 pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
@@ -68,12 +71,18 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let (writer_tx, writer_rx) = bounded(WRITER_QUEUE);
     let (ack_tx, ack_rx) = bounded(ACK_QUEUE);
     let watermark = Watermark::new();
-    let writer = Writer::new(dir, recovered.files, writer_rx, ack_tx, watermark);
+    let budget = ByteBudget::new(WRITER_BYTES);
+    let writer = Writer::new(dir, recovered.files, writer_rx, ack_tx, watermark, budget.clone());
+    let writer_budget = budget.clone();
     let writer = thread::Builder::new()
         .name("binlog-writer".into())
-        .spawn(move || writer.run())
+        .spawn(move || {
+            let result = writer.run();
+            writer_budget.close();
+            result
+        })
         .map_err(|_| Error::Thread("binlog-writer"))?;
-    let dump = DumpThread::new(config.upstream, state, writer_tx, ack_rx, shutdown);
+    let dump = DumpThread::new(config.upstream, state, writer_tx, budget, ack_rx, shutdown);
     let dump = thread::Builder::new()
         .name("upstream-dump".into())
         .spawn(move || dump.run())

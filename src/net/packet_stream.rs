@@ -69,6 +69,7 @@ pub struct PacketStream<S> {
     start: usize,
     end: usize,
     assembler: PacketAssembler,
+    max_payload: usize,
     write_seq: u8,
     out: Vec<u8>,
     trace_packets: bool,
@@ -83,6 +84,7 @@ impl<S: Read + Write> PacketStream<S> {
             start: 0,
             end: 0,
             assembler: PacketAssembler::new(0, max_payload),
+            max_payload,
             write_seq: 0,
             out: Vec::new(),
             trace_packets: false,
@@ -117,7 +119,16 @@ impl<S: Read + Write> PacketStream<S> {
 
     /// Reads one whole payload into `out` (cleared first).
     pub fn read_packet(&mut self, out: &mut Vec<u8>) -> Result<(), NetError> {
+        self.read_packet_sized(out, |_| None)
+    }
+
+    /// Like [`PacketStream::read_packet`]; when the payload spans several
+    /// chunks, `total` is asked for its full length from the first chunk
+    /// (a binlog event knows its own length), so the buffer is allocated
+    /// once instead of grown by copying.
+    pub fn read_packet_sized(&mut self, out: &mut Vec<u8>, total: impl Fn(&[u8]) -> Option<usize>) -> Result<(), NetError> {
         out.clear();
+        let mut first = true;
         loop {
             let mut hdr = [0u8; PacketHeader::LEN];
             self.read_exact_buffered(&mut hdr, "read packet header")?;
@@ -129,6 +140,12 @@ impl<S: Read + Write> PacketStream<S> {
             self.read_exact_buffered(chunk, "read packet payload")?;
             if !header.continues() {
                 break;
+            }
+            if std::mem::take(&mut first) {
+                if let Some(n) = total(out) {
+                    // Never trust the hint beyond the size cap checked per chunk.
+                    out.reserve_exact(n.min(self.max_payload).saturating_sub(out.len()));
+                }
             }
         }
         // A reply continues the sequence of the packet it answers.

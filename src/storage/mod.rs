@@ -23,6 +23,7 @@
 //! | rotation, new file created, index not rewritten | file on disk, not in the index | the directory listing wins; the index is rewritten |
 //! | the index rewrite | old index or new index (rename is atomic) | as above |
 
+pub mod budget;
 pub mod datadir;
 pub mod recovery;
 pub mod watermark;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use log::{debug, warn};
 
+use super::budget::ByteBudget;
 use super::datadir::DataDir;
 use super::watermark::{DurablePosition, Watermark};
 use super::StorageError;
@@ -47,8 +48,11 @@ pub enum WriterMsg {
     },
     /// Whole events, in order, to append to the current file.
     Append {
-        /// The event bytes.
+        /// The buffer holding the event bytes.
         bytes: Vec<u8>,
+        /// Where the event bytes start in `bytes` (a moved packet buffer
+        /// still holds the packet's status byte and semi-sync header).
+        skip: usize,
         /// File offset after these bytes (checked against the file length).
         end: u64,
         /// An ACK to release once `end` is durable.
@@ -67,6 +71,7 @@ pub struct Writer {
     rx: Receiver<WriterMsg>,
     acks: Sender<AckRequest>,
     watermark: Watermark,
+    budget: ByteBudget,
 }
 
 impl Writer {
@@ -77,8 +82,9 @@ impl Writer {
         rx: Receiver<WriterMsg>,
         acks: Sender<AckRequest>,
         watermark: Watermark,
+        budget: ByteBudget,
     ) -> Self {
-        Writer { dir, files, current: None, synced: 0, pending_acks: Vec::new(), rx, acks, watermark }
+        Writer { dir, files, current: None, synced: 0, pending_acks: Vec::new(), rx, acks, watermark, budget }
     }
 
     /// Runs until every sender is dropped; returns the first storage error.
@@ -124,7 +130,11 @@ impl Writer {
     fn handle(&mut self, msg: WriterMsg) -> Result<(), StorageError> {
         match msg {
             WriterMsg::Open { file, create } => self.open(file, create),
-            WriterMsg::Append { bytes, end, ack } => self.append(&bytes, end, ack),
+            WriterMsg::Append { bytes, skip, end, ack } => {
+                let result = self.append(bytes.get(skip..).unwrap_or_default(), end, ack);
+                self.budget.release(bytes.len() as u64);
+                result
+            }
         }
     }
 

@@ -22,10 +22,13 @@ use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
 use crate::protocol::{ErrPacket, Reader};
 use crate::shutdown::Shutdown;
+use crate::storage::budget::ByteBudget;
 use crate::storage::writer::{AckRequest, WriterMsg};
 
 /// A batch is handed to the writer once it holds this many bytes.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 256 << 10;
+/// The packet buffer is shrunk back to this after a larger event.
+const PACKET_KEEP: usize = 1 << 20;
 /// Interval of progress lines while catching up.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -37,6 +40,7 @@ pub struct DumpThread {
     cfg: UpstreamConfig,
     state: StreamState,
     writer: Sender<WriterMsg>,
+    budget: ByteBudget,
     acks: Receiver<AckRequest>,
     shutdown: Shutdown,
     connections: u64,
@@ -54,10 +58,12 @@ impl DumpThread {
         cfg: UpstreamConfig,
         state: StreamState,
         writer: Sender<WriterMsg>,
+        budget: ByteBudget,
         acks: Receiver<AckRequest>,
         shutdown: Shutdown,
     ) -> Self {
-        DumpThread { cfg, state, writer, acks, shutdown, connections: 0, acks_sent: Arc::new(AtomicU64::new(0)) }
+        let acks_sent = Arc::new(AtomicU64::new(0));
+        DumpThread { cfg, state, writer, budget, acks, shutdown, connections: 0, acks_sent }
     }
 
     /// Follows the primary until shutdown or a fatal error.
@@ -152,7 +158,11 @@ impl DumpThread {
             if self.shutdown.is_set() {
                 return self.flush(&mut batch, None);
             }
-            ps.read_packet(&mut packet)?;
+            if packet.capacity() > PACKET_KEEP {
+                packet = Vec::with_capacity(PACKET_KEEP);
+            }
+            let prefix = if headers { 3 } else { 1 };
+            ps.read_packet_sized(&mut packet, |p| event_len_hint(p, prefix))?;
             if is_err(&packet) {
                 self.flush(&mut batch, None)?;
                 let err = ErrPacket::decode(&mut Reader::new(&packet))?;
@@ -167,12 +177,16 @@ impl DumpThread {
                 headers = false;
             }
             first = false;
-            let (event, need_ack) = split_event(&packet, headers)?;
+            let (skip, need_ack) = {
+                let (event, need_ack) = split_event(&packet, headers)?;
+                (packet.len() - event.len(), need_ack)
+            };
+            let event_len = packet.len() - skip;
             if need_ack {
                 // The primary restarts its packet numbering after a flagged event.
                 ps.expect_seq(1);
             }
-            let action = self.state.on_event(event)?;
+            let action = self.state.on_event(packet.get(skip..).unwrap_or_default())?;
             match action {
                 Action::Skip => {}
                 Action::Open { file, create } => {
@@ -180,8 +194,15 @@ impl DumpThread {
                     progress.new_file(&file, create);
                     self.send(WriterMsg::Open { file, create })?;
                 }
+                Action::Store { end } if event_len >= BATCH_BYTES => {
+                    // Large events move to the writer without a copy.
+                    self.flush(&mut batch, None)?;
+                    let bytes = std::mem::take(&mut packet);
+                    batch.end = end;
+                    self.send_bytes(bytes, skip, end, None)?;
+                }
                 Action::Store { end } => {
-                    batch.bytes.extend_from_slice(event);
+                    batch.bytes.extend_from_slice(packet.get(skip..).unwrap_or_default());
                     batch.end = end;
                 }
             }
@@ -196,7 +217,7 @@ impl DumpThread {
                 self.flush(&mut batch, None)?;
             }
             if let Some((file, pos)) = self.state.position() {
-                progress.tick(file, pos, event, &self.acks_sent);
+                progress.tick(file, pos, event_len as u64, &self.acks_sent);
             }
         }
     }
@@ -210,7 +231,14 @@ impl DumpThread {
             (Some(a), true) => a.position,
             _ => batch.end,
         };
-        self.send(WriterMsg::Append { bytes, end, ack })
+        self.send_bytes(bytes, 0, end, ack)
+    }
+
+    fn send_bytes(&self, bytes: Vec<u8>, skip: usize, end: u64, ack: Option<AckRequest>) -> Result<(), UpstreamError> {
+        if !self.budget.acquire(bytes.len() as u64) {
+            return Err(UpstreamError::WriterGone);
+        }
+        self.send(WriterMsg::Append { bytes, skip, end, ack })
     }
 
     fn send(&self, msg: WriterMsg) -> Result<(), UpstreamError> {
@@ -248,6 +276,14 @@ impl DumpThread {
 
 fn set_read_timeout(sock: &TcpStream, t: Duration) -> Result<(), UpstreamError> {
     sock.set_read_timeout(Some(t)).map_err(|source| UpstreamError::Connect { addr: String::new(), source })
+}
+
+/// The packet length implied by the `event_len` of the event header that
+/// starts after `prefix` bytes (status byte, semi-sync header).
+fn event_len_hint(first_chunk: &[u8], prefix: usize) -> Option<usize> {
+    let mut r = Reader::new(first_chunk.get(prefix..)?);
+    let header = EventHeader::decode(&mut r).ok()?;
+    Some(prefix + header.event_len as usize)
 }
 
 /// Splits a stream packet into the event bytes and the semi-sync need-ACK flag.
@@ -304,8 +340,8 @@ impl Progress {
         Some(here + rest)
     }
 
-    fn tick(&mut self, file: &BinlogFileName, pos: u64, event: &[u8], acks: &AtomicU64) {
-        self.bytes += event.len() as u64;
+    fn tick(&mut self, file: &BinlogFileName, pos: u64, event_len: u64, acks: &AtomicU64) {
+        self.bytes += event_len;
         if self.caught_up {
             return;
         }
