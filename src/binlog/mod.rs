@@ -23,6 +23,7 @@ pub mod event_type;
 pub mod file_name;
 pub mod format_description;
 pub mod gtid;
+pub mod gtid_set;
 pub mod header;
 pub mod query;
 pub mod rotate;

@@ -25,6 +25,8 @@
 
 pub mod budget;
 pub mod datadir;
+pub mod gtid_scan;
+pub mod reader;
 pub mod recovery;
 pub mod watermark;
 pub mod writer;

@@ -8,7 +8,6 @@
 pub mod ack;
 pub mod connection;
 pub mod dump;
-pub mod gtid_set;
 pub mod session;
 pub mod stream;
 

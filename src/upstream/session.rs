@@ -5,7 +5,7 @@
 use log::{info, warn};
 
 use super::connection::{Connection, QueryResult};
-use super::gtid_set::GtidSet;
+use crate::binlog::gtid_set::GtidSet;
 use super::{SemiSyncMode, UpstreamConfig, UpstreamError};
 use crate::binlog::ChecksumAlg;
 use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, BINLOG_SEND_ANNOTATE_ROWS_EVENT};

@@ -1,0 +1,107 @@
+//! GTID facts read from stored binlog files: the MariaDB GTID state at a
+//! position (`BINLOG_GTID_POS`, `@@gtid_binlog_pos`), a file's initial
+//! GTID_LIST (where a GTID-positioned dump starts), and MySQL's
+//! PREVIOUS_GTIDS and executed set.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::reader::BinlogReader;
+use super::StorageError;
+use crate::binlog::gtid::GtidTriple;
+use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid, MariaGtidList, MysqlGtid};
+use crate::binlog::gtid_set::GtidSet;
+
+/// A MariaDB GTID state: the last GTID of each domain, ordered by domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GtidState(pub BTreeMap<u32, GtidTriple>);
+
+impl GtidState {
+    /// Records `gtid` as its domain's latest.
+    pub fn update(&mut self, gtid: GtidTriple) {
+        self.0.insert(gtid.domain_id, gtid);
+    }
+
+    /// True when every GTID of `list` is at or before this state's GTID of its domain.
+    pub fn contains_all(&self, list: &[GtidTriple]) -> bool {
+        list.iter().all(|g| self.0.get(&g.domain_id).is_some_and(|s| s.seq_no >= g.seq_no))
+    }
+
+    /// Parses `D-S-N,...` (empty string = empty state).
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut state = GtidState::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let g: GtidTriple = part.parse().ok()?;
+            if state.0.insert(g.domain_id, g).is_some() {
+                return None;
+            }
+        }
+        Some(state)
+    }
+}
+
+impl std::fmt::Display for GtidState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.values().map(GtidTriple::to_string).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// What a scan of one file up to a position found.
+#[derive(Debug, Clone, Default)]
+pub struct FileGtids {
+    /// The file's format description.
+    pub fd: Option<FormatDescription>,
+    /// MariaDB: the GTID_LIST at the start of the file.
+    pub gtid_list: Option<Vec<GtidTriple>>,
+    /// MariaDB: the state at the end of the scan (GTID_LIST plus the GTIDs seen).
+    pub state: GtidState,
+    /// MySQL: PREVIOUS_GTIDS of the file.
+    pub previous_gtids: Option<GtidSet>,
+    /// MySQL: PREVIOUS_GTIDS plus the GTIDs seen.
+    pub executed: GtidSet,
+}
+
+/// Scans `file` from its start up to `limit` (exclusive of events that start at or after it).
+pub fn scan_file(dir: &Path, file: &BinlogFileName, limit: u64) -> Result<FileGtids, StorageError> {
+    let mut reader = BinlogReader::open(dir, file, 4)?;
+    let mut out = FileGtids::default();
+    let mut event = Vec::new();
+    let path = dir.join(file.as_str());
+    let corrupt = |offset, cause| StorageError::Corrupt { path: path.clone(), offset, cause };
+    while reader.position() < limit && reader.next_event(limit, &mut event)? {
+        let offset = reader.position() - event.len() as u64;
+        let header = EventHeader::parse(&event).map_err(|c| corrupt(offset, c))?;
+        let alg = out.fd.as_ref().map_or(ChecksumAlg::OFF, |fd| fd.checksum_alg);
+        match header.event_type {
+            EventType::FORMAT_DESCRIPTION => {
+                out.fd = Some(FormatDescription::decode_event(&event).map_err(|c| corrupt(offset, c))?);
+            }
+            EventType::GTID_LIST if out.gtid_list.is_none() => {
+                let list = MariaGtidList::decode_event(&event, alg).map_err(|c| corrupt(offset, c))?;
+                for g in &list.gtids {
+                    out.state.update(*g);
+                }
+                out.gtid_list = Some(list.gtids);
+            }
+            EventType::MARIADB_GTID => {
+                let g = MariaGtid::decode_event(&event).map_err(|c| corrupt(offset, c))?;
+                out.state.update(g.triple());
+            }
+            EventType::PREVIOUS_GTIDS if out.previous_gtids.is_none() => {
+                let body = crate::binlog::checksum::event_payload(&event, alg).map_err(|c| corrupt(offset, c))?;
+                let set = GtidSet::decode(body.get(EventHeader::LEN..).unwrap_or_default()).map_err(|c| corrupt(offset, c))?;
+                out.executed = set.clone();
+                out.previous_gtids = Some(set);
+            }
+            EventType::GTID | EventType::ANONYMOUS_GTID => {
+                let g = MysqlGtid::decode_event(&event).map_err(|c| corrupt(offset, c))?;
+                if !g.is_anonymous() {
+                    out.executed.insert(g.sid, g.gno);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,97 @@
+//! `BinlogReader`: reads stored binlog files event by event for downstream
+//! sessions, never past the durable end.
+//!
+//! Each session has its own reader with its own file handle; the writer is
+//! never blocked by readers, and readers see only bytes the writer has
+//! fsync'd (the limit passed to [`BinlogReader::next_event`]).
+
+use std::fs::{self, File};
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::recovery::MAX_EVENT_LEN;
+use super::StorageError;
+use crate::binlog::{BinlogFileName, EventHeader};
+use crate::protocol::DecodeError;
+
+/// Sequential reader of one stored binlog file.
+#[derive(Debug)]
+pub struct BinlogReader {
+    path: PathBuf,
+    file: BinlogFileName,
+    src: BufReader<File>,
+    pos: u64,
+}
+
+impl BinlogReader {
+    /// Opens `file` in `dir` positioned at `pos` (an event boundary).
+    pub fn open(dir: &Path, file: &BinlogFileName, pos: u64) -> Result<Self, StorageError> {
+        let path = dir.join(file.as_str());
+        let mut f = File::open(&path).map_err(StorageError::io("open", &path))?;
+        f.seek(SeekFrom::Start(pos)).map_err(StorageError::io("seek", &path))?;
+        Ok(BinlogReader { path, file: file.clone(), src: BufReader::with_capacity(64 << 10, f), pos })
+    }
+
+    /// The file.
+    pub fn file(&self) -> &BinlogFileName {
+        &self.file
+    }
+
+    /// Offset of the next event.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Reads the next event into `buf` if it ends at or before `limit`;
+    /// `Ok(false)` when the reader is at `limit`.
+    pub fn next_event(&mut self, limit: u64, buf: &mut Vec<u8>) -> Result<bool, StorageError> {
+        if self.pos + EventHeader::LEN as u64 > limit {
+            return Ok(false);
+        }
+        buf.clear();
+        buf.resize(EventHeader::LEN, 0);
+        self.src.read_exact(buf).map_err(StorageError::io("read", &self.path))?;
+        let header = EventHeader::parse(buf).map_err(|cause| self.corrupt(cause))?;
+        let len = u64::from(header.event_len);
+        if len > MAX_EVENT_LEN {
+            return Err(self.corrupt(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN }));
+        }
+        if self.pos + len > limit {
+            return Err(self.corrupt(DecodeError::Truncated {
+                what: "event beyond the durable end",
+                need: usize::try_from(len).unwrap_or(usize::MAX),
+                have: usize::try_from(limit - self.pos).unwrap_or(usize::MAX),
+            }));
+        }
+        buf.resize(usize::try_from(len).unwrap_or(usize::MAX), 0);
+        let body = buf.get_mut(EventHeader::LEN..).unwrap_or_default();
+        self.src.read_exact(body).map_err(StorageError::io("read", &self.path))?;
+        self.pos += len;
+        Ok(true)
+    }
+
+    fn corrupt(&self, cause: DecodeError) -> StorageError {
+        StorageError::Corrupt { path: self.path.clone(), offset: self.pos, cause }
+    }
+}
+
+/// The binlog files in `dir`, oldest first (read-only: no index repair).
+pub fn list_files(dir: &Path) -> Result<Vec<BinlogFileName>, StorageError> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(StorageError::io("read directory", dir))? {
+        let entry = entry.map_err(StorageError::io("read directory", dir))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if let Ok(f) = BinlogFileName::new(name) {
+                files.push(f);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Size of a stored file.
+pub fn file_size(dir: &Path, file: &BinlogFileName) -> Result<u64, StorageError> {
+    let path = dir.join(file.as_str());
+    fs::metadata(&path).map(|m| m.len()).map_err(StorageError::io("stat", &path))
+}
