@@ -9,7 +9,10 @@ use std::time::Duration;
 use getopts::{Matches, Options};
 
 use crate::binlog::BinlogFileName;
+use std::net::SocketAddr;
+
 use crate::config::{default_server_id, Config};
+use crate::server::{Account, ServerConfig};
 use crate::error::Error;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig};
 
@@ -26,7 +29,7 @@ pub enum CliOutcome {
 
 fn options() -> Options {
     let mut o = Options::new();
-    o.optopt("h", "host", "primary to follow (required)", "HOST");
+    o.optopt("h", "host", "primary to follow; without it, serve the data directory as it is", "HOST");
     o.optopt("P", "port", "primary's port [3306]", "PORT");
     o.optopt("u", "user", "replication user on the primary (required)", "USER");
     o.optopt("p", "password", "its password (visible in ps: prefer --password-file or MYSQL_PWD)", "PASSWORD");
@@ -39,6 +42,11 @@ fn options() -> Options {
     o.optopt("", "semi-sync", "acknowledge as a semi-sync replica: auto (when the primary supports it), on, off [auto]", "MODE");
     o.optopt("", "heartbeat", "heartbeat period asked of the primary; a link silent for 4 periods is reconnected [1]", "SECONDS");
     o.optopt("", "connect-timeout", "TCP connect timeout [10]", "SECONDS");
+    o.optopt("", "listen", "serve replicas and binlog clients on ADDR:PORT, or 'off' [127.0.0.1:3307]", "ADDR");
+    o.optopt("", "replica-user", "account downstream clients log in with [the --user]", "USER");
+    o.optopt("", "replica-password", "its password [the upstream password]", "PASSWORD");
+    o.optopt("", "replica-password-file", "read it from the first line of FILE", "FILE");
+    o.optopt("", "max-connections", "downstream connections at most [200]", "N");
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -48,10 +56,12 @@ fn options() -> Options {
 
 /// The help text.
 pub fn usage() -> String {
-    let brief = "Usage: binlogserver -h PRIMARY -u USER [-p PASSWORD] [-d DIR] [options]\n\n\
+    let brief = "Usage: binlogserver -h PRIMARY -u USER [-p PASSWORD] [-d DIR] [--listen ADDR] [options]\n\
+                 \x20      binlogserver -d DIR --replica-user USER --replica-password PASSWORD [--listen ADDR]\n\n\
                  Follows a MySQL/MariaDB primary as a replica and keeps byte-identical copies of its\n\
-                 binlog files in DIR, acknowledging semi-sync transactions only once they are fsync'd.\n\
-                 Password sources, first found wins: -p, --password-file, MYSQL_PWD.";
+                 binlog files in DIR, acknowledging semi-sync transactions only once they are fsync'd,\n\
+                 and serves them to replicas and binlog clients on --listen. Without -h it serves DIR\n\
+                 as it is. Password sources, first found wins: -p, --password-file, MYSQL_PWD.";
     options().usage(brief)
 }
 
@@ -73,8 +83,50 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Cl
         _ => log::LevelFilter::Trace,
     };
     let data_dir = PathBuf::from(m.opt_str("data-dir").unwrap_or_else(|| "./binlogs".into()));
-    let upstream = upstream_config(&m, &data_dir, &env)?;
-    Ok(CliOutcome::Run(Box::new(Config { upstream, data_dir }), level))
+    let upstream = if m.opt_present("host") { Some(upstream_config(&m, &data_dir, &env)?) } else { None };
+    let server = server_config(&m, upstream.as_ref())?;
+    if upstream.is_none() && server.is_none() {
+        return Err(bad("--host", "required unless serving a data directory with --listen"));
+    }
+    Ok(CliOutcome::Run(Box::new(Config { upstream, server, data_dir }), level))
+}
+
+fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Option<ServerConfig>, Error> {
+    let listen = m.opt_str("listen").unwrap_or_else(|| "127.0.0.1:3307".into());
+    if listen == "off" {
+        return Ok(None);
+    }
+    let listen: SocketAddr = listen
+        .parse()
+        .map_err(|_| bad("--listen", format!("invalid address {listen:?} (expected like 127.0.0.1:3307 or off)")))?;
+    let user = m.opt_str("replica-user").or_else(|| upstream.map(|u| u.user.clone()));
+    let user = user.filter(|u| !u.is_empty()).ok_or_else(|| bad("--replica-user", "required when serving without --host"))?;
+    let password = match (m.opt_str("replica-password"), m.opt_str("replica-password-file")) {
+        (Some(_), Some(_)) => return Err(bad("--replica-password-file", "give either --replica-password or --replica-password-file")),
+        (Some(p), None) => p,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| bad("--replica-password-file", format!("cannot read {path}: {e}")))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        (None, None) => match upstream {
+            Some(u) => u.password.clone(),
+            None => return Err(bad("--replica-password", "required when serving without --host")),
+        },
+    };
+    let max_connections = match m.opt_str("max-connections") {
+        None => 200,
+        Some(n) => n.parse::<usize>().ok().filter(|&n| (1..=100_000).contains(&n)).ok_or_else(|| {
+            bad("--max-connections", format!("invalid value {n:?} (expected 1-100000)"))
+        })?,
+    };
+    Ok(Some(ServerConfig {
+        listen,
+        accounts: vec![Account { user, password }],
+        max_connections,
+        trace_packets: m.opt_present("trace-packets"),
+    }))
 }
 
 fn bad(flag: &str, reason: impl Into<String>) -> Error {
@@ -183,13 +235,31 @@ mod tests {
     #[test]
     fn parses_mysql_client_style_flags_with_defaults() {
         let c = run("-h db1 -u repl -p secret").unwrap();
-        assert_eq!(c.upstream.host, "db1");
-        assert_eq!(c.upstream.port, 3306);
-        assert_eq!(c.upstream.password, "secret");
+        let server = c.server.clone().unwrap();
+        assert_eq!(server.listen.to_string(), "127.0.0.1:3307");
+        assert_eq!(server.accounts[0].user, "repl");
+        assert_eq!(server.accounts[0].password, "secret");
+        assert_eq!(server.max_connections, 200);
+        let up = c.upstream.unwrap();
+        assert_eq!(up.host, "db1");
+        assert_eq!(up.port, 3306);
+        assert_eq!(up.password, "secret");
         assert_eq!(c.data_dir, PathBuf::from("./binlogs"));
-        assert_eq!(c.upstream.semi_sync, SemiSyncMode::Auto);
-        assert_eq!(c.upstream.heartbeat, Duration::from_secs(1));
-        assert!(c.upstream.server_id > 0);
+        assert_eq!(up.semi_sync, SemiSyncMode::Auto);
+        assert_eq!(up.heartbeat, Duration::from_secs(1));
+        assert!(up.server_id > 0);
+    }
+
+    #[test]
+    fn serves_a_directory_without_a_primary() {
+        let c = run("-d /x --listen 0.0.0.0:3310 --replica-user r --replica-password pw --max-connections 5").unwrap();
+        assert!(c.upstream.is_none());
+        let s = c.server.unwrap();
+        assert_eq!(s.listen.to_string(), "0.0.0.0:3310");
+        assert_eq!(s.max_connections, 5);
+        assert!(matches!(run("-d /x --listen 127.0.0.1:1"), Err(Error::Config { flag, .. }) if flag == "--replica-user"));
+        assert!(matches!(run("-d /x --listen off"), Err(Error::Config { flag, .. }) if flag == "--host"));
+        assert!(run("-h x -u r --listen off").unwrap().server.is_none());
     }
 
     #[test]
@@ -201,7 +271,9 @@ mod tests {
             ("-h x -u r --heartbeat -1", "--heartbeat"),
             ("-h x -u r --start-position 120", "--start-position"),
             ("-h x -u r --start-file nope", "--start-file"),
-            ("-u r", "--host"),
+            ("-u r --listen off", "--host"),
+            ("-h x -u r --listen nowhere", "--listen"),
+            ("-h x -u r --max-connections 0", "--max-connections"),
             ("-h x", "--user"),
         ] {
             match run(line) {
@@ -217,8 +289,9 @@ mod tests {
             CliOutcome::Run(c, _) => c,
             other => panic!("{other:?}"),
         };
-        assert_eq!(c.upstream.password, "envpw");
-        assert!(!format!("{:?}", c.upstream).contains("envpw"));
+        let up = c.upstream.clone().unwrap();
+        assert_eq!(up.password, "envpw");
+        assert!(!format!("{:?}", c).contains("envpw"));
     }
 
     #[test]

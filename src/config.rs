@@ -2,13 +2,16 @@
 
 use std::path::PathBuf;
 
+use crate::server::ServerConfig;
 use crate::upstream::UpstreamConfig;
 
 /// Everything `run` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The primary and how to follow it.
-    pub upstream: UpstreamConfig,
+    /// The primary and how to follow it; `None` serves the data directory as it is.
+    pub upstream: Option<UpstreamConfig>,
+    /// Serving downstream clients; `None` when not listening.
+    pub server: Option<ServerConfig>,
     /// Where the binlog files live.
     pub data_dir: PathBuf,
 }

@@ -5,6 +5,8 @@
 //! real `recover` on a data directory must truncate the file to the end of
 //! the last complete transaction before the cut.
 
+#![allow(clippy::cast_possible_truncation)]
+
 mod common;
 
 use std::fs;

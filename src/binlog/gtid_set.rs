@@ -101,7 +101,8 @@ impl GtidSet {
         for ((sid, tag), intervals) in &self.sids {
             out.extend_from_slice(sid);
             if tagged {
-                out.push((tag.len() as u8) << 1);
+                // Tags are at most 32 characters (MySQL's limit), so the length fits.
+                out.push(u8::try_from(tag.len().min(127)).unwrap_or(127) << 1);
                 out.extend_from_slice(tag.as_bytes());
             }
             put_u64(out, intervals.len() as u64);

@@ -158,16 +158,37 @@ impl<S: Read + Write> PacketStream<S> {
 
     /// Writes one payload (split into chunks as needed) and flushes.
     pub fn write_packet(&mut self, payload: &[u8]) -> Result<(), NetError> {
+        self.queue_packet(payload)?;
+        self.flush_packets()
+    }
+
+    /// Queues one payload; the queue is written when it passes 256 KiB or
+    /// on [`PacketStream::flush_packets`]. Streams of many small packets
+    /// (binlog events) then cost few `write` calls.
+    pub fn queue_packet(&mut self, payload: &[u8]) -> Result<(), NetError> {
         if self.trace_packets {
             trace!("packet out seq={} len={}\n{}", self.write_seq, payload.len(), hexdump(payload));
         }
-        self.out.clear();
         encode_packets(payload, &mut self.write_seq, &mut self.out);
-        self.stream.write_all(&self.out).map_err(|source| NetError::Io { op: "write packet", source })?;
-        self.stream.flush().map_err(|source| NetError::Io { op: "flush packet", source })?;
         // The peer's reply continues the same sequence.
         self.assembler.reset(self.write_seq);
+        if self.out.len() >= 256 << 10 {
+            self.flush_packets()?;
+        }
         Ok(())
+    }
+
+    /// Writes every queued packet.
+    pub fn flush_packets(&mut self) -> Result<(), NetError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = self.stream.write_all(&self.out).and_then(|()| self.stream.flush());
+        self.out.clear();
+        if self.out.capacity() > 1 << 20 {
+            self.out = Vec::new();
+        }
+        result.map_err(|source| NetError::Io { op: "write packet", source })
     }
 
     fn read_exact_buffered(&mut self, dst: &mut [u8], op: &'static str) -> Result<(), NetError> {

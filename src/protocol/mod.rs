@@ -12,6 +12,7 @@ pub mod handshake;
 pub mod packet;
 pub mod reader;
 pub mod response;
+pub mod resultset;
 pub mod writer;
 
 pub use error::DecodeError;

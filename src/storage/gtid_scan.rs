@@ -64,14 +64,34 @@ pub struct FileGtids {
 
 /// Scans `file` from its start up to `limit` (exclusive of events that start at or after it).
 pub fn scan_file(dir: &Path, file: &BinlogFileName, limit: u64) -> Result<FileGtids, StorageError> {
+    scan(dir, file, limit, false)
+}
+
+/// Reads only the head of `file`: its format description and its
+/// GTID_LIST (MariaDB) or PREVIOUS_GTIDS (MySQL).
+pub fn scan_head(dir: &Path, file: &BinlogFileName, limit: u64) -> Result<FileGtids, StorageError> {
+    scan(dir, file, limit, true)
+}
+
+fn scan(dir: &Path, file: &BinlogFileName, limit: u64, head_only: bool) -> Result<FileGtids, StorageError> {
     let mut reader = BinlogReader::open(dir, file, 4)?;
     let mut out = FileGtids::default();
     let mut event = Vec::new();
     let path = dir.join(file.as_str());
     let corrupt = |offset, cause| StorageError::Corrupt { path: path.clone(), offset, cause };
+    let mut events = 0;
     while reader.position() < limit && reader.next_event(limit, &mut event)? {
         let offset = reader.position() - event.len() as u64;
         let header = EventHeader::parse(&event).map_err(|c| corrupt(offset, c))?;
+        events += 1;
+        let past_head = out.gtid_list.is_some() || out.previous_gtids.is_some() || events > 8;
+        let group_start = matches!(
+            header.event_type,
+            EventType::MARIADB_GTID | EventType::GTID | EventType::ANONYMOUS_GTID | EventType::GTID_TAGGED
+        );
+        if head_only && (past_head || group_start) {
+            break;
+        }
         let alg = out.fd.as_ref().map_or(ChecksumAlg::OFF, |fd| fd.checksum_alg);
         match header.event_type {
             EventType::FORMAT_DESCRIPTION => {

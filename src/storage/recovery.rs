@@ -76,7 +76,13 @@ pub struct Recovered {
 
 /// Walks the last file, cuts a torn tail and reports where to resume.
 pub fn recover(dir: &DataDir) -> Result<Recovered, StorageError> {
-    let files = dir.binlog_files()?;
+    recover_with(dir, true)
+}
+
+/// As [`recover`]; with `repair` false nothing is changed on disk (serving
+/// a directory of archived binlogs: a torn tail is just not served).
+pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, StorageError> {
+    let files = if repair_tail { dir.binlog_files()? } else { super::reader::list_files(dir.path())? };
     let Some(last) = files.last().cloned() else {
         return Ok(Recovered { files, tail: None });
     };
@@ -87,7 +93,7 @@ pub fn recover(dir: &DataDir) -> Result<Recovered, StorageError> {
     if let Some((offset, cause)) = walk.stop {
         warn!("binlog tail is not a complete event file={} offset={offset} cause={cause}", last);
     }
-    if walk.last_trx_end < size || walk.last_trx_end < 4 {
+    if repair_tail && (walk.last_trx_end < size || walk.last_trx_end < 4) {
         let cut = size.saturating_sub(walk.last_trx_end);
         warn!(
             "cutting incomplete tail file={} from={} to={} bytes_cut={cut}",

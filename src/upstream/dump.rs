@@ -4,7 +4,7 @@
 
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use crate::net::PacketStream;
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
 use crate::protocol::{ErrPacket, Reader};
+use crate::server::info::UpstreamStatus;
 use crate::shutdown::Shutdown;
 use crate::storage::budget::ByteBudget;
 use crate::storage::writer::{AckRequest, WriterMsg};
@@ -31,6 +32,8 @@ const BATCH_BYTES: usize = 256 << 10;
 const PACKET_KEEP: usize = 1 << 20;
 /// Interval of progress lines while catching up.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// Interval of status refreshes for `SHOW SLAVE STATUS`.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
@@ -45,6 +48,7 @@ pub struct DumpThread {
     shutdown: Shutdown,
     connections: u64,
     acks_sent: Arc<AtomicU64>,
+    status: Arc<Mutex<UpstreamStatus>>,
 }
 
 struct Batch {
@@ -61,9 +65,21 @@ impl DumpThread {
         budget: ByteBudget,
         acks: Receiver<AckRequest>,
         shutdown: Shutdown,
+        status: Arc<Mutex<UpstreamStatus>>,
     ) -> Self {
         let acks_sent = Arc::new(AtomicU64::new(0));
-        DumpThread { cfg, state, writer, budget, acks, shutdown, connections: 0, acks_sent }
+        DumpThread { cfg, state, writer, budget, acks, shutdown, connections: 0, acks_sent, status }
+    }
+
+    /// Updates the status shown by `SHOW SLAVE STATUS`.
+    fn report(&self, update: impl FnOnce(&mut UpstreamStatus)) {
+        let mut s = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((file, pos)) = self.state.position() {
+            s.file = file.as_str().to_owned();
+            s.position = pos;
+        }
+        s.acks_sent = self.acks_sent.load(Ordering::Relaxed);
+        update(&mut s);
     }
 
     /// Follows the primary until shutdown or a fatal error.
@@ -71,7 +87,13 @@ impl DumpThread {
         let mut backoff = BACKOFF_MIN;
         while !self.shutdown.is_set() {
             let started = Instant::now();
-            match self.follow_once() {
+            let result = self.follow_once();
+            let error = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+            self.report(|s| {
+                s.connected = false;
+                s.last_error = error;
+            });
+            match result {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_retryable() => {
                     if started.elapsed() > Duration::from_secs(30) {
@@ -115,6 +137,13 @@ impl DumpThread {
         self.connections += 1;
         let primary_logs = std::mem::take(&mut session.primary_logs);
         let semi_sync = session.semi_sync;
+        let primary_server_id = session.primary_server_id;
+        self.report(|s| {
+            s.connected = true;
+            s.semi_sync = semi_sync;
+            s.primary_server_id = primary_server_id;
+            s.last_error.clear();
+        });
         let mut ps = session.conn.into_stream();
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -217,7 +246,10 @@ impl DumpThread {
                 self.flush(&mut batch, None)?;
             }
             if let Some((file, pos)) = self.state.position() {
-                progress.tick(file, pos, event_len as u64, &self.acks_sent);
+                if progress.tick(file, pos, event_len as u64, &self.acks_sent) {
+                    let behind = progress.behind(file, pos);
+                    self.report(|s| s.behind_bytes = behind);
+                }
             }
         }
     }
@@ -316,6 +348,7 @@ fn explain_dump_error(err: ErrPacket) -> UpstreamError {
 struct Progress {
     primary_logs: Vec<(String, u64)>,
     last: Instant,
+    last_status: Instant,
     bytes: u64,
     caught_up: bool,
 }
@@ -323,7 +356,7 @@ struct Progress {
 impl Progress {
     fn new(primary_logs: Vec<(String, u64)>) -> Self {
         let caught_up = primary_logs.is_empty();
-        Progress { primary_logs, last: Instant::now(), bytes: 0, caught_up }
+        Progress { primary_logs, last: Instant::now(), last_status: Instant::now(), bytes: 0, caught_up }
     }
 
     fn new_file(&mut self, file: &BinlogFileName, create: bool) {
@@ -340,16 +373,21 @@ impl Progress {
         Some(here + rest)
     }
 
-    fn tick(&mut self, file: &BinlogFileName, pos: u64, event_len: u64, acks: &AtomicU64) {
+    /// Counts an event; true about once a second (time to refresh the status).
+    fn tick(&mut self, file: &BinlogFileName, pos: u64, event_len: u64, acks: &AtomicU64) -> bool {
         self.bytes += event_len;
+        let refresh = self.last_status.elapsed() >= STATUS_EVERY;
+        if refresh {
+            self.last_status = Instant::now();
+        }
         if self.caught_up {
-            return;
+            return refresh;
         }
         let behind = self.behind(file, pos);
         if behind == Some(0) || behind.is_none() {
             self.caught_up = true;
             info!("caught up with the primary file={file} position={pos}");
-            return;
+            return true;
         }
         let elapsed = self.last.elapsed();
         if elapsed >= PROGRESS_EVERY {
@@ -362,5 +400,6 @@ impl Progress {
             self.last = Instant::now();
             self.bytes = 0;
         }
+        refresh
     }
 }

@@ -319,6 +319,7 @@ mod tests {
     }
 
     /// A tail ending after the last complete transaction of the fixture but one.
+    #[allow(clippy::type_complexity)]
     fn tail_at_a_boundary() -> (Tail, Vec<(u64, Vec<u8>, bool)>, usize) {
         let all = events();
         let idx = all.iter().rposition(|(o, _, b)| *b && (*o as usize) < FIXTURE.len() - 200).unwrap();

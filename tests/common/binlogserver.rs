@@ -77,6 +77,11 @@ impl Binlogserver {
             BINLOGSERVER_ID,
         ];
         args.extend_from_slice(extra);
+        // Listening is on by default; tests that do not serve let the kernel
+        // pick the port so that parallel tests never collide.
+        if !extra.contains(&"--listen") {
+            args.extend_from_slice(&["--listen", "127.0.0.1:0"]);
+        }
         Binlogserver::start(&args)
     }
 

@@ -1,0 +1,948 @@
+#!/usr/bin/env bash
+# etc/bench-replica.sh — binlogserver vs the figures of the replica-performance issue.
+#
+# In ONE run, against ONE throwaway MariaDB primary (one data dir under /tmp,
+# restarted between phases because binlog_row_event_max_size is a startup
+# option), it measures:
+#   1a catch-up of >= SIZE bytes of large row events (~4 MiB, 64 KiB rows):
+#      MB/s of binlogserver / MB/s of `mariadb-binlog --read-from-remote-server
+#      --raw --to-last-log`                                      target >= 1.0
+#   1b catch-up of >= SIZE bytes of small row events (~280 B): events/s ratio
+#                                                                target >= 1.2
+#   1c binlogserver's peak RSS (VmHWM) during catch-up           target < 32 MiB
+#   2a sysbench TPS (THREADS threads) with binlogserver as the semi-sync replica
+#      (AFTER_SYNC, sync_binlog=1) / TPS with no replica and semi-sync off
+#                                                                target >= 0.85
+#   2b 1 thread: p50 commit latency with binlogserver - p50 without
+#                              target <= p50(write 4 KiB + fdatasync) + 100 us
+#   2c the same TPS ratio with a real MariaDB semi-sync replica (reference)
+# and prints a markdown summary, also written to target/bench/replica-summary.md.
+#
+# Usage: etc/bench-replica.sh [--size BYTES] [--duration SECONDS] [--only catchup|semisync]
+#                             [--keep] [--threads N] [--repeat N] [--no-drop-caches]
+#                             [--sysbench-test oltp_insert|oltp_write_only] [--skip-build]
+# Development: etc/bench-replica.sh --size 50000000 --duration 5
+#
+# Method, in short:
+# - catch-up: each tool starts on a fresh output dir; mariadb-binlog's time is its
+#   wall time, binlogserver's the time from its start until its files have the
+#   primary's sizes (polled every 50 ms; the time of its "caught up with the primary"
+#   line is reported too). The page cache is dropped before every run when
+#   /proc/sys/vm/drop_caches is writable (else the primary's files are read once
+#   before both runs); the summary says which. --repeat N takes medians. The copies
+#   are compared byte for byte with the primary's files.
+# - semi-sync: a discarded warm-up, then no-replica runs before AND after the
+#   binlogserver runs (--repeat N: N interleaved rounds; medians), Rpl_semi_sync_master_yes_tx /
+#   no_tx deltas around every semi-sync run (no_tx > 0 makes the run INVALID), and
+#   fdatasync latency measured before and after on the disk of the data dirs.
+#
+# Needs: mariadbd, mariadb-install-db, mariadb, mariadb-binlog (MariaDB 10.11), python3,
+# cargo; sysbench for the semi-sync part (installed with apt-get if missing).
+# Everything lives in a temp dir under /tmp that is removed on exit (--keep keeps it);
+# every process the script starts is stopped on exit, by its pid.
+set -euo pipefail
+
+SIZE=1073741824
+DURATION=30
+ONLY=all
+KEEP=0
+THREADS=8
+REPEAT=1
+DROP_CACHES=1
+SB_TEST=oltp_insert
+BUILD=1
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+ORIG_ARGS=("$@")
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) SIZE=${2:?--size needs BYTES}; shift 2 ;;
+    --size=*) SIZE=${1#*=}; shift ;;
+    --duration) DURATION=${2:?--duration needs SECONDS}; shift 2 ;;
+    --duration=*) DURATION=${1#*=}; shift ;;
+    --only) ONLY=${2:?--only needs catchup or semisync}; shift 2 ;;
+    --only=*) ONLY=${1#*=}; shift ;;
+    --threads) THREADS=${2:?}; shift 2 ;;
+    --threads=*) THREADS=${1#*=}; shift ;;
+    --repeat) REPEAT=${2:?}; shift 2 ;;
+    --repeat=*) REPEAT=${1#*=}; shift ;;
+    --sysbench-test) SB_TEST=${2:?}; shift 2 ;;
+    --sysbench-test=*) SB_TEST=${1#*=}; shift ;;
+    --keep) KEEP=1; shift ;;
+    --no-drop-caches) DROP_CACHES=0; shift ;;
+    --skip-build) BUILD=0; shift ;;
+    -\?|--help) usage; exit 0 ;;
+    *) echo "bench-replica: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+case "$ONLY" in all|catchup|semisync) ;; *) echo "bench-replica: --only must be catchup or semisync" >&2; exit 2 ;; esac
+for v in SIZE DURATION THREADS REPEAT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || { echo "bench-replica: --${v,,} must be a positive integer" >&2; exit 2; }
+done
+case "$SB_TEST" in oltp_insert|oltp_write_only) ;; *) echo "bench-replica: --sysbench-test must be oltp_insert or oltp_write_only" >&2; exit 2 ;; esac
+want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+CMDLINE="etc/bench-replica.sh"
+for a in "${ORIG_ARGS[@]+"${ORIG_ARGS[@]}"}"; do CMDLINE+=" $(printf '%q' "$a")"; done
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- tools
+for t in mariadbd mariadb-install-db mariadb mariadb-binlog python3 cargo; do
+  command -v "$t" >/dev/null || die "$t not found in PATH"
+done
+if want semisync && ! command -v sysbench >/dev/null; then
+  log "WARNING: sysbench is missing; installing it with apt-get (Debian package 'sysbench')"
+  if ! apt-get install -y sysbench >&2; then
+    apt-get update >&2 && apt-get install -y sysbench >&2 || die "could not install sysbench"
+  fi
+fi
+
+if [ "$BUILD" = 1 ]; then
+  log "cargo build --release"
+  cargo build --release >&2 || die "cargo build --release failed"
+fi
+BIN=$ROOT/target/release/binlogserver
+[ -x "$BIN" ] || die "$BIN missing (build it, or drop --skip-build)"
+
+# ---------------------------------------------------------------- temp dir, cleanup
+TMP=$(mktemp -d /tmp/bench-replica.XXXXXX)
+PIDS=()
+stop_pid() { # pid [seconds]: TERM, wait, KILL
+  local pid=$1 wait_s=${2:-60} i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < wait_s * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then log "pid $pid did not stop in ${wait_s}s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+forget_pid() { # pid: no longer ours to stop (it ended)
+  local keep=() p
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]+"${keep[@]}"}")
+}
+bgrun() { # command...: runs it as a job and waits, so that a signal stops the script at once
+  local p rc=0
+  "$@" &
+  p=$!
+  PIDS+=("$p")
+  wait "$p" || rc=$?
+  forget_pid "$p"
+  return "$rc"
+}
+cleanup() {
+  local rc=$? i
+  trap - EXIT INT TERM
+  local todo=("${PIDS[@]+"${PIDS[@]}"}")
+  for ((i = ${#todo[@]} - 1; i >= 0; i--)); do stop_pid "${todo[$i]}" 30; done
+  if [ "$KEEP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+RES=$TMP/results.tsv
+: >"$RES"
+res() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; } # key value
+kv() { sed -n "s/^$2=//p" "$1" | tail -n 1; }   # file key
+
+# ---------------------------------------------------------------- python helpers
+PY=$TMP/bench_helpers.py
+cat >"$PY" <<'PYEOF'
+"""Helpers of etc/bench-replica.sh (written by it into its temp dir)."""
+import json, mmap, os, random, signal, socket, statistics, struct, subprocess, sys, time
+
+def free_port(avoid):
+    for _ in range(500):
+        p = random.randint(20000, 32000)
+        if str(p) in avoid:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            pass
+        finally:
+            s.close()
+    sys.exit("no free port below 32768")
+
+def walk(path):
+    """(bytes, events, types{}) of one binlog file, by its event headers."""
+    n, types = 0, {}
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if size == 0:
+            return 0, 0, types
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            if m[:4] != b"\xfebin":
+                sys.exit(f"{path}: no binlog magic")
+            pos = 4
+            while pos + 19 <= size:
+                t = m[pos + 4]
+                ln = struct.unpack_from("<I", m, pos + 9)[0]
+                if ln < 19:
+                    sys.exit(f"{path}: bad event length {ln} at {pos}")
+                n += 1
+                types[t] = types.get(t, 0) + 1
+                pos += ln
+            if pos != size:
+                print(f"warning: {path}: {size - pos} trailing bytes", file=sys.stderr)
+        finally:
+            m.close()
+    return size, n, types
+
+def stats(paths):
+    tb = te = 0
+    types = {}
+    for p in paths:
+        b, e, t = walk(p)
+        tb += b
+        te += e
+        for k, v in t.items():
+            types[k] = types.get(k, 0) + v
+    rows = sum(v for k, v in types.items() if k in (23, 24, 25, 30, 31, 32))
+    print(f"bytes={tb}\nevents={te}\nrow_events={rows}")
+    print(f"avg_event={tb / te if te else 0:.1f}")
+    print("types=" + ",".join(f"{k}:{v}" for k, v in sorted(types.items())))
+
+def compare(ref_dir, got_dir, names):
+    """Byte comparison of copies; a difference inside the first event (the
+    format description, whose in-use flag the primary clears when sending
+    an open file) is reported as such."""
+    out = []
+    for name in names:
+        a, b = os.path.join(ref_dir, name), os.path.join(got_dir, name)
+        if not os.path.exists(b):
+            out.append(f"{name}: missing")
+            continue
+        sa, sb = os.path.getsize(a), os.path.getsize(b)
+        diffs, first, fde_end = 0, None, None
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            head = fa.read(23)
+            fde_end = 4 + struct.unpack_from("<I", head, 13)[0] if len(head) == 23 else 0
+            fa.seek(0)
+            off = 0
+            while True:
+                ca, cb = fa.read(1 << 20), fb.read(1 << 20)
+                if not ca and not cb:
+                    break
+                if ca != cb:
+                    for i in range(min(len(ca), len(cb))):
+                        if ca[i] != cb[i]:
+                            diffs += 1
+                            if first is None:
+                                first = off + i
+                            last = off + i
+                off += max(len(ca), len(cb))
+        if sa != sb:
+            out.append(f"{name}: size {sb} != {sa}")
+        elif diffs == 0:
+            out.append(f"{name}: identical")
+        elif diffs == 1 and first == 21 and flag_only(a, b):
+            out.append(f"{name}: identical except LOG_EVENT_BINLOG_IN_USE_F, which the primary clears when it sends its open file")
+        elif last < fde_end:
+            out.append(f"{name}: {diffs} bytes differ, all inside the format description event (offsets {first}-{last})")
+        else:
+            out.append(f"{name}: {diffs} bytes differ, first at offset {first}")
+    ok = all(s.endswith("identical") or "identical except" in s for s in out)
+    print(f"identical={'yes' if ok else 'no'}")
+    print("detail=" + "; ".join(out))
+
+def flag_only(a, b):
+    """True when byte 21 (low byte of the format description's flags) differs
+    by the in-use flag (0x01) alone."""
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        fa.seek(21)
+        fb.seek(21)
+        x, y = fa.read(1)[0], fb.read(1)[0]
+    return x ^ y == 0x01
+
+def vm_hwm(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def monitor(datadir, logpath, expect, timeout, pidfile, cmd):
+    """Starts binlogserver (cmd), polls every 50 ms until its files have the
+    primary's sizes and it logged 'caught up with the primary'; records peak
+    RSS; stops it with SIGTERM. Prints key=value lines."""
+    want = [(n, int(s)) for n, s in (x.split(":") for x in expect.split(","))]
+    logf = open(logpath, "ab")
+    child = None
+
+    def on_signal(signum, frame):
+        if child and child.poll() is None:
+            child.terminate()
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    t0 = time.monotonic()
+    child = subprocess.Popen(cmd, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
+    with open(pidfile, "w") as f:
+        f.write(str(child.pid))
+    t_equal = t_line = None
+    hwm = 0
+    seen, logpos = b"", 0
+    reason = "timeout"
+    while True:
+        now = time.monotonic() - t0
+        hwm = max(hwm, vm_hwm(child.pid))
+        if t_equal is None:
+            ok = True
+            for n, s in want:
+                try:
+                    if os.path.getsize(os.path.join(datadir, n)) != s:
+                        ok = False
+                        break
+                except OSError:
+                    ok = False
+                    break
+            if ok:
+                t_equal = now
+        if t_line is None:
+            with open(logpath, "rb") as f:
+                f.seek(logpos)
+                chunk = f.read()
+            logpos += len(chunk)
+            seen = (seen + chunk)[-4096:]
+            if b"caught up with the primary" in seen:
+                t_line = now
+        if t_equal is not None and t_line is not None:
+            reason = "done"
+            break
+        if t_equal is not None and now - t_equal > 10:
+            reason = "no 'caught up' line within 10 s of the sizes matching"
+            break
+        if child.poll() is not None:
+            reason = f"binlogserver exited with status {child.returncode}"
+            break
+        if now > timeout:
+            break
+        time.sleep(0.05)
+    hwm = max(hwm, vm_hwm(child.pid))
+    t_stop = time.monotonic()
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    print(f"reason={reason}")
+    print(f"t_equal={'' if t_equal is None else f'{t_equal:.3f}'}")
+    print(f"t_line={'' if t_line is None else f'{t_line:.3f}'}")
+    print(f"hwm_kb={hwm}")
+    print(f"stop_s={time.monotonic() - t_stop:.3f}")
+    print(f"exit={child.returncode}")
+
+def fsync_lat(directory, count):
+    path = os.path.join(directory, "fdatasync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    buf = os.urandom(4096)
+    lat = []
+    try:
+        for _ in range(count):
+            t = time.perf_counter()
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            lat.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    lat.sort()
+    print(f"p50_us={statistics.median(lat) * 1e6:.1f}")
+    print(f"p90_us={lat[int(len(lat) * 0.9)] * 1e6:.1f}")
+    print(f"mean_us={statistics.mean(lat) * 1e6:.1f}")
+
+def median(values):
+    print(f"{statistics.median([float(v) for v in values]):.3f}")
+
+def render(resfile):
+    r = {}
+    with open(resfile) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            r[k] = v
+    g = lambda k: r.get(k, "")
+    def num(k):
+        try:
+            return float(r[k])
+        except (KeyError, ValueError):
+            return None
+    def ratio(a, b):
+        return a / b if a is not None and b else None
+    def f(x, fmt="{:.2f}"):
+        return "–" if x is None else fmt.format(x)
+    def verdict(ok):
+        return "–" if ok is None else ("PASS" if ok else "**FAIL**")
+    L = []
+    L.append(f"# binlogserver replica benchmark ({g('date')})")
+    L.append("")
+    L.append(f"- command: `{g('cmdline')}`")
+    L.append(f"- machine: {g('nproc')} CPUs ({g('cpu')}), {g('mem')} RAM; kernel {g('kernel')}")
+    L.append(f"- disk of the temp dir (primary, replicas, outputs): {g('disk')}")
+    L.append(f"- versions: {g('v_bls')} ({g('v_git')}); {g('v_rustc')}; {g('v_mariadbd')}; {g('v_mariadb_binlog')}; {g('v_sysbench')}")
+    L.append(f"- primary: one throwaway mariadbd ({g('primary_opts')}), restarted per phase with: {g('primary_phases')}")
+    if g("cache_mode"):
+        L.append(f"- page cache during catch-up: {g('cache_mode')}")
+    if g("gen_engine"):
+        L.append(f"- catch-up data written with {g('gen_engine')} tables (row events are the same as InnoDB's; only the commit event differs)")
+    L.append("")
+    L.append("| # | figure | binlogserver | reference | ratio / value | target | result |")
+    L.append("|---|---|---|---|---|---|---|")
+    rss = []
+    for part, label in (("a", "large row events"), ("b", "small row events")):
+        if not g(f"{part}_bytes"):
+            continue
+        by, ev = num(f"{part}_bytes"), num(f"{part}_events")
+        tb, tm = num(f"{part}_bls_s"), num(f"{part}_mb_s")
+        desc = (f"catch-up, {label}: {g(part + '_files')} file(s), {by / 1e6:.1f} MB, {int(ev)} events "
+                f"(avg {num(part + '_avg_event'):.0f} B); times {f(tb, '{:.2f}')} s vs {f(tm, '{:.2f}')} s")
+        if part == "a":
+            vb, vm = ratio(by / 1e6, tb), ratio(by / 1e6, tm)
+            unit, target = "MB/s", 1.0
+        else:
+            vb, vm = ratio(ev, tb), ratio(ev, tm)
+            unit, target = "events/s", 1.2
+        q = ratio(vb, vm)
+        fmt = "{:.1f} " + unit if part == "a" else "{:,.0f} " + unit
+        L.append(f"| 1{part} | {desc} | {f(vb, fmt)} | {f(vm, fmt)} (mariadb-binlog) | {f(q)} | ≥ {target:.2f} | {verdict(None if q is None else q >= target)} |")
+        if num(f"{part}_hwm_kb"):
+            rss.append((part, num(f"{part}_hwm_kb")))
+    if rss:
+        peak = max(v for _, v in rss) / 1024
+        detail = ", ".join(f"1{p}: {v / 1024:.1f} MiB" for p, v in rss)
+        L.append(f"| 1c | peak RSS (VmHWM) during catch-up ({detail}) | {peak:.1f} MiB | – | {peak:.1f} MiB | < 32 MiB | {verdict(peak < 32)} |")
+    for part in ("a", "b"):
+        if g(f"{part}_identical"):
+            L.append(f"| 1{part}' | binlogserver's files == primary's (bytes) | {g(part + '_identical')} | mariadb-binlog: {g(part + '_mb_identical')} | – | identical | {verdict(g(part + '_identical') == 'yes')} |")
+    if g("base_tps"):
+        bt, st = num("base_tps"), num("bls_tps")
+        q = ratio(st, bt)
+        valid = g("bls_valid") == "yes"
+        res_ = verdict(None if q is None else q >= 0.85) if valid else "**INVALID** (no_tx > 0 or no yes_tx)"
+        L.append(f"| 2a | TPS (median of {g('rounds')} round(s)), {g('threads')} threads, {g('sb_test')} {g('duration')} s: binlogserver semi-sync vs no replica (yes_tx +{g('bls_yes')}, no_tx +{g('bls_no')}); runs: binlogserver {g('runs_bls_tps')}, no replica {g('runs_base_tps')} | {f(st, '{:.1f}')} | {f(bt, '{:.1f}')} (no replica) | {f(q, '{:.3f}')} | ≥ 0.85 | {res_} |")
+        b1, s1, fs = num("base1_p50"), num("bls1_p50"), num("fsync_p50_us")
+        d = None if b1 is None or s1 is None else (s1 - b1) * 1000
+        budget = None if fs is None else fs + 100
+        valid1 = g("bls1_valid") == "yes"
+        res1 = verdict(None if d is None or budget is None else d <= budget) if valid1 else "**INVALID** (no_tx > 0 or no yes_tx)"
+        if valid1 and d is not None and d < 0:
+            res1 += " (suspect: negative difference, the no-replica runs were noisier; run longer)"
+        L.append(f"| 2b | p50 commit latency, 1 thread: with binlogserver {f(s1, '{:.3f}')} ms − without {f(b1, '{:.3f}')} ms (medians; runs: binlogserver {g('runs_bls1_p50')} ms, no replica {g('runs_base1_p50')} ms; TPS {g('runs_bls1_tps')} vs {g('runs_base1_tps')}) (yes_tx +{g('bls1_yes')}, no_tx +{g('bls1_no')}) | {f(d, '{:.0f} µs')} | fdatasync p50 {f(fs, '{:.0f} µs')} (median; runs {g('runs_fsync')}) | {f(d, '{:.0f} µs')} | ≤ {f(budget, '{:.0f} µs')} | {res1} |")
+        if g("mdb_tps"):
+            mt = num("mdb_tps")
+            q2 = ratio(mt, bt)
+            v2 = "reference" if g("mdb_valid") == "yes" else "**INVALID** (no_tx > 0 or no yes_tx)"
+            L.append(f"| 2c | TPS, {g('threads')} threads: MariaDB 10.11 replica semi-sync vs no replica (yes_tx +{g('mdb_yes')}, no_tx +{g('mdb_no')}) | – | {f(mt, '{:.1f}')} (replica) | {f(q2, '{:.3f}')} | reference (0.68 measured before) | {v2} |")
+            if g("mdb1_p50"):
+                m1 = num("mdb1_p50")
+                L.append(f"| 2c' | p50 commit latency, 1 thread, MariaDB replica − without (yes_tx +{g('mdb1_yes')}, no_tx +{g('mdb1_no')}) | – | {f(m1, '{:.3f}')} ms | {f(None if m1 is None or b1 is None else (m1 - b1) * 1000, '{:.0f} µs')} | reference | – |")
+        if g("ss_hwm_kb"):
+            L.append(f"| 2d | binlogserver peak RSS during the semi-sync runs | {num('ss_hwm_kb') / 1024:.1f} MiB | – | – | – | – |")
+        if g("ss_cpu_s"):
+            acked = (num("bls_yes") or 0) + (num("bls1_yes") or 0)
+            per = num("ss_cpu_s") * 1e6 / acked if acked else None
+            mcpu, macked = num("mdb_cpu_s"), (num("mdb_yes") or 0) + (num("mdb1_yes") or 0)
+            mper = mcpu * 1e6 / macked if mcpu is not None and macked else None
+            L.append(f"| 2e | CPU (user+sys) during the semi-sync runs, per acknowledged tx | {num('ss_cpu_s'):.2f} s / {int(acked)} tx | MariaDB replica (receive + apply): {f(mcpu, '{:.2f} s')} / {int(macked)} tx = {f(mper, '{:.0f} µs/tx')} | {f(per, '{:.0f} µs/tx')} | – | – |")
+    L.append("")
+    notes = [v for k, v in sorted(r.items()) if k.startswith("note")]
+    if notes:
+        L.append("Notes:")
+        L.extend(f"- {n}" for n in notes)
+        L.append("")
+    print("\n".join(L))
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "port":
+        print(free_port(args))
+    elif cmd == "stats":
+        stats(args)
+    elif cmd == "compare":
+        compare(args[0], args[1], args[2:])
+    elif cmd == "monitor":
+        monitor(args[0], args[1], args[2], float(args[3]), args[4], args[5:])
+    elif cmd == "fsync":
+        fsync_lat(args[0], int(args[1]))
+    elif cmd == "median":
+        median(args)
+    elif cmd == "render":
+        render(args[0])
+    else:
+        sys.exit(f"unknown helper {cmd}")
+PYEOF
+py() { python3 "$PY" "$@"; }
+
+# ---------------------------------------------------------------- machine facts
+res date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+res cmdline "$CMDLINE"
+res nproc "$(nproc)"
+res cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+res mem "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+res kernel "$(uname -sr)"
+DISK_SRC=$(findmnt -n -o SOURCE --target "$TMP" 2>/dev/null || echo '?')
+DISK_FS=$(findmnt -n -o FSTYPE --target "$TMP" 2>/dev/null || echo '?')
+DISK_DEV=$(basename "$DISK_SRC")
+DISK_ROTA=$(cat "/sys/block/$DISK_DEV/queue/rotational" 2>/dev/null || echo '?')
+DISK_MODEL=$(lsblk -dn -o MODEL "$DISK_SRC" 2>/dev/null | xargs || true)
+res disk "$DISK_SRC ($DISK_FS, rotational=$DISK_ROTA${DISK_MODEL:+, model $DISK_MODEL}), mounted at $(findmnt -n -o TARGET --target "$TMP" 2>/dev/null || echo '?')"
+res v_bls "$("$BIN" --version 2>&1 | head -n 1)"
+res v_git "git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
+res v_rustc "$(rustc --version 2>/dev/null || echo 'rustc ?')"
+res v_mariadbd "$(mariadbd --version 2>&1 | head -n 1 | sed 's/^.*Ver /mariadbd /')"
+res v_mariadb_binlog "$(mariadb-binlog --version 2>&1 | head -n 1 | sed 's/^.*Ver /mariadb-binlog /')"
+res v_sysbench "$(sysbench --version 2>/dev/null || echo 'sysbench: not used')"
+res threads "$THREADS"
+res duration "$DURATION"
+res sb_test "$SB_TEST"
+
+# ---------------------------------------------------------------- MariaDB servers
+PRIMARY=$TMP/primary
+PPORT=$(py port)
+RPORT=$(py port "$PPORT")
+PRIMARY_PID=
+PLUGIN_OPTS=()
+GEN_ENGINE=InnoDB
+if [ -f "$(mariadbd --no-defaults --verbose --help 2>/dev/null | sed -n 's/^plugin-dir[[:space:]]*//p')/ha_blackhole.so" ]; then
+  PLUGIN_OPTS=(--plugin-load-add=ha_blackhole.so)
+  GEN_ENGINE=BLACKHOLE
+fi
+PRIMARY_OPTS=(
+  --log-bin=mysql-bin --server-id=1 --binlog-format=ROW --binlog-checksum=CRC32 --gtid-strict-mode=1
+  --max-allowed-packet=256M --innodb-buffer-pool-size=1G --innodb-log-file-size=512M
+  --sync-binlog=1 --innodb-flush-log-at-trx-commit=1
+  --rpl-semi-sync-master-enabled=ON --rpl-semi-sync-master-wait-point=AFTER_SYNC
+  --rpl-semi-sync-master-timeout=10000 --max-binlog-size=256M --skip-name-resolve
+  --max-connections=200 "${PLUGIN_OPTS[@]+"${PLUGIN_OPTS[@]}"}"
+)
+res primary_opts "${PRIMARY_OPTS[*]}"
+PHASES=""
+
+psql() { mariadb --no-defaults -S "$PRIMARY/sock" -uroot -N -B "$@"; }
+
+install_db() { # dir
+  mkdir -p "$1"
+  mariadb-install-db --no-defaults --datadir="$1/data" --auth-root-authentication-method=normal \
+    --skip-test-db --user="$(id -un)" >"$1/install.log" 2>&1 || { tail -n 20 "$1/install.log" >&2; die "mariadb-install-db failed in $1"; }
+}
+
+start_mariadbd() { # dir port opts... ; sets STARTED_PID
+  local dir=$1 port=$2 i
+  shift 2
+  mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/data" --socket="$dir/sock" --port="$port" \
+    --bind-address=127.0.0.1 --pid-file="$dir/mariadbd.pid" --log-error="$dir/error.log" "$@" \
+    >>"$dir/mariadbd.out" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+  for ((i = 0; i < 1200; i++)); do
+    mariadb --no-defaults -S "$dir/sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    kill -0 "$STARTED_PID" 2>/dev/null || { tail -n 30 "$dir/error.log" >&2; die "mariadbd in $dir died at startup"; }
+    sleep 0.1
+  done
+  tail -n 30 "$dir/error.log" >&2
+  die "mariadbd in $dir did not answer within 120 s"
+}
+
+start_primary() { # phase-label extra-opts...
+  local label=$1
+  shift
+  if [ -n "$PRIMARY_PID" ]; then stop_pid "$PRIMARY_PID" 120; fi
+  log "primary: starting for $label on port $PPORT ${*:-(no extra options)}"
+  start_mariadbd "$PRIMARY" "$PPORT" "${PRIMARY_OPTS[@]}" "$@"
+  PRIMARY_PID=$STARTED_PID
+  PHASES+="${PHASES:+; }$label: ${*:-default binlog_row_event_max_size (8192)}"
+  res primary_phases "$PHASES"
+}
+
+binlog_files() { psql -e 'SHOW BINARY LOGS' | awk '{print $1}'; }
+binlog_bytes() { psql -e 'SHOW BINARY LOGS' | awk '{s += $2} END {print s + 0}'; }
+semi_status() { # -> "yes no clients status"
+  psql -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_yes_tx','Rpl_semi_sync_master_no_tx','Rpl_semi_sync_master_clients','Rpl_semi_sync_master_status')" |
+    awk '{v[$1] = $2} END {print v["Rpl_semi_sync_master_yes_tx"], v["Rpl_semi_sync_master_no_tx"], v["Rpl_semi_sync_master_clients"], v["Rpl_semi_sync_master_status"]}'
+}
+
+install_db "$PRIMARY"
+
+setup_users() {
+  psql -e "CREATE USER IF NOT EXISTS repl@'%' IDENTIFIED BY 'replpass';
+    GRANT REPLICATION SLAVE, BINLOG MONITOR, REPLICATION CLIENT ON *.* TO repl@'%';
+    CREATE USER IF NOT EXISTS bench@'%' IDENTIFIED BY 'benchpass';
+    GRANT ALL ON *.* TO bench@'%';"
+}
+
+# ---------------------------------------------------------------- part 1: catch-up
+CACHE_MODE=
+prepare_cache() { # files...: before one tool's run
+  if [ "$CACHE_MODE" = drop ]; then
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+  fi
+}
+
+measure_catchup() { # part (a|b)
+  local part=$1 files=() f sizes=() expect="" i mb_times=() bls_times=() line_times=() hwm=0 out t0 t1 mbdir blsdir tmo
+  mapfile -t files < <(binlog_files)
+  [ "${#files[@]}" -gt 0 ] || die "primary has no binlog files"
+  for f in "${files[@]}"; do
+    sizes+=("$(stat -c %s "$PRIMARY/data/$f")")
+    expect+="${expect:+,}$f:${sizes[-1]}"
+  done
+  py stats "${files[@]/#/$PRIMARY/data/}" >"$TMP/stats-$part"
+  res "${part}_files" "${#files[@]}"
+  res "${part}_bytes" "$(kv "$TMP/stats-$part" bytes)"
+  res "${part}_events" "$(kv "$TMP/stats-$part" events)"
+  res "${part}_avg_event" "$(kv "$TMP/stats-$part" avg_event)"
+  log "1$part: primary has ${#files[@]} file(s), $(kv "$TMP/stats-$part" bytes) bytes, $(kv "$TMP/stats-$part" events) events (avg $(kv "$TMP/stats-$part" avg_event) B, types $(kv "$TMP/stats-$part" types))"
+  if [ -z "$CACHE_MODE" ]; then
+    if [ "$DROP_CACHES" = 1 ] && sync && (echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+      CACHE_MODE=drop
+      res cache_mode "dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before every run of either tool: both read the primary's files from disk"
+    else
+      CACHE_MODE=warm
+      res cache_mode "not dropped ($([ "$DROP_CACHES" = 1 ] && echo 'drop_caches not writable' || echo '--no-drop-caches')): the primary's files were read once before the runs, so both tools read them from the page cache"
+    fi
+  fi
+  [ "$CACHE_MODE" = warm ] && cat "${files[@]/#/$PRIMARY/data/}" >/dev/null
+  for ((i = 1; i <= REPEAT; i++)); do
+    mbdir=$TMP/mb-$part-$i
+    blsdir=$TMP/bls-$part-$i
+    mkdir -p "$mbdir" "$blsdir"
+    prepare_cache
+    log "1$part run $i/$REPEAT: mariadb-binlog --read-from-remote-server --raw --to-last-log ${files[0]}"
+    t0=$(date +%s.%N)
+    bgrun mariadb-binlog --no-defaults --read-from-remote-server --raw --to-last-log --result-file="$mbdir/" \
+      -h 127.0.0.1 -P "$PPORT" -u repl -preplpass "${files[0]}" 2>"$TMP/mb-$part-$i.err" ||
+      { cat "$TMP/mb-$part-$i.err" >&2; die "mariadb-binlog failed"; }
+    t1=$(date +%s.%N)
+    mb_times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')")
+    log "1$part run $i: mariadb-binlog took ${mb_times[-1]} s"
+    sync
+    prepare_cache
+    tmo=$(awk -v t="${mb_times[-1]}" 'BEGIN {t = t * 20 + 60; print (t < 120 ? 120 : t)}')
+    log "1$part run $i: binlogserver (timeout ${tmo%.*} s)"
+    bgrun python3 "$PY" monitor "$blsdir" "$TMP/bls-$part-$i.log" "$expect" "$tmo" "$TMP/bls.pid" \
+      "$BIN" -h 127.0.0.1 -P "$PPORT" -u repl -p replpass -d "$blsdir" --server-id "$((100 + i))" \
+      --semi-sync auto --heartbeat 1 >"$TMP/mon-$part-$i" || die "binlogserver monitor failed (log: $TMP/bls-$part-$i.log)"
+    out=$TMP/mon-$part-$i
+    log "1$part run $i: binlogserver: $(tr '\n' ' ' <"$out")"
+    if [ "$(kv "$out" reason)" != done ]; then
+      log "1$part run $i: binlogserver did not finish: $(kv "$out" reason); last log lines:"
+      tail -n 20 "$TMP/bls-$part-$i.log" >&2
+      res "note_${part}_fail_$i" "1$part run $i: binlogserver did not finish: $(kv "$out" reason) — see its log lines in the report"
+    fi
+    if [ -n "$(kv "$out" t_equal)" ]; then
+      bls_times+=("$(kv "$out" t_equal)")
+      [ "$(kv "$out" hwm_kb)" -gt "$hwm" ] && hwm=$(kv "$out" hwm_kb)
+    fi
+    if [ -n "$(kv "$out" t_line)" ]; then line_times+=("$(kv "$out" t_line)"); fi
+    if [ "$i" = 1 ]; then
+      py compare "$PRIMARY/data" "$blsdir" "${files[@]}" >"$TMP/cmp-$part"
+      py compare "$PRIMARY/data" "$mbdir" "${files[@]}" >"$TMP/cmp-mb-$part"
+      res "${part}_identical" "$(kv "$TMP/cmp-$part" identical)"
+      res "${part}_mb_identical" "$(kv "$TMP/cmp-mb-$part" identical)"
+      log "1$part: binlogserver copy: $(kv "$TMP/cmp-$part" detail)"
+      log "1$part: mariadb-binlog copy: $(kv "$TMP/cmp-mb-$part" detail)"
+      [ "$(kv "$TMP/cmp-$part" identical)" = yes ] ||
+        res "note_${part}_cmp" "1$part binlogserver copy vs primary: $(kv "$TMP/cmp-$part" detail)"
+      [ "$(kv "$TMP/cmp-mb-$part" identical)" = yes ] ||
+        res "note_${part}_cmp_mb" "1$part mariadb-binlog copy vs primary: $(kv "$TMP/cmp-mb-$part" detail)"
+    fi
+    { grep -E ' (WARN|ERROR) ' "$TMP/bls-$part-$i.log" || true; } | head -n 5 | while IFS= read -r l; do
+      log "1$part run $i binlogserver: $l"
+    done
+    if grep -qE ' (WARN|ERROR) ' "$TMP/bls-$part-$i.log"; then
+      res "note_${part}_warn_$i" "1$part run $i binlogserver logged warnings/errors, first: $(grep -E ' (WARN|ERROR) ' "$TMP/bls-$part-$i.log" | head -n 1 | cut -c1-300)"
+    fi
+    [ "$KEEP" = 1 ] || rm -rf "$mbdir" "$blsdir"
+  done
+  res "${part}_mb_s" "$(py median "${mb_times[@]}")"
+  [ "${#bls_times[@]}" -gt 0 ] && res "${part}_bls_s" "$(py median "${bls_times[@]}")"
+  [ "${#line_times[@]}" -gt 0 ] && res "${part}_bls_line_s" "$(py median "${line_times[@]}")"
+  res "${part}_hwm_kb" "$hwm"
+  res "note_${part}_times" "1$part times (s), mariadb-binlog: ${mb_times[*]}; binlogserver files complete: ${bls_times[*]:-none}; its 'caught up' line: ${line_times[*]:-none}"
+}
+
+generate() { # part: fill the binlog (after RESET MASTER) up to SIZE bytes
+  local part=$1 next=1 cur rows per_row max_rows
+  psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 0;
+    DROP DATABASE IF EXISTS bench; RESET MASTER; CREATE DATABASE bench;"
+  if [ "$part" = a ]; then
+    psql -D bench -e "CREATE TABLE big (id BIGINT PRIMARY KEY, b LONGBLOB) ENGINE=$GEN_ENGINE"
+    per_row=65600
+    max_rows=512 # 32 MiB per statement
+  else
+    psql -D bench -e "CREATE TABLE small (id BIGINT PRIMARY KEY, c CHAR(1)) ENGINE=$GEN_ENGINE"
+    per_row=12
+    max_rows=4000000
+  fi
+  log "1$part: generating >= $SIZE bytes of binlog ($GEN_ENGINE)"
+  while cur=$(binlog_bytes); [ "$cur" -lt "$SIZE" ]; do
+    rows=$(((SIZE - cur) / per_row + 1))
+    [ "$rows" -gt "$max_rows" ] && rows=$max_rows
+    if [ "$part" = a ]; then
+      psql -D bench -e "INSERT INTO big SELECT seq, REPEAT(MD5(seq), 2048) FROM seq_${next}_to_$((next + rows - 1))"
+    else
+      psql -D bench -e "INSERT INTO small SELECT seq, 'x' FROM seq_${next}_to_$((next + rows - 1))"
+    fi
+    next=$((next + rows))
+  done
+  psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 1"
+  log "1$part: binlog is $(binlog_bytes) bytes ($((next - 1)) rows)"
+}
+
+if want catchup; then
+  res gen_engine "$GEN_ENGINE"
+  start_primary "1a" --binlog-row-event-max-size=4194304
+  setup_users
+  generate a
+  measure_catchup a
+  start_primary "1b" --binlog-row-event-max-size=256
+  generate b
+  measure_catchup b
+  psql -e "DROP DATABASE IF EXISTS bench"
+fi
+
+# ---------------------------------------------------------------- part 2: semi-sync
+SB_COMMON=()
+sb() { # label threads [seconds] -> runs sysbench, leaves $TMP/sb-label.out
+  local label=$1 threads=$2 secs=${3:-$DURATION}
+  log "2: sysbench $SB_TEST $label: $threads thread(s), $secs s"
+  bgrun timeout "$((secs + 300))" sysbench "$SB_TEST" "${SB_COMMON[@]}" --threads="$threads" --time="$secs" \
+    --percentile=50 --report-interval=0 run >"$TMP/sb-$label.out" 2>&1 ||
+    { tail -n 30 "$TMP/sb-$label.out" >&2; die "sysbench $label failed"; }
+  SB_TPS=$(sed -n 's/^ *transactions: .*(\([0-9.]*\) per sec.*/\1/p' "$TMP/sb-$label.out")
+  SB_P50=$(sed -n 's/^ *50th percentile: *\([0-9.]*\).*/\1/p' "$TMP/sb-$label.out")
+  SB_ERR=$(sed -n 's/^ *ignored errors: *\([0-9]*\).*/\1/p' "$TMP/sb-$label.out")
+  [ -n "$SB_TPS" ] && [ -n "$SB_P50" ] || { cat "$TMP/sb-$label.out" >&2; die "cannot parse sysbench output"; }
+  log "2: $label: $SB_TPS TPS, p50 $SB_P50 ms, ignored errors ${SB_ERR:-?}"
+  res "sb_${label}" "$SB_TPS TPS, p50 $SB_P50 ms, ignored errors ${SB_ERR:-?}"
+}
+
+sb_prepare() {
+  psql -e "DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest"
+  bgrun sysbench "$SB_TEST" "${SB_COMMON[@]}" --threads=2 prepare >"$TMP/sb-prepare.out" 2>&1 ||
+    { tail -n 30 "$TMP/sb-prepare.out" >&2; die "sysbench prepare failed"; }
+}
+
+semi_run() { # label threads: sysbench with the semi-sync counters around it; sets SR_YES SR_NO SR_VALID
+  local label=$1 threads=$2 y0 n0 c0 s0 y1 n1 c1 s1
+  read -r y0 n0 c0 s0 < <(semi_status)
+  sb "$label" "$threads"
+  read -r y1 n1 c1 s1 < <(semi_status)
+  SR_YES=$((y1 - y0))
+  SR_NO=$((n1 - n0))
+  SR_VALID=yes
+  if [ "$SR_NO" -ne 0 ] || [ "$SR_YES" -le 0 ]; then
+    SR_VALID=no
+    log "2: $label INVALID: Rpl_semi_sync_master_no_tx +$SR_NO, yes_tx +$SR_YES (status $s0 -> $s1, clients $c0 -> $c1)"
+    res "note_invalid_$label" "$label is INVALID: no_tx +$SR_NO, yes_tx +$SR_YES, semi-sync status $s0 -> $s1, clients $c0 -> $c1"
+  else
+    log "2: $label: yes_tx +$SR_YES, no_tx +0, status $s1, clients $c1"
+  fi
+}
+
+wait_semisync_client() { # what: waits for a semi-sync client and one acknowledged commit
+  local i c y0 y1 n1
+  for ((i = 0; i < 600; i++)); do
+    read -r _ _ c _ < <(semi_status)
+    [ "${c:-0}" -ge 1 ] && break
+    sleep 0.1
+  done
+  [ "${c:-0}" -ge 1 ] || die "$1 did not register as a semi-sync client within 60 s"
+  # The primary turns semi-sync status ON once a reply reaches its commit position:
+  # commit probes until one is acknowledged.
+  psql -e "CREATE TABLE IF NOT EXISTS sbtest.probe (id INT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB"
+  for ((i = 1; i <= 50; i++)); do
+    read -r y0 _ _ _ < <(semi_status)
+    psql -e "INSERT INTO sbtest.probe VALUES (NULL)"
+    read -r y1 n1 _ _ < <(semi_status)
+    [ "$y1" -gt "$y0" ] && return 0
+    sleep 0.2
+  done
+  log "WARNING: none of 50 probe commits was acknowledged by $1 (no_tx now $n1)"
+}
+
+proc_cpu() { # pid -> user+sys seconds
+  sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}' || echo 0
+}
+
+no_replica() { # semi-sync off, and no semi-sync client left on the primary
+  local i c
+  psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 0"
+  for ((i = 0; i < 100; i++)); do
+    read -r _ _ c _ < <(semi_status)
+    [ "${c:-0}" = 0 ] && return 0
+    sleep 0.1
+  done
+  log "WARNING: the primary still counts $c semi-sync client(s) 10 s after the replica stopped"
+}
+
+fsync_probe() { # label
+  log "2: fdatasync latency on the data dir's disk (1000 x append 4 KiB + fdatasync), $1"
+  py fsync "$TMP" 1000 >"$TMP/fsync-$1.out"
+  FS_P50+=("$(kv "$TMP/fsync-$1.out" p50_us)")
+  FS_P90+=("$(kv "$TMP/fsync-$1.out" p90_us)")
+  log "2: fdatasync $1: p50 ${FS_P50[-1]} us, p90 ${FS_P90[-1]} us"
+}
+
+baseline_pair() { # label: no replica, semi-sync off
+  no_replica
+  sb "base-$1" "$THREADS"
+  B8T+=("$SB_TPS")
+  B8P+=("$SB_P50")
+  sb "base1-$1" 1
+  B1T+=("$SB_TPS")
+  B1P+=("$SB_P50")
+}
+
+if want semisync; then
+  SB_COMMON=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$PPORT" --mysql-user=bench
+    --mysql-password=benchpass --mysql-db=sbtest --tables=4 --table-size=10000)
+  start_primary "2" # default binlog_row_event_max_size
+  want catchup || setup_users
+  psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 0; DROP DATABASE IF EXISTS bench; RESET MASTER"
+  sb_prepare
+
+  # warm-up (discarded): InnoDB's flushing after prepare would otherwise land on the baseline
+  warm=$((DURATION / 2))
+  [ "$warm" -gt 10 ] && warm=10
+  [ "$warm" -lt 3 ] && warm=3
+  sb warmup "$THREADS" "$warm"
+
+  # REPEAT rounds of [no replica; binlogserver as the semi-sync replica], then a last
+  # no-replica pair: medians over the runs.
+  B8T=() B8P=() B1T=() B1P=() S8T=() S8P=() S1T=() S1P=() FS_P50=() FS_P90=()
+  S8Y=0 S8N=0 S1Y=0 S1N=0 S8V=yes S1V=yes SS_HWM=0 SS_CPU=0
+  for ((r = 1; r <= REPEAT; r++)); do
+    baseline_pair "r$r"
+    fsync_probe "r$r"
+    psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 1"
+    BLS_LOG=$TMP/bls-semisync-r$r.log
+    mkdir -p "$TMP/bls-semisync-r$r"
+    "$BIN" -h 127.0.0.1 -P "$PPORT" -u repl -p replpass -d "$TMP/bls-semisync-r$r" --server-id "$((200 + r))" \
+      --semi-sync on --heartbeat 1 2>"$BLS_LOG" &
+    BLS_PID=$!
+    PIDS+=("$BLS_PID")
+    for ((i = 0; i < 600; i++)); do
+      grep -q 'caught up with the primary' "$BLS_LOG" && break
+      kill -0 "$BLS_PID" 2>/dev/null || { cat "$BLS_LOG" >&2; die "binlogserver exited"; }
+      sleep 0.1
+    done
+    grep -q 'caught up with the primary' "$BLS_LOG" || log "WARNING: binlogserver logged no 'caught up' line within 60 s"
+    wait_semisync_client binlogserver
+    cpu0=$(proc_cpu "$BLS_PID")
+    semi_run "bls-r$r" "$THREADS"
+    S8T+=("$SB_TPS")
+    S8P+=("$SB_P50")
+    S8Y=$((S8Y + SR_YES))
+    S8N=$((S8N + SR_NO))
+    [ "$SR_VALID" = yes ] || S8V=no
+    semi_run "bls1-r$r" 1
+    S1T+=("$SB_TPS")
+    S1P+=("$SB_P50")
+    S1Y=$((S1Y + SR_YES))
+    S1N=$((S1N + SR_NO))
+    [ "$SR_VALID" = yes ] || S1V=no
+    cpu1=$(proc_cpu "$BLS_PID")
+    SS_CPU=$(awk -v a="$SS_CPU" -v b="${cpu0:-0}" -v c="${cpu1:-0}" 'BEGIN {printf "%.2f", a + c - b}')
+    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$BLS_PID/status" 2>/dev/null || echo 0)
+    [ "${hwm:-0}" -gt "$SS_HWM" ] && SS_HWM=$hwm
+    kill -0 "$BLS_PID" 2>/dev/null || res "note_bls_died_r$r" "binlogserver exited during the semi-sync runs of round $r"
+    stop_pid "$BLS_PID" 30
+    { grep -E ' (WARN|ERROR) ' "$BLS_LOG" || true; } | head -n 5 | while IFS= read -r l; do log "2 binlogserver: $l"; done
+    if grep -qE ' (WARN|ERROR) ' "$BLS_LOG"; then
+      res "note_ss_warn_r$r" "2 binlogserver (round $r) logged warnings/errors, first: $(grep -E ' (WARN|ERROR) ' "$BLS_LOG" | head -n 1 | cut -c1-300)"
+    fi
+  done
+  fsync_probe last
+  baseline_pair last
+
+  res base_tps "$(py median "${B8T[@]}")"
+  res base_p50 "$(py median "${B8P[@]}")"
+  res base1_tps "$(py median "${B1T[@]}")"
+  res base1_p50 "$(py median "${B1P[@]}")"
+  res bls_tps "$(py median "${S8T[@]}")"
+  res bls_p50 "$(py median "${S8P[@]}")"
+  res bls1_tps "$(py median "${S1T[@]}")"
+  res bls1_p50 "$(py median "${S1P[@]}")"
+  res bls_yes "$S8Y"
+  res bls_no "$S8N"
+  res bls_valid "$S8V"
+  res bls1_yes "$S1Y"
+  res bls1_no "$S1N"
+  res bls1_valid "$S1V"
+  res ss_hwm_kb "$SS_HWM"
+  res ss_cpu_s "$SS_CPU"
+  res fsync_p50_us "$(py median "${FS_P50[@]}")"
+  res runs_base_tps "${B8T[*]}"
+  res runs_base1_tps "${B1T[*]}"
+  res runs_base1_p50 "${B1P[*]}"
+  res runs_bls_tps "${S8T[*]}"
+  res runs_bls1_tps "${S1T[*]}"
+  res runs_bls1_p50 "${S1P[*]}"
+  res runs_fsync "p50 ${FS_P50[*]} µs; p90 ${FS_P90[*]} µs"
+  res rounds "$REPEAT"
+
+  # reference: a MariaDB replica as the semi-sync replica, from a fresh binlog
+  log "2: reference run with a MariaDB semi-sync replica"
+  psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 0; DROP DATABASE IF EXISTS sbtest; RESET MASTER"
+  sb_prepare
+  REPLICA=$TMP/replica
+  install_db "$REPLICA"
+  start_mariadbd "$REPLICA" "$RPORT" --server-id=3 --rpl-semi-sync-slave-enabled=ON --skip-name-resolve \
+    --innodb-buffer-pool-size=256M --innodb-log-file-size=128M --max-allowed-packet=256M
+  REPLICA_PID=$STARTED_PID
+  rsql() { mariadb --no-defaults -S "$REPLICA/sock" -uroot -N -B "$@"; }
+  rsql -e "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PPORT, MASTER_USER='repl',
+    MASTER_PASSWORD='replpass', MASTER_USE_GTID=slave_pos; START SLAVE"
+  target_pos=$(psql -e 'SELECT @@gtid_binlog_pos')
+  for ((i = 0; i < 3000; i++)); do
+    [ "$(rsql -e 'SELECT @@gtid_slave_pos')" = "$target_pos" ] && break
+    sleep 0.1
+  done
+  [ "$(rsql -e 'SELECT @@gtid_slave_pos')" = "$target_pos" ] ||
+    { rsql -e 'SHOW SLAVE STATUS\G' >&2 || true; die "MariaDB replica did not catch up to $target_pos in 300 s"; }
+  psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 1"
+  wait_semisync_client "the MariaDB replica"
+  cpu0=$(proc_cpu "$REPLICA_PID")
+  semi_run mdb "$THREADS"
+  res mdb_tps "$SB_TPS"
+  res mdb_p50 "$SB_P50"
+  res mdb_yes "$SR_YES"
+  res mdb_no "$SR_NO"
+  res mdb_valid "$SR_VALID"
+  semi_run mdb1 1
+  res mdb1_tps "$SB_TPS"
+  res mdb1_p50 "$SB_P50"
+  res mdb1_yes "$SR_YES"
+  res mdb1_no "$SR_NO"
+  res mdb1_valid "$SR_VALID"
+  res mdb_cpu_s "$(awk -v a="$cpu0" -v b="$(proc_cpu "$REPLICA_PID")" 'BEGIN {printf "%.2f", b - a}')"
+  res note_mdb "the MariaDB replica runs with its defaults (sync_relay_log=10000: it acknowledges after writing the relay log, without fsync); binlogserver acknowledges after fsync"
+  stop_pid "$REPLICA_PID" 120
+fi
+
+[ -n "$PRIMARY_PID" ] && stop_pid "$PRIMARY_PID" 120
+
+# ---------------------------------------------------------------- summary
+mkdir -p "$ROOT/target/bench"
+py render "$RES" >"$ROOT/target/bench/replica-summary.md"
+echo
+cat "$ROOT/target/bench/replica-summary.md"
+log "summary written to target/bench/replica-summary.md"

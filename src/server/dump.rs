@@ -1,0 +1,410 @@
+//! The binlog sender: streams stored binlogs to one client the way a real
+//! primary does, and follows the live tail.
+//!
+//! Per file: an artificial ROTATE, the file's FORMAT_DESCRIPTION (in-use
+//! flag cleared; `log_pos` and `created` zeroed when starting mid-file),
+//! then the stored events as they are. At the durable end of the live file
+//! it waits on the writer's watermark (no polling) and sends heartbeats at
+//! the client's `@master_heartbeat_period`; a non-blocking dump ends with
+//! EOF instead. Nothing past the durable end is ever read.
+
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use log::{debug, info};
+
+use super::dump_start::{self, Skip, Start};
+use super::session_vars::SessionVars;
+use super::state::durable_files;
+use super::Shared;
+use crate::binlog::checksum::compute_event_crc;
+use crate::binlog::gtid_set::GtidSet;
+use crate::binlog::{
+    BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid, MariaGtidList, MysqlGtid, Rotate,
+    TrxBoundary, LOG_EVENT_ARTIFICIAL_F,
+};
+use crate::net::{NetError, PacketStream};
+use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, BINLOG_DUMP_NON_BLOCK};
+use crate::protocol::writer::{put_lenenc_bytes, put_lenenc_int, put_u32};
+use crate::protocol::{ErrPacket, OkPacket};
+use crate::storage::reader::{file_size, BinlogReader};
+use crate::storage::StorageError;
+
+/// `LOG_EVENT_SKIP_REPLICATION_F`: filtered for `SET skip_replication=1` clients.
+const LOG_EVENT_SKIP_REPLICATION_F: u16 = 0x8000;
+/// Longest wait between checks of the kill flag.
+const WAIT_SLICE: Duration = Duration::from_millis(500);
+
+/// A dump command.
+#[derive(Debug, Clone)]
+pub enum DumpRequest {
+    /// `COM_BINLOG_DUMP` (MariaDB GTID mode when `@slave_connect_state` is set).
+    FilePos(ComBinlogDump),
+    /// MySQL `COM_BINLOG_DUMP_GTID`.
+    Gtid(ComBinlogDumpGtid),
+}
+
+enum DumpError {
+    Net(NetError),
+    Refuse(ErrPacket),
+}
+
+impl From<NetError> for DumpError {
+    fn from(e: NetError) -> Self {
+        DumpError::Net(e)
+    }
+}
+
+impl From<StorageError> for DumpError {
+    fn from(e: StorageError) -> Self {
+        DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlogserver could not read its binlogs: {e}")))
+    }
+}
+
+/// Streams binlogs to one client.
+#[derive(Debug)]
+pub struct BinlogSender<'a> {
+    shared: &'a Shared,
+    id: u32,
+    killed: &'a AtomicBool,
+    vars: &'a SessionVars,
+    deprecate_eof: bool,
+}
+
+/// Per-dump state.
+struct Stream<'a> {
+    sender: BinlogSender<'a>,
+    agreed: Option<ChecksumAlg>,
+    alg: Option<ChecksumAlg>,
+    fd: Option<FormatDescription>,
+    semi_sync: bool,
+    annotate: bool,
+    non_blocking: bool,
+    heartbeat: Option<Duration>,
+    heartbeat_v2: bool,
+    server_id: u32,
+    skip: Skip,
+    skipping: Option<TrxBoundary>,
+    skipped: bool,
+    file: Option<BinlogFileName>,
+    packet: Vec<u8>,
+    last_send: Instant,
+}
+
+impl<'a> BinlogSender<'a> {
+    /// A sender for session `id`.
+    pub fn new(shared: &'a Shared, id: u32, killed: &'a AtomicBool, vars: &'a SessionVars, deprecate_eof: bool) -> Self {
+        BinlogSender { shared, id, killed, vars, deprecate_eof }
+    }
+
+    /// Runs the dump; returns when it ends (EOF of a non-blocking dump, or
+    /// an ERR sent); a broken connection is an error.
+    pub fn run(self, ps: &mut PacketStream<TcpStream>, request: DumpRequest) -> Result<(), NetError> {
+        let (flags, server_id, start) = match self.resolve(&request) {
+            Ok(r) => r,
+            Err(err) => return send_err(ps, &err),
+        };
+        self.shared.registry.start_dump(self.id, server_id);
+        info!(
+            "binlog dump started id={} server_id={server_id} file={} position={} flags={flags:#06x} gtid={}",
+            self.id,
+            start.file,
+            start.pos,
+            !matches!(start.skip, Skip::None)
+        );
+        let mariadb_client = self.vars.mariadb_capability() > 0;
+        let mut stream = Stream {
+            agreed: self.vars.checksum_alg(),
+            alg: None,
+            fd: None,
+            semi_sync: self.vars.semi_sync_requested(),
+            annotate: !mariadb_client || flags & 0x02 != 0,
+            non_blocking: flags & BINLOG_DUMP_NON_BLOCK != 0 || server_id == 0,
+            heartbeat: self.vars.heartbeat_period().filter(|d| !d.is_zero()),
+            heartbeat_v2: !mariadb_client && flags & 0x02 != 0,
+            server_id: 0,
+            skip: start.skip.clone(),
+            skipping: None,
+            skipped: false,
+            file: None,
+            packet: Vec::new(),
+            last_send: Instant::now(),
+            sender: self,
+        };
+        match stream.stream(ps, start) {
+            Ok(()) => Ok(()),
+            Err(DumpError::Net(e)) => Err(e),
+            Err(DumpError::Refuse(err)) => send_err(ps, &err),
+        }
+    }
+
+    fn resolve(&self, request: &DumpRequest) -> Result<(u16, u32, Start), ErrPacket> {
+        match request {
+            DumpRequest::FilePos(cmd) => {
+                let start = match self.vars.slave_connect_state() {
+                    Some(state) if self.vars.mariadb_capability() >= 4 => dump_start::mariadb_gtid(self.shared, &state)?,
+                    _ => dump_start::file_pos(self.shared, &cmd.file, u64::from(cmd.position))?,
+                };
+                Ok((cmd.flags, cmd.server_id, start))
+            }
+            DumpRequest::Gtid(cmd) => {
+                let set = GtidSet::decode(&cmd.gtid_set)
+                    .map_err(|e| ErrPacket::new(1236, b"HY000", format!("Malformed GTID set in COM_BINLOG_DUMP_GTID: {e}")))?;
+                Ok((cmd.flags, cmd.server_id, dump_start::mysql_gtid(self.shared, &cmd.file, cmd.position, set)?))
+            }
+        }
+    }
+}
+
+fn send_err(ps: &mut PacketStream<TcpStream>, err: &ErrPacket) -> Result<(), NetError> {
+    debug!("binlog dump refused: {err}");
+    let mut out = Vec::new();
+    err.encode(&mut out);
+    ps.write_packet(&out)
+}
+
+impl Stream<'_> {
+    fn stream(&mut self, ps: &mut PacketStream<TcpStream>, start: Start) -> Result<(), DumpError> {
+        let (mut file, mut pos) = (start.file, start.pos);
+        loop {
+            match self.send_file(ps, &file, pos)? {
+                Some(next) => (file, pos) = (next, 4),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The durable length of `file` and whether it is closed (not the live file).
+    fn limit(&self, file: &BinlogFileName) -> Result<(u64, bool), DumpError> {
+        let shared = self.sender.shared;
+        match shared.watermark.get() {
+            Some(wm) if wm.file == *file => Ok((wm.offset, false)),
+            Some(wm) if *file < wm.file => Ok((file_size(&shared.dir, file)?, true)),
+            _ => Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} is not durable yet")))),
+        }
+    }
+
+    /// Streams one file from `pos`; returns the next file, or `None` when a non-blocking dump ended.
+    fn send_file(&mut self, ps: &mut PacketStream<TcpStream>, file: &BinlogFileName, pos: u64) -> Result<Option<BinlogFileName>, DumpError> {
+        let shared = self.sender.shared;
+        let mut event = Vec::new();
+        let mut reader = BinlogReader::open(&shared.dir, file, 4)?;
+        let (limit, _) = self.limit(file)?;
+        if !reader.next_event(limit, &mut event)? {
+            return Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} has no format description"))));
+        }
+        self.file = Some(file.clone());
+        let header = EventHeader::parse(&event).map_err(|e| self.refuse(e))?;
+        let fd = FormatDescription::decode_event(&event).map_err(|e| self.refuse(e))?;
+        if fd.checksum_alg.has_crc() && self.agreed.is_none() {
+            return Err(DumpError::Refuse(ErrPacket::new(
+                1236,
+                b"HY000",
+                "Slave can not handle replication events with the checksum that master is configured to log; \
+                 set @master_binlog_checksum first",
+            )));
+        }
+        self.server_id = header.server_id;
+        let fake = Rotate { position: pos, next_file: file.as_str().as_bytes().to_vec() };
+        // Before the first FD the client reads with the checksum it agreed on;
+        // afterwards with the FD's (MariaDB does the same at file switches).
+        let fake_alg = self.alg.or(self.agreed).unwrap_or(ChecksumAlg::OFF);
+        self.send(ps, &fake.encode_event(0, self.server_id, 0, LOG_EVENT_ARTIFICIAL_F, fake_alg))?;
+        self.send(ps, &resent_fd(&event, pos > 4, fd.checksum_alg))?;
+        self.alg = Some(fd.checksum_alg);
+        self.fd = Some(fd);
+        if pos > 4 {
+            reader = BinlogReader::open(&shared.dir, file, pos)?;
+        }
+        loop {
+            let version = shared.watermark.version();
+            let (limit, closed) = self.limit(file)?;
+            if reader.next_event(limit, &mut event)? {
+                self.on_event(ps, &event, reader.position())?;
+                continue;
+            }
+            if closed {
+                return Ok(Some(self.next_file(file)?));
+            }
+            if self.skipping.is_none() {
+                self.after_skipping(ps, reader.position())?;
+            }
+            ps.flush_packets()?;
+            shared.registry.set_position(self.sender.id, file.as_str(), reader.position());
+            if self.non_blocking {
+                self.send_eof(ps)?;
+                return Ok(None);
+            }
+            self.wait(ps, file, reader.position(), version)?;
+        }
+    }
+
+    fn next_file(&self, file: &BinlogFileName) -> Result<BinlogFileName, DumpError> {
+        durable_files(self.sender.shared)
+            .into_iter()
+            .map(|(f, _)| f)
+            .find(|f| f > file)
+            .ok_or_else(|| DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("could not find next log after {file}"))))
+    }
+
+    /// Waits for new durable data, sending heartbeats while idle.
+    fn wait(&mut self, ps: &mut PacketStream<TcpStream>, file: &BinlogFileName, pos: u64, version: u64) -> Result<(), DumpError> {
+        let slice = match self.heartbeat {
+            Some(hb) => hb.saturating_sub(self.last_send.elapsed()).min(WAIT_SLICE),
+            None => WAIT_SLICE,
+        };
+        self.sender.shared.watermark.wait_change(version, slice);
+        if self.sender.killed.load(Ordering::Relaxed) || self.sender.shared.shutdown.is_set() {
+            return Err(DumpError::Net(NetError::Closed));
+        }
+        if self.heartbeat.is_some_and(|hb| self.last_send.elapsed() >= hb) {
+            let hb = self.heartbeat_event(file, pos);
+            self.send(ps, &hb)?;
+            ps.flush_packets()?;
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, ps: &mut PacketStream<TcpStream>, event: &[u8], end: u64) -> Result<(), DumpError> {
+        let header = EventHeader::parse(event).map_err(|e| self.refuse(e))?;
+        match self.group_start(event, &header)? {
+            Some(true) => self.skipping = Some(TrxBoundary::new()),
+            Some(false) => {
+                self.skipping = None;
+                self.after_skipping(ps, end - event.len() as u64)?;
+            }
+            None => {}
+        }
+        if let Some(boundary) = self.skipping.as_mut() {
+            let fd = self.fd.as_ref().ok_or_else(|| DumpError::Refuse(ErrPacket::new(1236, b"HY000", "event before FD")))?;
+            let done = boundary.feed(event, fd);
+            if done.map_err(|e| self.refuse(e))? {
+                self.skipping = None;
+            }
+            self.skipped = true;
+            return Ok(());
+        }
+        if header.event_type == EventType::ANNOTATE_ROWS && !self.annotate {
+            return Ok(());
+        }
+        if header.flags & LOG_EVENT_SKIP_REPLICATION_F != 0 && self.sender.vars.skip_replication() {
+            return Ok(());
+        }
+        self.send(ps, event)
+    }
+
+    /// For GTID positioning: `Some(skip?)` when `event` starts a group.
+    fn group_start(&self, event: &[u8], header: &EventHeader) -> Result<Option<bool>, DumpError> {
+        Ok(match (&self.skip, header.event_type) {
+            (Skip::Mariadb(state), EventType::MARIADB_GTID) => {
+                let g = MariaGtid::decode_event(event).map_err(|e| self.refuse(e))?;
+                Some(state.0.get(&g.domain_id).is_some_and(|s| g.seq_no <= s.seq_no))
+            }
+            (Skip::Mysql(set), EventType::GTID) => {
+                let g = MysqlGtid::decode_event(event).map_err(|e| self.refuse(e))?;
+                Some(set.contains(&g.sid, "", g.gno))
+            }
+            _ => None,
+        })
+    }
+
+    /// After skipped groups a MariaDB client gets an artificial GTID_LIST
+    /// telling its position (as MariaDB's `send_fake_gtid_list`).
+    fn after_skipping(&mut self, ps: &mut PacketStream<TcpStream>, pos: u64) -> Result<(), DumpError> {
+        if !std::mem::take(&mut self.skipped) {
+            return Ok(());
+        }
+        if let Skip::Mariadb(state) = &self.skip {
+            let list = MariaGtidList { gtids: state.0.values().copied().collect(), flags: 0 };
+            let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
+            let log_pos = u32::try_from(pos).unwrap_or(0);
+            let event = list.encode_event(0, self.server_id, log_pos, LOG_EVENT_ARTIFICIAL_F, alg);
+            self.send(ps, &event)?;
+        }
+        Ok(())
+    }
+
+    fn refuse(&self, e: crate::protocol::DecodeError) -> DumpError {
+        let file = self.file.as_ref().map(BinlogFileName::as_str).unwrap_or_default();
+        DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlogserver could not decode an event of {file}: {e}")))
+    }
+
+    fn send(&mut self, ps: &mut PacketStream<TcpStream>, event: &[u8]) -> Result<(), DumpError> {
+        self.packet.clear();
+        self.packet.push(0);
+        if self.semi_sync {
+            // We never ask downstream replicas for an ACK.
+            self.packet.extend_from_slice(&[0xef, 0x00]);
+        }
+        self.packet.extend_from_slice(event);
+        ps.queue_packet(&self.packet)?;
+        self.last_send = Instant::now();
+        Ok(())
+    }
+
+    fn send_eof(&mut self, ps: &mut PacketStream<TcpStream>) -> Result<(), DumpError> {
+        let mut out = Vec::new();
+        if self.sender.deprecate_eof {
+            OkPacket { status_flags: 2, ..Default::default() }.encode(0xfe, &mut out);
+        } else {
+            out.extend_from_slice(&[0xfe, 0, 0, 2, 0]);
+        }
+        ps.write_packet(&out)?;
+        Ok(())
+    }
+
+    fn heartbeat_event(&self, file: &BinlogFileName, pos: u64) -> Vec<u8> {
+        let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
+        let log_pos = u32::try_from(pos).unwrap_or(0);
+        let mut body = Vec::new();
+        let event_type = if self.heartbeat_v2 {
+            body.push(1);
+            put_lenenc_bytes(&mut body, file.as_str().as_bytes());
+            let mut p = Vec::new();
+            put_lenenc_int(&mut p, pos);
+            body.push(2);
+            put_lenenc_bytes(&mut body, &p);
+            body.push(0);
+            EventType::HEARTBEAT_V2
+        } else {
+            body.extend_from_slice(file.as_str().as_bytes());
+            EventType::HEARTBEAT
+        };
+        let len = EventHeader::LEN + body.len() + alg.crc_len();
+        let header = EventHeader { timestamp: 0, event_type, server_id: self.server_id, event_len: u32::try_from(len).unwrap_or(u32::MAX), log_pos, flags: 0 };
+        let mut out = Vec::with_capacity(len);
+        header.encode(&mut out);
+        out.extend_from_slice(&body);
+        if alg.has_crc() {
+            let crc = crate::binlog::crc32(&out);
+            put_u32(&mut out, crc);
+        }
+        out
+    }
+}
+
+/// The FD as sent: in-use flag cleared; `log_pos` and `created` zeroed for a
+/// mid-file start; CRC recomputed when the file has checksums.
+fn resent_fd(stored: &[u8], mid_file: bool, alg: ChecksumAlg) -> Vec<u8> {
+    let mut fd = stored.to_vec();
+    if let Some(flags) = fd.get_mut(17) {
+        *flags &= !0x01;
+    }
+    if mid_file {
+        for range in [13..17, 71..75] {
+            if let Some(b) = fd.get_mut(range) {
+                b.fill(0);
+            }
+        }
+    }
+    if alg.has_crc() {
+        if let Ok(crc) = compute_event_crc(&fd) {
+            let n = fd.len();
+            if let Some(tail) = fd.get_mut(n.saturating_sub(4)..) {
+                tail.copy_from_slice(&crc.to_le_bytes());
+            }
+        }
+    }
+    fd
+}

@@ -1,0 +1,83 @@
+//! What a downstream session may ask about this server: the facts behind
+//! the answers to the statements replicas and operators send.
+//!
+//! The query evaluator ([`super::query`]) sees the server only through
+//! [`ServerInfo`], so it can be tested with a plain struct.
+
+/// A replica registered with `COM_REGISTER_SLAVE` (for `SHOW SLAVE HOSTS`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SlaveHost {
+    /// Its server id.
+    pub server_id: u32,
+    /// `report_host`.
+    pub host: String,
+    /// `report_port`.
+    pub port: u16,
+    /// Our server id (the `Master_id` column).
+    pub master_id: u32,
+    /// `@slave_uuid` / `@replica_uuid` of its session, if set.
+    pub uuid: String,
+}
+
+/// Our own upstream, for `SHOW SLAVE STATUS`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpstreamStatus {
+    /// Primary host.
+    pub host: String,
+    /// Primary port.
+    pub port: u16,
+    /// Replication user.
+    pub user: String,
+    /// True while the dump connection is up.
+    pub connected: bool,
+    /// The primary's file we are in.
+    pub file: String,
+    /// Our position in it (stored and durable).
+    pub position: u64,
+    /// Bytes behind the primary's end as last seen, if known.
+    pub behind_bytes: Option<u64>,
+    /// True when the session is semi-sync.
+    pub semi_sync: bool,
+    /// Semi-sync ACKs sent since start.
+    pub acks_sent: u64,
+    /// The last error, empty if none.
+    pub last_error: String,
+    /// The primary's server id.
+    pub primary_server_id: u32,
+}
+
+/// Facts about this server, as the evaluator needs them.
+pub trait ServerInfo {
+    /// True when we pose as MariaDB (the stored binlogs are MariaDB's).
+    fn is_mariadb(&self) -> bool;
+    /// `@@server_id`: the id in the stored binlogs' events (the primary's).
+    fn server_id(&self) -> u32;
+    /// `@@server_uuid` (MySQL flavour).
+    fn server_uuid(&self) -> String;
+    /// `VERSION()`, e.g. `10.11.19-MariaDB-log` or `8.0.41`.
+    fn version(&self) -> String;
+    /// `@@global.binlog_checksum`: `CRC32` or `NONE`.
+    fn binlog_checksum(&self) -> &'static str;
+    /// The stored binlogs and their durable sizes, oldest first.
+    fn binlog_files(&self) -> Vec<(String, u64)>;
+    /// The durable end: file and position (`SHOW MASTER STATUS`).
+    fn master_status(&self) -> Option<(String, u64)>;
+    /// MariaDB `@@gtid_binlog_pos` / `@@gtid_current_pos`: the last GTID of each domain.
+    fn gtid_binlog_pos(&self) -> String;
+    /// MySQL `@@GLOBAL.gtid_executed`: the GTID set of the stored binlogs.
+    fn gtid_executed(&self) -> String;
+    /// MariaDB `BINLOG_GTID_POS(file, pos)`: the GTID state at that position, `None` if unknown.
+    fn binlog_gtid_pos(&self, file: &str, pos: u64) -> Option<String>;
+    /// `@@GLOBAL.gtid_domain_id`.
+    fn gtid_domain_id(&self) -> u32;
+    /// True when we offer semi-sync to downstream replicas (`rpl_semi_sync_master_enabled`).
+    fn semi_sync_master_enabled(&self) -> bool;
+    /// Replicas registered with `COM_REGISTER_SLAVE` and still connected.
+    fn slave_hosts(&self) -> Vec<SlaveHost>;
+    /// Our upstream, `None` when serving a directory without a primary.
+    fn upstream_status(&self) -> Option<UpstreamStatus>;
+    /// This session's connection id.
+    fn connection_id(&self) -> u32;
+    /// `KILL [CONNECTION|QUERY] id`: true when such a connection existed.
+    fn kill(&self, id: u32) -> bool;
+}

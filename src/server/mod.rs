@@ -1,0 +1,73 @@
+//! Serving: binlogserver as a primary toward replicas, binlog clients and
+//! operators.
+//!
+//! [`listener`] accepts connections and starts one named thread per
+//! connection; [`session`] runs the handshake, authentication and the
+//! command loop; [`query`] answers the statements clients send; [`dump`]
+//! streams stored binlogs, never past the durable end published by the
+//! writer ([`crate::storage::watermark::Watermark`]).
+
+pub mod dump;
+pub mod dump_start;
+pub mod info;
+pub mod listener;
+pub mod query;
+pub mod registry;
+pub mod session;
+pub mod session_vars;
+pub mod state;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::shutdown::Shutdown;
+use crate::storage::watermark::Watermark;
+use info::UpstreamStatus;
+use registry::Registry;
+
+/// An account downstream clients may log in with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    /// User name.
+    pub user: String,
+    /// Password (never logged).
+    pub password: String,
+}
+
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account").field("user", &self.user).field("password", &"<hidden>").finish()
+    }
+}
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Accounts allowed in.
+    pub accounts: Vec<Account>,
+    /// Connection cap.
+    pub max_connections: usize,
+    /// Hex-dump every packet at trace level.
+    pub trace_packets: bool,
+}
+
+/// State shared by the listener and every session.
+#[derive(Debug)]
+pub struct Shared {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// The durable end.
+    pub watermark: Watermark,
+    /// Live connections.
+    pub registry: Registry,
+    /// Serving settings.
+    pub config: ServerConfig,
+    /// Our upstream, when following a primary.
+    pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
+    /// Process-wide stop flag.
+    pub shutdown: Shutdown,
+}

@@ -1,0 +1,273 @@
+//! One downstream connection: greeting, authentication, then commands
+//! until the client quits, is killed, or starts a binlog dump.
+
+use std::fs::File;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::{debug, info, warn};
+
+use super::dump::{BinlogSender, DumpRequest};
+use super::info::{ServerInfo, SlaveHost};
+use super::query::{evaluate, Reply};
+use super::session_vars::SessionVars;
+use super::state::SessionInfo;
+use super::Shared;
+use crate::net::{NetError, PacketStream};
+use crate::protocol::auth::{caching_sha2_verify, native_password_verify};
+use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID, COM_PING, COM_QUERY, COM_QUIT, COM_REGISTER_SLAVE};
+use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
+use crate::protocol::resultset::encode_result_set;
+use crate::protocol::{CapabilityFlags, ErrPacket, OkPacket, Reader};
+
+/// `COM_INIT_DB`.
+const COM_INIT_DB: u8 = 0x02;
+/// Largest command a client may send.
+const MAX_COMMAND: usize = 16 << 20;
+/// A connection idle this long is closed (MySQL's `wait_timeout`).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(8 * 3600);
+/// The handshake must finish within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One client connection.
+#[derive(Debug)]
+pub struct Session {
+    shared: Arc<Shared>,
+    ps: PacketStream<TcpStream>,
+    id: u32,
+    killed: Arc<AtomicBool>,
+    peer: SocketAddr,
+    vars: SessionVars,
+    caps: CapabilityFlags,
+    user: String,
+}
+
+fn server_capabilities(mariadb: bool) -> CapabilityFlags {
+    let caps = CapabilityFlags::CLIENT_LONG_FLAG
+        .with(CapabilityFlags::CLIENT_CONNECT_WITH_DB)
+        .with(CapabilityFlags::CLIENT_PROTOCOL_41)
+        .with(CapabilityFlags::CLIENT_TRANSACTIONS)
+        .with(CapabilityFlags::CLIENT_SECURE_CONNECTION)
+        .with(CapabilityFlags::CLIENT_MULTI_RESULTS)
+        .with(CapabilityFlags::CLIENT_PLUGIN_AUTH)
+        .with(CapabilityFlags::CLIENT_CONNECT_ATTRS)
+        .with(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
+        .with(CapabilityFlags::CLIENT_DEPRECATE_EOF);
+    // MariaDB servers leave bit 0 clear (it means "MySQL" to libmariadb).
+    if mariadb { caps } else { caps.with(CapabilityFlags::CLIENT_LONG_PASSWORD) }
+}
+
+/// 20 random bytes for a scramble: 7-bit, no NUL and no '$' (as MySQL makes them).
+fn scramble() -> Vec<u8> {
+    let mut bytes = [0u8; 20];
+    let filled = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_ok();
+    if !filled {
+        // No /dev/urandom: fall back to the clock and a hash (still per connection).
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let mut h = crc32fast::Hasher::new();
+        for (i, b) in bytes.iter_mut().enumerate() {
+            h.update(&nanos.to_le_bytes());
+            h.update(&i.to_le_bytes());
+            *b = h.clone().finalize().to_le_bytes()[0];
+        }
+    }
+    bytes.iter().map(|&b| match b & 0x7f { 0 => 1, b'$' => b'$' + 1, x => x }).collect()
+}
+
+impl Session {
+    /// A session over an accepted connection.
+    pub fn new(shared: Arc<Shared>, stream: TcpStream, id: u32, killed: Arc<AtomicBool>, peer: SocketAddr) -> Self {
+        let _ = stream.set_nodelay(true);
+        let mut ps = PacketStream::new(stream, MAX_COMMAND);
+        ps.set_trace_packets(shared.config.trace_packets);
+        Session { shared, ps, id, killed, peer, vars: SessionVars::default(), caps: CapabilityFlags::default(), user: String::new() }
+    }
+
+    /// Runs the connection to its end; errors are logged here, once.
+    pub fn run(mut self) {
+        match self.serve() {
+            Ok(()) => debug!("connection closed id={} peer={}", self.id, self.peer),
+            Err(NetError::Closed) => debug!("connection closed by client id={} peer={}", self.id, self.peer),
+            Err(e) if self.killed.load(Ordering::Relaxed) || self.shared.shutdown.is_set() => {
+                debug!("connection killed id={} peer={}: {e}", self.id, self.peer)
+            }
+            Err(e) => {
+                let detail = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                info!("connection ended id={} peer={} user={}: {e}{detail}", self.id, self.peer, self.user)
+            }
+        }
+    }
+
+    fn set_timeout(&self, t: Duration) -> Result<(), NetError> {
+        let s = self.ps.get_ref();
+        s.set_read_timeout(Some(t)).and_then(|()| s.set_write_timeout(Some(t.max(Duration::from_secs(60)))))
+            .map_err(|source| NetError::Io { op: "set socket timeout", source })
+    }
+
+    fn serve(&mut self) -> Result<(), NetError> {
+        self.set_timeout(HANDSHAKE_TIMEOUT)?;
+        if !self.authenticate()? {
+            return Ok(());
+        }
+        self.set_timeout(IDLE_TIMEOUT)?;
+        let mut packet = Vec::new();
+        loop {
+            self.ps.reset_seq(0);
+            self.ps.read_packet(&mut packet)?;
+            let Some((&command, body)) = packet.split_first() else { continue };
+            match command {
+                COM_QUIT => return Ok(()),
+                COM_PING => self.send_ok()?,
+                COM_INIT_DB => {
+                    self.vars.set_database(Some(String::from_utf8_lossy(body).into_owned()));
+                    self.send_ok()?
+                }
+                COM_QUERY => {
+                    let sql = String::from_utf8_lossy(body).into_owned();
+                    self.query(&sql)?;
+                }
+                COM_REGISTER_SLAVE => self.register_slave(body)?,
+                COM_BINLOG_DUMP => match ComBinlogDump::decode(&mut Reader::new(body)) {
+                    Ok(cmd) => self.dump(DumpRequest::FilePos(cmd))?,
+                    Err(_) => self.send_err(&ErrPacket::new(1835, b"HY000", "Malformed communication packet"))?,
+                },
+                COM_BINLOG_DUMP_GTID => match ComBinlogDumpGtid::decode(&mut Reader::new(body)) {
+                    Ok(cmd) => self.dump(DumpRequest::Gtid(cmd))?,
+                    Err(_) => self.send_err(&ErrPacket::new(1835, b"HY000", "Malformed communication packet"))?,
+                },
+                other => self.send_err(&ErrPacket::new(1047, b"08S01", format!("Unknown command {other:#04x}")))?,
+            }
+        }
+    }
+
+    /// Greeting and login; false when the client was refused (ERR sent).
+    fn authenticate(&mut self) -> Result<bool, NetError> {
+        let info = SessionInfo::new(&self.shared, self.id);
+        let mariadb = info.is_mariadb();
+        let version = if mariadb && !info.version().starts_with("11.") && !info.version().starts_with("12.") {
+            format!("5.5.5-{}", info.version())
+        } else {
+            info.version()
+        };
+        drop(info);
+        let nonce = scramble();
+        let greeting = HandshakeV10 {
+            server_version: version.into_bytes(),
+            connection_id: self.id,
+            scramble: nonce.clone(),
+            capabilities: server_capabilities(mariadb),
+            character_set: 45,
+            status_flags: 2,
+            mariadb_capabilities: 0,
+            auth_plugin_name: b"mysql_native_password".to_vec(),
+        };
+        let mut out = Vec::new();
+        greeting.encode(&mut out);
+        self.ps.reset_seq(0);
+        self.ps.write_packet(&out)?;
+        let mut packet = Vec::new();
+        self.ps.read_packet(&mut packet)?;
+        let Ok(resp) = HandshakeResponse41::decode(&mut Reader::new(&packet)) else {
+            self.send_err(&ErrPacket::new(1043, b"08S01", "Bad handshake"))?;
+            return Ok(false);
+        };
+        self.caps = resp.capabilities.and(greeting.capabilities);
+        self.user = String::from_utf8_lossy(&resp.username).into_owned();
+        let plugin = resp.auth_plugin_name.clone().unwrap_or_else(|| b"mysql_native_password".to_vec());
+        let ok = match plugin.as_slice() {
+            b"mysql_native_password" => self.check_password(|pw| native_password_verify(pw, &nonce, &resp.auth_response)),
+            b"caching_sha2_password" => {
+                let ok = self.check_password(|pw| caching_sha2_verify(pw, &nonce, &resp.auth_response));
+                if ok {
+                    // Fast path: we know the password, so no cache is needed.
+                    self.ps.write_packet(&[0x01, 0x03])?;
+                }
+                ok
+            }
+            _ => self.switch_to_native(&nonce)?,
+        };
+        if !ok {
+            let using = if resp.auth_response.is_empty() { "NO" } else { "YES" };
+            warn!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
+            let msg = format!("Access denied for user '{}'@'{}' (using password: {using})", self.user, self.peer.ip());
+            self.send_err(&ErrPacket::new(1045, b"28000", msg))?;
+            return Ok(false);
+        }
+        debug!("authenticated id={} peer={} user={}", self.id, self.peer, self.user);
+        self.vars.set_account(&self.user, &self.peer.ip().to_string());
+        self.send_ok()?;
+        Ok(true)
+    }
+
+    fn switch_to_native(&mut self, nonce: &[u8]) -> Result<bool, NetError> {
+        let mut data = nonce.to_vec();
+        data.push(0);
+        let switch = AuthSwitchRequest { plugin_name: b"mysql_native_password".to_vec(), plugin_data: data };
+        let mut out = Vec::new();
+        switch.encode(&mut out);
+        self.ps.write_packet(&out)?;
+        let mut reply = Vec::new();
+        self.ps.read_packet(&mut reply)?;
+        Ok(self.check_password(|pw| native_password_verify(pw, nonce, &reply)))
+    }
+
+    fn check_password(&self, verify: impl Fn(&[u8]) -> bool) -> bool {
+        self.shared.config.accounts.iter().any(|a| a.user == self.user && verify(a.password.as_bytes()))
+    }
+
+    fn deprecate_eof(&self) -> bool {
+        self.caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF)
+    }
+
+    fn send_ok(&mut self) -> Result<(), NetError> {
+        let mut out = Vec::new();
+        OkPacket { status_flags: 2, ..Default::default() }.encode(0, &mut out);
+        self.ps.write_packet(&out)
+    }
+
+    fn send_err(&mut self, err: &ErrPacket) -> Result<(), NetError> {
+        let mut out = Vec::new();
+        err.encode(&mut out);
+        self.ps.write_packet(&out)
+    }
+
+    fn query(&mut self, sql: &str) -> Result<(), NetError> {
+        debug!("query id={} sql={:?}", self.id, sql);
+        let info = SessionInfo::new(&self.shared, self.id);
+        let reply = evaluate(sql, &mut self.vars, &info);
+        drop(info);
+        match reply {
+            Reply::Ok => self.send_ok(),
+            Reply::Err(err) => {
+                debug!("query refused id={} code={} sql={:?}", self.id, err.code, sql);
+                self.send_err(&err)
+            }
+            Reply::Rows(rs) => {
+                for payload in encode_result_set(&rs, self.deprecate_eof(), false) {
+                    self.ps.write_packet(&payload)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn register_slave(&mut self, body: &[u8]) -> Result<(), NetError> {
+        let Ok(cmd) = ComRegisterSlave::decode(&mut Reader::new(body)) else {
+            return self.send_err(&ErrPacket::new(1835, b"HY000", "Malformed communication packet"));
+        };
+        let master_id = SessionInfo::new(&self.shared, self.id).server_id();
+        let host = String::from_utf8_lossy(&cmd.host).into_owned();
+        info!("replica registered id={} peer={} server_id={} report_host={host:?} port={}", self.id, self.peer, cmd.server_id, cmd.port);
+        let uuid = self.vars.replica_uuid().unwrap_or_default();
+        self.shared.registry.set_slave(self.id, SlaveHost { server_id: cmd.server_id, host, port: cmd.port, master_id, uuid });
+        self.send_ok()
+    }
+
+    fn dump(&mut self, request: DumpRequest) -> Result<(), NetError> {
+        let sender = BinlogSender::new(&self.shared, self.id, &self.killed, &self.vars, self.deprecate_eof());
+        sender.run(&mut self.ps, request)
+    }
+}

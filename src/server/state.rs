@@ -1,0 +1,157 @@
+//! [`SessionInfo`]: the [`ServerInfo`] a session answers from, read from
+//! the stored binlogs, the watermark and the registry.
+
+use std::sync::PoisonError;
+
+use log::warn;
+
+use super::info::{ServerInfo, SlaveHost, UpstreamStatus};
+use super::Shared;
+use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, FormatDescription};
+use crate::storage::gtid_scan::{scan_file, FileGtids};
+use crate::storage::reader::{file_size, list_files, BinlogReader};
+
+/// Version announced when nothing is stored yet.
+const DEFAULT_VERSION: &str = "10.11.0-MariaDB-binlogserver";
+
+/// The durable files and their durable lengths, oldest first.
+pub fn durable_files(shared: &Shared) -> Vec<(BinlogFileName, u64)> {
+    let Some(wm) = shared.watermark.get() else { return Vec::new() };
+    let files = match list_files(&shared.dir) {
+        Ok(f) => f,
+        Err(e) => {
+            warn!("cannot list binlogs: {e}");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        if f == wm.file {
+            out.push((f, wm.offset));
+            break;
+        }
+        if f > wm.file {
+            break;
+        }
+        match file_size(&shared.dir, &f) {
+            Ok(size) => out.push((f, size)),
+            Err(e) => warn!("cannot stat binlog: {e}"),
+        }
+    }
+    out
+}
+
+/// The header and format description of the newest stored file.
+fn newest_fd(shared: &Shared) -> Option<(EventHeader, FormatDescription)> {
+    let (file, limit) = durable_files(shared).pop()?;
+    let mut reader = BinlogReader::open(&shared.dir, &file, 4).ok()?;
+    let mut event = Vec::new();
+    if !reader.next_event(limit, &mut event).ok()? {
+        return None;
+    }
+    Some((EventHeader::parse(&event).ok()?, FormatDescription::decode_event(&event).ok()?))
+}
+
+/// A session's view of the server.
+#[derive(Debug)]
+pub struct SessionInfo<'a> {
+    shared: &'a Shared,
+    connection_id: u32,
+    fd: Option<(EventHeader, FormatDescription)>,
+}
+
+impl<'a> SessionInfo<'a> {
+    /// The view for connection `connection_id`.
+    pub fn new(shared: &'a Shared, connection_id: u32) -> Self {
+        SessionInfo { shared, connection_id, fd: newest_fd(shared) }
+    }
+
+    fn last_file_gtids(&self) -> FileGtids {
+        let Some((file, limit)) = durable_files(self.shared).pop() else { return FileGtids::default() };
+        scan_file(&self.shared.dir, &file, limit).unwrap_or_else(|e| {
+            warn!("cannot read GTIDs of {file}: {e}");
+            FileGtids::default()
+        })
+    }
+}
+
+impl ServerInfo for SessionInfo<'_> {
+    fn is_mariadb(&self) -> bool {
+        self.fd.as_ref().is_none_or(|(_, fd)| fd.is_mariadb())
+    }
+
+    fn server_id(&self) -> u32 {
+        self.fd.as_ref().map_or(0, |(h, _)| h.server_id)
+    }
+
+    fn server_uuid(&self) -> String {
+        crate::upstream::session::replica_uuid(self.server_id())
+    }
+
+    fn version(&self) -> String {
+        match &self.fd {
+            Some((_, fd)) if !fd.server_version.is_empty() => fd.server_version.clone(),
+            _ => DEFAULT_VERSION.to_owned(),
+        }
+    }
+
+    fn binlog_checksum(&self) -> &'static str {
+        match &self.fd {
+            Some((_, fd)) if fd.checksum_alg == ChecksumAlg::CRC32 => "CRC32",
+            Some(_) => "NONE",
+            None => "CRC32",
+        }
+    }
+
+    fn binlog_files(&self) -> Vec<(String, u64)> {
+        durable_files(self.shared).into_iter().map(|(f, n)| (f.as_str().to_owned(), n)).collect()
+    }
+
+    fn master_status(&self) -> Option<(String, u64)> {
+        self.shared.watermark.get().map(|w| (w.file.as_str().to_owned(), w.offset))
+    }
+
+    fn gtid_binlog_pos(&self) -> String {
+        self.last_file_gtids().state.to_string()
+    }
+
+    fn gtid_executed(&self) -> String {
+        self.last_file_gtids().executed.to_string()
+    }
+
+    fn binlog_gtid_pos(&self, file: &str, pos: u64) -> Option<String> {
+        if file.is_empty() {
+            return Some(String::new());
+        }
+        let name = BinlogFileName::new(file).ok()?;
+        let (_, limit) = durable_files(self.shared).into_iter().find(|(f, _)| *f == name)?;
+        if pos > limit {
+            return None;
+        }
+        scan_file(&self.shared.dir, &name, pos).ok().map(|g| g.state.to_string())
+    }
+
+    fn gtid_domain_id(&self) -> u32 {
+        0
+    }
+
+    fn semi_sync_master_enabled(&self) -> bool {
+        true
+    }
+
+    fn slave_hosts(&self) -> Vec<SlaveHost> {
+        self.shared.registry.slave_hosts()
+    }
+
+    fn upstream_status(&self) -> Option<UpstreamStatus> {
+        self.shared.upstream.as_ref().map(|u| u.lock().unwrap_or_else(PoisonError::into_inner).clone())
+    }
+
+    fn connection_id(&self) -> u32 {
+        self.connection_id
+    }
+
+    fn kill(&self, id: u32) -> bool {
+        self.shared.registry.kill(id)
+    }
+}
