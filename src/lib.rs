@@ -15,9 +15,8 @@
 //!   binlog stream, checks every event (CRC, position chain) and hands
 //!   batches of whole events to the writer over a bounded channel.
 //! * `binlog-writer` ([`storage::writer::Writer`]) appends, fsyncs in groups,
-//!   publishes the durable end and queues semi-sync ACKs for what is durable.
-//! * `upstream-ack` ([`upstream::ack::AckSender`]), one per semi-sync
-//!   connection, sends those ACKs on the dump connection.
+//!   publishes the durable end and sends the semi-sync ACKs that the fsync
+//!   covered, on the dump connection's write half.
 //!
 //! * `listener` accepts downstream connections; each runs in its own
 //!   `client-<addr>` thread and reads files up to the published durable end.
@@ -60,8 +59,6 @@ use upstream::stream::StreamState;
 
 /// Messages the dump thread may queue ahead of the writer.
 const WRITER_QUEUE: usize = 16;
-/// Durable ACK requests waiting for the ACK sender.
-const ACK_QUEUE: usize = 4096;
 /// Bytes the dump thread may queue ahead of the writer.
 const WRITER_BYTES: u64 = 4 << 20;
 
@@ -132,9 +129,8 @@ fn follow(
     );
     let state = StreamState::resume(recovered.tail.as_ref());
     let (writer_tx, writer_rx) = bounded(WRITER_QUEUE);
-    let (ack_tx, ack_rx) = bounded(ACK_QUEUE);
     let budget = ByteBudget::new(WRITER_BYTES);
-    let writer = Writer::new(dir, recovered.files, writer_rx, ack_tx, watermark, budget.clone());
+    let writer = Writer::new(dir, recovered.files, writer_rx, watermark, budget.clone());
     let writer_budget = budget.clone();
     let writer = thread::Builder::new()
         .name("binlog-writer".into())
@@ -145,7 +141,7 @@ fn follow(
         })
         .map_err(|_| Error::Thread("binlog-writer"))?;
     let status = status.unwrap_or_default();
-    let dump = DumpThread::new(upstream, state, writer_tx, budget, ack_rx, shutdown, status);
+    let dump = DumpThread::new(upstream, state, writer_tx, budget, shutdown, status);
     let dump = thread::Builder::new()
         .name("upstream-dump".into())
         .spawn(move || dump.run())

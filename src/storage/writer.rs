@@ -1,6 +1,11 @@
 //! The writer thread: appends events, fsyncs in groups, publishes the
 //! durable end and releases semi-sync ACKs.
 //!
+//! Semi-sync ACKs leave from here, right after the fsync that covers them,
+//! through a sink the dump thread installs per connection: the dump thread
+//! is blocked reading the primary and could not send them sooner, and a
+//! separate ACK thread would cost one more wake-up per ACK.
+//!
 //! Group fsync: the loop blocks for one message, drains what else is
 //! queued, writes it all, and calls `fdatasync` once when an ACK is waiting,
 //! when enough bytes are unsynced, or when the stream goes quiet for
@@ -11,8 +16,8 @@ use std::fs::File;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use log::{debug, warn};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use log::debug;
 
 use super::budget::ByteBudget;
 use super::datadir::DataDir;
@@ -36,9 +41,19 @@ pub struct AckRequest {
     pub position: u64,
 }
 
+/// Sends one semi-sync ACK to the primary (built by the upstream layer over
+/// the dump connection's write half); an error drops the sink.
+pub type AckSink = Box<dyn FnMut(&AckRequest) -> std::io::Result<()> + Send>;
+
 /// What the dump thread sends to the writer.
-#[derive(Debug)]
 pub enum WriterMsg {
+    /// ACKs of `connection` go to `sink` from now on (`None`: the connection ended).
+    AckSink {
+        /// The upstream connection.
+        connection: u64,
+        /// Where its ACKs go.
+        sink: Option<AckSink>,
+    },
     /// Make `file` the file being written; `create` when it is new.
     Open {
         /// The file.
@@ -60,8 +75,19 @@ pub enum WriterMsg {
     },
 }
 
+impl std::fmt::Debug for WriterMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriterMsg::AckSink { connection, sink } => {
+                write!(f, "AckSink {{ connection: {connection}, sink: {} }}", sink.is_some())
+            }
+            WriterMsg::Open { file, create } => write!(f, "Open {{ file: {file}, create: {create} }}"),
+            WriterMsg::Append { bytes, end, ack, .. } => write!(f, "Append {{ len: {}, end: {end}, ack: {ack:?} }}", bytes.len()),
+        }
+    }
+}
+
 /// The writer thread's state.
-#[derive(Debug)]
 pub struct Writer {
     dir: DataDir,
     files: Vec<BinlogFileName>,
@@ -69,7 +95,7 @@ pub struct Writer {
     synced: u64,
     pending_acks: Vec<AckRequest>,
     rx: Receiver<WriterMsg>,
-    acks: Sender<AckRequest>,
+    ack_sink: Option<(u64, AckSink)>,
     watermark: Watermark,
     budget: ByteBudget,
 }
@@ -80,11 +106,10 @@ impl Writer {
         dir: DataDir,
         files: Vec<BinlogFileName>,
         rx: Receiver<WriterMsg>,
-        acks: Sender<AckRequest>,
         watermark: Watermark,
         budget: ByteBudget,
     ) -> Self {
-        Writer { dir, files, current: None, synced: 0, pending_acks: Vec::new(), rx, acks, watermark, budget }
+        Writer { dir, files, current: None, synced: 0, pending_acks: Vec::new(), rx, ack_sink: None, watermark, budget }
     }
 
     /// Runs until every sender is dropped; returns the first storage error.
@@ -129,6 +154,10 @@ impl Writer {
 
     fn handle(&mut self, msg: WriterMsg) -> Result<(), StorageError> {
         match msg {
+            WriterMsg::AckSink { connection, sink } => {
+                self.ack_sink = sink.map(|s| (connection, s));
+                Ok(())
+            }
             WriterMsg::Open { file, create } => self.open(file, create),
             WriterMsg::Append { bytes, skip, end, ack } => {
                 let result = self.append(bytes.get(skip..).unwrap_or_default(), end, ack);
@@ -179,12 +208,24 @@ impl Writer {
         debug!("fsync file={} bytes={} took_us={}", name, len - self.synced, started.elapsed().as_micros());
         self.synced = *len;
         self.watermark.publish(DurablePosition { file: name.clone(), offset: *len });
-        for ack in self.pending_acks.drain(..) {
-            match self.acks.try_send(ack) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                Err(TrySendError::Full(a)) => warn!("ack queue full, dropping ack position={}", a.position),
+        self.release_acks();
+        Ok(())
+    }
+
+    /// Sends the ACK for the newest position the last fsync covered: the
+    /// primary releases every transaction waiting at or before it. ACKs of
+    /// an older connection are dropped (that primary no longer waits).
+    fn release_acks(&mut self) {
+        let Some((connection, sink)) = self.ack_sink.as_mut() else {
+            self.pending_acks.clear();
+            return;
+        };
+        let newest = self.pending_acks.drain(..).rev().find(|a| a.connection == *connection);
+        if let Some(ack) = newest {
+            if let Err(e) = sink(&ack) {
+                debug!("semi-sync ack not sent, connection closing: {e}");
+                self.ack_sink = None;
             }
         }
-        Ok(())
     }
 }

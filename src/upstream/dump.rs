@@ -3,15 +3,14 @@
 //! breaks.
 
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use log::{debug, info, warn};
 
-use super::ack::AckSender;
+use super::ack::ack_sink;
 use super::connection::Connection;
 use super::session::{self, Session};
 use super::stream::{Action, StreamState};
@@ -44,7 +43,6 @@ pub struct DumpThread {
     state: StreamState,
     writer: Sender<WriterMsg>,
     budget: ByteBudget,
-    acks: Receiver<AckRequest>,
     shutdown: Shutdown,
     connections: u64,
     acks_sent: Arc<AtomicU64>,
@@ -54,6 +52,7 @@ pub struct DumpThread {
 struct Batch {
     bytes: Vec<u8>,
     end: u64,
+    ack: Option<AckRequest>,
 }
 
 impl DumpThread {
@@ -63,12 +62,11 @@ impl DumpThread {
         state: StreamState,
         writer: Sender<WriterMsg>,
         budget: ByteBudget,
-        acks: Receiver<AckRequest>,
         shutdown: Shutdown,
         status: Arc<Mutex<UpstreamStatus>>,
     ) -> Self {
         let acks_sent = Arc::new(AtomicU64::new(0));
-        DumpThread { cfg, state, writer, budget, acks, shutdown, connections: 0, acks_sent, status }
+        DumpThread { cfg, state, writer, budget, shutdown, connections: 0, acks_sent, status }
     }
 
     /// Updates the status shown by `SHOW SLAVE STATUS`.
@@ -146,30 +144,18 @@ impl DumpThread {
         });
         let mut ps = session.conn.into_stream();
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let ack_thread = if semi_sync { Some(self.spawn_ack_sender(ps.get_ref(), &stop)?) } else { None };
+        if semi_sync {
+            let stream = ps.get_ref().try_clone().map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
+            let sink = ack_sink(stream, Arc::clone(&self.acks_sent));
+            self.send(WriterMsg::AckSink { connection: self.connections, sink: Some(sink) })?;
+        }
         let result = self.stream_events(&mut ps, semi_sync, Progress::new(primary_logs));
-        stop.store(true, Ordering::Relaxed);
         let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
-        if let Some(h) = ack_thread {
-            let _ = h.join();
+        if semi_sync {
+            // Later ACKs of this connection would go nowhere; drop the sink.
+            let _ = self.writer.send(WriterMsg::AckSink { connection: self.connections, sink: None });
         }
         result
-    }
-
-    fn spawn_ack_sender(&self, sock: &TcpStream, stop: &Arc<AtomicBool>) -> Result<thread::JoinHandle<()>, UpstreamError> {
-        let stream = sock.try_clone().map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
-        let sender = AckSender {
-            stream,
-            acks: self.acks.clone(),
-            connection: self.connections,
-            stop: Arc::clone(stop),
-            sent: Arc::clone(&self.acks_sent),
-        };
-        thread::Builder::new()
-            .name("upstream-ack".into())
-            .spawn(move || sender.run())
-            .map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })
     }
 
     fn stream_events(
@@ -179,13 +165,13 @@ impl DumpThread {
         mut progress: Progress,
     ) -> Result<(), UpstreamError> {
         let mut packet = Vec::new();
-        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0 };
+        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0, ack: None };
         let mut first = true;
         let mut headers = semi_sync;
         ps.expect_seq(1);
         loop {
             if self.shutdown.is_set() {
-                return self.flush(&mut batch, None);
+                return self.flush(&mut batch);
             }
             if packet.capacity() > PACKET_KEEP {
                 packet = Vec::with_capacity(PACKET_KEEP);
@@ -193,12 +179,12 @@ impl DumpThread {
             let prefix = if headers { 3 } else { 1 };
             ps.read_packet_sized(&mut packet, |p| event_len_hint(p, prefix))?;
             if is_err(&packet) {
-                self.flush(&mut batch, None)?;
+                self.flush(&mut batch)?;
                 let err = ErrPacket::decode(&mut Reader::new(&packet))?;
                 return Err(explain_dump_error(err));
             }
             if is_eof(&packet) {
-                self.flush(&mut batch, None)?;
+                self.flush(&mut batch)?;
                 return Err(UpstreamError::Unexpected { expected: "a binlog event (the primary ended the dump)", got: 0xfe });
             }
             if first && headers && packet.get(1) != Some(&SEMI_SYNC_MAGIC) {
@@ -219,13 +205,13 @@ impl DumpThread {
             match action {
                 Action::Skip => {}
                 Action::Open { file, create } => {
-                    self.flush(&mut batch, None)?;
+                    self.flush(&mut batch)?;
                     progress.new_file(&file, create);
                     self.send(WriterMsg::Open { file, create })?;
                 }
                 Action::Store { end } if event_len >= BATCH_BYTES => {
                     // Large events move to the writer without a copy.
-                    self.flush(&mut batch, None)?;
+                    self.flush(&mut batch)?;
                     let bytes = std::mem::take(&mut packet);
                     batch.end = end;
                     self.send_bytes(bytes, skip, end, None)?;
@@ -236,14 +222,18 @@ impl DumpThread {
                 }
             }
             if need_ack {
-                let ack = self.state.position().map(|(file, position)| AckRequest {
+                // One ACK for the newest flagged position releases every
+                // transaction waiting at or before it, so while more data is
+                // already buffered only the newest is kept.
+                batch.ack = self.state.position().map(|(file, position)| AckRequest {
                     connection: self.connections,
                     file: file.clone(),
                     position,
                 });
-                self.flush(&mut batch, ack)?;
-            } else if !batch.bytes.is_empty() && (batch.bytes.len() >= BATCH_BYTES || !ps.has_buffered()) {
-                self.flush(&mut batch, None)?;
+            }
+            let pending = !batch.bytes.is_empty() || batch.ack.is_some();
+            if pending && (batch.bytes.len() >= BATCH_BYTES || !ps.has_buffered()) {
+                self.flush(&mut batch)?;
             }
             if let Some((file, pos)) = self.state.position() {
                 if progress.tick(file, pos, event_len as u64, &self.acks_sent) {
@@ -254,7 +244,8 @@ impl DumpThread {
         }
     }
 
-    fn flush(&self, batch: &mut Batch, ack: Option<AckRequest>) -> Result<(), UpstreamError> {
+    fn flush(&self, batch: &mut Batch) -> Result<(), UpstreamError> {
+        let ack = batch.ack.take();
         if batch.bytes.is_empty() && ack.is_none() {
             return Ok(());
         }

@@ -2,7 +2,7 @@
 //!
 //! [`dump::DumpThread`] connects ([`connection`]), prepares the session
 //! ([`session`]), asks for the binlog stream and turns it into writer
-//! messages ([`stream`]); [`ack::AckSender`] sends semi-sync ACKs for what
+//! messages ([`stream`]); the writer sends semi-sync ACKs ([`ack`]) for what
 //! the writer has made durable.
 
 pub mod ack;
