@@ -190,9 +190,22 @@ impl Stream<'_> {
         let shared = self.sender.shared;
         let mut event = Vec::new();
         let mut reader = BinlogReader::open(&shared.dir, file, 4)?;
-        let (limit, _) = self.limit(file)?;
-        if !reader.next_event(limit, &mut event)? {
-            return Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} has no format description"))));
+        // A file just rotated to may not hold a durable FD yet: wait for it.
+        loop {
+            let version = shared.watermark.version();
+            let (limit, closed) = self.limit(file)?;
+            if reader.next_event(limit, &mut event)? {
+                break;
+            }
+            if closed {
+                return Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} has no format description"))));
+            }
+            if self.non_blocking {
+                self.send_eof(ps)?;
+                return Ok(None);
+            }
+            ps.flush_packets()?;
+            self.wait(ps, file, 4, version)?;
         }
         self.file = Some(file.clone());
         let header = EventHeader::parse(&event).map_err(|e| self.refuse(e))?;

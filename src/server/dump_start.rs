@@ -95,11 +95,24 @@ pub fn mariadb_gtid(shared: &Shared, connect_state: &str) -> Result<Start, ErrPa
 
 /// A MySQL GTID start: the newest file whose PREVIOUS_GTIDS the set contains.
 pub fn mysql_gtid(shared: &Shared, file: &[u8], pos: u64, set: GtidSet) -> Result<Start, ErrPacket> {
+    let files = durable_files(shared);
+    // What the oldest stored file does not hold is gone (`gtid_purged`); a
+    // client lacking any of it cannot be served (MySQL `report_missing_purged_gtids`).
+    if let Some((oldest, limit)) = files.first() {
+        if let Some(purged) = head(&shared.dir, oldest, *limit)?.previous_gtids {
+            if !purged.is_subset_of(&set) {
+                return Err(fatal(format!(
+                    "Cannot replicate because the master purged required binary logs. Replicate the missing \
+                     transactions from elsewhere, or provision a new slave from backup. The GTID set sent by the \
+                     slave is '{set}', and the missing transactions are in '{purged}'"
+                )));
+            }
+        }
+    }
     if !file.is_empty() {
         let start = file_pos(shared, file, pos)?;
         return Ok(Start { skip: Skip::Mysql(set), ..start });
     }
-    let files = durable_files(shared);
     for (file, limit) in files.iter().rev() {
         let prev = head(&shared.dir, file, *limit)?.previous_gtids;
         match prev {

@@ -110,7 +110,8 @@ fn scan(dir: &Path, file: &BinlogFileName, limit: u64, head_only: bool) -> Resul
             }
             EventType::PREVIOUS_GTIDS if out.previous_gtids.is_none() => {
                 let body = crate::binlog::checksum::event_payload(&event, alg).map_err(|c| corrupt(offset, c))?;
-                let set = GtidSet::decode(body.get(EventHeader::LEN..).unwrap_or_default()).map_err(|c| corrupt(offset, c))?;
+                // `event_payload` is the body without the header and the CRC.
+                let set = GtidSet::decode(body).map_err(|c| corrupt(offset, c))?;
                 out.executed = set.clone();
                 out.previous_gtids = Some(set);
             }
