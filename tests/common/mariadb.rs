@@ -72,32 +72,47 @@ impl MariaDb {
     /// message says what to install), or if the server does not start.
     pub(crate) fn primary(opts: PrimaryOpts) -> MariaDb {
         let begin = Instant::now();
+        let mut db = MariaDb::launch("primary", &primary_args(&opts));
+        db.create_repl_user();
+        db.startup = begin.elapsed();
+        eprintln!(
+            "mariadbd primary ready on 127.0.0.1:{} in {} ms ({})",
+            db.port,
+            db.startup.as_millis(),
+            db.datadir.display()
+        );
+        db
+    }
+
+    /// Starts a `mariadbd` from a copy of the template datadir in a new
+    /// [`TestDir`] named after `label`, with the options every server of the
+    /// harness gets (datadir, socket, a free port on 127.0.0.1, error log,
+    /// InnoDB sizes, ...) followed by `role_args`, and waits until it accepts
+    /// connections. Retries with another port if the chosen one was taken.
+    ///
+    /// # Panics
+    /// If a tool is missing (the message says what to install) or the server
+    /// does not start.
+    pub(crate) fn launch(label: &str, role_args: &[String]) -> MariaDb {
+        let begin = Instant::now();
         let mariadbd = tool("mariadbd");
         tool("mariadb");
         let template = template();
-        let dir = TestDir::new("primary");
+        let dir = TestDir::new(label);
         let datadir = dir.join("data");
         for _attempt in 0..5 {
             copy_tree(template, &datadir);
             let port = free_port();
-            let mut child = spawn_mariadbd(&mariadbd, &dir, &datadir, port, &opts);
+            let mut child = spawn_mariadbd(&mariadbd, &dir, &datadir, port, role_args);
             match wait_ready(&mut child, port, &datadir) {
                 Ready::Yes => {
-                    let mut db = MariaDb {
+                    return MariaDb {
                         child: Some(child),
                         port,
                         datadir,
                         startup: begin.elapsed(),
                         dir,
                     };
-                    db.create_repl_user();
-                    db.startup = begin.elapsed();
-                    eprintln!(
-                        "mariadbd primary ready on 127.0.0.1:{port} in {} ms ({})",
-                        db.startup.as_millis(),
-                        db.datadir.display()
-                    );
-                    return db;
                 }
                 Ready::PortTaken => {
                     eprintln!("port {port} was taken before mariadbd could bind it; retrying");
@@ -105,7 +120,7 @@ impl MariaDb {
                 }
             }
         }
-        panic!("mariadbd could not bind a free port in 5 attempts");
+        panic!("mariadbd ({label}) could not bind a free port in 5 attempts");
     }
 
     /// How long [`MariaDb::primary`] took, including the account setup.
@@ -340,35 +355,16 @@ enum Ready {
     PortTaken,
 }
 
-fn spawn_mariadbd(
-    mariadbd: &Path,
-    dir: &TestDir,
-    datadir: &Path,
-    port: u16,
-    opts: &PrimaryOpts,
-) -> Child {
-    let d = datadir.display();
+/// The options of a primary: binary log, GTID strict mode, semi-sync.
+fn primary_args(opts: &PrimaryOpts) -> Vec<String> {
     let mut args = vec![
-        "--no-defaults".to_owned(),
-        format!("--datadir={d}"),
-        format!("--socket={d}/sock"),
-        format!("--port={port}"),
-        "--bind-address=127.0.0.1".to_owned(),
-        format!("--pid-file={d}/mariadbd.pid"),
-        format!("--log-error={d}/error.log"),
         "--server-id=1".to_owned(),
         "--log-bin=mysql-bin".to_owned(),
         format!("--binlog-format={}", opts.binlog_format),
         "--binlog-checksum=CRC32".to_owned(),
-        "--max-allowed-packet=256M".to_owned(),
-        "--skip-name-resolve".to_owned(),
         "--gtid-strict-mode=1".to_owned(),
         "--sync-binlog=1".to_owned(),
     ];
-    if running_as_root() {
-        args.insert(1, "--user=root".to_owned());
-    }
-    args.extend(INNODB_ARGS.iter().map(|s| (*s).to_owned()));
     if opts.semi_sync {
         args.extend([
             "--rpl-semi-sync-master-enabled=ON".to_owned(),
@@ -382,6 +378,34 @@ fn spawn_mariadbd(
         args.push("--rpl-semi-sync-master-enabled=OFF".to_owned());
     }
     args.extend(opts.extra_args.iter().cloned());
+    args
+}
+
+fn spawn_mariadbd(
+    mariadbd: &Path,
+    dir: &TestDir,
+    datadir: &Path,
+    port: u16,
+    role_args: &[String],
+) -> Child {
+    let d = datadir.display();
+    let mut args = vec![
+        "--no-defaults".to_owned(),
+        format!("--datadir={d}"),
+        format!("--socket={d}/sock"),
+        format!("--port={port}"),
+        "--bind-address=127.0.0.1".to_owned(),
+        format!("--pid-file={d}/mariadbd.pid"),
+        format!("--log-error={d}/error.log"),
+        "--max-allowed-packet=256M".to_owned(),
+        "--skip-name-resolve".to_owned(),
+    ];
+    if running_as_root() {
+        args.insert(1, "--user=root".to_owned());
+    }
+    args.extend(INNODB_ARGS.iter().map(|s| (*s).to_owned()));
+    // Last, so that a role (and a test's extra_args) can override the above.
+    args.extend(role_args.iter().cloned());
     let out = fs::File::create(dir.join("mariadbd.out")).expect("create mariadbd.out");
     let err = out.try_clone().expect("clone the mariadbd.out handle");
     Command::new(mariadbd)

@@ -20,6 +20,10 @@
 mod binlogs;
 mod binlogserver;
 mod mariadb;
+mod python;
+mod replica;
+mod serving;
+mod stream;
 mod workload;
 
 pub(crate) use binlogs::{
@@ -29,6 +33,22 @@ pub(crate) use binlogs::{
 };
 pub(crate) use binlogserver::Binlogserver;
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts};
+pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
+pub(crate) use python::{read_events, try_read_events, venv_python, PyEvent, PyRead, ReadOpts};
+pub(crate) use replica::{
+    assert_replicating, assert_same_tables, checksum_tables, describe_slave_status, run_vertical,
+    user_databases, vertical_rows, wait_replica_caught_up, wait_replica_caught_up_checking,
+    ReplicaOpts, UseGtid,
+};
+pub(crate) use serving::{
+    bls_client, bls_log_excerpt, bls_repl_client, bls_sql, follow_and_serve, follow_and_serve_at,
+    listen_addr, serve_dir, FOLLOW_ARGS,
+};
+pub(crate) use stream::{
+    assert_received, compare_stream, expected_events, is_made_up, start_file_for, stored_file,
+    Gtid, GtidState, Start, StoredEvent, StoredFile, ANNOTATE_ROWS_TYPE, MARIA_GTID_TYPE,
+    MYSQL_GTID_TYPE,
+};
 pub(crate) use workload::{big_row, mixed_workload, Load};
 
 use std::env;
