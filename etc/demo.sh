@@ -43,7 +43,8 @@ sql "CREATE USER repl@'%' IDENTIFIED BY 'replpass';
 
 echo "== starting binlogserver (semi-sync, data dir $WORK/binlogs)"
 mkdir "$WORK/binlogs"
-"$BIN" -h 127.0.0.1 -P "$PORT" -u repl -p replpass -d "$WORK/binlogs" --server-id 100 2>"$WORK/binlogserver.log" &
+"$BIN" -h 127.0.0.1 -P "$PORT" -u repl -p replpass -d "$WORK/binlogs" --server-id 100 \
+  --listen "127.0.0.1:$((PORT + 1))" 2>"$WORK/binlogserver.log" &
 PIDS+=($!)
 for _ in $(seq 100); do
   [ "$(sql "SHOW STATUS LIKE 'Rpl_semi_sync_master_clients'" | cut -f2)" = 1 ] && break; sleep 0.1
@@ -71,5 +72,11 @@ sql "SHOW BINARY LOGS" | while read -r name size; do
 done
 echo "== index file"
 cat "$WORK/binlogs/mysql-bin.index"
+echo "== binlogserver's own SQL port (127.0.0.1:$((PORT + 1))), as replicas and operators see it"
+mariadb --no-defaults -urepl -preplpass -h127.0.0.1 -P"$((PORT + 1))" --protocol=tcp -t \
+  -e "SHOW BINARY LOGS; SHOW MASTER STATUS; SELECT @@gtid_binlog_pos;"
+echo "== mariadb-binlog reading from binlogserver (first events)"
+mariadb-binlog --read-from-remote-server -h127.0.0.1 -P"$((PORT + 1))" -urepl -preplpass --to-last-log \
+  mysql-bin.000001 2>/dev/null | grep -E "^# at|GTID|Rotate" | head -12
 echo "== binlogserver log"
 cat "$WORK/binlogserver.log"

@@ -178,6 +178,27 @@ impl<S: Read + Write> PacketStream<S> {
         Ok(())
     }
 
+    /// Queues one packet made of `head` then `body` without first joining
+    /// them; a large body goes from the caller's buffer straight to the
+    /// socket (after the queue is flushed), saving two copies.
+    pub fn queue_packet_parts(&mut self, head: &[u8], body: &[u8]) -> Result<(), NetError> {
+        let len = head.len() + body.len();
+        if len >= crate::protocol::packet::MAX_CHUNK || body.len() < 64 << 10 || self.trace_packets {
+            let mut joined = Vec::with_capacity(len);
+            joined.extend_from_slice(head);
+            joined.extend_from_slice(body);
+            return self.queue_packet(&joined);
+        }
+        // One chunk: header, head, then the body as it is.
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        crate::protocol::packet::PacketHeader { len, seq: self.write_seq }.encode(&mut self.out);
+        self.out.extend_from_slice(head);
+        self.write_seq = self.write_seq.wrapping_add(1);
+        self.assembler.reset(self.write_seq);
+        self.flush_packets()?;
+        self.stream.write_all(body).map_err(|source| NetError::Io { op: "write packet", source })
+    }
+
     /// Writes every queued packet.
     pub fn flush_packets(&mut self) -> Result<(), NetError> {
         if self.out.is_empty() {

@@ -88,7 +88,6 @@ struct Stream<'a> {
     skipping: Option<TrxBoundary>,
     skipped: bool,
     file: Option<BinlogFileName>,
-    packet: Vec<u8>,
     last_send: Instant,
 }
 
@@ -128,7 +127,6 @@ impl<'a> BinlogSender<'a> {
             skipping: None,
             skipped: false,
             file: None,
-            packet: Vec::new(),
             last_send: Instant::now(),
             sender: self,
         };
@@ -268,7 +266,7 @@ impl Stream<'_> {
             None => WAIT_SLICE,
         };
         self.sender.shared.watermark.wait_change(version, slice);
-        if self.sender.killed.load(Ordering::Relaxed) || self.sender.shared.shutdown.is_set() {
+        if self.sender.killed.load(Ordering::Relaxed) || self.sender.shared.shutdown.is_set() || peer_closed(ps.get_ref()) {
             return Err(DumpError::Net(NetError::Closed));
         }
         if self.heartbeat.is_some_and(|hb| self.last_send.elapsed() >= hb) {
@@ -344,14 +342,10 @@ impl Stream<'_> {
     }
 
     fn send(&mut self, ps: &mut PacketStream<TcpStream>, event: &[u8]) -> Result<(), DumpError> {
-        self.packet.clear();
-        self.packet.push(0);
-        if self.semi_sync {
-            // We never ask downstream replicas for an ACK.
-            self.packet.extend_from_slice(&[0xef, 0x00]);
-        }
-        self.packet.extend_from_slice(event);
-        ps.queue_packet(&self.packet)?;
+        // The OK byte, plus the semi-sync header (we never ask downstream
+        // replicas for an ACK).
+        let head: &[u8] = if self.semi_sync { &[0x00, 0xef, 0x00] } else { &[0x00] };
+        ps.queue_packet_parts(head, event)?;
         self.last_send = Instant::now();
         Ok(())
     }
@@ -395,6 +389,18 @@ impl Stream<'_> {
         }
         out
     }
+}
+
+/// True when the client has closed its side: an idle dump notices a gone
+/// client without waiting for the next event to fail (clients like
+/// mariadb-binlog ask for no heartbeats).
+fn peer_closed(sock: &TcpStream) -> bool {
+    if sock.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let closed = matches!(sock.peek(&mut [0u8; 1]), Ok(0));
+    let _ = sock.set_nonblocking(false);
+    closed
 }
 
 /// The FD as sent: in-use flag cleared; `log_pos` and `created` zeroed for a

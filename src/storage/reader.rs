@@ -63,9 +63,17 @@ impl BinlogReader {
                 have: usize::try_from(limit - self.pos).unwrap_or(usize::MAX),
             }));
         }
-        buf.resize(usize::try_from(len).unwrap_or(usize::MAX), 0);
-        let body = buf.get_mut(EventHeader::LEN..).unwrap_or_default();
-        self.src.read_exact(body).map_err(StorageError::io("read", &self.path))?;
+        // `take` + `read_to_end` fills the buffer without zeroing it first.
+        let body_len = len - EventHeader::LEN as u64;
+        buf.reserve(usize::try_from(body_len).unwrap_or(usize::MAX));
+        let got = (&mut self.src).take(body_len).read_to_end(buf).map_err(StorageError::io("read", &self.path))?;
+        if got as u64 != body_len {
+            return Err(self.corrupt(DecodeError::Truncated {
+                what: "event",
+                need: usize::try_from(len).unwrap_or(usize::MAX),
+                have: EventHeader::LEN + got,
+            }));
+        }
         self.pos += len;
         Ok(true)
     }

@@ -27,8 +27,10 @@ use crate::binlog::BinlogFileName;
 
 /// Unsynced bytes after which the writer fsyncs even without an ACK waiting.
 pub const SYNC_BYTES: u64 = 8 << 20;
-/// How long the writer waits for more data before syncing a quiet stream.
-pub const SYNC_DELAY: Duration = Duration::from_millis(2);
+/// How long the writer waits for more data before syncing a quiet stream:
+/// long against the gaps between batches while catching up, short against
+/// what a downstream replica waits for (it only sees fsync'd bytes).
+pub const SYNC_DELAY: Duration = Duration::from_micros(250);
 
 /// A semi-sync acknowledgement to send once its position is durable.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -124,10 +124,11 @@ impl DumpThread {
         self.state.start_connection(session.checksum);
         let (file, pos) = self.state.dump_request();
         info!(
-            "requesting binlog dump primary={}:{} server_id={} file={:?} position={pos} semi_sync={}",
+            "requesting binlog dump primary={}:{} primary_server_id={} our_server_id={} file={:?} position={pos} semi_sync={}",
             self.cfg.host,
             self.cfg.port,
             session.primary_server_id,
+            self.cfg.server_id,
             String::from_utf8_lossy(&file),
             session.semi_sync
         );
@@ -377,7 +378,7 @@ impl Progress {
         let behind = self.behind(file, pos);
         if behind == Some(0) || behind.is_none() {
             self.caught_up = true;
-            info!("caught up with the primary file={file} position={pos}");
+            info!("caught up with the primary (received; durable within milliseconds) file={file} position={pos}");
             return true;
         }
         let elapsed = self.last.elapsed();
