@@ -7,7 +7,7 @@
 //! tells the caller whether the next packet is already here.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 
 use log::trace;
 
@@ -195,8 +195,20 @@ impl<S: Read + Write> PacketStream<S> {
         self.out.extend_from_slice(head);
         self.write_seq = self.write_seq.wrapping_add(1);
         self.assembler.reset(self.write_seq);
-        self.flush_packets()?;
-        self.stream.write_all(body).map_err(|source| NetError::Io { op: "write packet", source })
+        // One writev for the queue and the body: no tiny segment of its own
+        // for the packet header.
+        let mut slices = [IoSlice::new(&self.out), IoSlice::new(body)];
+        let mut bufs = &mut slices[..];
+        while !bufs.is_empty() {
+            match self.stream.write_vectored(bufs) {
+                Ok(0) => return Err(NetError::Closed),
+                Ok(n) => IoSlice::advance_slices(&mut bufs, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(NetError::Io { op: "write packet", source }),
+            }
+        }
+        self.out.clear();
+        Ok(())
     }
 
     /// Writes every queued packet.
