@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::{wait_acked, wait_semi_sync_client};
+
 use common::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
     big_row, gtid_seq_of, largest_event, local_binlog_files, mixed_workload, snapshot_dir, tool,
@@ -37,23 +39,6 @@ fn start_binlogserver(primary: &MariaDb, data: &TestDir) -> Binlogserver {
     Binlogserver::follow(primary, data.path(), &FOLLOW_ARGS)
 }
 
-/// Waits until binlogserver is the primary's one semi-sync client.
-fn wait_semi_sync_client(primary: &MariaDb, bls: &Binlogserver) {
-    wait_until(CONNECT, "Rpl_semi_sync_master_clients = 1", || {
-        bls.assert_running();
-        primary.status_u64("Rpl_semi_sync_master_clients") == 1
-    });
-}
-
-/// Waits until `load` has `more` further acknowledged commits.
-fn wait_acked(load: &Load, more: u64) {
-    let target = load.acked() + more;
-    wait_until(
-        Duration::from_secs(30),
-        &format!("{target} acknowledged load commits"),
-        || load.acked() >= target,
-    );
-}
 
 /// Total size of the binlog files in `dir`.
 fn binlog_bytes(dir: &Path) -> u64 {

@@ -20,6 +20,8 @@
 
 mod common;
 
+use common::{wait_acked, wait_semi_sync_client};
+
 use common::{
     assert_received, assert_replicating, assert_same_binlog_set, assert_same_binlogs,
     assert_same_tables, big_row, bls_client, bls_log_excerpt, bls_sql, compare_stream,
@@ -44,23 +46,6 @@ const LOAD_STEP: u64 = 150;
 /// And how long such a step lasts, at least.
 const LOAD_STEP_TIME: Duration = Duration::from_secs(1);
 
-/// Waits until binlogserver is the primary's one semi-sync client.
-fn wait_semi_sync_client(primary: &MariaDb, bls: &Binlogserver) {
-    wait_until(CONNECT, "Rpl_semi_sync_master_clients = 1", || {
-        bls.assert_running();
-        primary.status_u64("Rpl_semi_sync_master_clients") == 1
-    });
-}
-
-/// Waits until `load` has `more` further acknowledged commits.
-fn wait_acked(load: &Load, more: u64) {
-    let target = load.acked() + more;
-    wait_until(
-        Duration::from_secs(30),
-        &format!("{target} acknowledged load commits"),
-        || load.acked() >= target,
-    );
-}
 
 /// One step of live load: at least [`LOAD_STEP_TIME`] and at least
 /// [`LOAD_STEP`] more acknowledged commits.

@@ -172,3 +172,11 @@ impl Drop for Binlogserver {
         }
     }
 }
+
+/// Waits (up to 20 s) until `bls` is the primary's one semi-sync client.
+pub(crate) fn wait_semi_sync_client(primary: &MariaDb, bls: &Binlogserver) {
+    super::wait_until(std::time::Duration::from_secs(20), "Rpl_semi_sync_master_clients = 1", || {
+        bls.assert_running();
+        primary.status_u64("Rpl_semi_sync_master_clients") == 1
+    });
+}

@@ -31,7 +31,7 @@ pub(crate) use binlogs::{
     binlog_events, compare_binlogs, largest_event, local_binlog_files, snapshot_dir,
     wait_caught_up, DirSnapshot, EventInfo,
 };
-pub(crate) use binlogserver::Binlogserver;
+pub(crate) use binlogserver::{wait_semi_sync_client, Binlogserver};
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
 pub(crate) use python::{read_events, try_read_events, venv_python, PyEvent, PyRead, ReadOpts};
@@ -49,7 +49,7 @@ pub(crate) use stream::{
     Gtid, GtidState, Start, StoredEvent, StoredFile, ANNOTATE_ROWS_TYPE, MARIA_GTID_TYPE,
     MYSQL_GTID_TYPE,
 };
-pub(crate) use workload::{big_row, mixed_workload, Load};
+pub(crate) use workload::{big_row, mixed_workload, wait_acked, Load};
 
 use std::env;
 use std::fs;

@@ -340,3 +340,13 @@ fn run_client(
         Err(e) => Err(format!("{e}; exit {status}; stderr: {}", stderr.trim())),
     }
 }
+
+/// Waits (up to 30 s) until `load` has `more` further acknowledged commits.
+pub(crate) fn wait_acked(load: &Load, more: u64) {
+    let target = load.acked() + more;
+    super::wait_until(
+        std::time::Duration::from_secs(30),
+        &format!("{target} acknowledged load commits"),
+        || load.acked() >= target,
+    );
+}
