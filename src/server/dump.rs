@@ -189,9 +189,17 @@ impl Stream<'_> {
         let mut event = Vec::new();
         let mut reader = BinlogReader::open(&shared.dir, file, 4)?;
         // A file just rotated to may not hold a durable FD yet: wait for it.
+        // A closed file's length is final: look it up once, not per event.
+        let mut closed_len = None;
         loop {
             let version = shared.watermark.version();
-            let (limit, closed) = self.limit(file)?;
+            let (limit, closed) = match closed_len {
+                Some(len) => (len, true),
+                None => self.limit(file)?,
+            };
+            if closed {
+                closed_len = Some(limit);
+            }
             if reader.next_event(limit, &mut event)? {
                 break;
             }
@@ -228,9 +236,17 @@ impl Stream<'_> {
         if pos > 4 {
             reader = BinlogReader::open(&shared.dir, file, pos)?;
         }
+        // A closed file's length is final: look it up once, not per event.
+        let mut closed_len = None;
         loop {
             let version = shared.watermark.version();
-            let (limit, closed) = self.limit(file)?;
+            let (limit, closed) = match closed_len {
+                Some(len) => (len, true),
+                None => self.limit(file)?,
+            };
+            if closed {
+                closed_len = Some(limit);
+            }
             if reader.next_event(limit, &mut event)? {
                 self.on_event(ps, &event, reader.position())?;
                 continue;

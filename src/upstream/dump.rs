@@ -13,9 +13,9 @@ use log::{debug, info, warn};
 use super::ack::ack_sink;
 use super::connection::Connection;
 use super::session::{self, Session};
-use super::stream::{Action, StreamState};
+use super::stream::{decode_fake_rotate, Action, StreamState};
 use super::{StartFrom, UpstreamConfig, UpstreamError};
-use crate::binlog::{BinlogFileName, EventHeader, EventType, Rotate};
+use crate::binlog::{BinlogFileName, EventHeader, EventType};
 use crate::net::PacketStream;
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
@@ -275,6 +275,7 @@ impl DumpThread {
         let mut session: Session = session::prepare(conn, &self.cfg)?;
         session.request_gtid_dump(&gtid, &self.cfg)?;
         let semi = session.semi_sync;
+        let session_checksum = session.checksum;
         let mut ps = session.conn.into_stream();
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
         ps.expect_seq(1);
@@ -289,10 +290,7 @@ impl DumpThread {
         if header.event_type != EventType::ROTATE {
             return Err(UpstreamError::Unexpected { expected: "an artificial ROTATE", got: header.event_type.0 });
         }
-        let body_has_crc = crate::binlog::verify_event(event, crate::binlog::ChecksumAlg::CRC32).is_ok();
-        let alg = if body_has_crc { crate::binlog::ChecksumAlg::CRC32 } else { crate::binlog::ChecksumAlg::OFF };
-        let rotate = Rotate::decode_event(event, alg)?;
-        let file = BinlogFileName::new(&rotate.next_file)?;
+        let (_, file) = decode_fake_rotate(event, session_checksum)?;
         info!("gtid position {gtid} starts in file={file}; fetching that file whole");
         Ok(file)
     }

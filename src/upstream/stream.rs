@@ -20,6 +20,23 @@ use crate::binlog::{
 };
 use crate::storage::recovery::{EventSample, Tail};
 
+/// Decodes an artificial ROTATE: its CRC is present when the session's
+/// checksum (`negotiated`) says so, and MariaDB adds one at later file
+/// switches even for 'NONE' sessions, so a valid CRC is taken as present.
+pub fn decode_fake_rotate(event: &[u8], negotiated: ChecksumAlg) -> Result<(Rotate, BinlogFileName), UpstreamError> {
+    let alg = if verify_event(event, ChecksumAlg::CRC32).is_ok() {
+        ChecksumAlg::CRC32
+    } else if negotiated.has_crc() {
+        verify_event(event, ChecksumAlg::CRC32)?;
+        ChecksumAlg::CRC32
+    } else {
+        ChecksumAlg::OFF
+    };
+    let rotate = Rotate::decode_event(event, alg)?;
+    let name = BinlogFileName::new(&rotate.next_file)?;
+    Ok((rotate, name))
+}
+
 /// The decision for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -185,18 +202,7 @@ impl StreamState {
     }
 
     fn on_fake_rotate(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
-        // The fake ROTATE carries a CRC when the session's checksum says so;
-        // MariaDB adds one at later file switches even for 'NONE' sessions.
-        let alg = if verify_event(event, ChecksumAlg::CRC32).is_ok() {
-            ChecksumAlg::CRC32
-        } else if self.negotiated.has_crc() {
-            verify_event(event, ChecksumAlg::CRC32)?;
-            ChecksumAlg::CRC32
-        } else {
-            ChecksumAlg::OFF
-        };
-        let rotate = Rotate::decode_event(event, alg)?;
-        let name = BinlogFileName::new(&rotate.next_file)?;
+        let (rotate, name) = decode_fake_rotate(event, self.negotiated)?;
         match &self.file {
             Some(cur) if *cur == name => {
                 let expected = self.overlap.as_ref().map_or(self.pos, |o| o.offset);
