@@ -7,11 +7,16 @@
 //! tells the caller whether the next packet is already here.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+
+use rustix::net::SendFlags;
 
 use log::trace;
 
-use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader};
+use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader, MAX_CHUNK};
 use crate::protocol::{DecodeError, Reader};
 
 const READ_BUF: usize = 256 * 1024;
@@ -251,6 +256,79 @@ impl<S: Read + Write> PacketStream<S> {
     }
 }
 
+impl<S: Read + Write + AsFd> PacketStream<S> {
+    /// Sends one packet made of `head` then `len` bytes of `file` from
+    /// `offset`, the file bytes by `sendfile(2)`: from the page cache to the
+    /// socket without a copy through user space. The queued packets and
+    /// each chunk's header go first with `MSG_MORE`, so they share segments
+    /// with the data. With `--trace-packets` the bytes are read and dumped.
+    pub fn send_packet_from_file(&mut self, head: &[u8], file: &File, offset: u64, len: u64) -> Result<(), NetError> {
+        if self.trace_packets {
+            let mut body = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
+            file.read_exact_at(&mut body, offset).map_err(|source| NetError::Io { op: "read binlog", source })?;
+            let mut joined = Vec::with_capacity(head.len() + body.len());
+            joined.extend_from_slice(head);
+            joined.extend_from_slice(&body);
+            return self.queue_packet(&joined);
+        }
+        let mut payload_left = head.len() as u64 + len;
+        let mut file_offset = offset;
+        let mut head = head;
+        loop {
+            let chunk = payload_left.min(MAX_CHUNK as u64);
+            let chunk_len = u32::try_from(chunk).unwrap_or(u32::MAX);
+            PacketHeader { len: chunk_len, seq: self.write_seq }.encode(&mut self.out);
+            self.write_seq = self.write_seq.wrapping_add(1);
+            let from_head = head.len().min(usize::try_from(chunk).unwrap_or(usize::MAX));
+            let (now, later) = head.split_at(from_head);
+            self.out.extend_from_slice(now);
+            head = later;
+            let data = chunk - from_head as u64;
+            self.send_queue(data > 0)?;
+            self.sendfile(file, &mut file_offset, data)?;
+            payload_left -= chunk;
+            // A chunk of exactly MAX_CHUNK bytes is always followed by another.
+            if chunk < MAX_CHUNK as u64 {
+                break;
+            }
+        }
+        self.assembler.reset(self.write_seq);
+        Ok(())
+    }
+
+    fn send_queue(&mut self, more: bool) -> Result<(), NetError> {
+        let flags = if more { SendFlags::MORE } else { SendFlags::empty() };
+        let mut sent = 0;
+        while let Some(rest) = self.out.get(sent..).filter(|r| !r.is_empty()) {
+            match rustix::net::send(self.stream.as_fd(), rest, flags) {
+                Ok(0) => return Err(NetError::Closed),
+                Ok(n) => sent += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(NetError::Io { op: "write packet", source: e.into() }),
+            }
+        }
+        self.out.clear();
+        Ok(())
+    }
+
+    fn sendfile(&mut self, file: &File, offset: &mut u64, len: u64) -> Result<(), NetError> {
+        let end = *offset + len;
+        while *offset < end {
+            let want = usize::try_from(end - *offset).unwrap_or(usize::MAX).min(1 << 30);
+            match rustix::fs::sendfile(self.stream.as_fd(), file, Some(offset), want) {
+                Ok(0) => {
+                    let source = io::Error::new(io::ErrorKind::UnexpectedEof, "binlog file ended inside an event");
+                    return Err(NetError::Io { op: "sendfile", source });
+                }
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(NetError::Io { op: "sendfile", source: e.into() }),
+            }
+        }
+        Ok(())
+    }
+}
+
 fn read_some<S: Read>(stream: &mut S, dst: &mut [u8], op: &'static str) -> Result<usize, NetError> {
     loop {
         match stream.read(dst) {
@@ -344,5 +422,45 @@ mod tests {
         let d = hexdump(b"\xfebin0123456789abcdef");
         assert!(d.starts_with("00000000  fe 62 69 6e 30 31 32 33  34 35 36 37 38 39 61 62  .bin0123456789ab\n"));
         assert!(d.contains("00000010  63 64 65 66"));
+    }
+
+    #[test]
+    fn sendfile_packets_equal_copied_packets_at_chunk_boundaries() {
+        use std::net::{TcpListener, TcpStream};
+        let max = MAX_CHUNK as u64;
+        let cases: [(&[u8], u64); 6] =
+            [(&[0], 70_000), (&[0, 0xef, 0], 70_000), (&[0], max - 1), (&[0], max - 2), (&[0, 0xef, 0], max + 5), (&[0], 2 * max - 1)];
+        for (head, len) in cases {
+            let body: Vec<u8> = (0..len + 10).map(|i| (i * 7 % 251) as u8).collect();
+            let path = std::env::temp_dir().join(format!("bls-sendfile-{}-{len}", std::process::id()));
+            std::fs::write(&path, &body).unwrap();
+            let file = File::open(&path).unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            let reader = std::thread::spawn(move || {
+                let mut ps = PacketStream::new(client, 1 << 30);
+                let mut first = Vec::new();
+                ps.read_packet(&mut first).unwrap();
+                assert_eq!(first, b"queued first");
+                ps.expect_seq(1);
+                let mut got = Vec::new();
+                ps.read_packet(&mut got).unwrap();
+                let mut after = Vec::new();
+                ps.read_packet(&mut after).unwrap();
+                (got, after)
+            });
+            let mut ps = PacketStream::new(server, 1 << 30);
+            ps.queue_packet(b"queued first").unwrap();
+            ps.send_packet_from_file(head, &file, 10, len).unwrap();
+            ps.write_packet(b"after").unwrap();
+            let (got, after) = reader.join().unwrap();
+            let mut want = head.to_vec();
+            want.extend_from_slice(&body[10..]);
+            assert_eq!(got.len(), want.len(), "head {head:?} len {len}");
+            assert!(got == want, "head {head:?} len {len}: bytes differ");
+            assert_eq!(after, b"after");
+            std::fs::remove_file(&path).unwrap();
+        }
     }
 }
