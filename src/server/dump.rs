@@ -146,7 +146,7 @@ impl<'a> BinlogSender<'a> {
         match request {
             DumpRequest::FilePos(cmd) => {
                 let start = match self.vars.slave_connect_state() {
-                    Some(state) if self.vars.mariadb_capability() >= 4 => dump_start::mariadb_gtid(self.shared, &state)?,
+                    Some(state) if self.vars.mariadb_capability() >= 4 => dump_start::mariadb_gtid(self.shared, &state, self.vars.gtid_strict_mode(), self.vars.gtid_ignore_duplicates())?,
                     _ => dump_start::file_pos(self.shared, &cmd.file, u64::from(cmd.position))?,
                 };
                 Ok((cmd.flags, cmd.server_id, start))
@@ -356,18 +356,20 @@ impl Stream<'_> {
     }
 
     /// For GTID positioning: `Some(skip?)` when `event` starts a group.
-    fn group_start(&self, event: &[u8], header: &EventHeader) -> Result<Option<bool>, DumpError> {
-        Ok(match (&self.skip, header.event_type) {
-            (Skip::Mariadb(state), EventType::MARIADB_GTID) => {
+    fn group_start(&mut self, event: &[u8], header: &EventHeader) -> Result<Option<bool>, DumpError> {
+        let shared = self.sender.shared;
+        match (&self.skip, header.event_type) {
+            (Skip::Mariadb { .. }, EventType::MARIADB_GTID) => {
                 let g = MariaGtid::decode_event(event).map_err(|e| self.refuse(e))?;
-                Some(state.0.get(&g.domain_id).is_some_and(|s| g.seq_no <= s.seq_no))
+                let Skip::Mariadb { start, .. } = &mut self.skip else { return Ok(None) };
+                Ok(Some(start.on_group(g.triple(), || dump_start::binlog_state(shared)).map_err(DumpError::Refuse)?))
             }
             (Skip::Mysql(set), EventType::GTID) => {
                 let g = MysqlGtid::decode_event(event).map_err(|e| self.refuse(e))?;
-                Some(set.contains(&g.sid, "", g.gno))
+                Ok(Some(set.contains(&g.sid, "", g.gno)))
             }
-            _ => None,
-        })
+            _ => Ok(None),
+        }
     }
 
     /// After skipped groups a MariaDB client gets an artificial GTID_LIST
@@ -376,8 +378,8 @@ impl Stream<'_> {
         if !std::mem::take(&mut self.skipped) {
             return Ok(());
         }
-        if let Skip::Mariadb(state) = &self.skip {
-            let list = MariaGtidList { gtids: state.0.values().copied().collect(), flags: 0 };
+        if let Skip::Mariadb { requested, .. } = &self.skip {
+            let list = MariaGtidList { gtids: requested.0.values().copied().collect(), flags: 0 };
             let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
             let log_pos = u32::try_from(pos).unwrap_or(0);
             let event = list.encode_event(0, self.server_id, log_pos, LOG_EVENT_ARTIFICIAL_F, alg);

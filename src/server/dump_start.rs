@@ -11,15 +11,21 @@ use crate::binlog::gtid::GtidTriple;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::BinlogFileName;
 use crate::protocol::ErrPacket;
-use crate::storage::gtid_scan::{scan_file, scan_head, FileGtids, GtidState};
+use super::gtid_start::MariaStart;
+use crate::storage::gtid_scan::{scan_file, scan_head, BinlogState, FileGtids, GtidState};
 
 /// What to skip while streaming.
 #[derive(Debug, Clone)]
 pub enum Skip {
     /// Nothing: file/position dump.
     None,
-    /// MariaDB: groups whose GTID is at or before the state of its domain.
-    Mariadb(GtidState),
+    /// MariaDB: groups before the replica's position (`requested`).
+    Mariadb {
+        /// The position the replica asked for (`@slave_connect_state`).
+        requested: GtidState,
+        /// What is still skipped.
+        start: MariaStart,
+    },
     /// MySQL: groups whose GTID is in the set.
     Mysql(GtidSet),
 }
@@ -64,33 +70,33 @@ pub fn file_pos(shared: &Shared, file: &[u8], pos: u64) -> Result<Start, ErrPack
     Ok(Start { file: file.clone(), pos, skip: Skip::None })
 }
 
-/// A MariaDB GTID start: the newest file whose GTID_LIST the state contains.
-pub fn mariadb_gtid(shared: &Shared, connect_state: &str) -> Result<Start, ErrPacket> {
-    let state = GtidState::parse(connect_state)
+/// A MariaDB GTID start: the newest file whose GTID_LIST the position
+/// contains, after MariaDB's checks of the position (see [`MariaStart`]).
+pub fn mariadb_gtid(shared: &Shared, connect_state: &str, strict: bool, ignore_duplicates: bool) -> Result<Start, ErrPacket> {
+    let requested = GtidState::parse(connect_state)
         .ok_or_else(|| fatal(format!("Failed to parse GTID position '{connect_state}' requested by slave")))?;
     let files = durable_files(shared);
-    let (last_file, last_limit) = files.last().cloned().ok_or_else(|| fatal("Binary log is not open"))?;
-    let end = scan(&shared.dir, &last_file, last_limit)?.state;
-    // A replica ahead of everything stored cannot be served from here.
-    for (domain, wanted) in &state.0 {
-        if let Some(have) = end.0.get(domain) {
-            if wanted.seq_no > have.seq_no {
-                return Err(fatal(format!(
-                    "Error: connecting slave requested to start from GTID {wanted}, which is not in the master's binlog"
-                )));
-            }
-        }
-    }
+    let binlog = binlog_state(shared)?;
+    let position: Vec<GtidTriple> = requested.0.values().copied().collect();
+    let mut start = MariaStart::check(&position, &binlog, strict, ignore_duplicates)?;
     for (file, limit) in files.iter().rev() {
         let list: Vec<GtidTriple> = head(&shared.dir, file, *limit)?.gtid_list.unwrap_or_default();
-        if state.contains_all(&list) {
-            return Ok(Start { file: file.clone(), pos: 4, skip: Skip::Mariadb(state) });
+        if start.starts_in(&list) {
+            start.start_at(&list);
+            return Ok(Start { file: file.clone(), pos: 4, skip: Skip::Mariadb { requested, start } });
         }
     }
     Err(fatal(
         "Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and \
          required binlog files have been purged.",
     ))
+}
+
+/// The MariaDB binlog state at the durable end: the last file's GTID_LIST
+/// plus the GTIDs in it.
+pub fn binlog_state(shared: &Shared) -> Result<BinlogState, ErrPacket> {
+    let (last_file, last_limit) = durable_files(shared).last().cloned().ok_or_else(|| fatal("Binary log is not open"))?;
+    Ok(scan(&shared.dir, &last_file, last_limit)?.binlog_state)
 }
 
 /// A MySQL GTID start: the newest file whose PREVIOUS_GTIDS the set contains.

@@ -9,6 +9,7 @@
 
 pub mod dump;
 pub mod dump_start;
+pub mod gtid_start;
 pub mod info;
 pub mod listener;
 pub mod query;

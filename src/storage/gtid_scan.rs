@@ -47,6 +47,32 @@ impl std::fmt::Display for GtidState {
     }
 }
 
+/// A binlog state: the last seq_no of every (domain, server id), and the
+/// last GTID of every domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BinlogState {
+    servers: BTreeMap<(u32, u32), u64>,
+    domains: BTreeMap<u32, GtidTriple>,
+}
+
+impl BinlogState {
+    /// Records `gtid` as logged.
+    pub fn update(&mut self, gtid: GtidTriple) {
+        self.servers.insert((gtid.domain_id, gtid.server_id), gtid.seq_no);
+        self.domains.insert(gtid.domain_id, gtid);
+    }
+
+    /// The last seq_no logged by `server_id` in `domain_id`.
+    pub fn find(&self, domain_id: u32, server_id: u32) -> Option<u64> {
+        self.servers.get(&(domain_id, server_id)).copied()
+    }
+
+    /// The last GTID of `domain_id`.
+    pub fn domain(&self, domain_id: u32) -> Option<GtidTriple> {
+        self.domains.get(&domain_id).copied()
+    }
+}
+
 /// What a scan of one file up to a position found.
 #[derive(Debug, Clone, Default)]
 pub struct FileGtids {
@@ -56,6 +82,8 @@ pub struct FileGtids {
     pub gtid_list: Option<Vec<GtidTriple>>,
     /// MariaDB: the state at the end of the scan (GTID_LIST plus the GTIDs seen).
     pub state: GtidState,
+    /// MariaDB: the same per server id.
+    pub binlog_state: BinlogState,
     /// MySQL: PREVIOUS_GTIDS of the file.
     pub previous_gtids: Option<GtidSet>,
     /// MySQL: PREVIOUS_GTIDS plus the GTIDs seen.
@@ -101,12 +129,14 @@ fn scan(dir: &Path, file: &BinlogFileName, limit: u64, head_only: bool) -> Resul
                 let list = MariaGtidList::decode_event(&event, alg).map_err(|c| corrupt(offset, c))?;
                 for g in &list.gtids {
                     out.state.update(*g);
+                    out.binlog_state.update(*g);
                 }
                 out.gtid_list = Some(list.gtids);
             }
             EventType::MARIADB_GTID => {
                 let g = MariaGtid::decode_event(&event).map_err(|c| corrupt(offset, c))?;
                 out.state.update(g.triple());
+                out.binlog_state.update(g.triple());
             }
             EventType::PREVIOUS_GTIDS if out.previous_gtids.is_none() => {
                 let body = crate::binlog::checksum::event_payload(&event, alg).map_err(|c| corrupt(offset, c))?;
