@@ -19,6 +19,7 @@
 
 pub mod boundary;
 pub mod checksum;
+pub mod compat;
 pub mod event_type;
 pub mod file_name;
 pub mod format_description;

@@ -21,6 +21,7 @@ use super::session_vars::SessionVars;
 use super::state::durable_files;
 use super::Shared;
 use crate::binlog::checksum::compute_event_crc;
+use crate::binlog::compat;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
     BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid, MariaGtidList, MysqlGtid, Rotate,
@@ -77,6 +78,13 @@ pub struct BinlogSender<'a> {
     deprecate_eof: bool,
 }
 
+/// What a client of a lower capability gets for an event.
+enum Compat {
+    AsIs,
+    Rewritten(Vec<u8>),
+    LeftOut,
+}
+
 /// Per-dump state.
 struct Stream<'a> {
     sender: BinlogSender<'a>,
@@ -84,7 +92,10 @@ struct Stream<'a> {
     alg: Option<ChecksumAlg>,
     fd: Option<FormatDescription>,
     semi_sync: bool,
+    /// The client asked for ANNOTATE_ROWS (dump flag 0x02).
     annotate: bool,
+    /// `@mariadb_slave_capability` (0 when not set: MySQL clients).
+    capability: u8,
     non_blocking: bool,
     heartbeat: Option<Duration>,
     heartbeat_v2: bool,
@@ -123,7 +134,8 @@ impl<'a> BinlogSender<'a> {
             alg: None,
             fd: None,
             semi_sync: self.vars.semi_sync_requested(),
-            annotate: !mariadb_client || flags & 0x02 != 0,
+            annotate: flags & 0x02 != 0,
+            capability: self.vars.mariadb_capability(),
             non_blocking: flags & BINLOG_DUMP_NON_BLOCK != 0 || server_id == 0,
             heartbeat: self.vars.heartbeat_period().filter(|d| !d.is_zero()),
             heartbeat_v2: !mariadb_client && flags & 0x02 != 0,
@@ -326,26 +338,63 @@ impl Stream<'_> {
             self.skipped = true;
             return Ok(());
         }
-        if header.event_type == EventType::ANNOTATE_ROWS && !self.annotate {
-            return Ok(());
-        }
         if header.flags & LOG_EVENT_SKIP_REPLICATION_F != 0 && self.sender.vars.skip_replication() {
             return Ok(());
         }
-        self.send(ps, event)
+        match self.for_capability(event, &header)? {
+            Compat::AsIs => self.send(ps, event),
+            Compat::Rewritten(replacement) => self.send(ps, &replacement),
+            Compat::LeftOut => Ok(()),
+        }
+    }
+
+    /// MariaDB events for a client of a lower `@mariadb_slave_capability`
+    /// (0 for MySQL clients), as `send_event_to_slave` treats them.
+    fn for_capability(&self, event: &[u8], header: &EventHeader) -> Result<Compat, DumpError> {
+        let cap = self.capability;
+        let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
+        let rewrite = |r: Result<Vec<u8>, crate::protocol::DecodeError>| r.map(Compat::Rewritten).map_err(|e| self.refuse(e));
+        let hole = |needed: u8| {
+            if cap >= needed {
+                Ok(Compat::AsIs)
+            } else if cap >= compat::CAPABILITY_TOLERATE_HOLES {
+                Ok(Compat::LeftOut)
+            } else {
+                rewrite(compat::dummy_event(event, alg))
+            }
+        };
+        match header.event_type {
+            EventType::ANNOTATE_ROWS if !self.annotate => {
+                if cap >= compat::CAPABILITY_TOLERATE_HOLES {
+                    Ok(Compat::LeftOut)
+                } else if cap >= compat::CAPABILITY_ANNOTATE {
+                    Ok(Compat::AsIs)
+                } else {
+                    rewrite(compat::dummy_event(event, alg))
+                }
+            }
+            EventType::MARIADB_GTID if cap < compat::CAPABILITY_GTID => match compat::gtid_for_old_client(event, cap, alg) {
+                Ok(Some(replacement)) => Ok(Compat::Rewritten(replacement)),
+                Ok(None) => Ok(Compat::LeftOut),
+                Err(e) => Err(self.refuse(e)),
+            },
+            EventType::BINLOG_CHECKPOINT => hole(compat::CAPABILITY_BINLOG_CHECKPOINT),
+            EventType::GTID_LIST => hole(compat::CAPABILITY_GTID),
+            _ => Ok(Compat::AsIs),
+        }
     }
 
     /// A large event left in the file: `header` holds its first bytes.
     fn on_span(&mut self, ps: &mut PacketStream<TcpStream>, header: &[u8], file: &File, offset: u64, len: u64) -> Result<(), DumpError> {
         let parsed = EventHeader::parse(header).map_err(|e| self.refuse(e))?;
-        if matches!(parsed.event_type, EventType::MARIADB_GTID | EventType::GTID) {
-            // Never this large in practice; decoded like any other.
+        if matches!(
+            parsed.event_type,
+            EventType::MARIADB_GTID | EventType::GTID | EventType::ANNOTATE_ROWS | EventType::GTID_LIST | EventType::BINLOG_CHECKPOINT
+        ) {
+            // Decoded or rewritten here: read like any other.
             let mut event = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
             file.read_exact_at(&mut event, offset).map_err(StorageError::io("read", &self.sender.shared.dir))?;
             return self.on_event(ps, &event, offset + len);
-        }
-        if parsed.event_type == EventType::ANNOTATE_ROWS && !self.annotate {
-            return Ok(());
         }
         if parsed.flags & LOG_EVENT_SKIP_REPLICATION_F != 0 && self.sender.vars.skip_replication() {
             return Ok(());
