@@ -31,7 +31,7 @@ pub enum CliOutcome {
     Version(String),
 }
 
-fn options() -> Options {
+pub(crate) fn options() -> Options {
     let mut o = Options::new();
     o.optopt("h", "host", "primary to follow; without it, serve --data-dir as it is", "HOST");
     o.optopt("P", "port", "its port [3306]", "PORT");

@@ -254,3 +254,28 @@ fn world_readable_file_with_a_password_warns() {
     let (_, _, warnings) = run(&no_secret, &format!("--replica-accounts-file {}", accounts.arg())).unwrap();
     assert!(warnings.len() == 1 && warnings[0].contains("accounts file is readable"), "{warnings:?}");
 }
+
+#[test]
+fn the_example_file_is_valid_and_shows_every_key() {
+    let text = include_str!("../etc/binlogserver.conf");
+    let opts = crate::cli::options();
+    let active = parse_text(text, GROUP).unwrap();
+    assert!(active.len() >= 5);
+    for e in &active {
+        assert!(kind(&opts, &e.key).is_some() && !NOT_IN_FILE.contains(&e.key.as_str()), "line {}: {}", e.line, e.key);
+    }
+    let shown = |key: &str| {
+        text.lines().map(|l| l.trim_start_matches('#').trim_start()).any(|l| {
+            l.strip_prefix(key).is_some_and(|rest| rest.is_empty() || rest.starts_with(' ') || rest.starts_with('='))
+        })
+    };
+    opts.usage_with_format(|rows| {
+        for row in rows {
+            let long = row.split_whitespace().find_map(|w| w.strip_prefix("--")).unwrap().to_owned();
+            if !NOT_IN_FILE.contains(&long.as_str()) {
+                assert!(shown(&long), "etc/binlogserver.conf does not show the key {long:?}: add it (commented out)");
+            }
+        }
+        String::new()
+    });
+}
