@@ -10,9 +10,10 @@
 //! `-` alike in keys. `!include` is not supported. Keys are the long option
 //! names; a flag takes a bare `key` or `key = on|off|1|0|true|false`.
 //!
-//! Precedence: the command line wins over the file; within the file the last
-//! line wins; options that may be repeated (`replica-account`, `verbose`)
-//! add up, file first. [`Sources`] remembers which argument came from which
+//! Precedence: the command line wins over the file (`--password-file` on
+//! the command line also overrides the file's `password`, and so on for
+//! the [`ALTERNATIVES`]); within the file the last line wins; options that
+//! may be repeated (`replica-account`, `verbose`) add up, file first. [`Sources`] remembers which argument came from which
 //! line, so a bad value is reported as `FILE:LINE: key: reason`.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,17 @@ pub const GROUP: &str = "binlogserver";
 
 /// Keys that make no sense in a file.
 const NOT_IN_FILE: [&str; 3] = ["config", "help", "version"];
+
+/// Options that are alternatives to each other: one of them on the command
+/// line overrides all of them in the file.
+const ALTERNATIVES: [&[&str]; 3] =
+    [&["password", "password-file"], &["replica-password", "replica-password-file"], &["start-file", "start-gtid"]];
+
+/// True if the command line gives `key` or an alternative to it.
+fn given_on_command_line(cli: &Matches, key: &str) -> bool {
+    let group = ALTERNATIVES.iter().find(|g| g.contains(&key)).copied().unwrap_or_default();
+    cli.opt_present(key) || group.iter().any(|k| cli.opt_defined(k) && cli.opt_present(k))
+}
 
 /// One `key [= value]` line of the group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +56,7 @@ pub fn parse_text(text: &str, group: &str) -> Result<Vec<Entry>, (usize, String)
     let mut entries = Vec::new();
     // None before the first header, then whether we are inside `group`.
     let mut in_group: Option<bool> = None;
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in text.strip_prefix('\u{feff}').unwrap_or(text).lines().enumerate() {
         let line = i + 1;
         let s = raw.trim();
         if s.is_empty() || s.starts_with('#') || s.starts_with(';') {
@@ -237,7 +249,7 @@ pub fn load(path: &Path, opts: &Options, cli: &Matches) -> Result<(Vec<String>, 
         };
         if !multi {
             kept.retain(|(k, _)| k.key != e.key);
-            if cli.opt_present(&e.key) {
+            if given_on_command_line(cli, &e.key) {
                 continue;
             }
         } else if arg.is_none() {

@@ -142,6 +142,19 @@ fn every_flag_is_a_key_and_the_command_line_wins() {
 }
 
 #[test]
+fn an_alternative_on_the_command_line_overrides_the_file() {
+    let pw = TempFile::new("from-file\n");
+    let f = TempFile::new(&format!("\u{feff}{BASE}start-gtid = 0-1-5\n"));
+    let (c, _, _) = run(&f, &format!("--password-file {} --start-file mysql-bin.000007", pw.arg())).unwrap();
+    let up = c.upstream.unwrap();
+    assert_eq!(up.password, "from-file");
+    assert!(matches!(up.start, crate::upstream::StartFrom::File(ref f) if f.to_string() == "mysql-bin.000007"), "{:?}", up.start);
+    // Both in the file: the file's error, at the later line.
+    let (got, from_file) = error_of(&format!("{BASE}password-file = {}\n", pw.arg()), "");
+    assert!(from_file && got.starts_with("FILE:5: password-file: give either --password or --password-file"), "{got}");
+}
+
+#[test]
 fn flags_take_on_off_values() {
     for (value, on) in [("on", true), ("1", true), ("TRUE", true), ("off", false), ("0", false), ("false", false)] {
         let f = TempFile::new(&format!("{BASE}trace_packets = {value}\n"));
