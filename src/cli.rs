@@ -1,7 +1,9 @@
 //! The command line: getopts flags -> raw strings -> a validated [`Config`].
 //!
-//! Flags follow the mysql client (`-h -P -u -p`, `-?` for help). No getopts
-//! type leaves this file.
+//! Flags follow the mysql client (`-h -P -u -p`, `-?` for help). The
+//! `--config` file ([`crate::cnf`]) supplies arguments before the command
+//! line's; accounts are read by [`crate::accounts`], the help laid out by
+//! [`crate::help`]. No getopts type leaves these modules.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,8 +71,8 @@ pub fn usage() -> String {
                  in DIR, acknowledges semi-sync transactions once they are fsync'd, and serves the binlogs\n\
                  to replicas and binlog clients on --listen. Without -h it serves DIR as it is.\n";
     let footer = "Every option can go in the [binlogserver] group of the --config file as key = value (long\n\
-                  names; a flag as a bare key); the command line wins. Upstream password, first found wins:\n\
-                  -p, --password-file, MYSQL_PWD. SIGTERM and SIGKILL are safe: nothing is ACKed before fsync.";
+                  names; a flag as a bare key); the command line wins. The upstream password comes from -p\n\
+                  or --password-file, else MYSQL_PWD. SIGTERM and SIGKILL are safe: no ACK before fsync.";
     help::help(&options(), brief, footer)
 }
 
