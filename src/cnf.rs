@@ -230,6 +230,8 @@ pub fn load(path: &Path, opts: &Options, cli: &Matches) -> Result<(Vec<String>, 
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config { flag: "--config".into(), reason: format!("cannot read {}: {e}", path.display()) })?;
     let entries = parse_text(&text, GROUP).map_err(|(line, reason)| file_error(path, line, reason))?;
+    // Whether or not the command line overrides it, the password is in the file.
+    let secret = entries.iter().find(|e| holds_secret(&e.key) && e.value.is_some()).map(|e| e.key.clone());
     // Kept per key: for options given once, the last line only.
     let mut kept: Vec<(Entry, String)> = Vec::new();
     for e in entries {
@@ -261,7 +263,7 @@ pub fn load(path: &Path, opts: &Options, cli: &Matches) -> Result<(Vec<String>, 
         }
     }
     let mut sources = Sources { file: Some(path.to_owned()), ..Sources::default() };
-    if let Some(key) = kept.iter().map(|(e, _)| e.key.as_str()).find(|k| holds_secret(k)) {
+    if let Some(key) = secret {
         if world_readable(path) {
             sources.warnings.push(format!(
                 "configuration file is readable by every user and holds a password path={} key={key} \

@@ -257,6 +257,7 @@ fn world_readable_file_with_a_password_warns() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("readable by every user") && warnings[0].contains("key=password"), "{warnings:?}");
     assert!(!warnings[0].contains("s3cret"));
+    assert_eq!(run(&f, "-p other").unwrap().2.len(), 1, "the file holds the password even when overridden");
 
     let no_secret = TempFile::new("[binlogserver]\nhost = db1\nuser = repl\npassword-file = /dev/null\n");
     std::fs::set_permissions(&no_secret.0, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -291,4 +292,14 @@ fn the_example_file_is_valid_and_shows_every_key() {
         }
         String::new()
     });
+    // Its values are valid too (its password file exists only when installed).
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/binlogserver.conf");
+    let args: Vec<String> = ["--config", path, "--password-file", "/dev/null"].iter().map(|s| (*s).to_owned()).collect();
+    let c = match parse(&args, |_| None).unwrap() {
+        CliOutcome::Run(c, _, _) => c,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(c.upstream.unwrap().host, "db1.example.com");
+    let names: Vec<String> = c.server.unwrap().accounts.into_iter().map(|a| a.user).collect();
+    assert_eq!(names, ["replica1", "cdc"]);
 }
