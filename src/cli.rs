@@ -1,9 +1,11 @@
 //! The command line: getopts flags -> raw strings -> a validated [`Config`].
 //!
-//! Flags follow the mysql client (`-h -P -u -p`, `-?` for help). No getopts
-//! type leaves this file.
+//! Flags follow the mysql client (`-h -P -u -p`, `-?` for help). The
+//! `--config` file ([`crate::cnf`]) supplies arguments before the command
+//! line's; accounts are read by [`crate::accounts`], the help laid out by
+//! [`crate::help`]. No getopts type leaves these modules.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use getopts::{Matches, Options};
@@ -12,41 +14,48 @@ use crate::binlog::BinlogFileName;
 use std::net::SocketAddr;
 
 use crate::config::{default_server_id, Config};
-use crate::server::{Account, ServerConfig};
+use crate::accounts::accounts;
+use crate::cnf::{self, Sources};
+use crate::help;
+use crate::server::ServerConfig;
 use crate::error::Error;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig};
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum CliOutcome {
-    /// Run with this configuration and log level.
-    Run(Box<Config>, log::LevelFilter),
+    /// Run with this configuration and log level; log the warnings once
+    /// logging is up.
+    Run(Box<Config>, log::LevelFilter, Vec<String>),
     /// Print this help text.
     Help(String),
     /// Print the version.
     Version(String),
 }
 
-fn options() -> Options {
+pub(crate) fn options() -> Options {
     let mut o = Options::new();
-    o.optopt("h", "host", "primary to follow; without it, serve the data directory as it is", "HOST");
-    o.optopt("P", "port", "primary's port [3306]", "PORT");
-    o.optopt("u", "user", "replication user on the primary (required)", "USER");
-    o.optopt("p", "password", "its password (visible in ps: prefer --password-file or MYSQL_PWD)", "PASSWORD");
+    o.optopt("h", "host", "primary to follow; without it, serve --data-dir as it is", "HOST");
+    o.optopt("P", "port", "its port [3306]", "PORT");
+    o.optopt("u", "user", "replication user on the primary (REPLICATION SLAVE)", "USER");
+    o.optopt("p", "password", "its password (shows in ps: prefer --password-file, MYSQL_PWD)", "PASSWORD");
     o.optopt("", "password-file", "read the password from the first line of FILE", "FILE");
-    o.optopt("", "server-id", "our server id toward the primary, non-zero [derived from host name and data dir]", "N");
-    o.optopt("d", "data-dir", "directory of the binlog files [./binlogs]", "DIR");
-    o.optopt("", "start-file", "empty data dir: start with this binlog file [the primary's oldest]", "NAME");
-    o.optopt("", "start-position", "empty data dir: must be 4; files are always stored whole", "POS");
-    o.optopt("", "start-gtid", "empty data dir: start with the file holding this GTID position", "GTIDS");
-    o.optopt("", "semi-sync", "acknowledge as a semi-sync replica: auto (when the primary supports it), on, off [auto]", "MODE");
-    o.optopt("", "heartbeat", "heartbeat period asked of the primary; a link silent for 4 periods is reconnected [1]", "SECONDS");
+    o.optopt("", "server-id", "our server id toward the primary [from host name, data dir]", "N");
+    o.optopt("d", "data-dir", "directory of the binlog files, must exist [./binlogs]", "DIR");
+    o.optopt("", "start-file", "empty data dir: start with this file [the primary's oldest]", "NAME");
+    o.optopt("", "start-position", "empty data dir: must be 4 (files are stored whole)", "POS");
+    o.optopt("", "start-gtid", "empty data dir: start with the file holding these GTIDs", "GTIDS");
+    o.optopt("", "semi-sync", "semi-sync ACKs: auto (if the primary has it), on, off [auto]", "MODE");
+    o.optopt("", "heartbeat", "heartbeat period; 4 silent periods reconnect [1]", "SECONDS");
     o.optopt("", "connect-timeout", "TCP connect timeout [10]", "SECONDS");
-    o.optopt("", "listen", "serve replicas and binlog clients on ADDR:PORT, or 'off' [127.0.0.1:3307]", "ADDR");
-    o.optopt("", "replica-user", "account downstream clients log in with [the --user]", "USER");
+    o.optopt("", "listen", "serve replicas and clients here, or off [127.0.0.1:3307]", "ADDR:PORT");
+    o.optopt("", "replica-user", "a client login [--user, unless --replica-account* given]", "USER");
     o.optopt("", "replica-password", "its password [the upstream password]", "PASSWORD");
     o.optopt("", "replica-password-file", "read it from the first line of FILE", "FILE");
+    o.optmulti("", "replica-account", "one more client login (repeatable)", "USER:PASSWORD");
+    o.optopt("", "replica-accounts-file", "client logins from FILE: USER:PASSWORD lines, # comments", "FILE");
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
+    o.optopt("", "config", "read options from the [binlogserver] group of FILE first", "FILE");
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -56,42 +65,60 @@ fn options() -> Options {
 
 /// The help text.
 pub fn usage() -> String {
-    let brief = "Usage: binlogserver -h PRIMARY -u USER [-p PASSWORD] [-d DIR] [--listen ADDR] [options]\n\
-                 \x20      binlogserver -d DIR --replica-user USER --replica-password PASSWORD [--listen ADDR]\n\n\
-                 Follows a MySQL/MariaDB primary as a replica and keeps byte-identical copies of its\n\
-                 binlog files in DIR, acknowledging semi-sync transactions only once they are fsync'd,\n\
-                 and serves them to replicas and binlog clients on --listen. Without -h it serves DIR\n\
-                 as it is. Password sources, first found wins: -p, --password-file, MYSQL_PWD.";
-    options().usage(brief)
+    let brief = "Usage: binlogserver [--config FILE] -h PRIMARY -u USER [-p PASSWORD] [-d DIR] [options]\n\
+                 \x20      binlogserver [--config FILE] -d DIR --replica-user USER --replica-password PASSWORD\n\
+                 Follows a MySQL/MariaDB primary as a replica, keeps byte-identical copies of its binlogs\n\
+                 in DIR, acknowledges semi-sync transactions once they are fsync'd, and serves the binlogs\n\
+                 to replicas and binlog clients on --listen. Without -h it serves DIR as it is.\n";
+    let footer = "Every option can go in the [binlogserver] group of the --config file as key = value (long\n\
+                  names; a flag as a bare key); the command line wins. The upstream password comes from -p\n\
+                  or --password-file, else MYSQL_PWD. SIGTERM and SIGKILL are safe: no ACK before fsync.";
+    help::help(&options(), brief, footer)
 }
 
-/// Parses the arguments (without the program name); `env` looks up environment variables.
+/// Parses the arguments (without the program name), with the options of
+/// the `--config` file before them; `env` looks up environment variables.
 pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<CliOutcome, Error> {
-    let m = options().parse(args).map_err(|e| Error::Config { flag: "command line".into(), reason: e.to_string() })?;
+    let opts = options();
+    let getopts_err = |e: getopts::Fail| Error::Config { flag: "command line".into(), reason: e.to_string() };
+    let m = opts.parse(args).map_err(getopts_err)?;
     if m.opt_present("?") {
         return Ok(CliOutcome::Help(usage()));
     }
     if m.opt_present("V") {
         return Ok(CliOutcome::Version(format!("binlogserver {}", env!("CARGO_PKG_VERSION"))));
     }
-    if let Some(extra) = m.free.first() {
-        return Err(Error::Config { flag: extra.clone(), reason: "unexpected argument".into() });
-    }
+    let (m, mut sources) = match m.opt_str("config") {
+        None => (m, Sources::default()),
+        Some(path) => {
+            let (mut all, sources) = cnf::load(Path::new(&path), &opts, &m)?;
+            all.extend_from_slice(args);
+            (opts.parse(&all).map_err(getopts_err)?, sources)
+        }
+    };
+    let config = config(&m, &env, &mut sources).map_err(|e| sources.locate(&m, e))?;
     let level = match m.opt_count("v") {
         0 => log::LevelFilter::Info,
         1 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,
     };
+    Ok(CliOutcome::Run(Box::new(config), level, sources.warnings))
+}
+
+fn config(m: &Matches, env: &impl Fn(&str) -> Option<String>, sources: &mut Sources) -> Result<Config, Error> {
+    if let Some(extra) = m.free.first() {
+        return Err(Error::Config { flag: extra.clone(), reason: "unexpected argument".into() });
+    }
     let data_dir = PathBuf::from(m.opt_str("data-dir").unwrap_or_else(|| "./binlogs".into()));
-    let upstream = if m.opt_present("host") { Some(upstream_config(&m, &data_dir, &env)?) } else { None };
-    let server = server_config(&m, upstream.as_ref())?;
+    let upstream = if m.opt_present("host") { Some(upstream_config(m, &data_dir, env)?) } else { None };
+    let server = server_config(m, upstream.as_ref(), sources)?;
     if upstream.is_none() && server.is_none() {
         return Err(bad("--host", "required unless serving a data directory with --listen"));
     }
-    Ok(CliOutcome::Run(Box::new(Config { upstream, server, data_dir }), level))
+    Ok(Config { upstream, server, data_dir })
 }
 
-fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Option<ServerConfig>, Error> {
+fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>, sources: &mut Sources) -> Result<Option<ServerConfig>, Error> {
     let listen = m.opt_str("listen").unwrap_or_else(|| "127.0.0.1:3307".into());
     if listen == "off" {
         return Ok(None);
@@ -99,22 +126,7 @@ fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Optio
     let listen: SocketAddr = listen
         .parse()
         .map_err(|_| bad("--listen", format!("invalid address {listen:?} (expected like 127.0.0.1:3307 or off)")))?;
-    let user = m.opt_str("replica-user").or_else(|| upstream.map(|u| u.user.clone()));
-    let user = user.filter(|u| !u.is_empty()).ok_or_else(|| bad("--replica-user", "required when serving without --host"))?;
-    let password = match (m.opt_str("replica-password"), m.opt_str("replica-password-file")) {
-        (Some(_), Some(_)) => return Err(bad("--replica-password-file", "give either --replica-password or --replica-password-file")),
-        (Some(p), None) => p,
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .map_err(|e| bad("--replica-password-file", format!("cannot read {path}: {e}")))?
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-        (None, None) => match upstream {
-            Some(u) => u.password.clone(),
-            None => return Err(bad("--replica-password", "required when serving without --host")),
-        },
-    };
+    let accounts = accounts(m, upstream, sources)?;
     let max_connections = match m.opt_str("max-connections") {
         None => 200,
         Some(n) => n.parse::<usize>().ok().filter(|&n| (1..=100_000).contains(&n)).ok_or_else(|| {
@@ -123,7 +135,7 @@ fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Optio
     };
     Ok(Some(ServerConfig {
         listen,
-        accounts: vec![Account { user, password }],
+        accounts,
         max_connections,
         trace_packets: m.opt_present("trace-packets"),
     }))
@@ -227,7 +239,7 @@ mod tests {
 
     fn run(s: &str) -> Result<Config, Error> {
         match parse(&args(s), |_| None)? {
-            CliOutcome::Run(c, _) => Ok(*c),
+            CliOutcome::Run(c, _, _) => Ok(*c),
             other => panic!("{other:?}"),
         }
     }
@@ -286,12 +298,26 @@ mod tests {
     #[test]
     fn password_comes_from_mysql_pwd_when_not_given() {
         let c = match parse(&args("-h x -u r"), |k| (k == "MYSQL_PWD").then(|| "envpw".to_string())).unwrap() {
-            CliOutcome::Run(c, _) => c,
+            CliOutcome::Run(c, _, _) => c,
             other => panic!("{other:?}"),
         };
         let up = c.upstream.clone().unwrap();
         assert_eq!(up.password, "envpw");
         assert!(!format!("{:?}", c).contains("envpw"));
+    }
+
+    #[test]
+    fn help_fits_one_screen_and_lists_every_option() {
+        let help = usage();
+        assert!(help.lines().count() <= 45, "{} lines:\n{help}", help.lines().count());
+        assert!(help.lines().all(|l| l.len() <= crate::help::WIDTH), "{help}");
+        options().usage_with_format(|rows| {
+            for row in rows {
+                let long = row.split_whitespace().find(|w| w.starts_with("--")).unwrap();
+                assert!(help.contains(&format!("{long} ")), "{long} missing:\n{help}");
+            }
+            String::new()
+        });
     }
 
     #[test]

@@ -15,6 +15,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A line of a configuration or accounts file is wrong.
+    ConfigFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong, naming the key.
+        reason: String,
+    },
     /// Storage failed.
     Storage(StorageError),
     /// Following the primary failed for good.
@@ -30,6 +39,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config { flag, reason } => write!(f, "{flag}: {reason}"),
+            Error::ConfigFile { path, line, reason } => write!(f, "{}:{line}: {reason}", path.display()),
             Error::Storage(_) => write!(f, "storage error"),
             Error::Upstream(_) => write!(f, "cannot follow the primary"),
             Error::Thread(name) => write!(f, "thread {name} failed"),

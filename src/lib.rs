@@ -25,10 +25,13 @@
 //! the writer drains, fsyncs and exits. The durability contract and the
 //! crash cases are in [`storage`].
 
+pub mod accounts;
 pub mod binlog;
 pub mod cli;
+pub mod cnf;
 pub mod config;
 pub mod error;
+pub mod help;
 pub mod net;
 pub mod protocol;
 pub mod server;

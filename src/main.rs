@@ -8,8 +8,8 @@ use binlogserver::Error;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (config, level) = match cli::parse(&args, |k| std::env::var(k).ok()) {
-        Ok(CliOutcome::Run(config, level)) => (config, level),
+    let (config, level, warnings) = match cli::parse(&args, |k| std::env::var(k).ok()) {
+        Ok(CliOutcome::Run(config, level, warnings)) => (config, level, warnings),
         Ok(CliOutcome::Help(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
@@ -29,6 +29,9 @@ fn main() -> ExitCode {
         logger.parse_filters(&spec);
     }
     logger.init();
+    for w in &warnings {
+        log::warn!("{w}");
+    }
     match binlogserver::run(*config, Shutdown::new()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

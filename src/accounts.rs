@@ -1,0 +1,137 @@
+//! The accounts downstream clients log in with, from the command line or
+//! the configuration file: `--replica-user` with `--replica-password` (or
+//! `--replica-password-file`), every `--replica-account USER:PASSWORD`, and
+//! the lines of `--replica-accounts-file FILE` (`USER:PASSWORD`, `#`
+//! comments). Without any of them the upstream `--user`/`--password` is the
+//! one account.
+
+use std::path::Path;
+
+use getopts::Matches;
+
+use crate::cnf::{file_error, world_readable, Sources};
+use crate::error::Error;
+use crate::server::Account;
+use crate::upstream::UpstreamConfig;
+
+fn bad(flag: &str, reason: impl Into<String>) -> Error {
+    Error::Config { flag: flag.into(), reason: reason.into() }
+}
+
+/// Every account, in the order given; an error names the flag, or the file
+/// and line, of a malformed or repeated account.
+pub fn accounts(m: &Matches, upstream: Option<&UpstreamConfig>, src: &mut Sources) -> Result<Vec<Account>, Error> {
+    let listed = m.opt_present("replica-account") || m.opt_present("replica-accounts-file");
+    let mut out: Vec<Account> = Vec::new();
+    if !listed || m.opt_present("replica-user") || m.opt_present("replica-password") || m.opt_present("replica-password-file")
+    {
+        out.push(main_account(m, upstream).map_err(|e| src.locate(m, e))?);
+    }
+    for (pos, value) in m.opt_strs_pos("replica-account") {
+        let locate = |reason: String| match src.line_of(pos) {
+            Some((path, line)) => file_error(path, line, format!("replica-account: {reason}")),
+            None => bad("--replica-account", reason),
+        };
+        let account = split_account(&value).map_err(&locate)?;
+        if out.iter().any(|a| a.user == account.user) {
+            return Err(locate(format!("account {:?} is given twice", account.user)));
+        }
+        out.push(account);
+    }
+    if let Some(path) = m.opt_str("replica-accounts-file") {
+        let path = Path::new(&path);
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| src.locate(m, bad("--replica-accounts-file", format!("cannot read {}: {e}", path.display()))))?;
+        if world_readable(path) {
+            src.warnings.push(format!(
+                "accounts file is readable by every user path={} (chmod o-r it, e.g. chmod 640)",
+                path.display()
+            ));
+        }
+        for (line, account) in parse_accounts_file(&text).map_err(|(line, reason)| file_error(path, line, reason))? {
+            if out.iter().any(|a| a.user == account.user) {
+                return Err(file_error(path, line, format!("account {:?} is given twice", account.user)));
+            }
+            out.push(account);
+        }
+    }
+    if out.is_empty() {
+        return Err(src.locate(m, bad("--replica-accounts-file", "lists no account")));
+    }
+    Ok(out)
+}
+
+/// `--replica-user` (the upstream user by default) with its password.
+fn main_account(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Account, Error> {
+    let user = m.opt_str("replica-user").or_else(|| upstream.map(|u| u.user.clone()));
+    let user = user
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| bad("--replica-user", "required when serving without --host (or give --replica-account)"))?;
+    let password = match (m.opt_str("replica-password"), m.opt_str("replica-password-file")) {
+        (Some(_), Some(_)) => {
+            return Err(bad("--replica-password-file", "give either --replica-password or --replica-password-file"))
+        }
+        (Some(p), None) => p,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map_err(|e| bad("--replica-password-file", format!("cannot read {path}: {e}")))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        (None, None) => match upstream {
+            Some(u) => u.password.clone(),
+            None => return Err(bad("--replica-password", "required when serving without --host")),
+        },
+    };
+    Ok(Account { user, password })
+}
+
+/// `USER:PASSWORD` (the password may hold `:`); the error never repeats
+/// the value, which may be a password.
+pub fn split_account(value: &str) -> Result<Account, String> {
+    match value.split_once(':') {
+        Some((user, password)) if !user.is_empty() => Ok(Account { user: user.to_owned(), password: password.to_owned() }),
+        Some(_) => Err("empty user name (expected USER:PASSWORD)".to_owned()),
+        None => Err("expected USER:PASSWORD".to_owned()),
+    }
+}
+
+/// The accounts of an accounts file with their line numbers: one
+/// `USER:PASSWORD` per line taken as it is (no quotes, no escapes), blank
+/// lines and lines starting with `#` skipped.
+pub fn parse_accounts_file(text: &str) -> Result<Vec<(usize, Account)>, (usize, String)> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        out.push((i + 1, split_account(raw).map_err(|reason| (i + 1, reason))?));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_account_keeps_colons_in_the_password() {
+        let a = split_account("alice:pa:ss").unwrap();
+        assert_eq!((a.user.as_str(), a.password.as_str()), ("alice", "pa:ss"));
+        assert_eq!(split_account("bob:").unwrap().password, "");
+        assert!(split_account(":pw").is_err());
+        let err = split_account("alicesecret").unwrap_err();
+        assert!(!err.contains("alicesecret"), "{err}");
+    }
+
+    #[test]
+    fn accounts_file_skips_comments_and_names_the_bad_line() {
+        let text = "# replicas\n\nalice:a pw\n  # more\nbob:b#pw\n";
+        let got = parse_accounts_file(text).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[0].1.user.as_str(), got[0].1.password.as_str()), (3, "alice", "a pw"));
+        assert_eq!((got[1].0, got[1].1.password.as_str()), (5, "b#pw"));
+        assert_eq!(parse_accounts_file("alice:x\nnocolon\n").unwrap_err().0, 2);
+    }
+}
