@@ -47,6 +47,7 @@ fn options() -> Options {
     o.optopt("", "replica-password", "its password [the upstream password]", "PASSWORD");
     o.optopt("", "replica-password-file", "read it from the first line of FILE", "FILE");
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
+    o.optopt("", "metrics", "serve Prometheus metrics over HTTP at ADDR:PORT/metrics, e.g. 127.0.0.1:9104 [off]", "ADDR");
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -88,7 +89,8 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Cl
     if upstream.is_none() && server.is_none() {
         return Err(bad("--host", "required unless serving a data directory with --listen"));
     }
-    Ok(CliOutcome::Run(Box::new(Config { upstream, server, data_dir }), level))
+    let metrics = metrics_addr(&m)?;
+    Ok(CliOutcome::Run(Box::new(Config { upstream, server, data_dir, metrics }), level))
 }
 
 fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Option<ServerConfig>, Error> {
@@ -127,6 +129,16 @@ fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Optio
         max_connections,
         trace_packets: m.opt_present("trace-packets"),
     }))
+}
+
+fn metrics_addr(m: &Matches) -> Result<Option<SocketAddr>, Error> {
+    match m.opt_str("metrics").as_deref() {
+        None | Some("off") => Ok(None),
+        Some(a) => a
+            .parse()
+            .map(Some)
+            .map_err(|_| bad("--metrics", format!("invalid address {a:?} (expected like 127.0.0.1:9104 or off)"))),
+    }
 }
 
 fn bad(flag: &str, reason: impl Into<String>) -> Error {
@@ -260,6 +272,15 @@ mod tests {
         assert!(matches!(run("-d /x --listen 127.0.0.1:1"), Err(Error::Config { flag, .. }) if flag == "--replica-user"));
         assert!(matches!(run("-d /x --listen off"), Err(Error::Config { flag, .. }) if flag == "--host"));
         assert!(run("-h x -u r --listen off").unwrap().server.is_none());
+    }
+
+    #[test]
+    fn metrics_is_off_by_default_and_takes_an_address() {
+        assert_eq!(run("-h x -u r").unwrap().metrics, None);
+        assert_eq!(run("-h x -u r --metrics off").unwrap().metrics, None);
+        let c = run("-h x -u r --metrics 127.0.0.1:9104").unwrap();
+        assert_eq!(c.metrics.map(|a| a.to_string()), Some("127.0.0.1:9104".to_owned()));
+        assert!(matches!(run("-h x -u r --metrics 9104"), Err(Error::Config { flag, .. }) if flag == "--metrics"));
     }
 
     #[test]
