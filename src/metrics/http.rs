@@ -26,6 +26,10 @@ use crate::storage::watermark::Watermark;
 pub const MAX_REQUEST: usize = 8 << 10;
 /// Read and write timeout of an exporter connection.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// Bytes read and discarded after answering, at most.
+const DRAIN_MAX: usize = 64 << 10;
+/// How long to wait for the client to finish sending after the answer.
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
 /// Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -129,12 +133,28 @@ impl Exporter {
         out.push_str(&body);
         s.write_all(out.as_bytes())?;
         let _ = s.shutdown(std::net::Shutdown::Write);
+        drain(&mut s);
         Ok(())
     }
 }
 
 fn st_code(s: Status) -> u16 {
     s as u16
+}
+
+/// Reads what the client still sends (a body, an oversized head) before
+/// closing: closing with unread input resets the connection, and the
+/// client could lose the answer. Bounded in bytes and time.
+fn drain(s: &mut TcpStream) {
+    let _ = s.set_read_timeout(Some(DRAIN_TIMEOUT));
+    let mut buf = [0u8; 4096];
+    let mut left = DRAIN_MAX;
+    while left > 0 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 /// Reads until the end of the request head, EOF, [`MAX_REQUEST`] bytes or the timeout.
