@@ -375,9 +375,13 @@ impl Progress {
         }
     }
 
-    /// Bytes between `file:pos` and the primary's end as seen at connect.
+    /// Bytes between `file:pos` and the primary's end as seen at connect;
+    /// 0 in a file newer than all of those (nothing known to be ahead).
     fn behind(&self, file: &BinlogFileName, pos: u64) -> Option<u64> {
-        let idx = self.primary_logs.iter().position(|(n, _)| n == file.as_str())?;
+        let Some(idx) = self.primary_logs.iter().position(|(n, _)| n == file.as_str()) else {
+            let (last, _) = self.primary_logs.last()?;
+            return BinlogFileName::new(last).ok().filter(|last| last < file).map(|_| 0);
+        };
         let rest: u64 = self.primary_logs.iter().skip(idx + 1).map(|(_, s)| s).sum();
         let here = self.primary_logs.get(idx).map_or(0, |(_, s)| s.saturating_sub(pos));
         Some(here + rest)
@@ -413,5 +417,25 @@ impl Progress {
             self.bytes = 0;
         }
         refresh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> BinlogFileName {
+        BinlogFileName::new(s).unwrap()
+    }
+
+    #[test]
+    fn behind_counts_to_the_connect_time_end_and_is_zero_past_it() {
+        let p = Progress::new(vec![("b.000001".into(), 1000), ("b.000002".into(), 300)]);
+        assert_eq!(p.behind(&name("b.000001"), 400), Some(600 + 300));
+        assert_eq!(p.behind(&name("b.000002"), 300), Some(0));
+        // The primary rotated after we connected: we are at its newest file.
+        assert_eq!(p.behind(&name("b.000003"), 4), Some(0));
+        assert_eq!(p.behind(&name("a.000001"), 4), None);
+        assert_eq!(Progress::new(Vec::new()).behind(&name("b.000001"), 4), None);
     }
 }
