@@ -56,6 +56,7 @@ pub(crate) fn options() -> Options {
     o.optopt("", "replica-accounts-file", "client logins from FILE: USER:PASSWORD lines, # comments", "FILE");
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
     o.optopt("", "config", "read options from the [binlogserver] group of FILE first", "FILE");
+    o.optopt("", "metrics", "serve Prometheus metrics over HTTP at ADDR:PORT/metrics [off]", "ADDR");
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -115,7 +116,8 @@ fn config(m: &Matches, env: &impl Fn(&str) -> Option<String>, sources: &mut Sour
     if upstream.is_none() && server.is_none() {
         return Err(bad("--host", "required unless serving a data directory with --listen"));
     }
-    Ok(Config { upstream, server, data_dir })
+    let metrics = metrics_addr(m)?;
+    Ok(Config { upstream, server, data_dir, metrics })
 }
 
 fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>, sources: &mut Sources) -> Result<Option<ServerConfig>, Error> {
@@ -139,6 +141,16 @@ fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>, sources: &mut S
         max_connections,
         trace_packets: m.opt_present("trace-packets"),
     }))
+}
+
+fn metrics_addr(m: &Matches) -> Result<Option<SocketAddr>, Error> {
+    match m.opt_str("metrics").as_deref() {
+        None | Some("off") => Ok(None),
+        Some(a) => a
+            .parse()
+            .map(Some)
+            .map_err(|_| bad("--metrics", format!("invalid address {a:?} (expected like 127.0.0.1:9104 or off)"))),
+    }
 }
 
 fn bad(flag: &str, reason: impl Into<String>) -> Error {
@@ -272,6 +284,15 @@ mod tests {
         assert!(matches!(run("-d /x --listen 127.0.0.1:1"), Err(Error::Config { flag, .. }) if flag == "--replica-user"));
         assert!(matches!(run("-d /x --listen off"), Err(Error::Config { flag, .. }) if flag == "--host"));
         assert!(run("-h x -u r --listen off").unwrap().server.is_none());
+    }
+
+    #[test]
+    fn metrics_is_off_by_default_and_takes_an_address() {
+        assert_eq!(run("-h x -u r").unwrap().metrics, None);
+        assert_eq!(run("-h x -u r --metrics off").unwrap().metrics, None);
+        let c = run("-h x -u r --metrics 127.0.0.1:9104").unwrap();
+        assert_eq!(c.metrics.map(|a| a.to_string()), Some("127.0.0.1:9104".to_owned()));
+        assert!(matches!(run("-h x -u r --metrics 9104"), Err(Error::Config { flag, .. }) if flag == "--metrics"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `Config`: the validated, typed settings binlogserver runs with.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::server::ServerConfig;
@@ -14,6 +15,8 @@ pub struct Config {
     pub server: Option<ServerConfig>,
     /// Where the binlog files live.
     pub data_dir: PathBuf,
+    /// Where to serve Prometheus metrics over HTTP (`--metrics`); `None`: off.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// The default server id: stable for a host and data directory, in a range

@@ -20,6 +20,8 @@
 //!
 //! * `listener` accepts downstream connections; each runs in its own
 //!   `client-<addr>` thread and reads files up to the published durable end.
+//! * `metrics` (with `--metrics`) answers Prometheus scrapes, one at a time
+//!   ([`metrics::http`]).
 //!
 //! Shutdown is by closing: when the dump thread ends it drops its sender;
 //! the writer drains, fsyncs and exits. The durability contract and the
@@ -32,6 +34,7 @@ pub mod cnf;
 pub mod config;
 pub mod error;
 pub mod help;
+pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod server;
@@ -48,6 +51,8 @@ use log::info;
 pub use config::Config;
 pub use error::{Error, Result};
 
+use metrics::http::{Exporter, Source};
+use metrics::Metrics;
 use server::info::UpstreamStatus;
 use server::listener::Listener;
 use server::registry::Registry;
@@ -77,15 +82,39 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let status = config.upstream.as_ref().map(|u| {
         Arc::new(Mutex::new(UpstreamStatus { host: u.host.clone(), port: u.port, user: u.user.clone(), ..Default::default() }))
     });
-    let listener = match &config.server {
-        Some(server) => {
+    let metrics = Arc::new(Metrics::default());
+    let registry = config.server.as_ref().map(|_| Arc::new(Registry::default()));
+    let exporter = match config.metrics {
+        Some(addr) => {
+            let source = Source {
+                metrics: Arc::clone(&metrics),
+                upstream: status.clone(),
+                dir: config.data_dir.clone(),
+                watermark: watermark.clone(),
+                registry: registry.clone(),
+            };
+            let exporter = Exporter::bind(addr, source, shutdown.clone()).map_err(|e| Error::Config {
+                flag: "--metrics".into(),
+                reason: format!("cannot listen on {addr}: {e}"),
+            })?;
+            let handle = thread::Builder::new()
+                .name("metrics".into())
+                .spawn(move || exporter.run())
+                .map_err(|_| Error::Thread("metrics"))?;
+            Some(handle)
+        }
+        None => None,
+    };
+    let listener = match (&config.server, registry) {
+        (Some(server), Some(registry)) => {
             let shared = Arc::new(Shared {
                 dir: config.data_dir.clone(),
                 watermark: watermark.clone(),
-                registry: Registry::default(),
+                registry,
                 config: server.clone(),
                 upstream: status.clone(),
                 shutdown: shutdown.clone(),
+                metrics: Arc::clone(&metrics),
             });
             let listener = Listener::bind(shared).map_err(|e| Error::Config {
                 flag: "--listen".into(),
@@ -97,10 +126,10 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
                 .map_err(|_| Error::Thread("listener"))?;
             Some(handle)
         }
-        None => None,
+        _ => None,
     };
     let result = match config.upstream {
-        Some(upstream) => follow(upstream, dir, recovered, watermark, status, shutdown.clone()),
+        Some(upstream) => follow(upstream, dir, recovered, watermark, status, metrics, shutdown.clone()),
         None => {
             info!("serving data_dir={} without a primary", config.data_dir.display());
             while !shutdown.wait(std::time::Duration::from_secs(3600)) {}
@@ -109,6 +138,9 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     };
     shutdown.trigger();
     if let Some(h) = listener {
+        let _ = h.join();
+    }
+    if let Some(h) = exporter {
         let _ = h.join();
     }
     result
@@ -120,6 +152,7 @@ fn follow(
     recovered: storage::recovery::Recovered,
     watermark: Watermark,
     status: Option<Arc<Mutex<UpstreamStatus>>>,
+    metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) -> Result<()> {
     info!(
@@ -133,7 +166,7 @@ fn follow(
     let state = StreamState::resume(recovered.tail.as_ref());
     let (writer_tx, writer_rx) = bounded(WRITER_QUEUE);
     let budget = ByteBudget::new(WRITER_BYTES);
-    let writer = Writer::new(dir, recovered.files, writer_rx, watermark, budget.clone());
+    let writer = Writer::new(dir, recovered.files, writer_rx, watermark, budget.clone(), Arc::clone(&metrics));
     let writer_budget = budget.clone();
     let writer = thread::Builder::new()
         .name("binlog-writer".into())
@@ -144,7 +177,7 @@ fn follow(
         })
         .map_err(|_| Error::Thread("binlog-writer"))?;
     let status = status.unwrap_or_default();
-    let dump = DumpThread::new(upstream, state, writer_tx, budget, shutdown, status);
+    let dump = DumpThread::new(upstream, state, writer_tx, budget, shutdown, status, metrics);
     let dump = thread::Builder::new()
         .name("upstream-dump".into())
         .spawn(move || dump.run())

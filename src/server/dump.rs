@@ -278,6 +278,8 @@ impl Stream<'_> {
                 Next::End => {}
             }
             if closed {
+                // Reported per file too, so a catching-up client shows its progress.
+                shared.registry.set_position(self.sender.id, file.as_str(), reader.position());
                 return Ok(Some(self.next_file(file)?));
             }
             if self.skipping.is_none() {

@@ -80,4 +80,8 @@ pub trait ServerInfo {
     fn connection_id(&self) -> u32;
     /// `KILL [CONNECTION|QUERY] id`: true when such a connection existed.
     fn kill(&self, id: u32) -> bool;
+    /// The `Binlogserver_*` rows of `SHOW STATUS`: the metrics the exporter serves.
+    fn metrics_status(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }

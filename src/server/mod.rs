@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::storage::watermark::Watermark;
 use info::UpstreamStatus;
@@ -63,12 +64,14 @@ pub struct Shared {
     pub dir: PathBuf,
     /// The durable end.
     pub watermark: Watermark,
-    /// Live connections.
-    pub registry: Registry,
+    /// Live connections (shared with the metrics exporter).
+    pub registry: Arc<Registry>,
     /// Serving settings.
     pub config: ServerConfig,
     /// Our upstream, when following a primary.
     pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
     /// Process-wide stop flag.
     pub shutdown: Shutdown,
+    /// Counters for `SHOW STATUS` (and the exporter).
+    pub metrics: Arc<Metrics>,
 }

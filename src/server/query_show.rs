@@ -88,6 +88,8 @@ fn status_rows(info: &dyn ServerInfo) -> Vec<(String, String)> {
     }
     let mut rows: Vec<(String, String)> = rows.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
     rows.sort_by_key(|(name, _)| name.to_ascii_lowercase());
+    // The exporter's samples, in the exporter's order (histogram buckets stay in order).
+    rows.extend(info.metrics_status());
     rows
 }
 

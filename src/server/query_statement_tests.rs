@@ -128,6 +128,24 @@ fn show_status_reports_what_the_server_knows() {
 }
 
 #[test]
+fn show_status_includes_the_metrics() {
+    let info = FakeInfo::mariadb();
+    let mut vars = SessionVars::new();
+    check(
+        "SHOW GLOBAL STATUS LIKE 'binlogserver\\_upstream%'",
+        &mut vars,
+        &info,
+        &Expect::Row(&[("Variable_name", Some("Binlogserver_upstream_connected")), ("Value", Some("1"))]),
+    );
+    check(
+        "SHOW STATUS WHERE Variable_name = 'Binlogserver_fsync_duration_seconds_count'",
+        &mut vars,
+        &info,
+        &Expect::Row(&[("Variable_name", Some("Binlogserver_fsync_duration_seconds_count")), ("Value", Some("7"))]),
+    );
+}
+
+#[test]
 fn session_values_show_up_in_select_and_show() {
     let info = FakeInfo::mariadb();
     let mut vars = SessionVars::new();

@@ -100,6 +100,12 @@ impl ServerInfo for FakeInfo {
     fn kill(&self, id: u32) -> bool {
         id == 32 || id == 45
     }
+    fn metrics_status(&self) -> Vec<(String, String)> {
+        vec![
+            ("Binlogserver_upstream_connected".into(), "1".into()),
+            ("Binlogserver_fsync_duration_seconds_count".into(), "7".into()),
+        ]
+    }
 }
 
 /// Evaluates at [`NOW`].

@@ -16,6 +16,7 @@ struct Entry {
     slave: Option<SlaveHost>,
     dump_server_id: Option<u32>,
     position: Option<(String, u64)>,
+    user: String,
 }
 
 /// What an operator may see of a connection.
@@ -29,6 +30,8 @@ pub struct ConnectionView {
     pub dump_server_id: Option<u32>,
     /// Last position sent, if dumping.
     pub position: Option<(String, u64)>,
+    /// The user it logged in as (empty before authentication).
+    pub user: String,
 }
 
 /// All live downstream connections.
@@ -57,13 +60,20 @@ impl Registry {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let killed = Arc::new(AtomicBool::new(false));
-        conns.insert(id, Entry { peer, socket, killed: Arc::clone(&killed), slave: None, dump_server_id: None, position: None });
+        conns.insert(id, Entry { peer, socket, killed: Arc::clone(&killed), slave: None, dump_server_id: None, position: None, user: String::new() });
         Some((id, killed))
     }
 
     /// Removes a finished connection.
     pub fn unregister(&self, id: u32) {
         self.lock().remove(&id);
+    }
+
+    /// Records the user `id` logged in as.
+    pub fn set_user(&self, id: u32, user: &str) {
+        if let Some(e) = self.lock().get_mut(&id) {
+            e.user = user.to_owned();
+        }
     }
 
     /// Records `COM_REGISTER_SLAVE`.
@@ -129,7 +139,13 @@ impl Registry {
         let mut v: Vec<ConnectionView> = self
             .lock()
             .iter()
-            .map(|(id, e)| ConnectionView { id: *id, peer: e.peer, dump_server_id: e.dump_server_id, position: e.position.clone() })
+            .map(|(id, e)| ConnectionView {
+                id: *id,
+                peer: e.peer,
+                dump_server_id: e.dump_server_id,
+                position: e.position.clone(),
+                user: e.user.clone(),
+            })
             .collect();
         v.sort_by_key(|c| c.id);
         v

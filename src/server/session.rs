@@ -198,6 +198,7 @@ impl Session {
         }
         debug!("authenticated id={} peer={} user={}", self.id, self.peer, self.user);
         self.vars.set_account(&self.user, &self.peer.ip().to_string());
+        self.shared.registry.set_user(self.id, &self.user);
         self.send_ok()?;
         Ok(true)
     }

@@ -7,6 +7,8 @@ use log::warn;
 
 use super::info::{ServerInfo, SlaveHost, UpstreamStatus};
 use super::Shared;
+use crate::metrics::collect::{collect, View};
+use crate::metrics::text::status_rows;
 use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, FormatDescription};
 use crate::storage::gtid_scan::{scan_file, FileGtids};
 use crate::storage::reader::{file_size, list_files, BinlogReader};
@@ -153,5 +155,18 @@ impl ServerInfo for SessionInfo<'_> {
 
     fn kill(&self, id: u32) -> bool {
         self.shared.registry.kill(id)
+    }
+
+    fn metrics_status(&self) -> Vec<(String, String)> {
+        let upstream = self.upstream_status();
+        let now_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        status_rows(&collect(&View {
+            metrics: &self.shared.metrics,
+            upstream,
+            dir: &self.shared.dir,
+            watermark: &self.shared.watermark,
+            registry: Some(&self.shared.registry),
+            now_unix,
+        }))
     }
 }

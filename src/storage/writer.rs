@@ -14,6 +14,8 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -24,6 +26,7 @@ use super::datadir::DataDir;
 use super::watermark::{DurablePosition, Watermark};
 use super::StorageError;
 use crate::binlog::BinlogFileName;
+use crate::metrics::Metrics;
 
 /// Unsynced bytes after which the writer fsyncs even without an ACK waiting.
 pub const SYNC_BYTES: u64 = 8 << 20;
@@ -41,6 +44,8 @@ pub struct AckRequest {
     pub file: BinlogFileName,
     /// End position of the flagged event.
     pub position: u64,
+    /// When the flagged event arrived in the dump thread (for the ACK latency).
+    pub arrived: Instant,
 }
 
 /// Sends one semi-sync ACK to the primary (built by the upstream layer over
@@ -100,6 +105,7 @@ pub struct Writer {
     ack_sink: Option<(u64, AckSink)>,
     watermark: Watermark,
     budget: ByteBudget,
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
@@ -110,8 +116,20 @@ impl Writer {
         rx: Receiver<WriterMsg>,
         watermark: Watermark,
         budget: ByteBudget,
+        metrics: Arc<Metrics>,
     ) -> Self {
-        Writer { dir, files, current: None, synced: 0, pending_acks: Vec::new(), rx, ack_sink: None, watermark, budget }
+        Writer {
+            dir,
+            files,
+            current: None,
+            synced: 0,
+            pending_acks: Vec::new(),
+            rx,
+            ack_sink: None,
+            watermark,
+            budget,
+            metrics,
+        }
     }
 
     /// Runs until every sender is dropped; returns the first storage error.
@@ -207,7 +225,9 @@ impl Writer {
         }
         let started = Instant::now();
         file.sync_data().map_err(StorageError::io("fsync", self.dir.file_path(name)))?;
-        debug!("fsync file={} bytes={} took_us={}", name, len - self.synced, started.elapsed().as_micros());
+        let took = started.elapsed();
+        self.metrics.fsync.observe(took);
+        debug!("fsync file={} bytes={} took_us={}", name, len - self.synced, took.as_micros());
         self.synced = *len;
         self.watermark.publish(DurablePosition { file: name.clone(), offset: *len });
         self.release_acks();
@@ -224,9 +244,15 @@ impl Writer {
         };
         let newest = self.pending_acks.drain(..).rev().find(|a| a.connection == *connection);
         if let Some(ack) = newest {
-            if let Err(e) = sink(&ack) {
-                debug!("semi-sync ack not sent, connection closing: {e}");
-                self.ack_sink = None;
+            match sink(&ack) {
+                Ok(()) => {
+                    self.metrics.acks_sent.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.ack_latency.observe(ack.arrived.elapsed());
+                }
+                Err(e) => {
+                    debug!("semi-sync ack not sent, connection closing: {e}");
+                    self.ack_sink = None;
+                }
             }
         }
     }

@@ -6,8 +6,6 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use log::trace;
 
@@ -15,8 +13,8 @@ use crate::protocol::command::SemiSyncAck;
 use crate::protocol::packet::encode_packets;
 use crate::storage::writer::{AckRequest, AckSink};
 
-/// A sink writing ACKs to `stream` and counting them in `sent`.
-pub fn ack_sink(mut stream: TcpStream, sent: Arc<AtomicU64>) -> AckSink {
+/// A sink writing ACKs to `stream` (the writer counts what it sent).
+pub fn ack_sink(mut stream: TcpStream) -> AckSink {
     let mut payload = Vec::with_capacity(64);
     let mut wire = Vec::with_capacity(64);
     Box::new(move |ack: &AckRequest| {
@@ -25,7 +23,6 @@ pub fn ack_sink(mut stream: TcpStream, sent: Arc<AtomicU64>) -> AckSink {
         SemiSyncAck { position: ack.position, file: ack.file.as_str().as_bytes().to_vec() }.encode(&mut payload);
         encode_packets(&payload, &mut 0, &mut wire);
         stream.write_all(&wire)?;
-        sent.fetch_add(1, Ordering::Relaxed);
         trace!("semi-sync ack sent file={} position={}", ack.file, ack.position);
         Ok(())
     })

@@ -3,7 +3,7 @@
 //! breaks.
 
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use super::session::{self, Session};
 use super::stream::{decode_fake_rotate, Action, StreamState};
 use super::{StartFrom, UpstreamConfig, UpstreamError};
 use crate::binlog::{BinlogFileName, EventHeader, EventType};
+use crate::metrics::Metrics;
 use crate::net::PacketStream;
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
@@ -45,7 +46,7 @@ pub struct DumpThread {
     budget: ByteBudget,
     shutdown: Shutdown,
     connections: u64,
-    acks_sent: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
     status: Arc<Mutex<UpstreamStatus>>,
 }
 
@@ -64,9 +65,9 @@ impl DumpThread {
         budget: ByteBudget,
         shutdown: Shutdown,
         status: Arc<Mutex<UpstreamStatus>>,
+        metrics: Arc<Metrics>,
     ) -> Self {
-        let acks_sent = Arc::new(AtomicU64::new(0));
-        DumpThread { cfg, state, writer, budget, shutdown, connections: 0, acks_sent, status }
+        DumpThread { cfg, state, writer, budget, shutdown, connections: 0, metrics, status }
     }
 
     /// Updates the status shown by `SHOW SLAVE STATUS`.
@@ -76,7 +77,7 @@ impl DumpThread {
             s.file = file.as_str().to_owned();
             s.position = pos;
         }
-        s.acks_sent = self.acks_sent.load(Ordering::Relaxed);
+        s.acks_sent = self.metrics.acks_sent.load(Ordering::Relaxed);
         update(&mut s);
     }
 
@@ -147,10 +148,12 @@ impl DumpThread {
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
         if semi_sync {
             let stream = ps.get_ref().try_clone().map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
-            let sink = ack_sink(stream, Arc::clone(&self.acks_sent));
+            let sink = ack_sink(stream);
             self.send(WriterMsg::AckSink { connection: self.connections, sink: Some(sink) })?;
         }
-        let result = self.stream_events(&mut ps, semi_sync, Progress::new(primary_logs));
+        let progress = Progress::new(primary_logs);
+        self.metrics.caught_up.store(progress.caught_up, Ordering::Relaxed);
+        let result = self.stream_events(&mut ps, semi_sync, progress);
         let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
         if semi_sync {
             // Later ACKs of this connection would go nowhere; drop the sink.
@@ -198,11 +201,15 @@ impl DumpThread {
                 (packet.len() - event.len(), need_ack)
             };
             let event_len = packet.len() - skip;
+            self.metrics.event_received(event_len);
             if need_ack {
                 // The primary restarts its packet numbering after a flagged event.
                 ps.expect_seq(1);
             }
             let action = self.state.on_event(packet.get(skip..).unwrap_or_default())?;
+            if matches!(action, Action::Store { .. }) {
+                progress.stored(packet.get(skip..).unwrap_or_default());
+            }
             match action {
                 Action::Skip => {}
                 Action::Open { file, create } => {
@@ -230,6 +237,7 @@ impl DumpThread {
                     connection: self.connections,
                     file: file.clone(),
                     position,
+                    arrived: Instant::now(),
                 });
             }
             let pending = !batch.bytes.is_empty() || batch.ack.is_some();
@@ -237,7 +245,7 @@ impl DumpThread {
                 self.flush(&mut batch)?;
             }
             if let Some((file, pos)) = self.state.position() {
-                if progress.tick(file, pos, event_len as u64, &self.acks_sent) {
+                if progress.tick(file, pos, event_len as u64, &self.metrics) {
                     let behind = progress.behind(file, pos);
                     self.report(|s| s.behind_bytes = behind);
                 }
@@ -341,12 +349,24 @@ struct Progress {
     last_status: Instant,
     bytes: u64,
     caught_up: bool,
+    /// Header timestamp of the last stored event (0: none yet).
+    last_timestamp: u32,
 }
 
 impl Progress {
     fn new(primary_logs: Vec<(String, u64)>) -> Self {
         let caught_up = primary_logs.is_empty();
-        Progress { primary_logs, last: Instant::now(), last_status: Instant::now(), bytes: 0, caught_up }
+        Progress { primary_logs, last: Instant::now(), last_status: Instant::now(), bytes: 0, caught_up, last_timestamp: 0 }
+    }
+
+    /// Notes the header timestamp of a stored event (artificial events carry 0).
+    fn stored(&mut self, event: &[u8]) {
+        let mut r = Reader::new(event);
+        if let Ok(ts) = r.u32_le("event timestamp") {
+            if ts != 0 {
+                self.last_timestamp = ts;
+            }
+        }
     }
 
     fn new_file(&mut self, file: &BinlogFileName, create: bool) {
@@ -355,20 +375,25 @@ impl Progress {
         }
     }
 
-    /// Bytes between `file:pos` and the primary's end as seen at connect.
+    /// Bytes between `file:pos` and the primary's end as seen at connect;
+    /// 0 in a file newer than all of those (nothing known to be ahead).
     fn behind(&self, file: &BinlogFileName, pos: u64) -> Option<u64> {
-        let idx = self.primary_logs.iter().position(|(n, _)| n == file.as_str())?;
+        let Some(idx) = self.primary_logs.iter().position(|(n, _)| n == file.as_str()) else {
+            let (last, _) = self.primary_logs.last()?;
+            return BinlogFileName::new(last).ok().filter(|last| last < file).map(|_| 0);
+        };
         let rest: u64 = self.primary_logs.iter().skip(idx + 1).map(|(_, s)| s).sum();
         let here = self.primary_logs.get(idx).map_or(0, |(_, s)| s.saturating_sub(pos));
         Some(here + rest)
     }
 
     /// Counts an event; true about once a second (time to refresh the status).
-    fn tick(&mut self, file: &BinlogFileName, pos: u64, event_len: u64, acks: &AtomicU64) -> bool {
+    fn tick(&mut self, file: &BinlogFileName, pos: u64, event_len: u64, metrics: &Metrics) -> bool {
         self.bytes += event_len;
         let refresh = self.last_status.elapsed() >= STATUS_EVERY;
         if refresh {
             self.last_status = Instant::now();
+            metrics.last_event_timestamp.store(u64::from(self.last_timestamp), Ordering::Relaxed);
         }
         if self.caught_up {
             return refresh;
@@ -376,6 +401,7 @@ impl Progress {
         let behind = self.behind(file, pos);
         if behind == Some(0) || behind.is_none() {
             self.caught_up = true;
+            metrics.caught_up.store(true, Ordering::Relaxed);
             info!("caught up with the primary (received; durable within milliseconds) file={file} position={pos}");
             return true;
         }
@@ -385,11 +411,31 @@ impl Progress {
             info!(
                 "catching up file={file} position={pos} rate_mb_s={mb_s:.1} behind_bytes={} acks_sent={}",
                 behind.unwrap_or_default(),
-                acks.load(Ordering::Relaxed)
+                metrics.acks_sent.load(Ordering::Relaxed)
             );
             self.last = Instant::now();
             self.bytes = 0;
         }
         refresh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> BinlogFileName {
+        BinlogFileName::new(s).unwrap()
+    }
+
+    #[test]
+    fn behind_counts_to_the_connect_time_end_and_is_zero_past_it() {
+        let p = Progress::new(vec![("b.000001".into(), 1000), ("b.000002".into(), 300)]);
+        assert_eq!(p.behind(&name("b.000001"), 400), Some(600 + 300));
+        assert_eq!(p.behind(&name("b.000002"), 300), Some(0));
+        // The primary rotated after we connected: we are at its newest file.
+        assert_eq!(p.behind(&name("b.000003"), 4), Some(0));
+        assert_eq!(p.behind(&name("a.000001"), 4), None);
+        assert_eq!(Progress::new(Vec::new()).behind(&name("b.000001"), 4), None);
     }
 }
