@@ -34,6 +34,7 @@ pub mod protocol;
 pub mod server;
 pub mod shutdown;
 pub mod storage;
+pub mod tools;
 pub mod upstream;
 
 use std::sync::{Arc, Mutex};
