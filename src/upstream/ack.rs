@@ -15,8 +15,10 @@ use crate::protocol::command::SemiSyncAck;
 use crate::protocol::packet::encode_packets;
 use crate::storage::writer::{AckRequest, AckSink};
 
-/// A sink writing ACKs to `stream` and counting them in `sent`.
-pub fn ack_sink(mut stream: TcpStream, sent: Arc<AtomicU64>) -> AckSink {
+/// A sink writing ACKs to `stream` and counting them in `sent`; with
+/// `trace_packets` each ACK packet is logged as a hex dump, as
+/// [`crate::net::PacketStream`] logs the packets it moves.
+pub fn ack_sink(mut stream: TcpStream, sent: Arc<AtomicU64>, trace_packets: bool) -> AckSink {
     let mut payload = Vec::with_capacity(64);
     let mut wire = Vec::with_capacity(64);
     Box::new(move |ack: &AckRequest| {
@@ -24,6 +26,9 @@ pub fn ack_sink(mut stream: TcpStream, sent: Arc<AtomicU64>) -> AckSink {
         wire.clear();
         SemiSyncAck { position: ack.position, file: ack.file.as_str().as_bytes().to_vec() }.encode(&mut payload);
         encode_packets(&payload, &mut 0, &mut wire);
+        if trace_packets {
+            trace!("packet out seq=0 len={}\n{}", payload.len(), crate::net::packet_stream::hexdump(&payload));
+        }
         stream.write_all(&wire)?;
         sent.fetch_add(1, Ordering::Relaxed);
         trace!("semi-sync ack sent file={} position={}", ack.file, ack.position);
