@@ -31,6 +31,7 @@ pub mod config;
 pub mod error;
 pub mod net;
 pub mod protocol;
+pub mod proxy;
 pub mod server;
 pub mod shutdown;
 pub mod storage;

@@ -11,7 +11,7 @@ use std::fmt::Write;
 
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
-    checksum::event_payload, query_text, rows_table_id, EventHeader, EventType, FormatDescription, MariaGtid,
+    checksum::event_payload, query_text, verify_event, ChecksumAlg, rows_table_id, EventHeader, EventType, FormatDescription, MariaGtid,
     MariaGtidList, MysqlGtid, Rotate, TableMap,
 };
 use crate::protocol::DecodeError;
@@ -74,14 +74,17 @@ impl EventDescriber {
             return Ok(d);
         }
         let Some(fd) = self.fd.as_ref() else {
+            // A dump opens with an artificial ROTATE before the FD: its
+            // checksum alg is the one the replica asked for; the CRC tells.
+            if t == EventType::ROTATE {
+                let alg = if verify_event(event, ChecksumAlg::CRC32).is_ok() { ChecksumAlg::CRC32 } else { ChecksumAlg::OFF };
+                return rotate(event, alg);
+            }
             return Ok(String::new());
         };
         let alg = fd.checksum_alg;
         let d = match t {
-            EventType::ROTATE => {
-                let r = Rotate::decode_event(event, alg)?;
-                format!("next={} pos={}", String::from_utf8_lossy(&r.next_file), r.position)
-            }
+            EventType::ROTATE => rotate(event, alg)?,
             EventType::MARIADB_GTID => {
                 let g = MariaGtid::decode_event(event)?;
                 format!("gtid={}{}", g.triple(), if g.is_standalone() { " standalone" } else { "" })
@@ -121,6 +124,11 @@ impl EventDescriber {
         };
         Ok(d)
     }
+}
+
+fn rotate(event: &[u8], alg: ChecksumAlg) -> Result<String, DecodeError> {
+    let r = Rotate::decode_event(event, alg)?;
+    Ok(format!("next={} pos={}", String::from_utf8_lossy(&r.next_file), r.position))
 }
 
 /// `bytes` as printable text: lossy UTF-8, control characters escaped,

@@ -25,6 +25,7 @@ pub fn dispatch(args: &[String]) -> Option<ExitCode> {
     let code = match name.as_str() {
         "events" => events::main(rest),
         "verify" => verify::main(rest),
+        "proxy" => crate::proxy::main(rest),
         _ => return None,
     };
     Some(ExitCode::from(code))
@@ -44,7 +45,7 @@ pub fn stop_reason(stop: &ScanStop, len: u64) -> (u64, String) {
 
 /// Parses `args` with `opts`; `Err(code)` when the tool should exit now
 /// (help printed: 0; bad flags: 2).
-fn parse_args(opts: &getopts::Options, args: &[String], brief: &str) -> Result<getopts::Matches, u8> {
+pub(crate) fn parse_args(opts: &getopts::Options, args: &[String], brief: &str) -> Result<getopts::Matches, u8> {
     match opts.parse(args) {
         Ok(m) if m.opt_present("help") => {
             print!("{}", opts.usage(brief));
