@@ -25,6 +25,10 @@ use crate::tools::describe::{text, EventDescriber};
 
 /// Longest value of a result-set row shown before it is cut.
 pub const MAX_VALUE: usize = 64;
+/// MariaDB extended capability (bit 35): columns carry extended metadata.
+const MARIADB_CLIENT_EXTENDED_METADATA: u32 = 1 << 3;
+/// MariaDB extended capability (bit 36): result sets may skip cached metadata.
+const MARIADB_CLIENT_CACHE_METADATA: u32 = 1 << 4;
 /// `SERVER_MORE_RESULTS_EXISTS` in the status flags of an EOF/OK.
 const MORE_RESULTS: u16 = 0x0008;
 
@@ -68,6 +72,8 @@ pub struct Conversation {
     phase: Phase,
     server_caps: CapabilityFlags,
     client_caps: CapabilityFlags,
+    /// MariaDB extended capabilities both sides agreed on (bits 32-63).
+    mariadb_caps: u32,
     events: EventDescriber,
 }
 
@@ -84,6 +90,7 @@ impl Conversation {
             phase: Phase::Greeting,
             server_caps: CapabilityFlags(0),
             client_caps: CapabilityFlags(0),
+            mariadb_caps: 0,
             events: EventDescriber::new(),
         }
     }
@@ -140,6 +147,7 @@ impl Conversation {
         }
         let h = HandshakeV10::decode(&mut Reader::new(p))?;
         self.server_caps = h.capabilities;
+        self.mariadb_caps = h.mariadb_capabilities;
         self.phase = Phase::HandshakeResponse;
         Ok(format!(
             "HANDSHAKE server_version={} connection_id={} capabilities=0x{:08x} mariadb_capabilities=0x{:08x} auth_plugin={} scramble_len={}",
@@ -160,6 +168,7 @@ impl Conversation {
         }
         let r = HandshakeResponse41::decode(&mut Reader::new(p))?;
         self.client_caps = r.capabilities;
+        self.mariadb_caps &= client_mariadb_caps(p, r.capabilities);
         self.phase = Phase::Auth;
         let mut s = format!(
             "HANDSHAKE_RESPONSE user={} capabilities=0x{:08x} auth_response_len={}",
@@ -255,6 +264,15 @@ impl Conversation {
             Some(0x00) => Ok(format!("OK {}", ok_fields(&OkPacket::decode(&mut Reader::new(p))?))),
             Some(0xfb) => Ok(format!("LOCAL_INFILE_REQUEST file={}", text(p.get(1..).unwrap_or_default()))),
             Some(0xfe) if is_eof(p) => Ok("EOF".into()),
+            _ if self.mariadb_caps & MARIADB_CLIENT_CACHE_METADATA != 0 => {
+                let mut r = Reader::new(p);
+                let n = r.lenenc_int("ResultSet.column_count")?;
+                let metadata_follows = r.u8("ResultSet.metadata_follows")?;
+                r.finish("ResultSet.column_count")?;
+                let columns = usize::try_from(n).unwrap_or(usize::MAX);
+                self.phase = Phase::ResultSet { columns, names: Vec::new(), rows: metadata_follows == 0 };
+                Ok(format!("RESULT_SET columns={n} metadata_follows={metadata_follows}"))
+            }
             _ => {
                 let n = decode_column_count(p)?;
                 let columns = usize::try_from(n).unwrap_or(usize::MAX);
@@ -266,9 +284,14 @@ impl Conversation {
 
     fn result_set(&mut self, p: &[u8]) -> Result<String, DecodeError> {
         let deprecate_eof = self.client_caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
+        let extended = self.mariadb_caps & MARIADB_CLIENT_EXTENDED_METADATA != 0;
         let Phase::ResultSet { columns, names, rows } = &mut self.phase else { return Ok(String::new()) };
         if !*rows && names.len() < *columns {
-            let col = decode_column_definition(p).or_else(|_| decode_extended_column_definition(p))?;
+            let col = if extended {
+                decode_extended_column_definition(p)?
+            } else {
+                decode_column_definition(p)?
+            };
             names.push(col.name.clone());
             let line = format!("COLUMN {} name={} type={}", names.len(), col.name, col.column_type);
             if names.len() == *columns && deprecate_eof {
@@ -326,6 +349,17 @@ fn split_semi_sync(rest: &[u8]) -> (Option<bool>, &[u8]) {
         }
     }
     (None, rest)
+}
+
+/// The MariaDB extended capabilities in the last 4 bytes of the 23-byte
+/// filler of a handshake response (offset 28); a MySQL client (one that
+/// sets `CLIENT_MYSQL`, bit 0) has none.
+fn client_mariadb_caps(p: &[u8], caps: CapabilityFlags) -> u32 {
+    if caps.contains(CapabilityFlags::CLIENT_LONG_PASSWORD) {
+        return 0;
+    }
+    let mut r = Reader::new(p.get(28..).unwrap_or_default());
+    r.u32_le("HandshakeResponse41.mariadb_capabilities").unwrap_or(0)
 }
 
 /// The status flags of an EOF (or OK standing in for one).
