@@ -61,7 +61,9 @@ pub fn usage() -> String {
                  Follows a MySQL/MariaDB primary as a replica and keeps byte-identical copies of its\n\
                  binlog files in DIR, acknowledging semi-sync transactions only once they are fsync'd,\n\
                  and serves them to replicas and binlog clients on --listen. Without -h it serves DIR\n\
-                 as it is. Password sources, first found wins: -p, --password-file, MYSQL_PWD.";
+                 as it is. Password sources, first found wins: -p, --password-file, MYSQL_PWD.\n\n\
+                 Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:PORT\n\
+                 \x20      (see binlogserver TOOL --help).";
     options().usage(brief)
 }
 

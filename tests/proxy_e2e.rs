@@ -5,6 +5,9 @@
 //! semi-sync ACKs reach the primary) and the proxy's output must show the
 //! decoded packets.
 
+// clippy.toml's allow-*-in-tests reaches only #[test] functions, not helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
 mod common;
 
 use std::fs;
@@ -30,7 +33,7 @@ impl Proxy {
         let out = dir.join("proxy.out");
         let file = fs::File::create(&out).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_binlogserver"))
-            .args(["proxy", "--listen", "127.0.0.1:0", "--to", &format!("127.0.0.1:{to_port}")])
+            .args(["proxy", "--hexdump", "--listen", "127.0.0.1:0", "--to", &format!("127.0.0.1:{to_port}")])
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -82,6 +85,8 @@ fn client_query_and_semi_sync_replication_through_the_proxy() {
     proxy.wait_line(&["s>c seq=0", "HANDSHAKE server_version=", "MariaDB", "auth_plugin=mysql_native_password"]);
     proxy.wait_line(&["c>s seq=1", "HANDSHAKE_RESPONSE user=root"]);
     proxy.wait_line(&["c>s seq=0", "COM_QUERY \"SELECT 'hello' AS greeting, 6 * 7 AS answer, NULL AS nothing\""]);
+    // --hexdump: the payload follows its line, as `hexdump -C` shows it.
+    proxy.wait_line(&["00000000  03 53 45 4c 45 43 54 20  27 68 65 6c 6c 6f 27 20  |.SELECT 'hello' |"]);
     proxy.wait_line(&["s>c", "RESULT_SET columns=3"]);
     proxy.wait_line(&["s>c", "COLUMN 2 name=answer"]);
     proxy.wait_line(&["s>c", "ROW ['hello', '42', NULL]"]);

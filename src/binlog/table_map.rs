@@ -109,7 +109,7 @@ mod tests {
             timestamp: 0,
             event_type: t,
             server_id: 1,
-            event_len: (19 + body.len()) as u32,
+            event_len: u32::try_from(19 + body.len()).unwrap(),
             log_pos: 0,
             flags: 0,
         };
