@@ -49,7 +49,8 @@ pub fn main(args: &[String]) -> u8 {
     verify_dir(dir, &mut out);
     let files = out.files;
     let problems = out.problems;
-    println!("summary: {files} files, {} events, {problems} problems", out.events);
+    let s = if problems == 1 { "" } else { "s" };
+    println!("summary: {files} files, {} events, {problems} problem{s}", out.events);
     u8::from(problems > 0)
 }
 

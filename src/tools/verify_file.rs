@@ -209,3 +209,7 @@ impl GtidTracker<'_, '_> {
 fn join<'a>(gtids: impl Iterator<Item = &'a GtidTriple>) -> String {
     gtids.map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;
