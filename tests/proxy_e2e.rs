@@ -71,7 +71,10 @@ impl Drop for Proxy {
 
 #[test]
 fn client_query_and_semi_sync_replication_through_the_proxy() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
+    // A long semi-sync timeout: under load an ACK may be slow, but it must
+    // come (no_tx stays 0); nothing is binlogged before binlogserver is
+    // the primary's semi-sync client.
+    let primary = MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 30_000, ..PrimaryOpts::default() });
     let proxy = Proxy::start(primary.port());
 
     // A client query: the right answer, and the proxy shows it decoded.
