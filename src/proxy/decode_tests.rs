@@ -129,3 +129,20 @@ fn ssl_request_makes_the_rest_opaque_and_garbage_is_described() {
     let line = c.describe(S, b"\x09garbage");
     assert!(line.starts_with("undecoded ("), "{line}");
 }
+
+#[test]
+fn mysql_gtid_dump_shows_the_gtid_set() {
+    let mut c = logged_in(true);
+    let set = GtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5").unwrap();
+    let mut data = Vec::new();
+    set.encode(&mut data);
+    let mut dump = Vec::new();
+    ComBinlogDumpGtid { flags: 4, server_id: 9, file: Vec::new(), position: 4, gtid_set: data }.encode(&mut dump);
+    assert_eq!(
+        c.describe(C, &dump),
+        "COM_BINLOG_DUMP_GTID file= pos=4 flags=0x0004 server_id=9 gtid_set=[3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5]"
+    );
+    // The stream ends with an EOF in non-blocking mode; then commands again.
+    assert_eq!(c.describe(S, &[0xfe, 0, 0, 2, 0]), "EOF end of binlog stream");
+    assert!(c.describe(C, b"\x03select 1").starts_with("COM_QUERY"));
+}
