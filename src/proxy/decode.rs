@@ -5,7 +5,9 @@
 //! commands and their responses (OK, ERR, result sets), and once a
 //! COM_BINLOG_DUMP(_GTID) is sent the binlog event stream, with semi-sync
 //! headers, and the replica's semi-sync ACKs. Passwords and scramble
-//! replies are never shown, only their length. After an SSL request or
+//! replies are never shown, only their length; in a statement that may
+//! carry a password (`IDENTIFIED BY`, `MASTER_PASSWORD`...) every quoted
+//! string is replaced by its length. After an SSL request or
 //! with the compressed protocol the packets cannot be read: the
 //! conversation says so once and goes quiet.
 
@@ -216,7 +218,7 @@ impl Conversation {
         let Some((&cmd, body)) = p.split_first() else { return Ok("empty packet".into()) };
         let mut r = Reader::new(body);
         let line = match cmd {
-            COM_QUERY => format!("COM_QUERY \"{}\"", text(body)),
+            COM_QUERY => format!("COM_QUERY \"{}\"", text(&redact_secrets(body))),
             COM_REGISTER_SLAVE => {
                 let c = ComRegisterSlave::decode(&mut r)?;
                 format!(
@@ -360,6 +362,43 @@ fn client_mariadb_caps(p: &[u8], caps: CapabilityFlags) -> u32 {
     }
     let mut r = Reader::new(p.get(28..).unwrap_or_default());
     r.u32_le("HandshakeResponse41.mariadb_capabilities").unwrap_or(0)
+}
+
+/// A statement that may carry a password (`IDENTIFIED BY`, `PASSWORD`,
+/// `MASTER_PASSWORD`, ...) with every quoted string replaced by
+/// `'<N bytes>'`; other statements unchanged.
+fn redact_secrets(sql: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let upper = sql.to_ascii_uppercase();
+    let risky = [&b"PASSWORD"[..], b"IDENTIFIED"].iter().any(|k| upper.windows(k.len()).any(|w| w == *k));
+    if !risky {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = Vec::with_capacity(sql.len());
+    let mut quote: Option<(u8, usize)> = None;
+    let mut escaped = false;
+    for &b in sql {
+        match quote {
+            None if b == b'\'' || b == b'"' => quote = Some((b, 0)),
+            None => out.push(b),
+            Some((_, n)) if escaped => {
+                escaped = false;
+                quote = quote.map(|(q, _)| (q, n + 1));
+            }
+            Some((q, n)) if b == b'\\' => {
+                escaped = true;
+                quote = Some((q, n + 1));
+            }
+            Some((q, n)) if b == q => {
+                out.extend_from_slice(format!("'<{n} bytes>'").as_bytes());
+                quote = None;
+            }
+            Some((q, n)) => quote = Some((q, n + 1)),
+        }
+    }
+    if let Some((_, n)) = quote {
+        out.extend_from_slice(format!("'<{n} bytes>'").as_bytes());
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The status flags of an EOF (or OK standing in for one).

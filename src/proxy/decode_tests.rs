@@ -146,3 +146,13 @@ fn mysql_gtid_dump_shows_the_gtid_set() {
     assert_eq!(c.describe(S, &[0xfe, 0, 0, 2, 0]), "EOF end of binlog stream");
     assert!(c.describe(C, b"\x03select 1").starts_with("COM_QUERY"));
 }
+
+#[test]
+fn passwords_in_statements_are_not_shown() {
+    let mut c = logged_in(true);
+    let line = c.describe(C, b"\x03CREATE USER u IDENTIFIED BY 's3cr\\'et'");
+    assert_eq!(line, "COM_QUERY \"CREATE USER u IDENTIFIED BY '<8 bytes>'\"");
+    let line = c.describe(C, b"\x03CHANGE MASTER TO master_host='h', master_password=\"pw\"");
+    assert_eq!(line, "COM_QUERY \"CHANGE MASTER TO master_host='<1 bytes>', master_password='<2 bytes>'\"");
+    assert_eq!(c.describe(C, b"\x03SELECT 'x'"), "COM_QUERY \"SELECT 'x'\"");
+}

@@ -137,7 +137,9 @@ fn list(dir: &Path) -> Result<(Vec<BinlogFileName>, Option<PathBuf>), String> {
         if let Some(base) = name.strip_suffix(".index") {
             indexes.push(base.to_owned());
         } else if let Ok(f) = BinlogFileName::new(name) {
-            files.push(f);
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                files.push(f);
+            }
         }
     }
     let basename = match indexes.as_slice() {
