@@ -90,6 +90,9 @@ fn events_shows_gtids_tables_and_utc_times() {
     assert_eq!(code, 0);
     assert!(out.contains("gtid=76f3e7be-6720-11ed-9cad-0242ac110002:11"), "{out}");
     assert!(out.contains("previous_gtids=[76f3e7be-6720-11ed-9cad-0242ac110002:1-10]"), "{out}");
+    let (code, out) = run(&["events", &format!("{FIXTURES}/mysql_common/binlog_transaction_with_GTID_TAG.000001")]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Gtid_tagged        server_id=1 size=83 end=328 gtid=55778904-0299-11f1-b1b8-4ef0c4956feb:mytag:3"), "{out}");
     let (code, out) = run(&["events", &format!("{FIXTURES}/shyiko_connector_java/mysql-bin.checksum-none")]);
     assert_eq!(code, 0);
     assert!(out.contains("checksum=none"), "{out}");

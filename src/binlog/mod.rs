@@ -24,6 +24,7 @@ pub mod file_name;
 pub mod format_description;
 pub mod gtid;
 pub mod gtid_set;
+pub mod gtid_tagged;
 pub mod header;
 pub mod query;
 pub mod rotate;
@@ -39,6 +40,7 @@ pub use gtid::{GtidTriple, MariaGtid, MariaGtidList, MariaGtidPos, MysqlGtid};
 pub use header::{EventHeader, LOG_EVENT_ARTIFICIAL_F, LOG_EVENT_BINLOG_IN_USE_F, LOG_EVENT_IGNORABLE_F};
 pub use query::query_text;
 pub use rotate::Rotate;
+pub use gtid_tagged::MysqlTaggedGtid;
 pub use table_map::{rows_table_id, TableMap};
 pub use scan::{scan, walk, ScanReport, ScanStop, ScannedEvent, Walk};
 

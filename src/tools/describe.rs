@@ -12,7 +12,7 @@ use std::fmt::Write;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
     checksum::event_payload, query_text, verify_event, ChecksumAlg, rows_table_id, EventHeader, EventType, FormatDescription, MariaGtid,
-    MariaGtidList, MysqlGtid, Rotate, TableMap,
+    MariaGtidList, MysqlGtid, MysqlTaggedGtid, Rotate, TableMap,
 };
 use crate::protocol::DecodeError;
 
@@ -91,6 +91,7 @@ impl EventDescriber {
             }
             EventType::GTID => format!("gtid={}", MysqlGtid::decode_event(event)?),
             EventType::ANONYMOUS_GTID => "gtid=anonymous".to_owned(),
+            EventType::GTID_TAGGED => format!("gtid={}", MysqlTaggedGtid::decode_event(event, alg)?),
             EventType::GTID_LIST => {
                 let list = MariaGtidList::decode_event(event, alg)?;
                 let parts: Vec<String> = list.gtids.iter().map(ToString::to_string).collect();

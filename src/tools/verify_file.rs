@@ -8,8 +8,7 @@
 //!   each file's GTID_LIST holds, per domain, exactly the last GTID of the
 //!   files before it.
 //! * MySQL: each file's PREVIOUS_GTIDS equals the previous file's
-//!   PREVIOUS_GTIDS plus the GTIDs in it (checked while every GTID was
-//!   decodable: tagged GTIDs of 8.4+ are not decoded).
+//!   PREVIOUS_GTIDS plus the GTIDs in it (tagged GTIDs of 8.4+ included).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +16,7 @@ use super::stop_reason;
 use crate::binlog::checksum::event_payload;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
-    walk, BinlogFileName, EventType, FormatDescription, GtidTriple, MariaGtid, MariaGtidList, MysqlGtid, Rotate,
+    walk, BinlogFileName, EventType, FormatDescription, GtidTriple, MariaGtid, MariaGtidList, MysqlGtid, MysqlTaggedGtid, Rotate,
     ScanStop, ScannedEvent,
 };
 use crate::protocol::DecodeError;
@@ -144,8 +143,11 @@ impl GtidTracker<'_, '_> {
                 }
             }
             EventType::GTID_TAGGED => {
-                self.seen("(tagged)".into());
-                self.chain.mysql = None;
+                let g = MysqlTaggedGtid::decode_event(ev.bytes, fd.checksum_alg)?;
+                self.seen(g.to_string());
+                if let Some(set) = self.chain.mysql.as_mut() {
+                    set.insert_tagged(g.sid, &g.tag, g.gno);
+                }
             }
             _ => {}
         }
