@@ -70,7 +70,8 @@ pub fn usage() -> String {
                  \x20      binlogserver [--config FILE] -d DIR --replica-user USER --replica-password PASSWORD\n\
                  Follows a MySQL/MariaDB primary as a replica, keeps byte-identical copies of its binlogs\n\
                  in DIR, acknowledges semi-sync transactions once they are fsync'd, and serves the binlogs\n\
-                 to replicas and binlog clients on --listen. Without -h it serves DIR as it is.\n";
+                 to replicas and binlog clients on --listen. Without -h it serves DIR as it is.\n\
+                 Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:PORT\n";
     let footer = "Every option can go in the [binlogserver] group of the --config file as key = value (long\n\
                   names; a flag as a bare key); the command line wins. The upstream password comes from -p\n\
                   or --password-file, else MYSQL_PWD. SIGTERM and SIGKILL are safe: no ACK before fsync.";

@@ -37,9 +37,11 @@ pub mod help;
 pub mod metrics;
 pub mod net;
 pub mod protocol;
+pub mod proxy;
 pub mod server;
 pub mod shutdown;
 pub mod storage;
+pub mod tools;
 pub mod upstream;
 
 use std::sync::{Arc, Mutex};

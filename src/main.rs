@@ -8,6 +8,9 @@ use binlogserver::Error;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = binlogserver::tools::dispatch(&args) {
+        return code;
+    }
     let (config, level, warnings) = match cli::parse(&args, |k| std::env::var(k).ok()) {
         Ok(CliOutcome::Run(config, level, warnings)) => (config, level, warnings),
         Ok(CliOutcome::Help(text)) => {

@@ -6,7 +6,7 @@
 //!   GTID position such as `0-1-100,1-2-7` ([`MariaGtidPos`]) is what a
 //!   replica asks to start from (`@slave_connect_state`).
 //! * MySQL: `uuid:gno` ([`MysqlGtid`]) from GTID (33) and ANONYMOUS_GTID (34)
-//!   events. GTID_TAGGED (42) is only recognised by type, not decoded.
+//!   events. GTID_TAGGED (42) is in [`crate::binlog::gtid_tagged`].
 //!
 //! Layouts are in protocol.md §7.6 and §7.7. No I/O here.
 

@@ -70,6 +70,13 @@ impl GtidSet {
         }
     }
 
+    /// Adds one GTID with a tag ("" for none).
+    pub fn insert_tagged(&mut self, sid: [u8; 16], tag: &str, gno: u64) {
+        if !self.contains(&sid, tag, gno) {
+            self.add_interval((sid, tag.to_owned()), gno, gno.saturating_add(1));
+        }
+    }
+
     /// True when the set holds `sid[:tag]:gno`.
     pub fn contains(&self, sid: &[u8; 16], tag: &str, gno: u64) -> bool {
         self.sids

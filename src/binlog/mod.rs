@@ -8,7 +8,7 @@
 //! treats every other event as opaque bytes to relay unchanged.
 //!
 //! * [`event_type`], [`header`], [`checksum`]: what every event has.
-//! * [`format_description`], [`rotate`], [`gtid`], [`query`]: the events decoded.
+//! * [`format_description`], [`rotate`], [`gtid`], [`query`], [`table_map`]: the events decoded.
 //! * [`file_name`]: validated `basename.NNNNNN` names.
 //! * [`boundary`]: where transactions begin and end, for both flavours.
 //! * [`scan`](mod@scan): walk a whole file image and find the last clean cut point,
@@ -25,10 +25,12 @@ pub mod file_name;
 pub mod format_description;
 pub mod gtid;
 pub mod gtid_set;
+pub mod gtid_tagged;
 pub mod header;
 pub mod query;
 pub mod rotate;
 pub mod scan;
+pub mod table_map;
 
 pub use boundary::TrxBoundary;
 pub use checksum::{crc32, verify_event, ChecksumAlg};
@@ -39,6 +41,8 @@ pub use gtid::{GtidTriple, MariaGtid, MariaGtidList, MariaGtidPos, MysqlGtid};
 pub use header::{EventHeader, LOG_EVENT_ARTIFICIAL_F, LOG_EVENT_BINLOG_IN_USE_F, LOG_EVENT_IGNORABLE_F};
 pub use query::query_text;
 pub use rotate::Rotate;
+pub use gtid_tagged::MysqlTaggedGtid;
+pub use table_map::{rows_table_id, TableMap};
 pub use scan::{scan, walk, ScanReport, ScanStop, ScannedEvent, Walk};
 
 /// The 4 bytes every binlog file starts with (`BINLOG_MAGIC`, `\xfebin`).

@@ -13,8 +13,10 @@ use crate::protocol::command::SemiSyncAck;
 use crate::protocol::packet::encode_packets;
 use crate::storage::writer::{AckRequest, AckSink};
 
-/// A sink writing ACKs to `stream` (the writer counts what it sent).
-pub fn ack_sink(mut stream: TcpStream) -> AckSink {
+/// A sink writing ACKs to `stream` (the writer counts what it sent); with
+/// `trace_packets` each ACK packet is logged as a hex dump, as
+/// [`crate::net::PacketStream`] logs the packets it moves.
+pub fn ack_sink(mut stream: TcpStream, trace_packets: bool) -> AckSink {
     let mut payload = Vec::with_capacity(64);
     let mut wire = Vec::with_capacity(64);
     Box::new(move |ack: &AckRequest| {
@@ -22,6 +24,9 @@ pub fn ack_sink(mut stream: TcpStream) -> AckSink {
         wire.clear();
         SemiSyncAck { position: ack.position, file: ack.file.as_str().as_bytes().to_vec() }.encode(&mut payload);
         encode_packets(&payload, &mut 0, &mut wire);
+        if trace_packets {
+            trace!("packet out seq=0 len={}\n{}", payload.len(), crate::net::packet_stream::hexdump(&payload));
+        }
         stream.write_all(&wire)?;
         trace!("semi-sync ack sent file={} position={}", ack.file, ack.position);
         Ok(())

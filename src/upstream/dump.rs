@@ -148,7 +148,7 @@ impl DumpThread {
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
         if semi_sync {
             let stream = ps.get_ref().try_clone().map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
-            let sink = ack_sink(stream);
+            let sink = ack_sink(stream, self.cfg.trace_packets);
             self.send(WriterMsg::AckSink { connection: self.connections, sink: Some(sink) })?;
         }
         let progress = Progress::new(primary_logs);
