@@ -309,7 +309,13 @@ impl MariaDb {
     pub(crate) fn restart(&mut self) {
         assert!(self.child.is_none(), "restart of a running mariadbd");
         let dir = &self.dir;
-        let mut child = spawn_mariadbd(&tool("mariadbd"), dir, &self.datadir, self.port, &self.role_args);
+        let mut child = spawn_mariadbd(
+            &tool("mariadbd"),
+            dir,
+            &self.datadir,
+            self.port,
+            &self.role_args,
+        );
         match wait_ready(&mut child, self.port, &self.datadir) {
             Ready::Yes => self.child = Some(child),
             Ready::PortTaken => panic!("port {} was taken while mariadbd was down", self.port),

@@ -342,10 +342,7 @@ fn wait_while_stalled(link: &Link) -> bool {
     if *fault != Fault::Stall || link.is_closed() {
         return false;
     }
-    let _unused = link
-        .changed
-        .wait_timeout(fault, POLL)
-        .expect("fault lock");
+    let _unused = link.changed.wait_timeout(fault, POLL).expect("fault lock");
     true
 }
 
