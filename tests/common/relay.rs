@@ -53,11 +53,13 @@ enum Fault {
     HalfOpen,
 }
 
-/// One relayed connection: the client's socket and ours to the target.
+/// One relayed connection: the client's socket and ours to the target
+/// (the pumps use clones; all are dropped when the link closes, so that
+/// the sockets really close and a peer still sending gets an RST instead
+/// of filling a buffer nobody reads).
 #[derive(Debug)]
 struct Link {
-    client: TcpStream,
-    server: TcpStream,
+    sockets: Mutex<Option<(TcpStream, TcpStream)>>,
     fault: Mutex<Fault>,
     changed: Condvar,
     closed: AtomicBool,
@@ -66,8 +68,10 @@ struct Link {
 impl Link {
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        let _ = self.client.shutdown(Shutdown::Both);
-        let _ = self.server.shutdown(Shutdown::Both);
+        if let Some((client, server)) = self.sockets.lock().expect("sockets lock").take() {
+            let _ = client.shutdown(Shutdown::Both);
+            let _ = server.shutdown(Shutdown::Both);
+        }
         self.changed.notify_all();
     }
 
@@ -272,8 +276,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         let _ = client.set_nodelay(true);
         let _ = server.set_nodelay(true);
         let link = Arc::new(Link {
-            client,
-            server,
+            sockets: Mutex::new(Some((client, server))),
             fault: Mutex::new(Fault::Pass),
             changed: Condvar::new(),
             closed: AtomicBool::new(false),
@@ -291,11 +294,18 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
 
 /// Copies one direction of `link` until it closes, obeying its fault.
 fn pump(link: &Link, shared: &Shared, dir: RelayDir) {
-    let (src, dst) = match dir {
-        RelayDir::ToServer => (&link.client, &link.server),
-        RelayDir::ToClient => (&link.server, &link.client),
+    let clones = {
+        let sockets = link.sockets.lock().expect("sockets lock");
+        let Some((client, server)) = sockets.as_ref() else {
+            return;
+        };
+        let (src, dst) = match dir {
+            RelayDir::ToServer => (client, server),
+            RelayDir::ToClient => (server, client),
+        };
+        (src.try_clone(), dst.try_clone())
     };
-    let (mut src, mut dst) = match (src.try_clone(), dst.try_clone()) {
+    let (mut src, mut dst) = match clones {
         (Ok(s), Ok(d)) => (s, d),
         _ => return link.close(),
     };
