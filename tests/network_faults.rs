@@ -7,6 +7,10 @@
 //! and the replica connected again, binlogserver's files identical to the
 //! primary's with every GTID exactly once, and the replica's tables equal
 //! to the primary's. Deadlines are generous; nothing asserts on timing.
+//!
+//! The relay's reset is a FIN or an RST at an arbitrary byte (std has no
+//! SO_LINGER), which binlogserver and the replica both see as a connection
+//! that broke inside a packet.
 
 mod common;
 
@@ -121,6 +125,22 @@ impl Rig {
         );
     }
 
+    /// A link that went silent was dropped by binlogserver's own read
+    /// timeout (four heartbeat periods), not closed by anyone.
+    fn assert_silence_noticed(&self, what: &str, seen: &Seen) {
+        let log = self.bls.log();
+        let lost: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(LINK_LOST))
+            .skip(seen.lost)
+            .collect();
+        assert!(
+            lost.iter().any(|l| l.contains("timed out")),
+            "after {what} binlogserver did not drop the link for silence; lost links:\n{}",
+            lost.join("\n")
+        );
+    }
+
     fn seen(&self) -> Seen {
         Seen {
             dumps: count_in_log(&self.bls, DUMP_REQUEST),
@@ -219,6 +239,7 @@ fn dead_links_are_noticed_and_replaced() {
         assert_eq!(rig.up.stall(), 1, "one upstream link to stall");
         assert!(rig.down.stall() >= 1, "a downstream link to stall");
         rig.wait_reconnected("a stall", &seen);
+        rig.assert_silence_noticed("a stall", &seen);
         rig.up.release();
         rig.down.release();
     });
@@ -234,6 +255,7 @@ fn dead_links_are_noticed_and_replaced() {
         assert_eq!(rig.up.half_open(), 1, "one upstream link to cut");
         assert!(rig.down.half_open() >= 1, "a downstream link to cut");
         rig.wait_reconnected("a half-open link", &seen);
+        rig.assert_silence_noticed("a half-open link", &seen);
     });
     rig.primary
         .sql("SET GLOBAL rpl_semi_sync_master_enabled = ON");
