@@ -7,6 +7,9 @@
 //! RESET MASTER and purge at start (tests/replica_e2e.rs), start points and
 //! unknown GTIDs (tests/start_points.rs).
 
+// Helpers outside #[test] functions are test code too.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use common::{
