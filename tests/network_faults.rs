@@ -166,10 +166,9 @@ fn links_survive_resets_mid_packet_and_trickles() {
     rig.under_load("a reset mid-packet on both links", |_| {
         let seen = rig.seen();
         // A few hundred bytes into a stream of ~500-byte transactions.
-        assert_eq!(
-            rig.up.reset_after(RelayDir::ToClient, 777),
-            1,
-            "one upstream link"
+        assert!(
+            rig.up.reset_after(RelayDir::ToClient, 777) >= 1,
+            "an upstream link to reset"
         );
         assert!(
             rig.down.reset_after(RelayDir::ToClient, 555) >= 1,
@@ -236,7 +235,7 @@ fn dead_links_are_noticed_and_replaced() {
 
     rig.under_load("a stall longer than the heartbeat on both links", |_| {
         let seen = rig.seen();
-        assert_eq!(rig.up.stall(), 1, "one upstream link to stall");
+        assert!(rig.up.stall() >= 1, "an upstream link to stall");
         assert!(rig.down.stall() >= 1, "a downstream link to stall");
         rig.wait_reconnected("a stall", &seen);
         rig.assert_silence_noticed("a stall", &seen);
@@ -252,7 +251,7 @@ fn dead_links_are_noticed_and_replaced() {
         .sql("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
     rig.under_load("half-open links", |_| {
         let seen = rig.seen();
-        assert_eq!(rig.up.half_open(), 1, "one upstream link to cut");
+        assert!(rig.up.half_open() >= 1, "an upstream link to cut");
         assert!(rig.down.half_open() >= 1, "a downstream link to cut");
         rig.wait_reconnected("a half-open link", &seen);
         rig.assert_silence_noticed("a half-open link", &seen);
