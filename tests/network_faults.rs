@@ -15,11 +15,11 @@
 mod common;
 
 use common::{
-    assert_gtids_contiguous, assert_same_binlogs, assert_same_tables, big_row, count_in_log,
-    follow_port, largest_event, listen_port, local_binlog_files, wait_acked, wait_caught_up,
-    wait_replica_caught_up_checking, wait_semi_sync_client, wait_until, Binlogserver, Load,
-    MariaDb, PrimaryOpts, Relay, RelayDir, ReplicaOpts, TestDir, UseGtid, DUMP_REQUEST, LINK_LOST,
-    REPL_PASSWORD, REPL_USER,
+    assert_gtids_contiguous, assert_same_binlogs, assert_same_tables, big_row, bls_sql,
+    count_in_log, follow_port, largest_event, listen_port, local_binlog_files, wait_acked,
+    wait_caught_up, wait_replica_caught_up_checking, wait_semi_sync_client, wait_until,
+    wait_until_ok, Binlogserver, Load, MariaDb, PrimaryOpts, Relay, RelayDir, ReplicaOpts, TestDir,
+    UseGtid, DUMP_REQUEST, LINK_LOST, REPL_PASSWORD, REPL_USER,
 };
 use std::time::Duration;
 
@@ -29,6 +29,8 @@ use std::time::Duration;
 const RECONNECT: Duration = Duration::from_secs(40);
 /// Upper bound for catching up once the load stops.
 const CATCH_UP: Duration = Duration::from_secs(60);
+/// binlogserver's log line for a dump it serves.
+const SERVED_DUMP: &str = "binlog dump started";
 /// 20 MiB: one ROWS event spanning two protocol packets.
 const BIG_ROW: usize = 20 << 20;
 
@@ -38,6 +40,7 @@ struct Rig {
     up: Relay,
     data: TestDir,
     bls: Binlogserver,
+    bls_port: u16,
     down: Relay,
     replica: MariaDb,
 }
@@ -48,7 +51,8 @@ impl Rig {
         let up = Relay::start(primary.port());
         let data = TestDir::new("bls-data");
         let bls = follow_port(up.port(), data.path(), &[]);
-        let down = Relay::start(listen_port(&bls));
+        let bls_port = listen_port(&bls);
+        let down = Relay::start(bls_port);
         wait_semi_sync_client(&primary, &bls);
         let replica = MariaDb::replica(ReplicaOpts {
             extra_args: vec!["--slave-net-timeout=4".to_owned()],
@@ -68,6 +72,7 @@ impl Rig {
             up,
             data,
             bls,
+            bls_port,
             down,
             replica,
         }
@@ -123,6 +128,21 @@ impl Rig {
                 self.down.accepted() > seen.down
             },
         );
+        wait_until(
+            RECONNECT,
+            &format!("the replica's new dump on binlogserver after {what}"),
+            || count_in_log(&self.bls, SERVED_DUMP) > seen.served,
+        );
+        // The replica's new dump replaces its stale one on binlogserver.
+        wait_until_ok(
+            RECONNECT,
+            &format!("one replica registered on binlogserver after {what}"),
+            || match bls_sql(self.bls_port, "SHOW SLAVE HOSTS") {
+                Ok(rows) if rows.lines().count() == 1 => Ok(()),
+                Ok(rows) => Err(format!("SHOW SLAVE HOSTS:\n{rows}")),
+                Err(e) => Err(e),
+            },
+        );
     }
 
     /// A link that went silent was dropped by binlogserver's own read
@@ -147,6 +167,7 @@ impl Rig {
             lost: count_in_log(&self.bls, LINK_LOST),
             up: self.up.accepted(),
             down: self.down.accepted(),
+            served: count_in_log(&self.bls, SERVED_DUMP),
         }
     }
 }
@@ -157,6 +178,7 @@ struct Seen {
     lost: usize,
     up: usize,
     down: usize,
+    served: usize,
 }
 
 #[test]
