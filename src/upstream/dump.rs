@@ -162,20 +162,37 @@ impl DumpThread {
         result
     }
 
+    /// Streams events until shutdown or an error. On an error the events
+    /// already received whole still go to the writer: the position we
+    /// resume from counts them, so dropping them would leave a gap.
     fn stream_events(
         &mut self,
         ps: &mut PacketStream<TcpStream>,
         semi_sync: bool,
+        progress: Progress,
+    ) -> Result<(), UpstreamError> {
+        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0, ack: None };
+        let result = self.stream_into(ps, semi_sync, progress, &mut batch);
+        if result.is_err() {
+            self.flush(&mut batch)?;
+        }
+        result
+    }
+
+    fn stream_into(
+        &mut self,
+        ps: &mut PacketStream<TcpStream>,
+        semi_sync: bool,
         mut progress: Progress,
+        batch: &mut Batch,
     ) -> Result<(), UpstreamError> {
         let mut packet = Vec::new();
-        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0, ack: None };
         let mut first = true;
         let mut headers = semi_sync;
         ps.expect_seq(1);
         loop {
             if self.shutdown.is_set() {
-                return self.flush(&mut batch);
+                return self.flush(batch);
             }
             if packet.capacity() > PACKET_KEEP {
                 packet = Vec::with_capacity(PACKET_KEEP);
@@ -183,12 +200,12 @@ impl DumpThread {
             let prefix = if headers { 3 } else { 1 };
             ps.read_packet_sized(&mut packet, |p| event_len_hint(p, prefix))?;
             if is_err(&packet) {
-                self.flush(&mut batch)?;
+                self.flush(batch)?;
                 let err = ErrPacket::decode(&mut Reader::new(&packet))?;
                 return Err(explain_dump_error(err));
             }
             if is_eof(&packet) {
-                self.flush(&mut batch)?;
+                self.flush(batch)?;
                 return Err(UpstreamError::Unexpected { expected: "a binlog event (the primary ended the dump)", got: 0xfe });
             }
             if first && headers && packet.get(1) != Some(&SEMI_SYNC_MAGIC) {
@@ -213,13 +230,13 @@ impl DumpThread {
             match action {
                 Action::Skip => {}
                 Action::Open { file, create } => {
-                    self.flush(&mut batch)?;
+                    self.flush(batch)?;
                     progress.new_file(&file, create);
                     self.send(WriterMsg::Open { file, create })?;
                 }
                 Action::Store { end } if event_len >= BATCH_BYTES => {
                     // Large events move to the writer without a copy.
-                    self.flush(&mut batch)?;
+                    self.flush(batch)?;
                     let bytes = std::mem::take(&mut packet);
                     batch.end = end;
                     self.send_bytes(bytes, skip, end, None)?;
@@ -242,7 +259,7 @@ impl DumpThread {
             }
             let pending = !batch.bytes.is_empty() || batch.ack.is_some();
             if pending && (batch.bytes.len() >= BATCH_BYTES || !ps.has_buffered()) {
-                self.flush(&mut batch)?;
+                self.flush(batch)?;
             }
             if let Some((file, pos)) = self.state.position() {
                 if progress.tick(file, pos, event_len as u64, &self.metrics) {

@@ -60,6 +60,7 @@ pub(crate) struct MariaDb {
     port: u16,
     datadir: PathBuf,
     startup: Duration,
+    role_args: Vec<String>,
     // Dropped last: the process is killed before its files are removed.
     dir: TestDir,
 }
@@ -111,6 +112,7 @@ impl MariaDb {
                         port,
                         datadir,
                         startup: begin.elapsed(),
+                        role_args: role_args.to_vec(),
                         dir,
                     };
                 }
@@ -299,6 +301,25 @@ impl MariaDb {
             status.success(),
             "mariadbd exited with {status} after SHUTDOWN"
         );
+    }
+
+    /// Starts the server again after [`MariaDb::shutdown`] or
+    /// [`MariaDb::stop`]: same datadir, port and options (a primary opens
+    /// a new binlog file). Panics if it does not come up.
+    pub(crate) fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart of a running mariadbd");
+        let dir = &self.dir;
+        let mut child = spawn_mariadbd(
+            &tool("mariadbd"),
+            dir,
+            &self.datadir,
+            self.port,
+            &self.role_args,
+        );
+        match wait_ready(&mut child, self.port, &self.datadir) {
+            Ready::Yes => self.child = Some(child),
+            Ready::PortTaken => panic!("port {} was taken while mariadbd was down", self.port),
+        }
     }
 
     /// SIGKILL, waiting until the process has exited.

@@ -19,8 +19,10 @@
 
 mod binlogs;
 mod binlogserver;
+mod faults;
 mod mariadb;
 mod python;
+mod relay;
 mod replica;
 mod serving;
 mod stream;
@@ -32,9 +34,14 @@ pub(crate) use binlogs::{
     wait_caught_up, DirSnapshot, EventInfo,
 };
 pub(crate) use binlogserver::{wait_semi_sync_client, Binlogserver};
+pub(crate) use faults::{
+    assert_gtids_contiguous, count_in_log, follow_port, listen_port, stored_gtids, DUMP_REQUEST,
+    LINK_LOST,
+};
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
 pub(crate) use python::{read_events, try_read_events, venv_python, PyEvent, PyRead, ReadOpts};
+pub(crate) use relay::{Relay, RelayDir};
 pub(crate) use replica::{
     assert_replicating, assert_same_tables, checksum_tables, describe_slave_status, run_vertical,
     user_databases, vertical_rows, wait_replica_caught_up, wait_replica_caught_up_checking,
