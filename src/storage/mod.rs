@@ -25,6 +25,7 @@
 
 pub mod budget;
 pub mod datadir;
+pub mod fs;
 pub mod gtid_scan;
 pub mod reader;
 pub mod recovery;

@@ -204,6 +204,10 @@ impl DumpThread {
             }
             let action = self.state.on_event(packet.get(skip..).unwrap_or_default())?;
             match action {
+                // Heartbeats land here: a quiet primary must not keep us
+                // connected (and the primary waiting for ACKs) after the
+                // writer stopped on a storage error.
+                Action::Skip if self.budget.is_closed() => return Err(UpstreamError::WriterGone),
                 Action::Skip => {}
                 Action::Open { file, create } => {
                     self.flush(&mut batch)?;
