@@ -32,6 +32,11 @@ pub mod recovery;
 pub mod watermark;
 pub mod writer;
 
+#[cfg(test)]
+mod fs_double;
+#[cfg(test)]
+mod writer_tests;
+
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
