@@ -37,7 +37,7 @@ impl DataDir {
         let meta = fs::metadata(path).map_err(|e| StorageError::Layout {
             path: path.to_owned(),
             reason: match e.kind() {
-                ErrorKind::NotFound => "data directory does not exist; create it or pass another --data-dir".into(),
+                ErrorKind::NotFound => format!("data directory does not exist ({e}); create it or pass another --data-dir"),
                 _ => format!("cannot access data directory: {e}"),
             },
         })?;
