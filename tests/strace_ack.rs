@@ -9,6 +9,10 @@
 //! Needs `strace` (CI installs it) and ptrace permission; without either
 //! the test fails and says so.
 
+// clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
+// helpers here are test code too, and a panic is how they report a failure.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
 mod common;
 
 use common::{

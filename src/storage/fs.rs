@@ -25,7 +25,7 @@ pub trait BinlogFile: Send + Debug {
     /// `fsync`: data and metadata.
     fn sync_all(&mut self) -> io::Result<()>;
     /// The file's length on disk.
-    fn len(&self) -> io::Result<u64>;
+    fn size(&self) -> io::Result<u64>;
 }
 
 /// The file system calls of the writer side of a data directory.
@@ -68,7 +68,7 @@ impl BinlogFile for StdFile {
         self.0.sync_all()
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
     }
 }

@@ -172,7 +172,7 @@ impl Writer {
         self.sync()?;
         let handle = if create { self.dir.create_binlog(&file)? } else { self.dir.open_binlog(&file)? };
         let path = self.dir.file_path(&file);
-        let len = handle.len().map_err(StorageError::io("stat", &path))?;
+        let len = handle.size().map_err(StorageError::io("stat", &path))?;
         if create {
             self.files.push(file.clone());
             self.dir.write_index(&self.files)?;

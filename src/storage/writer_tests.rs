@@ -10,6 +10,9 @@
 //! a crash image (only the durable bytes) and the files as the stopped
 //! writer left them both recover to at least the last ACKed position.
 
+// Random picks are small numbers.
+#![allow(clippy::cast_possible_truncation)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
