@@ -34,7 +34,7 @@ use crate::binlog::scan::walk;
 use crate::binlog::BinlogFileName;
 
 const FIXTURE: &str = "tests/fixtures/binlogs/mariadb_operator_poc/domain_id_0/mariadb-repl-bin.000005";
-const SEEDS: u64 = 150;
+const SEEDS: u64 = 100;
 
 /// splitmix64: small, deterministic, good enough to pick test cases.
 struct Rng(u64);
@@ -112,15 +112,20 @@ enum Step {
     NewSink { connection: u64, seed: u64 },
 }
 
-fn plan(rng: &mut Rng, events: &[Ev]) -> (Vec<Step>, u64) {
+/// The steps, the bytes they write (index rewrites included) and the byte
+/// counts at which each new file is created.
+fn plan(rng: &mut Rng, events: &[Ev]) -> (Vec<Step>, u64, Vec<u64>) {
     let mut steps = Vec::new();
+    let mut creates = Vec::new();
     let mut connection = 1;
     let mut bytes_total = 0;
     steps.push(Step::NewSink { connection, seed: rng.next() });
     let files = 1 + rng.below(4);
     for f in 1..=files {
         steps.push(Step::Msg(WriterMsg::Open { file: name(f), create: true }));
-        bytes_total += 4;
+        creates.push(bytes_total);
+        // The magic, then the index: "./mysql-bin.00000N\n" per file.
+        bytes_total += 4 + 19 * f;
         // The last file is left at a random event; earlier ones end anywhere too
         // (what matters is what the writer does, not a ROTATE at the end).
         let count = 1 + rng.below(events.len() as u64) as usize;
@@ -154,7 +159,7 @@ fn plan(rng: &mut Rng, events: &[Ev]) -> (Vec<Step>, u64) {
             }
         }
     }
-    (steps, bytes_total)
+    (steps, bytes_total, creates)
 }
 
 /// Follows the watermark like `BinlogSender`: the live file up to the
@@ -217,8 +222,13 @@ struct Outcome {
 
 fn run(seed: u64, events: &[Ev], fault_kind: u64) -> Outcome {
     let mut rng = Rng(seed);
-    let (steps, bytes_total) = plan(&mut rng, events);
+    let (steps, bytes_total, creates) = plan(&mut rng, events);
     let fault = match fault_kind {
+        // Often right where a file is created (its magic or the index rewrite).
+        1 if rng.chance(40) => {
+            let at = creates[rng.below(creates.len() as u64) as usize];
+            Fault::NoSpaceAfter(at + rng.below(4 + 19 * creates.len() as u64))
+        }
         1 => Fault::NoSpaceAfter(rng.below(bytes_total + 200)),
         2 => Fault::SyncFailsAt(1 + rng.below(12) as usize),
         _ => Fault::None,
@@ -333,6 +343,17 @@ fn check(seed: u64, out: &Outcome) {
         let wm = out.watermark.get().unwrap();
         let len = fs::metadata(out.dir.join(wm.file.as_str())).unwrap().len();
         assert_eq!(wm.offset, len, "seed {seed}: the final watermark is the end of the last file");
+    }
+    // A file whose creation failed is removed, not left without its magic;
+    // so is the temporary index of a failed rewrite.
+    for entry in fs::read_dir(&out.dir).unwrap() {
+        let entry = entry.unwrap();
+        let file_name = entry.file_name().into_string().unwrap();
+        assert!(!file_name.ends_with(".tmp"), "seed {seed}: {file_name} left behind");
+        if BinlogFileName::new(&file_name).is_ok() {
+            let len = entry.metadata().unwrap().len();
+            assert!(len >= 4, "seed {seed}: {file_name} left with {len} bytes");
+        }
     }
     let image = crash_image(out);
     assert_recovers_past_acks(seed, &image, &out.sent, "the crash image");
