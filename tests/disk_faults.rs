@@ -59,6 +59,17 @@ impl Tmpfs {
         self.dir.path()
     }
 
+    /// Bytes still available (`statfs`).
+    fn free_bytes(&self) -> u64 {
+        let out = Command::new("stat").args(["-f", "-c", "%a %S", self.dir.path_str()]).output().expect("run stat -f");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut nums = text.split_whitespace().map(|n| n.parse::<u64>().expect("stat -f prints numbers"));
+        match (nums.next(), nums.next()) {
+            (Some(blocks), Some(size)) => blocks * size,
+            _ => panic!("stat -f {}: {text}", self.dir.path_str()),
+        }
+    }
+
     fn remount(&self, options: &str) {
         mount(&["-o", &format!("remount,{options}"), self.dir.path_str()]);
     }
@@ -115,13 +126,17 @@ fn a_full_disk_stops_writing_and_acking_and_a_restart_resumes_to_identical_files
     let bls = Binlogserver::follow(&primary, disk.path(), &FOLLOW_ARGS);
     wait_semi_sync_client(&primary, &bls);
 
-    // Commit until binlogserver gives up: 6 MiB cannot hold 60 rows of 200 KiB.
+    // Commit until the disk is full: 6 MiB cannot hold 60 rows of 200 KiB.
+    // Then commit no more: binlogserver must notice its failed writer on its
+    // own (only heartbeats arrive from here on) rather than keep the primary
+    // waiting for ACKs that never come.
     let mut rows = 0;
     let mut commits = 0;
-    while bls.is_running() && rows < 60 {
+    while bls.is_running() && rows < 60 && disk.free_bytes() >= 4096 {
         commits += big_row(&primary, ROW);
         rows += 1;
     }
+    assert!(disk.free_bytes() < 4096, "{rows} rows did not fill the disk");
     let status = bls.wait_exit(STOP);
     assert!(!status.success(), "binlogserver must exit non-zero on a full disk, got {status}");
     let log = bls.log();
