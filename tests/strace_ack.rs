@@ -6,6 +6,10 @@
 //! thread, that covered the ACKed position: the bytes written to the file's
 //! descriptor up to that sync reach the position.
 //!
+//! A second run injects EIO into one `fdatasync` (strace `inject=`): no
+//! binlog write, sync or ACK may follow it, binlogserver exits with the
+//! error, and a restart resumes to files identical to the primary's.
+//!
 //! Needs `strace` (CI installs it) and ptrace permission; without either
 //! the test fails and says so.
 
@@ -16,11 +20,13 @@
 mod common;
 
 use common::{
-    tail_file, tool, wait_acked, wait_until, KillOnDrop, Load, MariaDb,
-    PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
+    assert_same_binlogs, tail, tail_file, tool, wait_acked, wait_caught_up, wait_for,
+    wait_semi_sync_client, wait_until, Binlogserver, KillOnDrop, Load, MariaDb, PrimaryOpts,
+    TestDir, FOLLOW_ARGS, REPL_PASSWORD, REPL_USER,
 };
 use std::collections::HashMap;
 use std::fs;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -127,6 +133,8 @@ struct Report {
     acks: usize,
     syncs: usize,
     writer_tid: Option<u32>,
+    /// Trace line of a binlog fsync that failed.
+    failed_sync: Option<usize>,
 }
 
 /// Walks the calls in completion order; checks every ACK against the syncs
@@ -161,6 +169,9 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
             "write" | "writev" | "pwrite64" | "sendto" | "sendmsg" => {
                 let Some(fd) = first_int(&c.args) else { continue };
                 if let Some(name) = fds.get(&fd) {
+                    if let Some(line) = report.failed_sync {
+                        return Err(format!("{name} written at line {} after the failed fsync at line {line}", c.end + 1));
+                    }
                     if c.ret > 0 {
                         *written.entry(name.clone()).or_default() += c.ret as u64;
                         if *report.writer_tid.get_or_insert(c.tid) != c.tid {
@@ -171,8 +182,15 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
                     acks.push((c.start, c.tid, ack));
                 }
             }
-            "fdatasync" | "fsync" if c.ret == 0 => {
+            "fdatasync" | "fsync" => {
                 let Some(name) = first_int(&c.args).and_then(|fd| fds.get(&fd)) else { continue };
+                if let Some(line) = report.failed_sync {
+                    return Err(format!("{name} fsync'd at line {} after the failed fsync at line {line}", c.end + 1));
+                }
+                if c.ret != 0 {
+                    report.failed_sync = Some(c.end + 1);
+                    continue;
+                }
                 if report.writer_tid.is_some_and(|w| w != c.tid) {
                     return Err(format!("{name} fsync'd by thread {} (line {})", c.tid, c.end + 1));
                 }
@@ -183,6 +201,9 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
         }
     }
     for (start, tid, (file, pos)) in &acks {
+        if let Some(line) = report.failed_sync.filter(|line| start + 1 > *line) {
+            return Err(format!("ACK {file}:{pos} at line {} after the failed fsync at line {line}", start + 1));
+        }
         let covered = syncs
             .get(file)
             .into_iter()
@@ -228,42 +249,69 @@ fn trace_parser_joins_unfinished_calls_and_decodes_ack_packets() {
     assert!(err.contains("ACK mysql-bin.000001:4"), "{err}");
 }
 
+/// binlogserver following `primary` into `data` under `strace -f`, with
+/// `extra` strace options (fault injection); its trace and log in `out`.
+struct Traced {
+    child: KillOnDrop,
+    trace: PathBuf,
+    log: PathBuf,
+}
+
+impl Traced {
+    fn start(primary: &MariaDb, data: &TestDir, out: &TestDir, extra: &[&str]) -> Traced {
+        let strace = tool("strace");
+        let probe = Command::new(&strace).args(["-f", "-o", "/dev/null", "true"]).output().expect("run strace");
+        assert!(
+            probe.status.success(),
+            "strace cannot trace here (ptrace not permitted?): {}",
+            String::from_utf8_lossy(&probe.stderr)
+        );
+        let (trace, log) = (out.join("trace"), out.join("binlogserver.log"));
+        let port = primary.port().to_string();
+        // binlogserver logs to the stderr it inherits from strace.
+        let log_file = fs::File::create(&log).expect("create the log");
+        let log_err = log_file.try_clone().expect("clone the log handle");
+        let child = Command::new(&strace)
+            .args(["-f", "-tt", "-xx", "-s", "256"])
+            .args(["-e", "trace=write,writev,pwrite64,fdatasync,fsync,sendto,sendmsg,openat,close"])
+            .args(extra)
+            .arg("-o")
+            .arg(&trace)
+            .arg(env!("CARGO_BIN_EXE_binlogserver"))
+            .args(["-h", "127.0.0.1", "-P", &port, "-u", REPL_USER, "-p", REPL_PASSWORD, "--server-id", "1001"])
+            .args(["-d", data.path_str(), "--semi-sync", "on", "--heartbeat", "1", "--listen", "off"])
+            .env("RUST_LOG", "binlogserver=info")
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err)
+            .spawn()
+            .expect("spawn strace");
+        let mut traced = Traced { child: KillOnDrop(child), trace, log };
+        wait_until(Duration::from_secs(30), "binlogserver under strace to register for semi-sync", || {
+            if let Ok(Some(status)) = traced.child.0.try_wait() {
+                panic!("strace/binlogserver exited with {status}:\n{}", tail_file(&traced.log, 30));
+            }
+            primary.status_u64("Rpl_semi_sync_master_clients") == 1
+        });
+        traced
+    }
+
+    /// The parsed trace, checked; panics with the reason.
+    fn check(&self, out: &TestDir) -> (Vec<Call>, Report) {
+        let text = fs::read_to_string(&self.trace).expect("read the trace");
+        let calls = parse_trace(&text);
+        match check_trace(&calls) {
+            Ok(report) => (calls, report),
+            Err(e) => panic!("{e} (set BLS_KEEP_TEST_DIRS=1 to keep the trace in {})", out.path().display()),
+        }
+    }
+}
+
 #[test]
 fn every_ack_follows_the_fsync_that_covers_it_on_the_real_binary() {
-    let strace = tool("strace");
-    let probe = Command::new(&strace).args(["-f", "-o", "/dev/null", "true"]).output().expect("run strace");
-    assert!(
-        probe.status.success(),
-        "strace cannot trace here (ptrace not permitted?): {}",
-        String::from_utf8_lossy(&probe.stderr)
-    );
     let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("strace-data");
-    let out = TestDir::new("strace-out");
-    let trace = out.join("trace");
-    let log = out.join("binlogserver.log");
-    let port = primary.port().to_string();
-    let child = Command::new(&strace)
-        .args(["-f", "-tt", "-xx", "-s", "256"])
-        .args(["-e", "trace=write,writev,pwrite64,fdatasync,fsync,sendto,sendmsg,openat,close"])
-        .arg("-o")
-        .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_binlogserver"))
-        .args(["-h", "127.0.0.1", "-P", &port, "-u", REPL_USER, "-p", REPL_PASSWORD, "--server-id", "1001"])
-        .args(["-d", data.path_str(), "--semi-sync", "on", "--heartbeat", "1", "--listen", "off"])
-        .env("RUST_LOG", "binlogserver=info")
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&log).expect("create the log"))
-        .stderr(fs::File::create(out.join("strace.err")).expect("create strace.err"))
-        .spawn()
-        .expect("spawn strace");
-    let mut child = KillOnDrop(child);
-    wait_until(Duration::from_secs(30), "binlogserver under strace to register for semi-sync", || {
-        if let Ok(Some(status)) = child.0.try_wait() {
-            panic!("strace/binlogserver exited with {status}:\n{}", tail_file(&log, 30));
-        }
-        primary.status_u64("Rpl_semi_sync_master_clients") == 1
-    });
+    let (data, out) = (TestDir::new("strace-data"), TestDir::new("strace-out"));
+    let mut traced = Traced::start(&primary, &data, &out, &[]);
     let yes_before = primary.status_u64("Rpl_semi_sync_master_yes_tx");
     let load = Load::start(&primary, 4);
     wait_acked(&load, COMMITS);
@@ -272,13 +320,11 @@ fn every_ack_follows_the_fsync_that_covers_it_on_the_real_binary() {
     assert_eq!(primary.status_var("Rpl_semi_sync_master_status"), "ON", "semi-sync stayed on");
     // Stop binlogserver: SIGKILL the traced process (the trace's first pid),
     // then strace exits with it.
-    let text = fs::read_to_string(&trace).expect("read the trace");
+    let text = fs::read_to_string(&traced.trace).expect("read the trace");
     let pid = text.split_whitespace().next().expect("a trace line").to_owned();
     let _ = Command::new("kill").args(["-9", &pid]).status();
-    let _ = child.0.wait();
-    let text = fs::read_to_string(&trace).expect("read the trace");
-    let calls = parse_trace(&text);
-    let report = check_trace(&calls).unwrap_or_else(|e| panic!("{e} (set BLS_KEEP_TEST_DIRS=1 to keep the trace in {})", out.path().display()));
+    let _ = traced.child.0.wait();
+    let (calls, report) = traced.check(&out);
     eprintln!(
         "{committed} commits, {yes} acknowledged by the primary; trace: {} calls, {} binlog syncs, {} ACK packets, writer thread {:?}",
         calls.len(),
@@ -288,4 +334,37 @@ fn every_ack_follows_the_fsync_that_covers_it_on_the_real_binary() {
     );
     assert!(yes >= COMMITS, "the primary counted {yes} semi-sync acknowledged commits");
     assert!(report.acks > 0 && report.syncs > 0, "the trace holds ACKs and syncs: {report:?}");
+    assert_eq!(report.failed_sync, None);
+}
+
+#[test]
+fn a_failed_fdatasync_stops_writing_and_acking_and_a_restart_resumes() {
+    let primary = MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 500, ..PrimaryOpts::default() });
+    let (data, out) = (TestDir::new("strace-eio-data"), TestDir::new("strace-eio-out"));
+    // The 40th fdatasync fails with EIO (what a dying disk reports).
+    let mut traced = Traced::start(&primary, &data, &out, &["-e", "inject=fdatasync:error=EIO:when=40"]);
+    let load = Load::start(&primary, 2);
+    let status = wait_for(Duration::from_secs(60), "binlogserver to stop after the failed fdatasync", || {
+        load.acked();
+        traced.child.0.try_wait().expect("try_wait on strace")
+    });
+    let committed = load.stop();
+    assert!(!status.success(), "binlogserver must exit non-zero after a failed fsync, got {status}");
+    let log = fs::read_to_string(&traced.log).unwrap_or_default();
+    assert!(
+        log.lines().any(|l| l.contains(" ERROR ") && l.contains("fsync") && l.contains(data.path_str()) && l.contains("Input/output error")),
+        "no ERROR line names the fsync, the file and EIO:\n{}",
+        tail(&log, 20)
+    );
+    let (_, report) = traced.check(&out);
+    let failed = report.failed_sync.expect("the trace holds the failed fdatasync");
+    eprintln!("{committed} commits; fdatasync failed at trace line {failed} after {} good syncs and {} ACKs", report.syncs, report.acks);
+    assert!(report.acks > 0, "ACKs before the failure: {report:?}");
+
+    // A restart repairs the tail and catches up to identical files.
+    let bls = Binlogserver::follow(&primary, data.path(), &FOLLOW_ARGS);
+    wait_semi_sync_client(&primary, &bls);
+    primary.sql("CREATE DATABASE after_eio");
+    wait_caught_up(&primary, data.path(), Duration::from_secs(60));
+    assert_same_binlogs(&primary, data.path());
 }
