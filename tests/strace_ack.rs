@@ -54,10 +54,9 @@ fn parse_trace(text: &str) -> Vec<Call> {
     let mut pending: HashMap<u32, (usize, String)> = HashMap::new();
     let mut calls = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let mut parts = line.splitn(3, ' ');
-        let (Some(tid), Some(_time), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
+        // strace pads the pid column: `6923  23:02:23.867145 openat(...`.
+        let Some((tid, rest)) = line.trim_start().split_once(' ') else { continue };
+        let Some((_time, rest)) = rest.trim_start().split_once(' ') else { continue };
         let Ok(tid) = tid.parse::<u32>() else { continue };
         let (start, body) = if let Some(r) = rest.strip_prefix("<... ") {
             let Some((_, tail)) = r.split_once(" resumed>") else { continue };
@@ -232,7 +231,7 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
 fn trace_parser_joins_unfinished_calls_and_decodes_ack_packets() {
     let trace = "\
 100 10:00:00.000001 openat(AT_FDCWD, \"\\x2f\\x64\\x2f\\x6d\\x79\\x73\\x71\\x6c\\x2d\\x62\\x69\\x6e\\x2e\\x30\\x30\\x30\\x30\\x30\\x31\", O_WRONLY|O_CREAT|O_EXCL|O_APPEND|O_CLOEXEC, 0666) = 9
-100 10:00:00.000002 write(9, \"\\xfe\\x62\\x69\\x6e\", 4) = 4
+100  10:00:00.000002 write(9, \"\\xfe\\x62\\x69\\x6e\", 4) = 4
 100 10:00:00.000003 fdatasync(9 <unfinished ...>
 200 10:00:00.000004 write(7, \"\\x00\", 1) = 1
 100 10:00:00.000005 <... fdatasync resumed>) = 0
