@@ -61,6 +61,11 @@ impl ByteBudget {
         self.inner.1.notify_all();
     }
 
+    /// True once the writer has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Bytes currently queued.
     pub fn used(&self) -> u64 {
         self.lock().used

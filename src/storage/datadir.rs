@@ -5,11 +5,13 @@
 //! disagree (a crash between creating a file and rewriting the index).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use log::{info, warn};
 
+use super::fs::{BinlogFile, BinlogStore, StdStore};
 use super::StorageError;
 use crate::binlog::BinlogFileName;
 
@@ -20,16 +22,22 @@ pub const LOCK_FILE: &str = "binlogserver.lock";
 #[derive(Debug)]
 pub struct DataDir {
     path: PathBuf,
+    store: Arc<dyn BinlogStore>,
     _lock: File,
 }
 
 impl DataDir {
     /// Opens and locks `path`, which must exist and be writable.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_with(path, Arc::new(StdStore))
+    }
+
+    /// As [`DataDir::open`], with the writer's file access going through `store`.
+    pub fn open_with(path: &Path, store: Arc<dyn BinlogStore>) -> Result<Self, StorageError> {
         let meta = fs::metadata(path).map_err(|e| StorageError::Layout {
             path: path.to_owned(),
             reason: match e.kind() {
-                ErrorKind::NotFound => "data directory does not exist; create it or pass another --data-dir".into(),
+                ErrorKind::NotFound => format!("data directory does not exist ({e}); create it or pass another --data-dir"),
                 _ => format!("cannot access data directory: {e}"),
             },
         })?;
@@ -56,7 +64,7 @@ impl DataDir {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(StorageError::io("lock", lock_path)(e)),
         }
-        Ok(DataDir { path: path.to_owned(), _lock: lock })
+        Ok(DataDir { path: path.to_owned(), store, _lock: lock })
     }
 
     /// The directory.
@@ -135,38 +143,45 @@ impl DataDir {
             text.push_str(f.as_str());
             text.push('\n');
         }
-        let mut out = File::create(&tmp).map_err(StorageError::io("create", &tmp))?;
-        out.write_all(text.as_bytes()).map_err(StorageError::io("write", &tmp))?;
-        out.sync_all().map_err(StorageError::io("fsync", &tmp))?;
-        fs::rename(&tmp, &index).map_err(StorageError::io("rename", &index))?;
+        if let Err(e) = self.store.write_synced(&tmp, text.as_bytes()) {
+            // A full disk leaves a partial temp file: not worth keeping.
+            let _ = self.store.remove_file(&tmp);
+            return Err(StorageError::io("write", &tmp)(e));
+        }
+        self.store.rename(&tmp, &index).map_err(StorageError::io("rename", &index))?;
         self.sync_dir()
     }
 
     /// Fsyncs the directory, making creations and renames in it durable.
     pub fn sync_dir(&self) -> Result<(), StorageError> {
-        File::open(&self.path)
-            .and_then(|d| d.sync_all())
-            .map_err(StorageError::io("fsync directory", &self.path))
+        self.store.sync_dir(&self.path).map_err(StorageError::io("fsync directory", &self.path))
     }
 
-    /// Creates a new binlog file holding just the magic, durable with its directory entry.
-    pub fn create_binlog(&self, name: &BinlogFileName) -> Result<File, StorageError> {
+    /// Creates a new binlog file holding just the magic, durable with its
+    /// directory entry. On failure the new file is removed again (best
+    /// effort: recovery copes with a file that holds less than the magic).
+    pub fn create_binlog(&self, name: &BinlogFileName) -> Result<Box<dyn BinlogFile>, StorageError> {
         let path = self.file_path(name);
-        let mut f = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)
-            .map_err(StorageError::io("create", &path))?;
-        f.write_all(&crate::binlog::BINLOG_MAGIC).map_err(StorageError::io("write", &path))?;
-        f.sync_all().map_err(StorageError::io("fsync", &path))?;
-        self.sync_dir()?;
+        let mut f = self.store.create_new(&path).map_err(StorageError::io("create", &path))?;
+        let made = f
+            .write_all(&crate::binlog::BINLOG_MAGIC)
+            .map_err(StorageError::io("write", &path))
+            .and_then(|()| f.sync_all().map_err(StorageError::io("fsync", &path)))
+            .and_then(|()| self.sync_dir());
+        if let Err(e) = made {
+            drop(f);
+            if self.store.remove_file(&path).is_ok() {
+                let _ = self.store.sync_dir(&self.path);
+            }
+            return Err(e);
+        }
         info!("new binlog file file={}", name);
         Ok(f)
     }
 
     /// Opens an existing binlog for appending.
-    pub fn open_binlog(&self, name: &BinlogFileName) -> Result<File, StorageError> {
+    pub fn open_binlog(&self, name: &BinlogFileName) -> Result<Box<dyn BinlogFile>, StorageError> {
         let path = self.file_path(name);
-        OpenOptions::new().append(true).open(&path).map_err(StorageError::io("open", &path))
+        self.store.open_append(&path).map_err(StorageError::io("open", &path))
     }
 }

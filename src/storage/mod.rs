@@ -22,14 +22,29 @@
 //! | rotation, before the new file exists | old file ends with ROTATE | resumes at the old file's end; the primary re-sends the rotation |
 //! | rotation, new file created, index not rewritten | file on disk, not in the index | the directory listing wins; the index is rewritten |
 //! | the index rewrite | old index or new index (rename is atomic) | as above |
+//!
+//! A full disk or a failed fsync ends the writer the same way: nothing
+//! after it is ACKed or published, the process exits, and the next start
+//! treats the files like those of a crash (a torn tail, a new file holding
+//! less than its magic, an index that does not name the newest file).
+//!
+//! The writer and [`datadir::DataDir`] reach the file system only through
+//! [`fs::BinlogStore`], so tests can put a double behind it that tracks
+//! which bytes are durable and injects faults (`writer_tests.rs`).
 
 pub mod budget;
 pub mod datadir;
+pub mod fs;
 pub mod gtid_scan;
 pub mod reader;
 pub mod recovery;
 pub mod watermark;
 pub mod writer;
+
+#[cfg(test)]
+mod fs_double;
+#[cfg(test)]
+mod writer_tests;
 
 use std::fmt;
 use std::io;

@@ -100,6 +100,12 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
             last, size, walk.last_trx_end
         );
         repair(&path, walk.last_trx_end)?;
+    } else if repair_tail {
+        // A process killed before its fsync leaves complete events in the
+        // page cache: they are served and resumed from as durable below,
+        // so make them durable first (with the file's directory entry).
+        File::open(&path).and_then(|f| f.sync_all()).map_err(StorageError::io("fsync", &path))?;
+        dir.sync_dir()?;
     }
     info!(
         "recovered data directory dir={} files={} last={} end={}",

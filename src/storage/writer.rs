@@ -12,8 +12,6 @@
 //! [`SYNC_DELAY`]. While one fsync runs, the dump thread keeps queueing, so
 //! one fsync covers every transaction that arrived meanwhile.
 
-use std::fs::File;
-use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +21,7 @@ use log::debug;
 
 use super::budget::ByteBudget;
 use super::datadir::DataDir;
+use super::fs::BinlogFile;
 use super::watermark::{DurablePosition, Watermark};
 use super::StorageError;
 use crate::binlog::BinlogFileName;
@@ -98,7 +97,7 @@ impl std::fmt::Debug for WriterMsg {
 pub struct Writer {
     dir: DataDir,
     files: Vec<BinlogFileName>,
-    current: Option<(BinlogFileName, File, u64)>,
+    current: Option<(BinlogFileName, Box<dyn BinlogFile>, u64)>,
     synced: u64,
     pending_acks: Vec<AckRequest>,
     rx: Receiver<WriterMsg>,
@@ -191,7 +190,7 @@ impl Writer {
         self.sync()?;
         let handle = if create { self.dir.create_binlog(&file)? } else { self.dir.open_binlog(&file)? };
         let path = self.dir.file_path(&file);
-        let len = handle.metadata().map_err(StorageError::io("stat", &path))?.len();
+        let len = handle.size().map_err(StorageError::io("stat", &path))?;
         if create {
             self.files.push(file.clone());
             self.dir.write_index(&self.files)?;
@@ -219,7 +218,7 @@ impl Writer {
     }
 
     fn sync(&mut self) -> Result<(), StorageError> {
-        let Some((name, file, len)) = self.current.as_ref() else { return Ok(()) };
+        let Some((name, file, len)) = self.current.as_mut() else { return Ok(()) };
         if *len == self.synced && self.pending_acks.is_empty() {
             return Ok(());
         }
@@ -227,9 +226,10 @@ impl Writer {
         file.sync_data().map_err(StorageError::io("fsync", self.dir.file_path(name)))?;
         let took = started.elapsed();
         self.metrics.fsync.observe(took);
-        debug!("fsync file={} bytes={} took_us={}", name, len - self.synced, took.as_micros());
-        self.synced = *len;
-        self.watermark.publish(DurablePosition { file: name.clone(), offset: *len });
+        debug!("fsync file={} bytes={} took_us={}", name, *len - self.synced, took.as_micros());
+        let (name, len) = (name.clone(), *len);
+        self.synced = len;
+        self.watermark.publish(DurablePosition { file: name, offset: len });
         self.release_acks();
         Ok(())
     }

@@ -228,6 +228,10 @@ impl DumpThread {
                 progress.stored(packet.get(skip..).unwrap_or_default());
             }
             match action {
+                // Heartbeats land here: a quiet primary must not keep us
+                // connected (and the primary waiting for ACKs) after the
+                // writer stopped on a storage error.
+                Action::Skip if self.budget.is_closed() => return Err(UpstreamError::WriterGone),
                 Action::Skip => {}
                 Action::Open { file, create } => {
                     self.flush(batch)?;
