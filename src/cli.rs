@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 
 use crate::config::{default_server_id, Config};
 use crate::server::{Account, ServerConfig};
+use crate::storage::purge::RetentionPolicy;
 use crate::error::Error;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig};
 
@@ -47,6 +48,9 @@ fn options() -> Options {
     o.optopt("", "replica-password", "its password [the upstream password]", "PASSWORD");
     o.optopt("", "replica-password-file", "read it from the first line of FILE", "FILE");
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
+    o.optopt("", "expire-logs-days", "purge binlogs the primary closed more than N days ago (fractions allowed; 0 = never) [0]", "N");
+    o.optopt("", "binlog-expire-logs-seconds", "the same in seconds (give one of the two) [0]", "N");
+    o.optopt("", "max-total-size", "purge the oldest binlogs while all take more than BYTES (K, M, G suffixes; 0 = no limit) [0]", "BYTES");
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -88,7 +92,44 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Cl
     if upstream.is_none() && server.is_none() {
         return Err(bad("--host", "required unless serving a data directory with --listen"));
     }
-    Ok(CliOutcome::Run(Box::new(Config { upstream, server, data_dir }), level))
+    let retention = retention(&m)?;
+    Ok(CliOutcome::Run(Box::new(Config { upstream, server, data_dir, retention }), level))
+}
+
+fn retention(m: &Matches) -> Result<RetentionPolicy, Error> {
+    let expire = match (m.opt_str("expire-logs-days"), m.opt_str("binlog-expire-logs-seconds")) {
+        (Some(_), Some(_)) => return Err(bad("--binlog-expire-logs-seconds", "give either --expire-logs-days or --binlog-expire-logs-seconds")),
+        (Some(d), None) => match d.parse::<f64>() {
+            Ok(days) if (0.0..=99.0).contains(&days) => Some(days * 86_400.0),
+            _ => return Err(bad("--expire-logs-days", format!("invalid value {d:?} (expected days, 0-99, fractions allowed)"))),
+        },
+        (None, Some(s)) => match s.parse::<u32>() {
+            Ok(secs) if secs <= 8_553_600 => Some(f64::from(secs)),
+            _ => return Err(bad("--binlog-expire-logs-seconds", format!("invalid value {s:?} (expected seconds, 0-8553600)"))),
+        },
+        (None, None) => None,
+    };
+    let max_total_size = match m.opt_str("max-total-size") {
+        None => None,
+        Some(v) => Some(parse_size(&v).ok_or_else(|| bad("--max-total-size", format!("invalid value {v:?} (expected bytes, like 500M or 20G)")))?),
+    };
+    Ok(RetentionPolicy {
+        expire: expire.filter(|&s| s > 0.0).map(Duration::from_secs_f64),
+        max_total_size: max_total_size.filter(|&n| n > 0),
+    })
+}
+
+/// Bytes with an optional K, M, G or T suffix (powers of 1024, as MariaDB's options).
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (digits, shift) = match v.char_indices().last()? {
+        (i, 'k' | 'K') => (v.get(..i)?, 10),
+        (i, 'm' | 'M') => (v.get(..i)?, 20),
+        (i, 'g' | 'G') => (v.get(..i)?, 30),
+        (i, 't' | 'T') => (v.get(..i)?, 40),
+        _ => (v, 0),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }
 
 fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Option<ServerConfig>, Error> {
@@ -292,6 +333,32 @@ mod tests {
         let up = c.upstream.clone().unwrap();
         assert_eq!(up.password, "envpw");
         assert!(!format!("{:?}", c).contains("envpw"));
+    }
+
+    #[test]
+    fn retention_flags() {
+        let c = run("-h x -u r").unwrap();
+        assert!(c.retention.is_empty());
+        let c = run("-h x -u r --expire-logs-days 1.5 --max-total-size 20G").unwrap();
+        assert_eq!(c.retention.expire, Some(Duration::from_secs(129_600)));
+        assert_eq!(c.retention.max_total_size, Some(20 << 30));
+        let c = run("-h x -u r --binlog-expire-logs-seconds 600 --max-total-size 512k").unwrap();
+        assert_eq!(c.retention.expire, Some(Duration::from_secs(600)));
+        assert_eq!(c.retention.max_total_size, Some(512 << 10));
+        assert!(run("-h x -u r --expire-logs-days 0 --max-total-size 0").unwrap().retention.is_empty());
+        assert_eq!(run("-h x -u r --max-total-size 1000").unwrap().retention.max_total_size, Some(1000));
+        for (line, flag) in [
+            ("-h x -u r --expire-logs-days -1", "--expire-logs-days"),
+            ("-h x -u r --expire-logs-days soon", "--expire-logs-days"),
+            ("-h x -u r --expire-logs-days 1 --binlog-expire-logs-seconds 5", "--binlog-expire-logs-seconds"),
+            ("-h x -u r --max-total-size 5X", "--max-total-size"),
+            ("-h x -u r --max-total-size 99999999999T", "--max-total-size"),
+        ] {
+            match run(line) {
+                Err(Error::Config { flag: f, .. }) => assert_eq!(f, flag, "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
     }
 
     #[test]

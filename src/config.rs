@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::server::ServerConfig;
+use crate::storage::purge::RetentionPolicy;
 use crate::upstream::UpstreamConfig;
 
 /// Everything `run` needs.
@@ -14,6 +15,8 @@ pub struct Config {
     pub server: Option<ServerConfig>,
     /// Where the binlog files live.
     pub data_dir: PathBuf,
+    /// `--expire-logs-days`, `--max-total-size`.
+    pub retention: RetentionPolicy,
 }
 
 /// The default server id: stable for a host and data directory, in a range

@@ -20,6 +20,8 @@
 //!
 //! * `listener` accepts downstream connections; each runs in its own
 //!   `client-<addr>` thread and reads files up to the published durable end.
+//! * `retention` (with `--expire-logs-days`/`--max-total-size`) purges old
+//!   files through [`storage::purge::Purger`], as `PURGE BINARY LOGS` does.
 //!
 //! Shutdown is by closing: when the dump thread ends it drops its sender;
 //! the writer drains, fsyncs and exits. The durability contract and the
@@ -52,6 +54,8 @@ use server::Shared;
 use shutdown::Shutdown;
 use storage::budget::ByteBudget;
 use storage::datadir::DataDir;
+use storage::index::BinlogIndex;
+use storage::purge::{spawn_retention, Purger, Readers};
 use storage::watermark::{DurablePosition, Watermark};
 use storage::writer::Writer;
 use upstream::dump::DumpThread;
@@ -71,6 +75,11 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     if let Some(tail) = &recovered.tail {
         watermark.publish(DurablePosition { file: tail.file.clone(), offset: tail.len });
     }
+    // One owner of the file list and the index, shared by the writer and purges.
+    let index = BinlogIndex::new(dir.path(), recovered.files.clone());
+    let registry = Arc::new(Registry::default());
+    let readers: Option<Arc<dyn Readers>> = config.server.is_some().then(|| Arc::clone(&registry) as Arc<dyn Readers>);
+    let purger = Arc::new(Purger::new(index.clone(), readers));
     let status = config.upstream.as_ref().map(|u| {
         Arc::new(Mutex::new(UpstreamStatus { host: u.host.clone(), port: u.port, user: u.user.clone(), ..Default::default() }))
     });
@@ -79,7 +88,8 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
             let shared = Arc::new(Shared {
                 dir: config.data_dir.clone(),
                 watermark: watermark.clone(),
-                registry: Registry::default(),
+                registry: Arc::clone(&registry),
+                purger: Arc::clone(&purger),
                 config: server.clone(),
                 upstream: status.clone(),
                 shutdown: shutdown.clone(),
@@ -96,8 +106,14 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         }
         None => None,
     };
+    let retention = if config.retention.is_empty() {
+        None
+    } else {
+        let spawned = spawn_retention(purger, config.retention, watermark.clone(), shutdown.clone());
+        Some(spawned.map_err(|_| Error::Thread("retention"))?)
+    };
     let result = match config.upstream {
-        Some(upstream) => follow(upstream, dir, recovered, watermark, status, shutdown.clone()),
+        Some(upstream) => follow(upstream, dir, index, recovered, watermark, status, shutdown.clone()),
         None => {
             info!("serving data_dir={} without a primary", config.data_dir.display());
             while !shutdown.wait(std::time::Duration::from_secs(3600)) {}
@@ -108,12 +124,16 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     if let Some(h) = listener {
         let _ = h.join();
     }
+    if let Some(h) = retention {
+        let _ = h.join();
+    }
     result
 }
 
 fn follow(
     upstream: upstream::UpstreamConfig,
     dir: DataDir,
+    index: BinlogIndex,
     recovered: storage::recovery::Recovered,
     watermark: Watermark,
     status: Option<Arc<Mutex<UpstreamStatus>>>,
@@ -130,7 +150,7 @@ fn follow(
     let state = StreamState::resume(recovered.tail.as_ref());
     let (writer_tx, writer_rx) = bounded(WRITER_QUEUE);
     let budget = ByteBudget::new(WRITER_BYTES);
-    let writer = Writer::new(dir, recovered.files, writer_rx, watermark, budget.clone());
+    let writer = Writer::new(dir, index, writer_rx, watermark, budget.clone());
     let writer_budget = budget.clone();
     let writer = thread::Builder::new()
         .name("binlog-writer".into())

@@ -46,6 +46,10 @@ pub struct UpstreamStatus {
     pub primary_server_id: u32,
 }
 
+use crate::protocol::ErrPacket;
+use crate::server::session_vars::Warning;
+use crate::storage::retention::Criterion;
+
 /// Facts about this server, as the evaluator needs them.
 pub trait ServerInfo {
     /// True when we pose as MariaDB (the stored binlogs are MariaDB's).
@@ -80,4 +84,10 @@ pub trait ServerInfo {
     fn connection_id(&self) -> u32;
     /// `KILL [CONNECTION|QUERY] id`: true when such a connection existed.
     fn kill(&self, id: u32) -> bool;
+    /// `PURGE BINARY LOGS TO|BEFORE`: removes what `criterion` selects;
+    /// the warnings for the client (why it stopped short), or the ERR.
+    fn purge_binary_logs(&self, criterion: &Criterion) -> Result<Vec<Warning>, ErrPacket> {
+        let _ = criterion;
+        Err(ErrPacket::new(1290, b"HY000", "binlogserver does not support PURGE BINARY LOGS here"))
+    }
 }

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::shutdown::Shutdown;
+use crate::storage::purge::Purger;
 use crate::storage::watermark::Watermark;
 use info::UpstreamStatus;
 use registry::Registry;
@@ -63,7 +64,9 @@ pub struct Shared {
     /// The durable end.
     pub watermark: Watermark,
     /// Live connections.
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
+    /// Purges (`PURGE BINARY LOGS`).
+    pub purger: Arc<Purger>,
     /// Serving settings.
     pub config: ServerConfig,
     /// Our upstream, when following a primary.

@@ -126,27 +126,12 @@ impl DataDir {
 
     /// Rewrites the index atomically: temp file, fsync, rename, directory fsync.
     pub fn write_index(&self, files: &[BinlogFileName]) -> Result<(), StorageError> {
-        let Some(first) = files.first() else { return Ok(()) };
-        let index = self.index_path(first.basename());
-        let tmp = self.path.join(format!("{}.index.tmp", first.basename()));
-        let mut text = String::with_capacity(files.len() * 24);
-        for f in files {
-            text.push_str("./");
-            text.push_str(f.as_str());
-            text.push('\n');
-        }
-        let mut out = File::create(&tmp).map_err(StorageError::io("create", &tmp))?;
-        out.write_all(text.as_bytes()).map_err(StorageError::io("write", &tmp))?;
-        out.sync_all().map_err(StorageError::io("fsync", &tmp))?;
-        fs::rename(&tmp, &index).map_err(StorageError::io("rename", &index))?;
-        self.sync_dir()
+        write_index(&self.path, files)
     }
 
     /// Fsyncs the directory, making creations and renames in it durable.
     pub fn sync_dir(&self) -> Result<(), StorageError> {
-        File::open(&self.path)
-            .and_then(|d| d.sync_all())
-            .map_err(StorageError::io("fsync directory", &self.path))
+        sync_dir(&self.path)
     }
 
     /// Creates a new binlog file holding just the magic, durable with its directory entry.
@@ -169,4 +154,33 @@ impl DataDir {
         let path = self.file_path(name);
         OpenOptions::new().append(true).open(&path).map_err(StorageError::io("open", &path))
     }
+}
+
+/// Writes `<basename>.index` in `dir` listing `files` atomically: temp
+/// file, fsync, rename, directory fsync. Nothing to do for no files.
+pub fn write_index(dir: &Path, files: &[BinlogFileName]) -> Result<(), StorageError> {
+    let Some(first) = files.first() else { return Ok(()) };
+    let mut text = String::with_capacity(files.len() * 24);
+    for f in files {
+        text.push_str("./");
+        text.push_str(f.as_str());
+        text.push('\n');
+    }
+    replace_file(dir, &format!("{}.index", first.basename()), &text)
+}
+
+/// Replaces `dir/name` with `text` atomically (temp file, fsync, rename, directory fsync).
+pub fn replace_file(dir: &Path, name: &str, text: &str) -> Result<(), StorageError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut out = File::create(&tmp).map_err(StorageError::io("create", &tmp))?;
+    out.write_all(text.as_bytes()).map_err(StorageError::io("write", &tmp))?;
+    out.sync_all().map_err(StorageError::io("fsync", &tmp))?;
+    fs::rename(&tmp, &path).map_err(StorageError::io("rename", &path))?;
+    sync_dir(dir)
+}
+
+/// Fsyncs `dir`, making creations, renames and removals in it durable.
+pub fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(StorageError::io("fsync directory", dir))
 }

@@ -21,6 +21,7 @@ use log::debug;
 
 use super::budget::ByteBudget;
 use super::datadir::DataDir;
+use super::index::BinlogIndex;
 use super::watermark::{DurablePosition, Watermark};
 use super::StorageError;
 use crate::binlog::BinlogFileName;
@@ -92,7 +93,7 @@ impl std::fmt::Debug for WriterMsg {
 /// The writer thread's state.
 pub struct Writer {
     dir: DataDir,
-    files: Vec<BinlogFileName>,
+    index: BinlogIndex,
     current: Option<(BinlogFileName, File, u64)>,
     synced: u64,
     pending_acks: Vec<AckRequest>,
@@ -103,15 +104,15 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// A writer over `dir`, which already holds `files` (from recovery).
+    /// A writer over `dir`, whose files `index` lists (shared with purges).
     pub fn new(
         dir: DataDir,
-        files: Vec<BinlogFileName>,
+        index: BinlogIndex,
         rx: Receiver<WriterMsg>,
         watermark: Watermark,
         budget: ByteBudget,
     ) -> Self {
-        Writer { dir, files, current: None, synced: 0, pending_acks: Vec::new(), rx, ack_sink: None, watermark, budget }
+        Writer { dir, index, current: None, synced: 0, pending_acks: Vec::new(), rx, ack_sink: None, watermark, budget }
     }
 
     /// Runs until every sender is dropped; returns the first storage error.
@@ -175,8 +176,7 @@ impl Writer {
         let path = self.dir.file_path(&file);
         let len = handle.metadata().map_err(StorageError::io("stat", &path))?.len();
         if create {
-            self.files.push(file.clone());
-            self.dir.write_index(&self.files)?;
+            self.index.add(file.clone())?;
         }
         self.synced = len;
         self.watermark.publish(DurablePosition { file: file.clone(), offset: len });

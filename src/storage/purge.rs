@@ -1,0 +1,240 @@
+//! [`Purger`]: carries out purges (`PURGE BINARY LOGS`, `--expire-logs-days`,
+//! `--max-total-size`) and the `retention` thread that applies the limits.
+//!
+//! A purge, serialized with every other purge: gather each file's size and
+//! close time, then, under the readers' lock ([`Readers::fence`]), see
+//! which files connected clients read, select ([`super::retention`]) and
+//! raise the fence so that no client starts reading a file being purged;
+//! then commit through the [`BinlogIndex`] (crash-safe, see there) and log
+//! what went, why, and how many bytes it freed.
+//!
+//! The `retention` thread checks the limits at start, after every rotation
+//! (it looks at the durable end once a second) and every hour. A storage
+//! error ends it (logged); restart to recover, as with the writer.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use log::{debug, error, info};
+
+use super::index::BinlogIndex;
+use super::reader::file_size;
+use super::retention::{select, Blocked, Criterion, FileFacts, Selection};
+use super::watermark::Watermark;
+use super::StorageError;
+use crate::binlog::{BinlogFileName, EventHeader, BINLOG_MAGIC};
+use crate::shutdown::Shutdown;
+
+/// How often the `retention` thread checks the limits without a rotation.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The connected clients that read stored files.
+pub trait Readers: Send + Sync + fmt::Debug {
+    /// Under the readers' lock: `decide` gets the file each reading client
+    /// is in and returns the first file that stays; from then on no client
+    /// may start reading a file before it.
+    fn fence(&self, decide: &mut dyn FnMut(&[BinlogFileName]) -> Option<BinlogFileName>);
+}
+
+/// Why a purge runs, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// `--expire-logs-days`.
+    Expire,
+    /// `--max-total-size`.
+    MaxTotalSize,
+    /// A `PURGE BINARY LOGS` statement of a client.
+    Statement {
+        /// Its connection id.
+        client: u32,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Expire => write!(f, "expire-logs-days"),
+            Reason::MaxTotalSize => write!(f, "max-total-size"),
+            Reason::Statement { client } => write!(f, "purge-statement client_id={client}"),
+        }
+    }
+}
+
+/// What a purge did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Report {
+    /// The selection: files removed, and why it stopped short, if it did.
+    pub selection: Selection,
+    /// Bytes freed.
+    pub bytes: u64,
+}
+
+/// Why a purge failed.
+#[derive(Debug)]
+pub enum PurgeError {
+    /// `PURGE BINARY LOGS TO` a file the index does not list.
+    UnknownTarget(BinlogFileName),
+    /// A file system failure; purging (and the writer's next rotation) stops until restart.
+    Storage(StorageError),
+}
+
+impl fmt::Display for PurgeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PurgeError::UnknownTarget(file) => write!(f, "{file} is not in the binlog index"),
+            PurgeError::Storage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<StorageError> for PurgeError {
+    fn from(e: StorageError) -> Self {
+        PurgeError::Storage(e)
+    }
+}
+
+/// Carries out purges; one per data directory, shared.
+#[derive(Debug)]
+pub struct Purger {
+    index: BinlogIndex,
+    readers: Option<Arc<dyn Readers>>,
+    serial: Mutex<()>,
+}
+
+impl Purger {
+    /// A purger over `index`; `readers` are the downstream clients, if serving.
+    pub fn new(index: BinlogIndex, readers: Option<Arc<dyn Readers>>) -> Self {
+        Purger { index, readers, serial: Mutex::new(()) }
+    }
+
+    /// Purges what `criterion` selects; logs it with `reason`.
+    pub fn purge(&self, criterion: &Criterion, reason: Reason) -> Result<Report, PurgeError> {
+        let _serial = self.serial.lock().unwrap_or_else(PoisonError::into_inner);
+        let facts = self.facts()?;
+        let mut outcome = None;
+        let mut decide = |reading: &[BinlogFileName]| {
+            let result = select(&facts, criterion, reading);
+            let keep = result.as_ref().ok().filter(|s| !s.purge.is_empty()).and_then(|s| facts.get(s.purge.len())).map(|f| f.name.clone());
+            outcome = Some(result);
+            keep
+        };
+        match &self.readers {
+            Some(readers) => readers.fence(&mut decide),
+            None => {
+                decide(&[]);
+            }
+        }
+        let selection = match outcome {
+            Some(Ok(s)) => s,
+            Some(Err(unknown)) => return Err(PurgeError::UnknownTarget(unknown.0)),
+            None => Selection::default(),
+        };
+        if let Some(blocked) = &selection.blocked {
+            debug!("purge stops reason={reason} at={}", describe(blocked));
+        }
+        if selection.purge.is_empty() {
+            return Ok(Report { selection, bytes: 0 });
+        }
+        let bytes = facts.iter().take(selection.purge.len()).map(|f| f.size).sum();
+        self.index.purge(&selection.purge)?;
+        let names: Vec<&str> = selection.purge.iter().map(BinlogFileName::as_str).collect();
+        info!("purged binlogs reason={reason} files={} bytes_freed={bytes}", names.join(","));
+        Ok(Report { selection, bytes })
+    }
+
+    /// Size and close time of every indexed file.
+    fn facts(&self, ) -> Result<Vec<FileFacts>, StorageError> {
+        let names = self.index.files();
+        let dir = self.index.dir();
+        let mut facts = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let closed_at = names.get(i + 1).and_then(|next| first_event_time(&dir.join(next.as_str())));
+            facts.push(FileFacts { name: name.clone(), size: file_size(dir, name)?, closed_at });
+        }
+        Ok(facts)
+    }
+}
+
+/// Words for the operator: where a purge stopped and why.
+pub fn describe(blocked: &Blocked) -> String {
+    match blocked {
+        Blocked::Active(f) => format!("{f} (the active binlog)"),
+        Blocked::InUse { file, readers } => format!("{file} (being read by {readers} client(s))"),
+    }
+}
+
+/// The timestamp of a binlog's first event (its format description, written
+/// when the primary opened the file, i.e. closed the one before), if readable and non-zero.
+fn first_event_time(path: &std::path::Path) -> Option<u64> {
+    let mut head = [0u8; 4 + EventHeader::LEN];
+    File::open(path).and_then(|mut f| f.read_exact(&mut head)).ok()?;
+    if head.get(..4)? != BINLOG_MAGIC {
+        return None;
+    }
+    let header = EventHeader::parse(head.get(4..)?).ok()?;
+    (header.timestamp != 0).then_some(u64::from(header.timestamp))
+}
+
+/// The limits the `retention` thread enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RetentionPolicy {
+    /// `--expire-logs-days` (as a duration): files closed longer ago go.
+    pub expire: Option<Duration>,
+    /// `--max-total-size`: the oldest files go while the total is above it.
+    pub max_total_size: Option<u64>,
+}
+
+impl RetentionPolicy {
+    /// True when there is nothing to enforce.
+    pub fn is_empty(&self) -> bool {
+        self.expire.is_none() && self.max_total_size.is_none()
+    }
+
+    /// Applies the limits once at `now` (seconds since the epoch).
+    pub fn apply(&self, purger: &Purger, now: u64) -> Result<(), PurgeError> {
+        if let Some(expire) = self.expire {
+            purger.purge(&Criterion::Before(now.saturating_sub(expire.as_secs())), Reason::Expire)?;
+        }
+        if let Some(limit) = self.max_total_size {
+            purger.purge(&Criterion::MaxTotalSize(limit), Reason::MaxTotalSize)?;
+        }
+        Ok(())
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Starts the `retention` thread: applies `policy` at start, after every
+/// rotation and every [`RETENTION_INTERVAL`], until `shutdown`.
+pub fn spawn_retention(
+    purger: Arc<Purger>,
+    policy: RetentionPolicy,
+    watermark: Watermark,
+    shutdown: Shutdown,
+) -> std::io::Result<JoinHandle<()>> {
+    thread::Builder::new().name("retention".into()).spawn(move || {
+        info!("retention started expire_secs={:?} max_total_size={:?}", policy.expire.map(|d| d.as_secs()), policy.max_total_size);
+        let mut file = None;
+        let mut last = None::<Instant>;
+        loop {
+            let current = watermark.get().map(|w| w.file);
+            if current != file || last.is_none_or(|t| t.elapsed() >= RETENTION_INTERVAL) {
+                if let Err(e) = policy.apply(&purger, unix_now()) {
+                    error!("retention stopped, restart to recover: {e}");
+                    return;
+                }
+                file = current;
+                last = Some(Instant::now());
+            }
+            if shutdown.wait(Duration::from_secs(1)) {
+                return;
+            }
+        }
+    })
+}
