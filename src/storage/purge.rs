@@ -238,3 +238,87 @@ pub fn spawn_retention(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binlog::EventType;
+    use std::fs;
+    use std::path::PathBuf;
+
+    fn name(n: u64) -> BinlogFileName {
+        BinlogFileName::new(format!("mysql-bin.{n:06}")).unwrap()
+    }
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Files 1..=n: the magic, a header with timestamp 1000 * i, and i * 100 bytes of padding.
+    fn purger(label: &str, n: u64, readers: Option<Arc<dyn Readers>>) -> (Dir, Purger) {
+        let d = std::env::temp_dir().join(format!("bls-purge-{label}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        for i in 1..=n {
+            let mut bytes = BINLOG_MAGIC.to_vec();
+            let ts = u32::try_from(1000 * i).unwrap();
+            EventHeader { timestamp: ts, event_type: EventType::FORMAT_DESCRIPTION, server_id: 1, event_len: 19, log_pos: 23, flags: 0 }
+                .encode(&mut bytes);
+            bytes.resize(bytes.len() + usize::try_from(i * 100).unwrap(), 0);
+            fs::write(d.join(name(i).as_str()), bytes).unwrap();
+        }
+        let index = BinlogIndex::new(&d, (1..=n).map(name).collect());
+        crate::storage::datadir::write_index(&d, &index.files()).unwrap();
+        (Dir(d), Purger::new(index, readers))
+    }
+
+    #[derive(Debug)]
+    struct Reading(Vec<BinlogFileName>, Mutex<Option<BinlogFileName>>);
+    impl Readers for Reading {
+        fn fence(&self, decide: &mut dyn FnMut(&[BinlogFileName]) -> Option<BinlogFileName>) {
+            *self.1.lock().unwrap() = decide(&self.0);
+        }
+    }
+
+    #[test]
+    fn expiry_goes_by_the_next_files_first_event() {
+        let (d, p) = purger("expire", 4, None);
+        // File 1 closed at 2000, file 2 at 3000: "before 3000" takes file 1 only.
+        let r = p.purge(&Criterion::Before(3000), Reason::Expire).unwrap();
+        assert_eq!(r.selection.purge, vec![name(1)]);
+        assert_eq!(r.bytes, 4 + 19 + 100);
+        assert!(!d.0.join("mysql-bin.000001").exists());
+        assert_eq!(fs::read_to_string(d.0.join("mysql-bin.index")).unwrap(), "./mysql-bin.000002\n./mysql-bin.000003\n./mysql-bin.000004\n");
+        let r = p.purge(&Criterion::Before(u64::MAX), Reason::Expire).unwrap();
+        assert_eq!(r.selection.purge, vec![name(2), name(3)]);
+        assert_eq!(r.selection.blocked, None, "the active file has no close time: never wanted");
+    }
+
+    #[test]
+    fn readers_are_fenced_and_unknown_targets_refused() {
+        let readers = Arc::new(Reading(vec![name(3)], Mutex::new(None)));
+        let (d, p) = purger("readers", 5, Some(readers.clone()));
+        assert!(matches!(p.purge(&Criterion::To(name(9)), Reason::Statement { client: 1 }), Err(PurgeError::UnknownTarget(_))));
+        let r = p.purge(&Criterion::To(name(5)), Reason::Statement { client: 1 }).unwrap();
+        assert_eq!(r.selection.purge, vec![name(1), name(2)]);
+        assert_eq!(r.selection.blocked, Some(Blocked::InUse { file: name(3), readers: 1 }));
+        assert_eq!(*readers.1.lock().unwrap(), Some(name(3)), "the fence is at the first file kept");
+        assert!(d.0.join("mysql-bin.000003").exists());
+    }
+
+    #[test]
+    fn max_total_size_counts_every_file() {
+        let (_d, p) = purger("size", 4, None);
+        // Sizes 123, 223, 323, 423: a limit of 800 leaves files 3 and 4.
+        let r = p.purge(&Criterion::MaxTotalSize(800), Reason::MaxTotalSize).unwrap();
+        assert_eq!(r.selection.purge, vec![name(1), name(2)]);
+        assert_eq!(r.bytes, 123 + 223);
+        assert_eq!(p.index.files(), vec![name(3), name(4)]);
+        let policy = RetentionPolicy { expire: None, max_total_size: Some(1) };
+        policy.apply(&p, 0).unwrap();
+        assert_eq!(p.index.files(), vec![name(4)]);
+    }
+}
