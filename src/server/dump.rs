@@ -105,6 +105,10 @@ impl<'a> BinlogSender<'a> {
             Err(err) => return send_err(ps, &err),
         };
         self.shared.registry.start_dump(self.id, server_id);
+        // From here on purges leave the start file (and every later one) alone.
+        if !self.shared.registry.start_reading(self.id, &start.file) {
+            return send_err(ps, &ErrPacket::new(1236, b"HY000", format!("binlog {} was purged", start.file)));
+        }
         info!(
             "binlog dump started id={} server_id={server_id} file={} position={} flags={flags:#06x} gtid={}",
             self.id,
