@@ -93,6 +93,9 @@ impl BinlogIndex {
     /// then unlinks them and the `~rec~` file. Callers serialize purges.
     pub fn purge(&self, purge: &[BinlogFileName]) -> Result<(), StorageError> {
         let Some(first) = purge.first() else { return Ok(()) };
+        if self.lock().failed {
+            return Err(StorageError::Poisoned);
+        }
         let log_name = format!("{}{PURGE_LOG_SUFFIX}", first.basename());
         replace_file(&self.dir, &log_name, &listing(purge))?;
         {
@@ -223,6 +226,44 @@ mod tests {
         index.add(name(5)).unwrap();
         assert_eq!(index.files(), (3..=5).map(name).collect::<Vec<_>>());
         assert_eq!(index_text(&d.0).lines().count(), 3);
+    }
+
+    #[test]
+    fn rotations_and_purges_at_once_keep_index_and_directory_equal() {
+        let d = dir_with("race", 5);
+        let index = BinlogIndex::new(&d.0, (1..=5).map(name).collect());
+        let purges = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // Rotates until both sides have done plenty, so they overlap.
+        let writer = {
+            let (index, dir, purges) = (index.clone(), d.0.clone(), Arc::clone(&purges));
+            std::thread::spawn(move || {
+                let mut i = 6;
+                while i <= 40 || purges.load(std::sync::atomic::Ordering::Relaxed) < 10 {
+                    fs::write(dir.join(name(i).as_str()), b"\xfebin").unwrap();
+                    index.add(name(i)).unwrap();
+                    i += 1;
+                }
+                i - 1
+            })
+        };
+        while !writer.is_finished() {
+            let files = index.files();
+            if files.len() > 2 {
+                index.purge(&files[..2]).unwrap();
+                purges.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let last = writer.join().unwrap();
+        let listed: Vec<String> = index_text(&d.0).lines().map(|l| l.trim_start_matches("./").to_owned()).collect();
+        let mut on_disk: Vec<String> = fs::read_dir(&d.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| BinlogFileName::new(n).is_ok())
+            .collect();
+        on_disk.sort();
+        assert_eq!(listed, on_disk);
+        assert_eq!(listed.last(), Some(&name(last).as_str().to_owned()));
+        assert_eq!(index.files().len(), listed.len());
     }
 
     #[test]

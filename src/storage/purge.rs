@@ -8,6 +8,11 @@
 //! then commit through the [`BinlogIndex`] (crash-safe, see there) and log
 //! what went, why, and how many bytes it freed.
 //!
+//! A storage error during the index rewrite stops every later change of the
+//! index (the writer stops at its next rotation); files already fenced off
+//! stay hidden from clients until restart, which completes or undoes the
+//! purge.
+//!
 //! The `retention` thread checks the limits at start, after every rotation
 //! (it looks at the durable end once a second) and every hour. A storage
 //! error ends it (logged); restart to recover, as with the writer.
