@@ -138,8 +138,13 @@ impl Purger {
             Some(Err(unknown)) => return Err(PurgeError::UnknownTarget(unknown.0)),
             None => Selection::default(),
         };
-        if let Some(blocked) = &selection.blocked {
-            debug!("purge stops reason={reason} at={}", describe(blocked));
+        match (&selection.blocked, reason) {
+            // An operator whose disk fills wants to know who holds the files.
+            (Some(blocked @ Blocked::InUse { .. }), Reason::Expire | Reason::MaxTotalSize) => {
+                info!("purge stops reason={reason} at={}", describe(blocked));
+            }
+            (Some(blocked), _) => debug!("purge stops reason={reason} at={}", describe(blocked)),
+            (None, _) => {}
         }
         if selection.purge.is_empty() {
             return Ok(Report { selection, bytes: 0 });
