@@ -90,6 +90,7 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
                 watermark: watermark.clone(),
                 registry: Arc::clone(&registry),
                 purger: Arc::clone(&purger),
+                retention: config.retention,
                 config: server.clone(),
                 upstream: status.clone(),
                 shutdown: shutdown.clone(),

@@ -158,6 +158,7 @@ fn max_total_size_after_rotations_and_expiry_at_start() {
     let data = TestDir::new("bls-data");
     let (bls, port) = follow_and_serve(&primary, data.path(), &["--max-total-size", "64K"]);
     wait_semi_sync_client(&primary, &bls);
+    assert_eq!(bls_sql(port, "SELECT @@max_binlog_total_size").unwrap(), "65536");
     for round in 0..6 {
         mixed_workload(&primary, 40);
         primary.sql("FLUSH BINARY LOGS");
@@ -187,6 +188,7 @@ fn max_total_size_after_rotations_and_expiry_at_start() {
         bls.assert_running();
         local_binlog_files(data.path()) == vec![live.clone()]
     });
+    assert_eq!(bls_sql(port, "SELECT @@binlog_expire_logs_seconds").unwrap(), "2");
     wait_until(CATCH_UP, "the expiry purge in the log", || bls.log().contains("purged binlogs reason=expire-logs-days"));
     wait_live_end(&primary, &bls, data.path());
     assert_eq!(assert_consistent(&primary, data.path(), port), vec![live]);

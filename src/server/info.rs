@@ -48,6 +48,7 @@ pub struct UpstreamStatus {
 
 use crate::protocol::ErrPacket;
 use crate::server::session_vars::Warning;
+use crate::storage::purge::RetentionPolicy;
 use crate::storage::retention::Criterion;
 
 /// Facts about this server, as the evaluator needs them.
@@ -84,6 +85,10 @@ pub trait ServerInfo {
     fn connection_id(&self) -> u32;
     /// `KILL [CONNECTION|QUERY] id`: true when such a connection existed.
     fn kill(&self, id: u32) -> bool;
+    /// `--expire-logs-days` and `--max-total-size` (`@@binlog_expire_logs_seconds`, ...).
+    fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy::default()
+    }
     /// `PURGE BINARY LOGS TO|BEFORE`: removes what `criterion` selects;
     /// the warnings for the client (why it stopped short), or the ERR.
     fn purge_binary_logs(&self, criterion: &Criterion) -> Result<Vec<Warning>, ErrPacket> {

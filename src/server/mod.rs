@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::shutdown::Shutdown;
-use crate::storage::purge::Purger;
+use crate::storage::purge::{Purger, RetentionPolicy};
 use crate::storage::watermark::Watermark;
 use info::UpstreamStatus;
 use registry::Registry;
@@ -67,6 +67,8 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// Purges (`PURGE BINARY LOGS`).
     pub purger: Arc<Purger>,
+    /// The retention limits, as `@@binlog_expire_logs_seconds` etc. report them.
+    pub retention: RetentionPolicy,
     /// Serving settings.
     pub config: ServerConfig,
     /// Our upstream, when following a primary.

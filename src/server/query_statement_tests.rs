@@ -264,3 +264,13 @@ fn purge_before_reads_the_time_and_its_notes_are_warnings() {
     check("SET time_zone = 'Europe/Paris'", &mut vars, &info, &Expect::Ok);
     check("PURGE BINARY LOGS BEFORE '2026-11-23 23:15:47'", &mut vars, &info, &Expect::Err(1298));
 }
+
+#[test]
+fn retention_variables_are_zero_when_off() {
+    let info = FakeInfo::mariadb();
+    let mut vars = SessionVars::new();
+    check("SELECT @@binlog_expire_logs_seconds", &mut vars, &info, &Expect::Row(&[("@@binlog_expire_logs_seconds", Some("0"))]));
+    check("SELECT @@global.expire_logs_days", &mut vars, &info, &Expect::Row(&[("@@global.expire_logs_days", Some("0.000000"))]));
+    check("SELECT @@max_binlog_total_size", &mut vars, &info, &Expect::Row(&[("@@max_binlog_total_size", Some("0"))]));
+    check("SELECT @@max_binlog_total_size", &mut vars, &FakeInfo::mysql(), &Expect::Err(1193));
+}

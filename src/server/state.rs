@@ -11,7 +11,7 @@ use super::Shared;
 use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, FormatDescription};
 use crate::storage::gtid_scan::{scan_file, FileGtids};
 use crate::protocol::ErrPacket;
-use crate::storage::purge::{PurgeError, Reason};
+use crate::storage::purge::{PurgeError, Reason, RetentionPolicy};
 use crate::storage::reader::{file_size, list_files, BinlogReader};
 use crate::storage::retention::{Blocked, Criterion};
 
@@ -161,6 +161,10 @@ impl ServerInfo for SessionInfo<'_> {
 
     fn kill(&self, id: u32) -> bool {
         self.shared.registry.kill(id)
+    }
+
+    fn retention(&self) -> RetentionPolicy {
+        self.shared.retention
     }
 
     fn purge_binary_logs(&self, criterion: &Criterion) -> Result<Vec<Warning>, ErrPacket> {
