@@ -18,6 +18,7 @@ use crate::accounts::accounts;
 use crate::cnf::{self, Sources};
 use crate::help;
 use crate::server::ServerConfig;
+use crate::storage::purge::RetentionPolicy;
 use crate::error::Error;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig};
 
@@ -57,6 +58,9 @@ pub(crate) fn options() -> Options {
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
     o.optopt("", "config", "read options from the [binlogserver] group of FILE first", "FILE");
     o.optopt("", "metrics", "serve Prometheus metrics over HTTP at ADDR:PORT/metrics [off]", "ADDR");
+    o.optopt("", "expire-logs-days", "purge files the primary closed N days ago or more [0: never]", "N");
+    o.optopt("", "binlog-expire-logs-seconds", "the same in seconds [0: never]", "N");
+    o.optopt("", "max-total-size", "purge the oldest files while they take more (K/M/G) [0: off]", "BYTES");
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -118,7 +122,44 @@ fn config(m: &Matches, env: &impl Fn(&str) -> Option<String>, sources: &mut Sour
         return Err(bad("--host", "required unless serving a data directory with --listen"));
     }
     let metrics = metrics_addr(m)?;
-    Ok(Config { upstream, server, data_dir, metrics })
+    let retention = retention(m)?;
+    Ok(Config { upstream, server, data_dir, metrics, retention })
+}
+
+fn retention(m: &Matches) -> Result<RetentionPolicy, Error> {
+    let expire = match (m.opt_str("expire-logs-days"), m.opt_str("binlog-expire-logs-seconds")) {
+        (Some(_), Some(_)) => return Err(bad("--binlog-expire-logs-seconds", "give either --expire-logs-days or --binlog-expire-logs-seconds")),
+        (Some(d), None) => match d.parse::<f64>() {
+            Ok(days) if (0.0..=99.0).contains(&days) => Some(days * 86_400.0),
+            _ => return Err(bad("--expire-logs-days", format!("invalid value {d:?} (expected days, 0-99, fractions allowed)"))),
+        },
+        (None, Some(s)) => match s.parse::<u32>() {
+            Ok(secs) if secs <= 8_553_600 => Some(f64::from(secs)),
+            _ => return Err(bad("--binlog-expire-logs-seconds", format!("invalid value {s:?} (expected seconds, 0-8553600)"))),
+        },
+        (None, None) => None,
+    };
+    let max_total_size = match m.opt_str("max-total-size") {
+        None => None,
+        Some(v) => Some(parse_size(&v).ok_or_else(|| bad("--max-total-size", format!("invalid value {v:?} (expected bytes, like 500M or 20G)")))?),
+    };
+    Ok(RetentionPolicy {
+        expire: expire.filter(|&s| s > 0.0).map(Duration::from_secs_f64),
+        max_total_size: max_total_size.filter(|&n| n > 0),
+    })
+}
+
+/// Bytes with an optional K, M, G or T suffix (powers of 1024, as MariaDB's options).
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (digits, shift) = match v.char_indices().last()? {
+        (i, 'k' | 'K') => (v.get(..i)?, 10),
+        (i, 'm' | 'M') => (v.get(..i)?, 20),
+        (i, 'g' | 'G') => (v.get(..i)?, 30),
+        (i, 't' | 'T') => (v.get(..i)?, 40),
+        _ => (v, 0),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }
 
 fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>, sources: &mut Sources) -> Result<Option<ServerConfig>, Error> {
@@ -340,6 +381,32 @@ mod tests {
             }
             String::new()
         });
+    }
+
+    #[test]
+    fn retention_flags() {
+        let c = run("-h x -u r").unwrap();
+        assert!(c.retention.is_empty());
+        let c = run("-h x -u r --expire-logs-days 1.5 --max-total-size 20G").unwrap();
+        assert_eq!(c.retention.expire, Some(Duration::from_secs(129_600)));
+        assert_eq!(c.retention.max_total_size, Some(20 << 30));
+        let c = run("-h x -u r --binlog-expire-logs-seconds 600 --max-total-size 512k").unwrap();
+        assert_eq!(c.retention.expire, Some(Duration::from_secs(600)));
+        assert_eq!(c.retention.max_total_size, Some(512 << 10));
+        assert!(run("-h x -u r --expire-logs-days 0 --max-total-size 0").unwrap().retention.is_empty());
+        assert_eq!(run("-h x -u r --max-total-size 1000").unwrap().retention.max_total_size, Some(1000));
+        for (line, flag) in [
+            ("-h x -u r --expire-logs-days -1", "--expire-logs-days"),
+            ("-h x -u r --expire-logs-days soon", "--expire-logs-days"),
+            ("-h x -u r --expire-logs-days 1 --binlog-expire-logs-seconds 5", "--binlog-expire-logs-seconds"),
+            ("-h x -u r --max-total-size 5X", "--max-total-size"),
+            ("-h x -u r --max-total-size 99999999999T", "--max-total-size"),
+        ] {
+            match run(line) {
+                Err(Error::Config { flag: f, .. }) => assert_eq!(f, flag, "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
     }
 
     #[test]

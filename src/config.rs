@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::server::ServerConfig;
+use crate::storage::purge::RetentionPolicy;
 use crate::upstream::UpstreamConfig;
 
 /// Everything `run` needs.
@@ -17,6 +18,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where to serve Prometheus metrics over HTTP (`--metrics`); `None`: off.
     pub metrics: Option<SocketAddr>,
+    /// `--expire-logs-days`, `--max-total-size`.
+    pub retention: RetentionPolicy,
 }
 
 /// The default server id: stable for a host and data directory, in a range

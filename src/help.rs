@@ -21,7 +21,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ),
     (
         "Storing:",
-        &["data-dir", "start-file", "start-position", "start-gtid", "expire-logs-days", "max-total-size"],
+        &["data-dir", "start-file", "start-position", "start-gtid", "expire-logs-days", "binlog-expire-logs-seconds", "max-total-size"],
     ),
     (
         "Serving:",

@@ -22,6 +22,8 @@
 //!   `client-<addr>` thread and reads files up to the published durable end.
 //! * `metrics` (with `--metrics`) answers Prometheus scrapes, one at a time
 //!   ([`metrics::http`]).
+//! * `retention` (with `--expire-logs-days`/`--max-total-size`) purges old
+//!   files through [`storage::purge::Purger`], as `PURGE BINARY LOGS` does.
 //!
 //! Shutdown is by closing: when the dump thread ends it drops its sender;
 //! the writer drains, fsyncs and exits. The durability contract and the
@@ -62,6 +64,8 @@ use server::Shared;
 use shutdown::Shutdown;
 use storage::budget::ByteBudget;
 use storage::datadir::DataDir;
+use storage::index::BinlogIndex;
+use storage::purge::{spawn_retention, Purger, Readers};
 use storage::watermark::{DurablePosition, Watermark};
 use storage::writer::Writer;
 use upstream::dump::DumpThread;
@@ -71,6 +75,15 @@ use upstream::stream::StreamState;
 const WRITER_QUEUE: usize = 16;
 /// Bytes the dump thread may queue ahead of the writer.
 const WRITER_BYTES: u64 = 4 << 20;
+
+/// What `run` shares between the threads it starts.
+struct Parts {
+    watermark: Watermark,
+    registry: Arc<Registry>,
+    status: Option<Arc<Mutex<UpstreamStatus>>>,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+}
 
 /// Runs binlogserver until a fatal error (or `shutdown`).
 pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
@@ -84,78 +97,75 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let status = config.upstream.as_ref().map(|u| {
         Arc::new(Mutex::new(UpstreamStatus { host: u.host.clone(), port: u.port, user: u.user.clone(), ..Default::default() }))
     });
-    let metrics = Arc::new(Metrics::default());
-    let registry = config.server.as_ref().map(|_| Arc::new(Registry::default()));
-    let exporter = match config.metrics {
-        Some(addr) => {
-            let source = Source {
-                metrics: Arc::clone(&metrics),
-                upstream: status.clone(),
-                dir: config.data_dir.clone(),
-                watermark: watermark.clone(),
-                registry: registry.clone(),
-            };
-            let exporter = Exporter::bind(addr, source, shutdown.clone()).map_err(|e| Error::Config {
-                flag: "--metrics".into(),
-                reason: format!("cannot listen on {addr}: {e}"),
-            })?;
-            let handle = thread::Builder::new()
-                .name("metrics".into())
-                .spawn(move || exporter.run())
-                .map_err(|_| Error::Thread("metrics"))?;
-            Some(handle)
-        }
-        None => None,
-    };
-    let listener = match (&config.server, registry) {
-        (Some(server), Some(registry)) => {
-            let shared = Arc::new(Shared {
-                dir: config.data_dir.clone(),
-                watermark: watermark.clone(),
-                registry,
-                config: server.clone(),
-                upstream: status.clone(),
-                shutdown: shutdown.clone(),
-                metrics: Arc::clone(&metrics),
-            });
-            let listener = Listener::bind(shared).map_err(|e| Error::Config {
-                flag: "--listen".into(),
-                reason: format!("cannot listen on {}: {e}", server.listen),
-            })?;
-            let handle = thread::Builder::new()
-                .name("listener".into())
-                .spawn(move || listener.run())
-                .map_err(|_| Error::Thread("listener"))?;
-            Some(handle)
-        }
-        _ => None,
-    };
+    let parts = Parts { watermark, registry: Arc::default(), status, metrics: Arc::default(), shutdown };
+    // One owner of the file list and the index, shared by the writer and purges.
+    let index = BinlogIndex::with_store(dir.path(), dir.store(), recovered.files.clone());
+    let readers = config.server.is_some().then(|| Arc::clone(&parts.registry) as Arc<dyn Readers>);
+    let purger = Arc::new(Purger::new(index.clone(), readers));
+    let mut threads = Vec::new();
+    threads.extend(start_exporter(&config, &parts)?);
+    threads.extend(start_listener(&config, &parts, &purger)?);
+    if !config.retention.is_empty() {
+        let spawned = spawn_retention(purger, config.retention, parts.watermark.clone(), parts.shutdown.clone());
+        threads.push(spawned.map_err(|_| Error::Thread("retention"))?);
+    }
     let result = match config.upstream {
-        Some(upstream) => follow(upstream, dir, recovered, watermark, status, metrics, shutdown.clone()),
+        Some(upstream) => follow(upstream, dir, index, recovered, &parts),
         None => {
             info!("serving data_dir={} without a primary", config.data_dir.display());
-            while !shutdown.wait(std::time::Duration::from_secs(3600)) {}
+            while !parts.shutdown.wait(std::time::Duration::from_secs(3600)) {}
             Ok(())
         }
     };
-    shutdown.trigger();
-    if let Some(h) = listener {
-        let _ = h.join();
-    }
-    if let Some(h) = exporter {
+    parts.shutdown.trigger();
+    for h in threads {
         let _ = h.join();
     }
     result
 }
 
+/// The `metrics` thread, with `--metrics`.
+fn start_exporter(config: &Config, parts: &Parts) -> Result<Option<thread::JoinHandle<()>>> {
+    let Some(addr) = config.metrics else { return Ok(None) };
+    let source = Source {
+        metrics: Arc::clone(&parts.metrics),
+        upstream: parts.status.clone(),
+        dir: config.data_dir.clone(),
+        watermark: parts.watermark.clone(),
+        registry: config.server.is_some().then(|| Arc::clone(&parts.registry)),
+    };
+    let exporter = Exporter::bind(addr, source, parts.shutdown.clone())
+        .map_err(|e| Error::Config { flag: "--metrics".into(), reason: format!("cannot listen on {addr}: {e}") })?;
+    let handle = thread::Builder::new().name("metrics".into()).spawn(move || exporter.run());
+    Ok(Some(handle.map_err(|_| Error::Thread("metrics"))?))
+}
+
+/// The `listener` thread, unless `--listen off`.
+fn start_listener(config: &Config, parts: &Parts, purger: &Arc<Purger>) -> Result<Option<thread::JoinHandle<()>>> {
+    let Some(server) = &config.server else { return Ok(None) };
+    let shared = Arc::new(Shared {
+        dir: config.data_dir.clone(),
+        watermark: parts.watermark.clone(),
+        registry: Arc::clone(&parts.registry),
+        purger: Arc::clone(purger),
+        retention: config.retention,
+        config: server.clone(),
+        upstream: parts.status.clone(),
+        shutdown: parts.shutdown.clone(),
+        metrics: Arc::clone(&parts.metrics),
+    });
+    let listener = Listener::bind(shared)
+        .map_err(|e| Error::Config { flag: "--listen".into(), reason: format!("cannot listen on {}: {e}", server.listen) })?;
+    let handle = thread::Builder::new().name("listener".into()).spawn(move || listener.run());
+    Ok(Some(handle.map_err(|_| Error::Thread("listener"))?))
+}
+
 fn follow(
     upstream: upstream::UpstreamConfig,
     dir: DataDir,
+    index: BinlogIndex,
     recovered: storage::recovery::Recovered,
-    watermark: Watermark,
-    status: Option<Arc<Mutex<UpstreamStatus>>>,
-    metrics: Arc<Metrics>,
-    shutdown: Shutdown,
+    parts: &Parts,
 ) -> Result<()> {
     info!(
         "starting server_id={} primary={}:{} data_dir={} semi_sync={:?}",
@@ -168,7 +178,7 @@ fn follow(
     let state = StreamState::resume(recovered.tail.as_ref());
     let (writer_tx, writer_rx) = bounded(WRITER_QUEUE);
     let budget = ByteBudget::new(WRITER_BYTES);
-    let writer = Writer::new(dir, recovered.files, writer_rx, watermark, budget.clone(), Arc::clone(&metrics));
+    let writer = Writer::new(dir, index, writer_rx, parts.watermark.clone(), budget.clone(), Arc::clone(&parts.metrics));
     let writer_budget = budget.clone();
     let writer = thread::Builder::new()
         .name("binlog-writer".into())
@@ -178,8 +188,8 @@ fn follow(
             result
         })
         .map_err(|_| Error::Thread("binlog-writer"))?;
-    let status = status.unwrap_or_default();
-    let dump = DumpThread::new(upstream, state, writer_tx, budget, shutdown, status, metrics);
+    let status = parts.status.clone().unwrap_or_default();
+    let dump = DumpThread::new(upstream, state, writer_tx, budget, parts.shutdown.clone(), status, Arc::clone(&parts.metrics));
     let dump = thread::Builder::new()
         .name("upstream-dump".into())
         .spawn(move || dump.run())

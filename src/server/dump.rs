@@ -121,6 +121,10 @@ impl<'a> BinlogSender<'a> {
             Err(err) => return send_err(ps, &err),
         };
         self.shared.registry.start_dump(self.id, server_id);
+        // From here on purges leave the start file (and every later one) alone.
+        if !self.shared.registry.start_reading(self.id, &start.file) {
+            return send_err(ps, &ErrPacket::new(1236, b"HY000", format!("binlog {} was purged", start.file)));
+        }
         info!(
             "binlog dump started id={} server_id={server_id} file={} position={} flags={flags:#06x} gtid={}",
             self.id,
@@ -147,7 +151,9 @@ impl<'a> BinlogSender<'a> {
             last_send: Instant::now(),
             sender: self,
         };
-        match stream.stream(ps, start) {
+        let result = stream.stream(ps, start);
+        stream.sender.shared.registry.stop_reading(stream.sender.id);
+        match result {
             Ok(()) => Ok(()),
             Err(DumpError::Net(e)) => Err(e),
             Err(DumpError::Refuse(err)) => send_err(ps, &err),
@@ -203,6 +209,10 @@ impl Stream<'_> {
     /// Streams one file from `pos`; returns the next file, or `None` when a non-blocking dump ended.
     fn send_file(&mut self, ps: &mut PacketStream<TcpStream>, file: &BinlogFileName, pos: u64) -> Result<Option<BinlogFileName>, DumpError> {
         let shared = self.sender.shared;
+        // Purges leave alone the files a dump reads (and every later one).
+        if !shared.registry.start_reading(self.sender.id, file) {
+            return Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} was purged"))));
+        }
         let mut event = Vec::new();
         let mut reader = BinlogReader::open(&shared.dir, file, 4)?;
         // A file just rotated to may not hold a durable FD yet: wait for it.

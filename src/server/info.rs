@@ -46,6 +46,11 @@ pub struct UpstreamStatus {
     pub primary_server_id: u32,
 }
 
+use crate::protocol::ErrPacket;
+use crate::server::session_vars::Warning;
+use crate::storage::purge::RetentionPolicy;
+use crate::storage::retention::Criterion;
+
 /// Facts about this server, as the evaluator needs them.
 pub trait ServerInfo {
     /// True when we pose as MariaDB (the stored binlogs are MariaDB's).
@@ -83,5 +88,15 @@ pub trait ServerInfo {
     /// The `Binlogserver_*` rows of `SHOW STATUS`: the metrics the exporter serves.
     fn metrics_status(&self) -> Vec<(String, String)> {
         Vec::new()
+    }
+    /// `--expire-logs-days` and `--max-total-size` (`@@binlog_expire_logs_seconds`, ...).
+    fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy::default()
+    }
+    /// `PURGE BINARY LOGS TO|BEFORE`: removes what `criterion` selects;
+    /// the warnings for the client (why it stopped short), or the ERR.
+    fn purge_binary_logs(&self, criterion: &Criterion) -> Result<Vec<Warning>, ErrPacket> {
+        let _ = criterion;
+        Err(ErrPacket::new(1290, b"HY000", "binlogserver does not support PURGE BINARY LOGS here"))
     }
 }

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+use crate::storage::purge::{Purger, RetentionPolicy};
 use crate::storage::watermark::Watermark;
 use info::UpstreamStatus;
 use registry::Registry;
@@ -64,8 +65,12 @@ pub struct Shared {
     pub dir: PathBuf,
     /// The durable end.
     pub watermark: Watermark,
-    /// Live connections (shared with the metrics exporter).
+    /// Live connections.
     pub registry: Arc<Registry>,
+    /// Purges (`PURGE BINARY LOGS`).
+    pub purger: Arc<Purger>,
+    /// The retention limits, as `@@binlog_expire_logs_seconds` etc. report them.
+    pub retention: RetentionPolicy,
     /// Serving settings.
     pub config: ServerConfig,
     /// Our upstream, when following a primary.

@@ -17,9 +17,10 @@
 //! `SET` of user variables, `NAMES` and session variables; `SHOW
 //! VARIABLES`/`STATUS`/`DATABASES`/`WARNINGS`/`BINARY LOGS`/`MASTER
 //! STATUS`/`SLAVE HOSTS`/`SLAVE STATUS` and their MySQL 8 spellings;
-//! `KILL`; `USE`; `BEGIN`/`COMMIT`/`ROLLBACK`/`START TRANSACTION` (no-ops).
+//! `KILL`; `USE`; `BEGIN`/`COMMIT`/`ROLLBACK`/`START TRANSACTION` (no-ops);
+//! `PURGE BINARY LOGS TO|BEFORE` (carried out by [`ServerInfo`]).
 //!
-//! The evaluator is pure apart from reading the clock for `UNIX_TIMESTAMP()`
+//! The evaluator does no I/O itself apart from reading the clock for `UNIX_TIMESTAMP()`
 //! in [`evaluate`]; [`evaluate_at`] takes the time as an argument. No I/O.
 //!
 //! The split files (`query_*.rs`, declared here with `#[path]` so the
@@ -36,6 +37,8 @@ mod expr;
 mod lexer;
 #[path = "query_parser.rs"]
 mod parser;
+#[path = "query_purge.rs"]
+mod purge;
 #[path = "query_select.rs"]
 mod select;
 #[path = "query_set.rs"]
@@ -120,7 +123,6 @@ const REFUSED: &[&str] = &[
     "LOAD",
     "LOCK",
     "OPTIMIZE",
-    "PURGE",
     "RENAME",
     "REPAIR",
     "REPLACE",
@@ -146,11 +148,16 @@ impl Statement<'_> {
         let mut p = Parser::new(&toks);
         p.next();
         let verb = first.text.to_ascii_uppercase();
+        // Only diagnostics keep the last statement's warnings.
+        if verb != "SHOW" {
+            self.vars.set_warnings(Vec::new());
+        }
         let reply = match verb.as_str() {
             "SELECT" => select::select(&mut p, self.sql, self.env())?,
             "SET" => set::set(&mut p, self.sql, self.vars, self.info, self.now_unix)?,
             "SHOW" => show::show(&mut p, self.sql, self.vars, self.info)?,
             "KILL" => kill(&mut p, self.sql, self.info)?,
+            "PURGE" => purge::purge(&mut p, self.sql, self.vars, self.info, self.now_unix)?,
             "USE" => {
                 let db = p.name().ok_or_else(|| not_understood(self.sql))?;
                 self.vars.set_database(Some(db.to_owned()));

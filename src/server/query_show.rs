@@ -49,7 +49,7 @@ pub(super) fn show(
         return Ok(Reply::Rows(rs));
     }
     if p.eat_one_of(&["WARNINGS", "ERRORS"]).is_some() {
-        // We never raise warnings; `LIMIT` cannot make the empty list shorter.
+        // Only PURGE raises warnings, a few at most: `LIMIT` is accepted and ignored.
         if p.eat_keyword("LIMIT") {
             p.unsigned();
             if p.eat_punct(',') {
@@ -57,7 +57,11 @@ pub(super) fn show(
             }
         }
         let columns = vec![Column::text("Level"), Column::integer("Code"), Column::text("Message")];
-        return Ok(Reply::Rows(ResultSet::new(columns)));
+        let mut rs = ResultSet::new(columns);
+        for w in vars.warnings() {
+            rs.push_row(vec![Some(w.level.to_owned()), Some(w.code.to_string()), Some(w.message.clone())]);
+        }
+        return Ok(Reply::Rows(rs));
     }
     show_repl::show(p, sql, info).unwrap_or_else(|| Err(not_understood(sql)))
 }

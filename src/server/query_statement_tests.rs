@@ -202,9 +202,9 @@ fn kill_of_an_unknown_thread_is_1094() {
 fn writes_and_binlog_management_are_refused_with_1290() {
     let info = FakeInfo::mariadb();
     let mut vars = SessionVars::new();
-    let Reply::Err(e) = run("PURGE BINARY LOGS TO 'mysql-bin.000002'", &mut vars, &info) else { panic!() };
+    let Reply::Err(e) = run("FLUSH BINARY LOGS DELETE_DOMAIN_ID = (2)", &mut vars, &info) else { panic!() };
     assert_eq!(e.code, 1290);
-    assert_eq!(e.message, "binlogserver does not support PURGE BINARY LOGS: PURGE BINARY LOGS TO 'mysql-bin.000002'");
+    assert_eq!(e.message, "binlogserver does not support FLUSH BINARY LOGS: FLUSH BINARY LOGS DELETE_DOMAIN_ID = (2)");
     for sql in [
         "RESET MASTER",
         "FLUSH BINARY LOGS",
@@ -246,4 +246,49 @@ fn evaluate_reads_the_clock() {
     let rs = rows(evaluate("SELECT UNIX_TIMESTAMP()", &mut vars, &info));
     let now: u64 = rs.rows[0][0].as_deref().unwrap().parse().unwrap();
     assert!(now > 1_600_000_000, "{now}");
+}
+
+#[test]
+fn purge_binary_logs_to_and_before() {
+    let info = FakeInfo::mariadb();
+    let mut vars = SessionVars::new();
+    check("PURGE BINARY LOGS TO 'mysql-bin.000002'", &mut vars, &info, &Expect::Ok);
+    check("purge master logs to 'mysql-bin.000003';", &mut vars, &info, &Expect::Ok);
+    let Reply::Err(e) = run("PURGE BINARY LOGS TO 'mysql-bin.000009'", &mut vars, &info) else { panic!() };
+    assert_eq!((e.code, e.message.as_str()), (1373, "Target log not found in binlog index"));
+    check("PURGE BINARY LOGS TO 'no/such file'", &mut vars, &info, &Expect::Err(1373));
+    for sql in ["PURGE BINARY LOGS", "PURGE LOGS TO 'x.1'", "PURGE BINARY LOGS TO x", "PURGE BINARY LOGS BEFORE 'soon'", "PURGE BINARY LOGS TO 'a.1' now"] {
+        check(sql, &mut vars, &info, &Expect::Err(1064));
+    }
+}
+
+#[test]
+fn purge_before_reads_the_time_and_its_notes_are_warnings() {
+    let info = FakeInfo::mariadb();
+    let mut vars = SessionVars::new();
+    let note = |vars: &mut SessionVars, sql: &str| {
+        assert_eq!(run(sql, vars, &info), Reply::Ok, "{sql}");
+        let Reply::Rows(rs) = run("SHOW WARNINGS", vars, &info) else { panic!() };
+        assert_eq!(rs.rows.len(), 1, "{sql}");
+        rs.rows[0][2].clone().unwrap()
+    };
+    assert_eq!(note(&mut vars, "PURGE BINARY LOGS BEFORE '2026-11-23 22:15:47'"), "1795472147");
+    assert_eq!(note(&mut vars, "PURGE BINARY LOGS BEFORE NOW() - INTERVAL 1 DAY"), (super::tests::NOW - 86_400).to_string());
+    check("SET time_zone = '+01:00'", &mut vars, &info, &Expect::Ok);
+    assert_eq!(note(&mut vars, "PURGE MASTER LOGS BEFORE '2026-11-23 23:15:47'"), "1795472147");
+    // The next statement clears them.
+    check("SELECT 1", &mut vars, &info, &Expect::Row(&[("1", Some("1"))]));
+    check("SHOW WARNINGS", &mut vars, &info, &Expect::NoRows(&["Level", "Code", "Message"]));
+    check("SET time_zone = 'Europe/Paris'", &mut vars, &info, &Expect::Ok);
+    check("PURGE BINARY LOGS BEFORE '2026-11-23 23:15:47'", &mut vars, &info, &Expect::Err(1298));
+}
+
+#[test]
+fn retention_variables_are_zero_when_off() {
+    let info = FakeInfo::mariadb();
+    let mut vars = SessionVars::new();
+    check("SELECT @@binlog_expire_logs_seconds", &mut vars, &info, &Expect::Row(&[("@@binlog_expire_logs_seconds", Some("0"))]));
+    check("SELECT @@global.expire_logs_days", &mut vars, &info, &Expect::Row(&[("@@global.expire_logs_days", Some("0.000000"))]));
+    check("SELECT @@max_binlog_total_size", &mut vars, &info, &Expect::Row(&[("@@max_binlog_total_size", Some("0"))]));
+    check("SELECT @@max_binlog_total_size", &mut vars, &FakeInfo::mysql(), &Expect::Err(1193));
 }

@@ -59,6 +59,7 @@ const VARIABLES: &[Def] = &[
     def("auto_increment_offset", Int, Both, false),
     def("autocommit", Bool, Both, true),
     def("binlog_checksum", Text, Both, false),
+    def("binlog_expire_logs_seconds", Int, Both, false),
     def("binlog_format", Text, Both, false),
     def("binlog_row_image", Text, Both, false),
     def("binlog_row_metadata", Text, Both, false),
@@ -72,6 +73,7 @@ const VARIABLES: &[Def] = &[
     def("collation_database", Text, Both, false),
     def("collation_server", Text, Both, false),
     def("enforce_gtid_consistency", Text, MySql, false),
+    def("expire_logs_days", Text, Both, false),
     def("gtid_binlog_pos", Text, MariaDb, false),
     def("gtid_current_pos", Text, MariaDb, false),
     def("gtid_domain_id", Int, MariaDb, false),
@@ -87,6 +89,7 @@ const VARIABLES: &[Def] = &[
     def("log_bin", Bool, Both, false),
     def("lower_case_table_names", Int, Both, false),
     def("max_allowed_packet", Int, Both, false),
+    def("max_binlog_total_size", Int, MariaDb, false),
     def("net_buffer_length", Int, Both, false),
     def("net_read_timeout", Int, Both, true),
     def("net_write_timeout", Int, Both, true),
@@ -164,6 +167,10 @@ fn global_value(def: &Def, info: &dyn ServerInfo) -> String {
 fn info_value(name: &str, info: &dyn ServerInfo) -> String {
     match name {
         "binlog_checksum" => info.binlog_checksum().to_owned(),
+        // Retention (--expire-logs-days, --max-total-size; 0 when off).
+        "binlog_expire_logs_seconds" => info.retention().expire.map_or(0, |d| d.as_secs()).to_string(),
+        "expire_logs_days" => format!("{:.6}", info.retention().expire.map_or(0.0, |d| d.as_secs_f64() / 86_400.0)),
+        "max_binlog_total_size" => info.retention().max_total_size.unwrap_or(0).to_string(),
         "gtid_binlog_pos" | "gtid_current_pos" => info.gtid_binlog_pos(),
         "gtid_domain_id" => info.gtid_domain_id().to_string(),
         "gtid_executed" => info.gtid_executed(),

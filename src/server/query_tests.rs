@@ -106,6 +106,21 @@ impl ServerInfo for FakeInfo {
             ("Binlogserver_fsync_duration_seconds_count".into(), "7".into()),
         ]
     }
+
+    /// Knows files 1-3 of `mysql-bin`; a purge BEFORE answers with a note
+    /// holding the time it was asked for, so tests can check the parsing.
+    fn purge_binary_logs(
+        &self,
+        criterion: &crate::storage::retention::Criterion,
+    ) -> Result<Vec<crate::server::session_vars::Warning>, crate::protocol::ErrPacket> {
+        use crate::storage::retention::Criterion;
+        match criterion {
+            Criterion::To(f) if f.sequence() > 3 => Err(crate::protocol::ErrPacket::new(1373, b"HY000", "Target log not found in binlog index")),
+            Criterion::To(_) => Ok(Vec::new()),
+            Criterion::Before(t) => Ok(vec![crate::server::session_vars::Warning { level: "Note", code: 1, message: t.to_string() }]),
+            Criterion::MaxTotalSize(_) => Ok(Vec::new()),
+        }
+    }
 }
 
 /// Evaluates at [`NOW`].

@@ -1,5 +1,8 @@
 //! The registry of downstream connections: ids, kill switches, registered
-//! replicas (`SHOW SLAVE HOSTS`) and dump positions.
+//! replicas (`SHOW SLAVE HOSTS`), dump positions, and the file each dump
+//! reads, which purges must not remove ([`Readers`]).
+//!
+//! Lock order: the connections, then the purge fence.
 
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -7,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::info::SlaveHost;
+use crate::binlog::BinlogFileName;
+use crate::storage::purge::Readers;
 
 #[derive(Debug)]
 struct Entry {
@@ -17,6 +22,7 @@ struct Entry {
     dump_server_id: Option<u32>,
     position: Option<(String, u64)>,
     user: String,
+    reading: Option<BinlogFileName>,
 }
 
 /// What an operator may see of a connection.
@@ -39,11 +45,13 @@ pub struct ConnectionView {
 pub struct Registry {
     conns: Mutex<HashMap<u32, Entry>>,
     next_id: AtomicU32,
+    /// The first file a purge keeps: no dump may start reading an older one.
+    fence: Mutex<Option<BinlogFileName>>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
-        Registry { conns: Mutex::new(HashMap::new()), next_id: AtomicU32::new(1) }
+        Registry { conns: Mutex::new(HashMap::new()), next_id: AtomicU32::new(1), fence: Mutex::new(None) }
     }
 }
 
@@ -60,7 +68,7 @@ impl Registry {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let killed = Arc::new(AtomicBool::new(false));
-        conns.insert(id, Entry { peer, socket, killed: Arc::clone(&killed), slave: None, dump_server_id: None, position: None, user: String::new() });
+        conns.insert(id, Entry { peer, socket, killed: Arc::clone(&killed), slave: None, dump_server_id: None, position: None, user: String::new(), reading: None });
         Some((id, killed))
     }
 
@@ -107,6 +115,33 @@ impl Registry {
                 other => *other = Some((file.to_owned(), pos)),
             }
         }
+    }
+
+    /// Records that `id` reads `file` from now on; false when a purge
+    /// removes or has removed it (it is before the purge fence).
+    pub fn start_reading(&self, id: u32, file: &BinlogFileName) -> bool {
+        let mut conns = self.lock();
+        let fence = self.fence.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if fence.as_ref().is_some_and(|kept| file < kept) {
+            return false;
+        }
+        if let Some(e) = conns.get_mut(&id) {
+            e.reading = Some(file.clone());
+        }
+        true
+    }
+
+    /// `id` reads no file any more (its dump ended).
+    pub fn stop_reading(&self, id: u32) {
+        if let Some(e) = self.lock().get_mut(&id) {
+            e.reading = None;
+        }
+    }
+
+    /// False for a file a purge removes or has removed.
+    pub fn may_read(&self, file: &BinlogFileName) -> bool {
+        let fence = self.fence.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        fence.as_ref().is_none_or(|kept| file >= kept)
     }
 
     /// `KILL id`: true when the connection existed.
@@ -162,6 +197,19 @@ impl Registry {
     }
 }
 
+impl Readers for Registry {
+    fn fence(&self, decide: &mut dyn FnMut(&[BinlogFileName]) -> Option<BinlogFileName>) {
+        let conns = self.lock();
+        let reading: Vec<BinlogFileName> = conns.values().filter_map(|e| e.reading.clone()).collect();
+        let mut fence = self.fence.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(kept) = decide(&reading) {
+            if fence.as_ref().is_none_or(|f| kept > *f) {
+                *fence = Some(kept);
+            }
+        }
+    }
+}
+
 fn kill_entry(e: &mut Entry) {
     e.killed.store(true, Ordering::Relaxed);
     if let Some(s) = &e.socket {
@@ -203,5 +251,37 @@ mod tests {
         assert!(!kb.load(Ordering::Relaxed));
         r.set_slave(b, SlaveHost { server_id: 7, ..Default::default() });
         assert_eq!(r.slave_hosts().len(), 1);
+    }
+
+    fn name(n: u64) -> BinlogFileName {
+        BinlogFileName::new(format!("mysql-bin.{n:06}")).unwrap()
+    }
+
+    #[test]
+    fn the_fence_sees_readers_and_keeps_new_ones_out_of_purged_files() {
+        let r = Registry::default();
+        let (a, _) = r.register(peer(), None, 10).unwrap();
+        let (b, _) = r.register(peer(), None, 10).unwrap();
+        assert!(r.start_reading(a, &name(2)));
+        assert!(r.start_reading(b, &name(4)));
+        let mut seen = Vec::new();
+        r.fence(&mut |reading| {
+            seen = reading.to_vec();
+            Some(name(2))
+        });
+        seen.sort();
+        assert_eq!(seen, vec![name(2), name(4)]);
+        assert!(!r.start_reading(b, &name(1)), "file 1 is purged");
+        assert!(!r.may_read(&name(1)));
+        assert!(r.start_reading(b, &name(2)));
+        // The fence never moves back.
+        r.fence(&mut |_| Some(name(1)));
+        assert!(!r.may_read(&name(1)));
+        r.stop_reading(a);
+        r.stop_reading(b);
+        r.fence(&mut |reading| {
+            assert!(reading.is_empty());
+            None
+        });
     }
 }

@@ -241,7 +241,12 @@ impl Session {
         let reply = evaluate(sql, &mut self.vars, &info);
         drop(info);
         match reply {
-            Reply::Ok => self.send_ok(),
+            Reply::Ok => {
+                let warnings = u16::try_from(self.vars.warnings().len()).unwrap_or(u16::MAX);
+                let mut out = Vec::new();
+                OkPacket { status_flags: 2, warnings, ..Default::default() }.encode(0, &mut out);
+                self.ps.write_packet(&out)
+            }
             Reply::Err(err) => {
                 debug!("query refused id={} code={} sql={:?}", self.id, err.code, sql);
                 self.send_err(&err)

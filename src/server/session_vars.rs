@@ -45,12 +45,35 @@ pub struct SessionVars {
     host: String,
     /// Current database (`USE`, `COM_INIT_DB`).
     database: Option<String>,
+    /// Notes and warnings of the last statement (`SHOW WARNINGS`).
+    warnings: Vec<Warning>,
+}
+
+/// One row of `SHOW WARNINGS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// `Note`, `Warning` or `Error`.
+    pub level: &'static str,
+    /// The MySQL error code.
+    pub code: u16,
+    /// The message.
+    pub message: String,
 }
 
 impl SessionVars {
     /// A fresh session: no user variables, every system variable at its default.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Replaces the warnings of the last statement.
+    pub fn set_warnings(&mut self, warnings: Vec<Warning>) {
+        self.warnings = warnings;
+    }
+
+    /// The warnings of the last statement.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
     }
 
     /// Records the authenticated account, for `USER()` and `CURRENT_USER()`.

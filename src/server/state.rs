@@ -6,12 +6,16 @@ use std::sync::PoisonError;
 use log::warn;
 
 use super::info::{ServerInfo, SlaveHost, UpstreamStatus};
+use super::session_vars::Warning;
 use super::Shared;
 use crate::metrics::collect::{collect, View};
 use crate::metrics::text::status_rows;
 use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, FormatDescription};
 use crate::storage::gtid_scan::{scan_file, FileGtids};
+use crate::protocol::ErrPacket;
+use crate::storage::purge::{PurgeError, Reason, RetentionPolicy};
 use crate::storage::reader::{file_size, list_files, BinlogReader};
+use crate::storage::retention::{Blocked, Criterion};
 
 /// Version announced when nothing is stored yet.
 const DEFAULT_VERSION: &str = "10.11.0-MariaDB-binlogserver";
@@ -28,6 +32,10 @@ pub fn durable_files(shared: &Shared) -> Vec<(BinlogFileName, u64)> {
     };
     let mut out = Vec::with_capacity(files.len());
     for f in files {
+        // Files a purge is removing are gone already for clients.
+        if !shared.registry.may_read(&f) {
+            continue;
+        }
         if f == wm.file {
             out.push((f, wm.offset));
             break;
@@ -168,5 +176,40 @@ impl ServerInfo for SessionInfo<'_> {
             registry: Some(&self.shared.registry),
             now_unix,
         }))
+    }
+
+    fn retention(&self) -> RetentionPolicy {
+        self.shared.retention
+    }
+
+    fn purge_binary_logs(&self, criterion: &Criterion) -> Result<Vec<Warning>, ErrPacket> {
+        let report = match self.shared.purger.purge(criterion, Reason::Statement { client: self.connection_id }) {
+            Ok(r) => r,
+            Err(PurgeError::UnknownTarget(_)) => return Err(ErrPacket::new(1373, b"HY000", "Target log not found in binlog index")),
+            Err(PurgeError::Storage(e)) => {
+                warn!("purge failed id={}: {e}", self.connection_id);
+                return Err(ErrPacket::new(1377, b"HY000", format!("Fatal error during log purge: {e}")));
+            }
+        };
+        let s = &report.selection;
+        // MySQL's ER_WARN_PURGE_LOG_IN_USE and ER_WARN_PURGE_LOG_IS_ACTIVE.
+        let warning = match &s.blocked {
+            Some(Blocked::InUse { file, readers }) => Warning {
+                level: "Warning",
+                code: 1867,
+                message: format!(
+                    "file {file} was not purged because it was being read by {readers} thread(s), purged only {} out of {} files.",
+                    s.purge.len(),
+                    s.wanted
+                ),
+            },
+            Some(Blocked::Active(file)) => Warning {
+                level: "Warning",
+                code: 1868,
+                message: format!("file {file} was not purged because it is the active log file."),
+            },
+            None => return Ok(Vec::new()),
+        };
+        Ok(vec![warning])
     }
 }

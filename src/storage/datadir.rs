@@ -134,22 +134,7 @@ impl DataDir {
 
     /// Rewrites the index atomically: temp file, fsync, rename, directory fsync.
     pub fn write_index(&self, files: &[BinlogFileName]) -> Result<(), StorageError> {
-        let Some(first) = files.first() else { return Ok(()) };
-        let index = self.index_path(first.basename());
-        let tmp = self.path.join(format!("{}.index.tmp", first.basename()));
-        let mut text = String::with_capacity(files.len() * 24);
-        for f in files {
-            text.push_str("./");
-            text.push_str(f.as_str());
-            text.push('\n');
-        }
-        if let Err(e) = self.store.write_synced(&tmp, text.as_bytes()) {
-            // A full disk leaves a partial temp file: not worth keeping.
-            let _ = self.store.remove_file(&tmp);
-            return Err(StorageError::io("write", &tmp)(e));
-        }
-        self.store.rename(&tmp, &index).map_err(StorageError::io("rename", &index))?;
-        self.sync_dir()
+        write_index(&*self.store, &self.path, files)
     }
 
     /// Fsyncs the directory, making creations and renames in it durable.
@@ -179,9 +164,46 @@ impl DataDir {
         Ok(f)
     }
 
+    /// The file access every change to the directory goes through.
+    pub fn store(&self) -> Arc<dyn BinlogStore> {
+        Arc::clone(&self.store)
+    }
+
     /// Opens an existing binlog for appending.
     pub fn open_binlog(&self, name: &BinlogFileName) -> Result<Box<dyn BinlogFile>, StorageError> {
         let path = self.file_path(name);
         self.store.open_append(&path).map_err(StorageError::io("open", &path))
     }
+}
+
+/// Writes `<basename>.index` in `dir` listing `files` atomically: temp
+/// file, fsync, rename, directory fsync. Nothing to do for no files.
+pub fn write_index(store: &dyn BinlogStore, dir: &Path, files: &[BinlogFileName]) -> Result<(), StorageError> {
+    let Some(first) = files.first() else { return Ok(()) };
+    let mut text = String::with_capacity(files.len() * 24);
+    for f in files {
+        text.push_str("./");
+        text.push_str(f.as_str());
+        text.push('\n');
+    }
+    replace_file(store, dir, &format!("{}.index", first.basename()), &text)
+}
+
+/// Replaces `dir/name` with `text` atomically (temp file, fsync, rename,
+/// directory fsync); a failed write removes its partial temp file.
+pub fn replace_file(store: &dyn BinlogStore, dir: &Path, name: &str, text: &str) -> Result<(), StorageError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    if let Err(e) = store.write_synced(&tmp, text.as_bytes()) {
+        // A full disk leaves a partial temp file: not worth keeping.
+        let _ = store.remove_file(&tmp);
+        return Err(StorageError::io("write", &tmp)(e));
+    }
+    store.rename(&tmp, &path).map_err(StorageError::io("rename", &path))?;
+    sync_dir(store, dir)
+}
+
+/// Fsyncs `dir`, making creations, renames and removals in it durable.
+pub fn sync_dir(store: &dyn BinlogStore, dir: &Path) -> Result<(), StorageError> {
+    store.sync_dir(dir).map_err(StorageError::io("fsync directory", dir))
 }

@@ -22,6 +22,8 @@
 //! | rotation, before the new file exists | old file ends with ROTATE | resumes at the old file's end; the primary re-sends the rotation |
 //! | rotation, new file created, index not rewritten | file on disk, not in the index | the directory listing wins; the index is rewritten |
 //! | the index rewrite | old index or new index (rename is atomic) | as above |
+//! | a purge, before its index rewrite | `<basename>.~rec~` names files the index still lists | keeps them, removes the `~rec~` ([`index`]) |
+//! | a purge, after its index rewrite | purged files left on disk, named in `~rec~` | removes them, then the `~rec~` |
 //!
 //! A full disk or a failed fsync ends the writer the same way: nothing
 //! after it is ACKed or published, the process exits, and the next start
@@ -36,8 +38,11 @@ pub mod budget;
 pub mod datadir;
 pub mod fs;
 pub mod gtid_scan;
+pub mod index;
+pub mod purge;
 pub mod reader;
 pub mod recovery;
+pub mod retention;
 pub mod watermark;
 pub mod writer;
 

@@ -80,8 +80,10 @@ pub fn recover(dir: &DataDir) -> Result<Recovered, StorageError> {
 }
 
 /// As [`recover`]; with `repair` false nothing is changed on disk (serving
-/// a directory of archived binlogs: a torn tail is just not served).
+/// a directory of archived binlogs: a torn tail is just not served), except
+/// that a purge a crash interrupted is completed (see [`super::index`]).
 pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, StorageError> {
+    super::index::finish_interrupted_purge(dir.path())?;
     let files = if repair_tail { dir.binlog_files()? } else { super::reader::list_files(dir.path())? };
     let Some(last) = files.last().cloned() else {
         return Ok(Recovered { files, tail: None });

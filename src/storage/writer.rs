@@ -22,6 +22,7 @@ use log::debug;
 use super::budget::ByteBudget;
 use super::datadir::DataDir;
 use super::fs::BinlogFile;
+use super::index::BinlogIndex;
 use super::watermark::{DurablePosition, Watermark};
 use super::StorageError;
 use crate::binlog::BinlogFileName;
@@ -96,7 +97,7 @@ impl std::fmt::Debug for WriterMsg {
 /// The writer thread's state.
 pub struct Writer {
     dir: DataDir,
-    files: Vec<BinlogFileName>,
+    index: BinlogIndex,
     current: Option<(BinlogFileName, Box<dyn BinlogFile>, u64)>,
     synced: u64,
     pending_acks: Vec<AckRequest>,
@@ -108,10 +109,10 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// A writer over `dir`, which already holds `files` (from recovery).
+    /// A writer over `dir`, whose files `index` lists (shared with purges).
     pub fn new(
         dir: DataDir,
-        files: Vec<BinlogFileName>,
+        index: BinlogIndex,
         rx: Receiver<WriterMsg>,
         watermark: Watermark,
         budget: ByteBudget,
@@ -119,7 +120,7 @@ impl Writer {
     ) -> Self {
         Writer {
             dir,
-            files,
+            index,
             current: None,
             synced: 0,
             pending_acks: Vec::new(),
@@ -192,8 +193,7 @@ impl Writer {
         let path = self.dir.file_path(&file);
         let len = handle.size().map_err(StorageError::io("stat", &path))?;
         if create {
-            self.files.push(file.clone());
-            self.dir.write_index(&self.files)?;
+            self.index.add(file.clone())?;
         }
         self.synced = len;
         self.watermark.publish(DurablePosition { file: file.clone(), offset: len });

@@ -240,7 +240,8 @@ fn run(seed: u64, events: &[Ev], fault_kind: u64) -> Outcome {
     let datadir = DataDir::open_with(&dir, Arc::new(store.clone())).unwrap();
     let (tx, rx) = bounded(4);
     let budget = ByteBudget::new(1 << 20);
-    let writer = Writer::new(datadir, Vec::new(), rx, watermark.clone(), budget.clone(), std::sync::Arc::default());
+    let index = crate::storage::index::BinlogIndex::with_store(datadir.path(), datadir.store(), Vec::new());
+    let writer = Writer::new(datadir, index, rx, watermark.clone(), budget.clone(), std::sync::Arc::default());
     let writer = thread::Builder::new().name("binlog-writer".into()).spawn(move || writer.run()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let follower = {
