@@ -35,6 +35,8 @@ pub mod server;
 pub mod shutdown;
 pub mod storage;
 pub mod upstream;
+#[doc(hidden)]
+pub mod fuzzing;
 
 use std::sync::{Arc, Mutex};
 use std::thread;
