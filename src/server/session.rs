@@ -104,7 +104,12 @@ impl Session {
 
     /// Runs the connection to its end; errors are logged here, once.
     pub fn run(mut self) {
-        match self.serve() {
+        let result = self.serve();
+        if let Err(NetError::Decode(e)) = &result {
+            // Tell the client why before closing, as MariaDB does.
+            let _ = self.send_err(&framing_error(e));
+        }
+        match result {
             Ok(()) => debug!("connection closed id={} peer={}", self.id, self.peer),
             Err(e) if self.killed.load(Ordering::Relaxed) || self.shared.shutdown.is_set() => {
                 debug!("connection killed id={} peer={}: {e}", self.id, self.peer)
@@ -131,15 +136,8 @@ impl Session {
     fn serve(&mut self) -> Result<(), NetError> {
         self.set_timeout(HANDSHAKE_TIMEOUT)?;
         self.ps.set_read_deadline(Some(Instant::now() + HANDSHAKE_TIMEOUT));
-        match self.authenticate() {
-            Ok(true) => {}
-            Ok(false) => return Ok(()),
-            Err(NetError::Decode(e)) => {
-                // Tell the client why before closing, as MariaDB does.
-                let _ = self.send_err(&framing_error(&e));
-                return Err(NetError::Decode(e));
-            }
-            Err(e) => return Err(e),
+        if !self.authenticate()? {
+            return Ok(());
         }
         self.authenticated = true;
         self.ps.set_read_deadline(None);

@@ -21,6 +21,7 @@ mod binlogs;
 mod binlogserver;
 mod mariadb;
 mod python;
+pub(crate) mod raw_client;
 mod replica;
 mod serving;
 mod stream;
