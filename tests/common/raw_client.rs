@@ -5,7 +5,7 @@
 //! connection, the process's threads and memory from /proc).
 
 use super::binlogserver::Binlogserver;
-use super::serving::{bls_client, serve_dir};
+use super::serving::{bls_client, listen_addr, serve_dir, start_on_free_port};
 use super::{tool, try_wait_for, TestDir};
 use binlogserver::protocol::auth::native_password_scramble;
 use binlogserver::protocol::handshake::{HandshakeResponse41, HandshakeV10};
@@ -41,6 +41,17 @@ pub(crate) fn fixture_dir() -> TestDir {
 /// binlogserver serving [`fixture_dir`] to [`RAW_USER`] (plus `extra`).
 pub(crate) fn serve_fixture(dir: &TestDir, extra: &[&str]) -> (Binlogserver, u16) {
     serve_dir(dir.path(), RAW_USER, RAW_PASSWORD, extra)
+}
+
+/// binlogserver on a free port with `--listen` and then `args` (no
+/// account flags added), with extra environment `env`.
+pub(crate) fn start_listening(args: &[&str], env: &[(&str, &str)]) -> (Binlogserver, u16) {
+    start_on_free_port(|port| {
+        let addr = listen_addr(port);
+        let mut all = vec!["--listen", addr.as_str()];
+        all.extend_from_slice(args);
+        Binlogserver::start_with_env(&all, env)
+    })
 }
 
 /// One client connection speaking raw packets.
