@@ -114,6 +114,10 @@ impl Session {
             Err(e) if self.killed.load(Ordering::Relaxed) || self.shared.shutdown.is_set() => {
                 debug!("connection killed id={} peer={}: {e}", self.id, self.peer)
             }
+            Err(NetError::Closed) if !self.authenticated => {
+                // Also what a TCP health check does: news, but not a warning.
+                info!("handshake failed id={} peer={} user={:?}: {}", self.id, self.peer, self.user, NetError::Closed)
+            }
             Err(e) if !self.authenticated => {
                 // A client that fails the handshake is news, whatever the reason.
                 let detail = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
