@@ -71,7 +71,7 @@ fn framing_error(e: &DecodeError) -> ErrPacket {
     match e {
         DecodeError::TooLarge { .. } => ErrPacket::new(1153, b"08S01", "Got a packet bigger than 'max_allowed_packet' bytes"),
         DecodeError::Invalid { what: "PacketHeader.sequence_id", .. } => ErrPacket::new(1156, b"08S01", "Got packets out of order"),
-        _ => ErrPacket::new(1043, b"08S01", "Bad handshake"),
+        _ => ErrPacket::new(1835, b"08S01", "Malformed communication packet"),
     }
 }
 
