@@ -44,7 +44,7 @@ fn options() -> Options {
     o.optopt("", "connect-timeout", "TCP connect timeout [10]", "SECONDS");
     o.optopt("", "listen", "serve replicas and binlog clients on ADDR:PORT, or 'off' [127.0.0.1:3307]", "ADDR");
     o.optopt("", "replica-user", "account downstream clients log in with [the --user]", "USER");
-    o.optopt("", "replica-password", "its password (visible in ps: prefer --replica-password-file) [the upstream password]", "PASSWORD");
+    o.optopt("", "replica-password", "its password (shows in ps: prefer --replica-password-file) [the upstream password]", "PASSWORD");
     o.optopt("", "replica-password-file", "read it from the first line of FILE", "FILE");
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
