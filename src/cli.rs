@@ -51,7 +51,7 @@ pub(crate) fn options() -> Options {
     o.optopt("", "connect-timeout", "TCP connect timeout [10]", "SECONDS");
     o.optopt("", "listen", "serve replicas and clients here, or off [127.0.0.1:3307]", "ADDR:PORT");
     o.optopt("", "replica-user", "a client login [--user, unless --replica-account* given]", "USER");
-    o.optopt("", "replica-password", "its password [the upstream password]", "PASSWORD");
+    o.optopt("", "replica-password", "its password (shows in ps) [the upstream password]", "PASSWORD");
     o.optopt("", "replica-password-file", "read it from the first line of FILE", "FILE");
     o.optmulti("", "replica-account", "one more client login (repeatable)", "USER:PASSWORD");
     o.optopt("", "replica-accounts-file", "client logins from FILE: USER:PASSWORD lines, # comments", "FILE");

@@ -45,6 +45,8 @@ pub mod shutdown;
 pub mod storage;
 pub mod tools;
 pub mod upstream;
+#[doc(hidden)]
+pub mod fuzzing;
 
 use std::sync::{Arc, Mutex};
 use std::thread;

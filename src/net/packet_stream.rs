@@ -13,6 +13,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 
 use rustix::net::SendFlags;
+use std::time::Instant;
 
 use log::trace;
 
@@ -20,6 +21,9 @@ use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader, MAX
 use crate::protocol::{DecodeError, Reader};
 
 const READ_BUF: usize = 256 * 1024;
+/// A payload buffer grows by what has arrived (doubling from this), so a
+/// length prefix alone never commits its full size in memory.
+const FIRST_GROWTH: usize = 64 * 1024;
 
 /// A failure to move a packet.
 #[derive(Debug)]
@@ -78,6 +82,7 @@ pub struct PacketStream<S> {
     write_seq: u8,
     out: Vec<u8>,
     trace_packets: bool,
+    deadline: Option<Instant>,
 }
 
 impl<S: Read + Write> PacketStream<S> {
@@ -93,7 +98,22 @@ impl<S: Read + Write> PacketStream<S> {
             write_seq: 0,
             out: Vec::new(),
             trace_packets: false,
+            deadline: None,
         }
+    }
+
+    /// Changes the payload size cap (a client gets the full one only
+    /// after it has authenticated).
+    pub fn set_max_payload(&mut self, max_payload: usize) {
+        self.max_payload = max_payload;
+        self.assembler.set_max_payload(max_payload);
+    }
+
+    /// Reads fail with a timeout once `deadline` has passed, however the
+    /// bytes trickle in (a client sending one byte a second never trips a
+    /// per-read socket timeout). `None` lifts it.
+    pub fn set_read_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     /// Logs every packet as a hex dump at `trace` level (`--trace-packets`).
@@ -139,10 +159,7 @@ impl<S: Read + Write> PacketStream<S> {
             self.read_exact_buffered(&mut hdr, "read packet header")?;
             let header = PacketHeader::decode(&mut Reader::new(&hdr)).map_err(NetError::Decode)?;
             self.assembler.accept(header, out.len()).map_err(NetError::Decode)?;
-            let start = out.len();
-            out.resize(start + header.len as usize, 0);
-            let chunk = out.get_mut(start..).unwrap_or_default();
-            self.read_exact_buffered(chunk, "read packet payload")?;
+            self.read_chunk(out, header.len as usize)?;
             if !header.continues() {
                 break;
             }
@@ -229,6 +246,20 @@ impl<S: Read + Write> PacketStream<S> {
         result.map_err(|source| NetError::Io { op: "write packet", source })
     }
 
+    /// Appends `len` payload bytes to `out`, growing it only as they arrive.
+    fn read_chunk(&mut self, out: &mut Vec<u8>, len: usize) -> Result<(), NetError> {
+        let start = out.len();
+        let mut got = 0;
+        while got < len {
+            let step = (len - got).min(got.max(FIRST_GROWTH));
+            out.resize(start + got + step, 0);
+            let piece = out.get_mut(start + got..).unwrap_or_default();
+            self.read_exact_buffered(piece, "read packet payload")?;
+            got += step;
+        }
+        Ok(())
+    }
+
     fn read_exact_buffered(&mut self, dst: &mut [u8], op: &'static str) -> Result<(), NetError> {
         let mut filled = 0;
         while filled < dst.len() {
@@ -237,12 +268,12 @@ impl<S: Read + Write> PacketStream<S> {
                 if want >= self.buf.len() {
                     // Large payloads go straight into the destination.
                     let rest = dst.get_mut(filled..).unwrap_or_default();
-                    let n = read_some(&mut self.stream, rest, op)?;
+                    let n = read_some(&mut self.stream, rest, op, self.deadline)?;
                     filled += n;
                     continue;
                 }
                 self.start = 0;
-                self.end = read_some(&mut self.stream, &mut self.buf, op)?;
+                self.end = read_some(&mut self.stream, &mut self.buf, op, self.deadline)?;
             }
             let avail = self.buf.get(self.start..self.end).unwrap_or_default();
             let n = avail.len().min(dst.len() - filled);
@@ -329,8 +360,11 @@ impl<S: Read + Write + AsFd> PacketStream<S> {
     }
 }
 
-fn read_some<S: Read>(stream: &mut S, dst: &mut [u8], op: &'static str) -> Result<usize, NetError> {
+fn read_some<S: Read>(stream: &mut S, dst: &mut [u8], op: &'static str, deadline: Option<Instant>) -> Result<usize, NetError> {
     loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(NetError::Io { op, source: io::ErrorKind::TimedOut.into() });
+        }
         match stream.read(dst) {
             Ok(0) => return Err(NetError::Closed),
             Ok(n) => return Ok(n),
@@ -415,6 +449,40 @@ mod tests {
         let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 100);
         let mut p = Vec::new();
         assert!(matches!(ps.read_packet(&mut p), Err(NetError::Decode(_))));
+    }
+
+    #[test]
+    fn a_length_prefix_alone_does_not_commit_its_size() {
+        // 16 MiB - 1 announced, 10 bytes sent, then the client closes.
+        let mut wire = vec![0xff, 0xff, 0xfe, 0];
+        wire.extend_from_slice(&[7; 10]);
+        let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 16 << 20);
+        let mut p = Vec::new();
+        assert!(matches!(ps.read_packet(&mut p), Err(NetError::Closed)));
+        assert!(p.capacity() <= 2 * FIRST_GROWTH, "buffer grew to {} bytes", p.capacity());
+    }
+
+    #[test]
+    fn refuses_a_length_prefix_over_the_reduced_cap() {
+        let wire = vec![0xff, 0xff, 0xfe, 0];
+        let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 16 << 20);
+        ps.set_max_payload(64 << 10);
+        let mut p = Vec::new();
+        assert!(matches!(ps.read_packet(&mut p), Err(NetError::Decode(DecodeError::TooLarge { .. }))));
+    }
+
+    #[test]
+    fn a_passed_read_deadline_times_out_even_with_bytes_waiting() {
+        let mut wire = Vec::new();
+        encode_packets(b"hello", &mut 0, &mut wire);
+        let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 100);
+        ps.set_read_deadline(Some(Instant::now()));
+        let mut p = Vec::new();
+        let err = ps.read_packet(&mut p).unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        ps.set_read_deadline(None);
+        ps.read_packet(&mut p).unwrap();
+        assert_eq!(p, b"hello");
     }
 
     #[test]

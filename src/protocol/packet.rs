@@ -82,6 +82,11 @@ impl PacketAssembler {
         self.next_seq
     }
 
+    /// Changes the payload size cap (smaller before a client authenticates).
+    pub fn set_max_payload(&mut self, max_payload: usize) {
+        self.max_payload = max_payload;
+    }
+
     /// Resets the expected sequence id (a new command, or after a semi-sync ACK).
     pub fn reset(&mut self, seq: u8) {
         self.next_seq = seq;

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
@@ -21,15 +21,19 @@ use crate::protocol::auth::{caching_sha2_verify, native_password_verify};
 use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID, COM_PING, COM_QUERY, COM_QUIT, COM_REGISTER_SLAVE};
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
 use crate::protocol::resultset::encode_result_set;
-use crate::protocol::{CapabilityFlags, ErrPacket, OkPacket, Reader};
+use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader};
 
 /// `COM_INIT_DB`.
 const COM_INIT_DB: u8 = 0x02;
 /// Largest command a client may send.
 const MAX_COMMAND: usize = 16 << 20;
+/// Largest packet before login: a handshake response with its connection
+/// attributes is a few hundred bytes (MySQL caps the attributes at 64 KiB).
+const MAX_HANDSHAKE_PACKET: usize = 64 << 10;
 /// A connection idle this long is closed (MySQL's `wait_timeout`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(8 * 3600);
-/// The handshake must finish within this.
+/// The handshake must finish within this, in total (MariaDB's
+/// `connect_timeout`): a client trickling bytes is cut off too.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One client connection.
@@ -43,6 +47,7 @@ pub struct Session {
     vars: SessionVars,
     caps: CapabilityFlags,
     user: String,
+    authenticated: bool,
 }
 
 fn server_capabilities(mariadb: bool) -> CapabilityFlags {
@@ -58,6 +63,16 @@ fn server_capabilities(mariadb: bool) -> CapabilityFlags {
         .with(CapabilityFlags::CLIENT_DEPRECATE_EOF);
     // MariaDB servers leave bit 0 clear (it means "MySQL" to libmariadb).
     if mariadb { caps } else { caps.with(CapabilityFlags::CLIENT_LONG_PASSWORD) }
+}
+
+/// The ERR a client gets for broken framing: MariaDB's codes for a
+/// packet over the size cap and for out-of-order sequence ids.
+fn framing_error(e: &DecodeError) -> ErrPacket {
+    match e {
+        DecodeError::TooLarge { .. } => ErrPacket::new(1153, b"08S01", "Got a packet bigger than 'max_allowed_packet' bytes"),
+        DecodeError::Invalid { what: "PacketHeader.sequence_id", .. } => ErrPacket::new(1156, b"08S01", "Got packets out of order"),
+        _ => ErrPacket::new(1835, b"08S01", "Malformed communication packet"),
+    }
 }
 
 /// 20 random bytes for a scramble: 7-bit, no NUL and no '$' (as MySQL makes them).
@@ -81,19 +96,34 @@ impl Session {
     /// A session over an accepted connection.
     pub fn new(shared: Arc<Shared>, stream: TcpStream, id: u32, killed: Arc<AtomicBool>, peer: SocketAddr) -> Self {
         let _ = stream.set_nodelay(true);
-        let mut ps = PacketStream::new(stream, MAX_COMMAND);
+        let mut ps = PacketStream::new(stream, MAX_HANDSHAKE_PACKET);
         ps.set_trace_packets(shared.config.trace_packets);
-        Session { shared, ps, id, killed, peer, vars: SessionVars::default(), caps: CapabilityFlags::default(), user: String::new() }
+        let vars = SessionVars::default();
+        Session { shared, ps, id, killed, peer, vars, caps: CapabilityFlags::default(), user: String::new(), authenticated: false }
     }
 
     /// Runs the connection to its end; errors are logged here, once.
     pub fn run(mut self) {
-        match self.serve() {
+        let result = self.serve();
+        if let Err(NetError::Decode(e)) = &result {
+            // Tell the client why before closing, as MariaDB does.
+            let _ = self.send_err(&framing_error(e));
+        }
+        match result {
             Ok(()) => debug!("connection closed id={} peer={}", self.id, self.peer),
-            Err(NetError::Closed) => debug!("connection closed by client id={} peer={}", self.id, self.peer),
             Err(e) if self.killed.load(Ordering::Relaxed) || self.shared.shutdown.is_set() => {
                 debug!("connection killed id={} peer={}: {e}", self.id, self.peer)
             }
+            Err(NetError::Closed) if !self.authenticated => {
+                // Also what a TCP health check does: news, but not a warning.
+                info!("handshake failed id={} peer={} user={:?}: {}", self.id, self.peer, self.user, NetError::Closed)
+            }
+            Err(e) if !self.authenticated => {
+                // A client that fails the handshake is news, whatever the reason.
+                let detail = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                warn!("handshake failed id={} peer={} user={:?}: {e}{detail}", self.id, self.peer, self.user)
+            }
+            Err(NetError::Closed) => debug!("connection closed by client id={} peer={}", self.id, self.peer),
             Err(e) => {
                 let detail = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
                 info!("connection ended id={} peer={} user={}: {e}{detail}", self.id, self.peer, self.user)
@@ -109,9 +139,13 @@ impl Session {
 
     fn serve(&mut self) -> Result<(), NetError> {
         self.set_timeout(HANDSHAKE_TIMEOUT)?;
+        self.ps.set_read_deadline(Some(Instant::now() + HANDSHAKE_TIMEOUT));
         if !self.authenticate()? {
             return Ok(());
         }
+        self.authenticated = true;
+        self.ps.set_read_deadline(None);
+        self.ps.set_max_payload(MAX_COMMAND);
         self.set_timeout(IDLE_TIMEOUT)?;
         let mut packet = Vec::new();
         loop {
@@ -170,9 +204,13 @@ impl Session {
         self.ps.write_packet(&out)?;
         let mut packet = Vec::new();
         self.ps.read_packet(&mut packet)?;
-        let Ok(resp) = HandshakeResponse41::decode(&mut Reader::new(&packet)) else {
-            self.send_err(&ErrPacket::new(1043, b"08S01", "Bad handshake"))?;
-            return Ok(false);
+        let resp = match HandshakeResponse41::decode(&mut Reader::new(&packet)) {
+            Ok(resp) => resp,
+            Err(e) => {
+                warn!("handshake failed id={} peer={}: bad handshake response: {e}", self.id, self.peer);
+                self.send_err(&ErrPacket::new(1043, b"08S01", "Bad handshake"))?;
+                return Ok(false);
+            }
         };
         self.caps = resp.capabilities.and(greeting.capabilities);
         self.user = String::from_utf8_lossy(&resp.username).into_owned();

@@ -227,10 +227,12 @@ fn read_event<R: Read>(
     if len > MAX_EVENT_LEN {
         return Ok(Err(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN }));
     }
-    event.resize(usize::try_from(len).unwrap_or(usize::MAX), 0);
-    let body = event.get_mut(EventHeader::LEN..).unwrap_or_default();
-    let body_len = body.len();
-    let n = read_full(src, body)?;
+    // Grow with the bytes the file really has: a torn tail's header may
+    // claim up to 1 GiB that is not there (found by fuzzing tail_scan).
+    let body_len = usize::try_from(len).unwrap_or(usize::MAX).saturating_sub(EventHeader::LEN);
+    event.truncate(EventHeader::LEN);
+    event.reserve(body_len.min(1 << 20));
+    let n = src.by_ref().take(body_len as u64).read_to_end(event)?;
     if n < body_len {
         return Ok(Err(DecodeError::Truncated { what: "event", need: EventHeader::LEN + body_len, have: EventHeader::LEN + n }));
     }
@@ -273,4 +275,36 @@ fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads from a slice and remembers the largest buffer it was asked to fill.
+    struct Probe<'a> {
+        data: &'a [u8],
+        largest_read: usize,
+    }
+
+    impl Read for Probe<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.largest_read = self.largest_read.max(buf.len());
+            self.data.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_torn_header_claiming_1_gib_is_not_allocated() {
+        // Magic, then a header whose event_len is 1 GiB, then 10 bytes.
+        let mut image = BINLOG_MAGIC.to_vec();
+        EventHeader { timestamp: 1, event_type: EventType::QUERY, server_id: 1, event_len: 1 << 30, log_pos: 0, flags: 0 }
+            .encode(&mut image);
+        image.extend_from_slice(&[0; 10]);
+        let mut probe = Probe { data: &image, largest_read: 0 };
+        let walk = walk_file(&mut probe).unwrap();
+        assert_eq!(walk.last_trx_end, 4);
+        assert!(matches!(walk.stop, Some((4, DecodeError::Truncated { .. }))), "{:?}", walk.stop);
+        assert!(probe.largest_read <= 4 << 20, "asked to read {} bytes at once", probe.largest_read);
+    }
 }

@@ -28,6 +28,12 @@ impl Binlogserver {
     /// Spawns the binary with `args`; stdout and stderr go to a log file,
     /// with `RUST_LOG=binlogserver=debug`.
     pub(crate) fn start(args: &[&str]) -> Binlogserver {
+        Binlogserver::start_with_env(args, &[])
+    }
+
+    /// [`Binlogserver::start`] with extra environment variables (which may
+    /// override `RUST_LOG`).
+    pub(crate) fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Binlogserver {
         let logdir = TestDir::new("binlogserver-log");
         let log_path = logdir.join("binlogserver.log");
         let log = fs::File::create(&log_path).expect("create the binlogserver log");
@@ -37,6 +43,7 @@ impl Binlogserver {
             .args(args)
             .env("RUST_LOG", "binlogserver=debug")
             .env("RUST_BACKTRACE", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)

@@ -23,6 +23,7 @@ mod faults;
 mod mariadb;
 mod python;
 mod relay;
+pub(crate) mod raw_client;
 mod replica;
 mod serving;
 mod stream;

@@ -85,7 +85,7 @@ fn greeting(addr: SocketAddr) -> Result<(), String> {
 
 /// Starts `start(port)` on free ports until binlogserver greets on one
 /// (it may lose the race for a port picked by [`free_port`]).
-fn start_on_free_port(mut start: impl FnMut(u16) -> Binlogserver) -> (Binlogserver, u16) {
+pub(crate) fn start_on_free_port(mut start: impl FnMut(u16) -> Binlogserver) -> (Binlogserver, u16) {
     for _attempt in 0..5 {
         let port = free_port();
         let bls = start(port);
