@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read};
+use std::time::Instant;
 
 use log::{info, warn};
 
@@ -89,6 +90,7 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
     let path = dir.file_path(&last);
     let file = File::open(&path).map_err(StorageError::io("open", &path))?;
     let size = file.metadata().map_err(StorageError::io("stat", &path))?.len();
+    let started = Instant::now();
     let walk = walk_file(BufReader::with_capacity(1 << 20, file)).map_err(StorageError::io("read", &path))?;
     if let Some((offset, cause)) = walk.stop {
         warn!("binlog tail is not a complete event file={} offset={offset} cause={cause}", last);
@@ -102,11 +104,13 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
         repair(&path, walk.last_trx_end)?;
     }
     info!(
-        "recovered data directory dir={} files={} last={} end={}",
+        "recovered data directory dir={} files={} last={} end={} events={} bytes_walked={size} ms={}",
         dir.path().display(),
         files.len(),
         last,
-        walk.last_trx_end
+        walk.last_trx_end,
+        walk.events,
+        started.elapsed().as_millis()
     );
     let tail = Tail {
         file: last,
