@@ -3,10 +3,16 @@
 //! Every file but the last was fsync'd before its successor was created, so
 //! only the last file is walked: event by event, with every CRC and
 //! `log_pos` checked and transaction boundaries tracked. Whatever follows
-//! the last complete transaction is cut off (and logged).
+//! the last complete transaction is cut off (and logged, with the time the
+//! walk took).
+//!
+//! Nothing is skipped for speed: the file is read in 8 MiB chunks and each
+//! event is checked in place, so the walk costs one CRC pass plus a few
+//! tens of nanoseconds per event (`etc/bench-recovery.sh`: 1 GiB of 74-byte
+//! events in about 0.75 s, of large events in 0.06 s, page cache warm).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, ErrorKind, Read};
+use std::io::{ErrorKind, Read};
 use std::time::Instant;
 
 use log::{info, warn};
@@ -91,7 +97,7 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
     let file = File::open(&path).map_err(StorageError::io("open", &path))?;
     let size = file.metadata().map_err(StorageError::io("stat", &path))?.len();
     let started = Instant::now();
-    let walk = walk_file(BufReader::with_capacity(1 << 20, file)).map_err(StorageError::io("read", &path))?;
+    let walk = walk_file(file).map_err(StorageError::io("read", &path))?;
     if let Some((offset, cause)) = walk.stop {
         warn!("binlog tail is not a complete event file={} offset={offset} cause={cause}", last);
     }
@@ -152,7 +158,43 @@ pub struct Walk {
     pub last_event: Option<EventSample>,
 }
 
-/// Walks a binlog image event by event without holding it in memory.
+/// Bytes read from the file at a time. Events are checked in place inside
+/// this window (no copy per event, one `read` per chunk): with the small
+/// events of an OLTP load the per-event reads and copies used to cost more
+/// than the CRCs.
+const CHUNK: usize = 8 << 20;
+
+/// A window over the file being walked: `buf[start..]` are the next bytes.
+struct Window<R> {
+    src: R,
+    buf: Vec<u8>,
+    start: usize,
+    eof: bool,
+}
+
+impl<R: Read> Window<R> {
+    /// The unconsumed bytes, at least `n` of them unless the file ends first.
+    fn fill(&mut self, n: usize) -> std::io::Result<&[u8]> {
+        if self.buf.len() - self.start < n && !self.eof {
+            self.buf.drain(..self.start);
+            self.start = 0;
+            let want = n.max(CHUNK);
+            while self.buf.len() < want && !self.eof {
+                let missing = (want - self.buf.len()) as u64;
+                match (&mut self.src).take(missing).read_to_end(&mut self.buf) {
+                    Ok(0) => self.eof = true,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(self.buf.get(self.start..).unwrap_or_default())
+    }
+}
+
+/// Walks a binlog image event by event, reading it in large chunks, without
+/// holding it in memory (an event larger than a chunk is held whole).
 pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
     let mut walk = Walk::default();
     let mut magic = [0u8; 4];
@@ -163,74 +205,77 @@ pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
             return Ok(walk);
         }
     }
+    let mut win = Window { src, buf: Vec::with_capacity(CHUNK), start: 0, eof: false };
     let mut offset = 4u64;
     let mut fd: Option<FormatDescription> = None;
     let mut boundary = TrxBoundary::new();
-    let mut event = vec![0u8; EventHeader::LEN];
     loop {
-        event.truncate(EventHeader::LEN);
-        let got = read_full(&mut src, &mut event)?;
-        if got == 0 {
-            return Ok(walk);
-        }
-        let step = read_event(&mut src, &mut event, got, offset, &mut fd, &mut boundary);
-        match step? {
-            Err(cause) => {
+        let step = next_event(&mut win, offset, &mut fd, &mut boundary)?;
+        let (header, at_boundary) = match step {
+            None => return Ok(walk),
+            Some(Err(cause)) => {
                 walk.stop = Some((offset, cause));
                 return Ok(walk);
             }
-            Ok(at_boundary) => {
-                offset += event.len() as u64;
-                walk.events += 1;
-                if walk.fd.is_none() && fd.is_some() {
-                    walk.fd = Some(event.clone());
-                }
-                walk.rotated_to = None;
-                if let (Ok(h), Some(fd)) = (EventHeader::parse(&event), fd.as_ref()) {
-                    if h.event_type == EventType::ROTATE {
-                        walk.rotated_to = Rotate::decode_event(&event, fd.checksum_alg)
-                            .ok()
-                            .and_then(|r| BinlogFileName::new(&r.next_file).ok());
-                    }
-                }
-                if at_boundary {
-                    walk.last_trx_end = offset;
-                    walk.last_event = EventSample::of(offset - event.len() as u64, &event);
-                }
-            }
+            Some(Ok(step)) => step,
+        };
+        let len = header.event_len_usize();
+        let event = win.buf.get(win.start..win.start + len).unwrap_or_default();
+        win.start += len;
+        offset += len as u64;
+        walk.events += 1;
+        note_event(&mut walk, event, &header, fd.as_ref());
+        if at_boundary {
+            walk.last_trx_end = offset;
+            walk.last_event = EventSample::of(offset - len as u64, event);
         }
     }
 }
 
-/// Reads the rest of one event whose first `got` header bytes are in `event`
-/// and checks it. The outer error is I/O; the inner one says the event is bad.
-fn read_event<R: Read>(
-    src: &mut R,
-    event: &mut Vec<u8>,
-    got: usize,
+/// Records what the walk keeps of one valid event: the format description's
+/// bytes, and the next file named by a final ROTATE.
+fn note_event(walk: &mut Walk, event: &[u8], header: &EventHeader, fd: Option<&FormatDescription>) {
+    if walk.fd.is_none() && fd.is_some() {
+        walk.fd = Some(event.to_vec());
+    }
+    walk.rotated_to = None;
+    if let (EventType::ROTATE, Some(fd)) = (header.event_type, fd) {
+        walk.rotated_to =
+            Rotate::decode_event(event, fd.checksum_alg).ok().and_then(|r| BinlogFileName::new(&r.next_file).ok());
+    }
+}
+
+/// Checks the next event in `win` without consuming it: `None` at a clean
+/// end of file; the inner error says the event is torn or bad. The outer
+/// error is I/O.
+#[allow(clippy::type_complexity)]
+fn next_event<R: Read>(
+    win: &mut Window<R>,
     offset: u64,
     fd: &mut Option<FormatDescription>,
     boundary: &mut TrxBoundary,
-) -> std::io::Result<Result<bool, DecodeError>> {
-    if got < EventHeader::LEN {
-        return Ok(Err(DecodeError::Truncated { what: "event header", need: EventHeader::LEN, have: got }));
+) -> std::io::Result<Option<Result<(EventHeader, bool), DecodeError>>> {
+    let head = win.fill(EventHeader::LEN)?;
+    if head.is_empty() {
+        return Ok(None);
     }
-    let header = match EventHeader::parse(event) {
+    if head.len() < EventHeader::LEN {
+        return Ok(Some(Err(DecodeError::Truncated { what: "event header", need: EventHeader::LEN, have: head.len() })));
+    }
+    let header = match EventHeader::parse(head) {
         Ok(h) => h,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Some(Err(e))),
     };
     let len = u64::from(header.event_len);
     if len > MAX_EVENT_LEN {
-        return Ok(Err(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN }));
+        return Ok(Some(Err(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN })));
     }
-    event.resize(usize::try_from(len).unwrap_or(usize::MAX), 0);
-    let body = event.get_mut(EventHeader::LEN..).unwrap_or_default();
-    let body_len = body.len();
-    let n = read_full(src, body)?;
-    if n < body_len {
-        return Ok(Err(DecodeError::Truncated { what: "event", need: EventHeader::LEN + body_len, have: EventHeader::LEN + n }));
-    }
-    Ok(check_event(event, &header, offset, fd, boundary))
+    let need = header.event_len_usize();
+    let avail = win.fill(need)?;
+    let Some(event) = avail.get(..need) else {
+        return Ok(Some(Err(DecodeError::Truncated { what: "event", need, have: avail.len() })));
+    };
+    Ok(Some(check_event(event, &header, offset, fd, boundary).map(|b| (header, b))))
 }
 
 fn check_event(
