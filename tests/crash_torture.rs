@@ -23,6 +23,15 @@
 //! replays a run. A summary line starting with `torture summary:` is
 //! printed at the end.
 
+// Test code: a panic is how a helper reports a failure.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

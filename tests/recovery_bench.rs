@@ -14,6 +14,15 @@
 //! default 3). A cold run follows the warm ones when
 //! `/proc/sys/vm/drop_caches` is writable.
 
+// Test code: a panic is how a helper reports a failure.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
 mod common;
 
 use std::fs;

@@ -11,6 +11,15 @@
 //! three are cut at every byte offset. Several binlogservers (different
 //! server ids, `--listen off`) run in parallel on separate copies.
 
+// Test code: a panic is how a helper reports a failure.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
 mod common;
 
 use std::fs;
