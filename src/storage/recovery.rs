@@ -245,16 +245,17 @@ fn note_event(walk: &mut Walk, event: &[u8], header: &EventHeader, fd: Option<&F
     }
 }
 
-/// Checks the next event in `win` without consuming it: `None` at a clean
-/// end of file; the inner error says the event is torn or bad. The outer
-/// error is I/O.
-#[allow(clippy::type_complexity)]
+/// One checked event: its header, and whether a transaction ends with it;
+/// or why the event is torn or bad. `None` at a clean end of file.
+type Step = Option<Result<(EventHeader, bool), DecodeError>>;
+
+/// Checks the next event in `win` without consuming it. The error is I/O.
 fn next_event<R: Read>(
     win: &mut Window<R>,
     offset: u64,
     fd: &mut Option<FormatDescription>,
     boundary: &mut TrxBoundary,
-) -> std::io::Result<Option<Result<(EventHeader, bool), DecodeError>>> {
+) -> std::io::Result<Step> {
     let head = win.fill(EventHeader::LEN)?;
     if head.is_empty() {
         return Ok(None);
