@@ -170,6 +170,7 @@ struct Window<R> {
     buf: Vec<u8>,
     start: usize,
     eof: bool,
+    chunk: usize,
 }
 
 impl<R: Read> Window<R> {
@@ -178,7 +179,7 @@ impl<R: Read> Window<R> {
         if self.buf.len() - self.start < n && !self.eof {
             self.buf.drain(..self.start);
             self.start = 0;
-            let want = n.max(CHUNK);
+            let want = n.max(self.chunk);
             while self.buf.len() < want && !self.eof {
                 let missing = (want - self.buf.len()) as u64;
                 match (&mut self.src).take(missing).read_to_end(&mut self.buf) {
@@ -195,7 +196,11 @@ impl<R: Read> Window<R> {
 
 /// Walks a binlog image event by event, reading it in large chunks, without
 /// holding it in memory (an event larger than a chunk is held whole).
-pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
+pub fn walk_file<R: Read>(src: R) -> std::io::Result<Walk> {
+    walk_in_chunks(src, CHUNK)
+}
+
+fn walk_in_chunks<R: Read>(mut src: R, chunk: usize) -> std::io::Result<Walk> {
     let mut walk = Walk::default();
     let mut magic = [0u8; 4];
     match read_full(&mut src, &mut magic)? {
@@ -205,7 +210,7 @@ pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
             return Ok(walk);
         }
     }
-    let mut win = Window { src, buf: Vec::with_capacity(CHUNK), start: 0, eof: false };
+    let mut win = Window { src, buf: Vec::with_capacity(chunk), start: 0, eof: false, chunk };
     let mut offset = 4u64;
     let mut fd: Option<FormatDescription> = None;
     let mut boundary = TrxBoundary::new();
@@ -315,4 +320,31 @@ fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    const FIXTURE: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+
+    fn summary(w: &Walk) -> (u64, u64, Option<u64>, Option<EventSample>, Option<Vec<u8>>) {
+        (w.last_trx_end, w.events, w.stop.as_ref().map(|s| s.0), w.last_event.clone(), w.fd.clone())
+    }
+
+    #[test]
+    fn walks_the_same_whatever_the_chunk_size_and_cut() {
+        // Tiny chunks make every event straddle a chunk border.
+        for cut in (0..=FIXTURE.len()).step_by(7).chain([FIXTURE.len()]) {
+            let bytes = &FIXTURE[..cut];
+            let whole = walk_in_chunks(Cursor::new(bytes), CHUNK).unwrap();
+            for chunk in [1, 2, 3, 18, 19, 20, 64, 255] {
+                let w = walk_in_chunks(Cursor::new(bytes), chunk).unwrap();
+                assert_eq!(summary(&w), summary(&whole), "cut {cut} chunk {chunk}");
+            }
+        }
+        let whole = walk_file(Cursor::new(FIXTURE)).unwrap();
+        assert_eq!((whole.last_trx_end, whole.events), (FIXTURE.len() as u64, 13));
+    }
 }
