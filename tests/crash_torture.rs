@@ -49,7 +49,7 @@ use binlogserver::storage::datadir::DataDir;
 use binlogserver::storage::recovery::{recover_with, walk_file};
 use common::{
     assert_index_matches, assert_same_binlog_set, assert_same_binlogs, local_binlog_files,
-    wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver, MariaDb, PrimaryOpts,
+    wait_binlog_checkpointed, wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver, MariaDb, PrimaryOpts,
     TestDir,
 };
 
@@ -395,6 +395,7 @@ impl Torture<'_> {
         for s in side {
             s.join().expect("side statement");
         }
+        wait_binlog_checkpointed(self.primary, CATCH_UP);
         wait_caught_up(self.primary, self.data.path(), CATCH_UP);
         assert_same_binlogs(self.primary, self.data.path());
         let (files, _) = stored_gtids(self.data.path(), false);

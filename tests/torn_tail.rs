@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use binlogserver::binlog::walk;
 use common::{
-    assert_same_binlogs, local_binlog_files, wait_caught_up, Binlogserver, MariaDb, PrimaryOpts,
+    assert_same_binlogs, local_binlog_files, wait_binlog_checkpointed, wait_caught_up, Binlogserver, MariaDb, PrimaryOpts,
     TestDir, REPL_PASSWORD, REPL_USER,
 };
 
@@ -204,6 +204,7 @@ fn repairs_a_tail_cut_at_every_offset_of_the_last_transactions() {
          ALTER TABLE tt.t ADD COLUMN w INT DEFAULT 7;\n\
          UPDATE tt.t SET k = k + 10 WHERE k = 2;\n"
     ));
+    wait_binlog_checkpointed(&primary, CATCH_UP);
     let data = TestDir::new("torn-source");
     let bls = follow(&primary, data.path(), 1001);
     wait_caught_up(&primary, data.path(), CATCH_UP);
