@@ -3,10 +3,17 @@
 //! Every file but the last was fsync'd before its successor was created, so
 //! only the last file is walked: event by event, with every CRC and
 //! `log_pos` checked and transaction boundaries tracked. Whatever follows
-//! the last complete transaction is cut off (and logged).
+//! the last complete transaction is cut off (and logged, with the time the
+//! walk took).
+//!
+//! Nothing is skipped for speed: the file is read in 8 MiB chunks and each
+//! event is checked in place, so the walk costs one CRC pass plus a few
+//! tens of nanoseconds per event (`etc/bench-recovery.sh`: 1 GiB of 74-byte
+//! events in 0.5-0.75 s, of large events in under 0.1 s, page cache warm).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, ErrorKind, Read};
+use std::io::{ErrorKind, Read};
+use std::time::Instant;
 
 use log::{info, warn};
 
@@ -91,7 +98,8 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
     let path = dir.file_path(&last);
     let file = File::open(&path).map_err(StorageError::io("open", &path))?;
     let size = file.metadata().map_err(StorageError::io("stat", &path))?.len();
-    let walk = walk_file(BufReader::with_capacity(1 << 20, file)).map_err(StorageError::io("read", &path))?;
+    let started = Instant::now();
+    let walk = walk_file(file).map_err(StorageError::io("read", &path))?;
     if let Some((offset, cause)) = walk.stop {
         warn!("binlog tail is not a complete event file={} offset={offset} cause={cause}", last);
     }
@@ -110,11 +118,13 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
         dir.sync_dir()?;
     }
     info!(
-        "recovered data directory dir={} files={} last={} end={}",
+        "recovered data directory dir={} files={} last={} end={} events={} bytes_walked={size} ms={}",
         dir.path().display(),
         files.len(),
         last,
-        walk.last_trx_end
+        walk.last_trx_end,
+        walk.events,
+        started.elapsed().as_millis()
     );
     let tail = Tail {
         file: last,
@@ -156,8 +166,49 @@ pub struct Walk {
     pub last_event: Option<EventSample>,
 }
 
-/// Walks a binlog image event by event without holding it in memory.
-pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
+/// Bytes read from the file at a time. Events are checked in place inside
+/// this window (no copy per event, one `read` per chunk): with the small
+/// events of an OLTP load the per-event reads and copies used to cost more
+/// than the CRCs.
+const CHUNK: usize = 8 << 20;
+
+/// A window over the file being walked: `buf[start..]` are the next bytes.
+struct Window<R> {
+    src: R,
+    buf: Vec<u8>,
+    start: usize,
+    eof: bool,
+    chunk: usize,
+}
+
+impl<R: Read> Window<R> {
+    /// The unconsumed bytes, at least `n` of them unless the file ends first.
+    fn fill(&mut self, n: usize) -> std::io::Result<&[u8]> {
+        if self.buf.len() - self.start < n && !self.eof {
+            self.buf.drain(..self.start);
+            self.start = 0;
+            let want = n.max(self.chunk);
+            while self.buf.len() < want && !self.eof {
+                let missing = (want - self.buf.len()) as u64;
+                match (&mut self.src).take(missing).read_to_end(&mut self.buf) {
+                    Ok(0) => self.eof = true,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(self.buf.get(self.start..).unwrap_or_default())
+    }
+}
+
+/// Walks a binlog image event by event, reading it in large chunks, without
+/// holding it in memory (an event larger than a chunk is held whole).
+pub fn walk_file<R: Read>(src: R) -> std::io::Result<Walk> {
+    walk_in_chunks(src, CHUNK)
+}
+
+fn walk_in_chunks<R: Read>(mut src: R, chunk: usize) -> std::io::Result<Walk> {
     let mut walk = Walk::default();
     let mut magic = [0u8; 4];
     match read_full(&mut src, &mut magic)? {
@@ -167,76 +218,78 @@ pub fn walk_file<R: Read>(mut src: R) -> std::io::Result<Walk> {
             return Ok(walk);
         }
     }
+    let mut win = Window { src, buf: Vec::with_capacity(chunk), start: 0, eof: false, chunk };
     let mut offset = 4u64;
     let mut fd: Option<FormatDescription> = None;
     let mut boundary = TrxBoundary::new();
-    let mut event = vec![0u8; EventHeader::LEN];
     loop {
-        event.truncate(EventHeader::LEN);
-        let got = read_full(&mut src, &mut event)?;
-        if got == 0 {
-            return Ok(walk);
-        }
-        let step = read_event(&mut src, &mut event, got, offset, &mut fd, &mut boundary);
-        match step? {
-            Err(cause) => {
+        let step = next_event(&mut win, offset, &mut fd, &mut boundary)?;
+        let (header, at_boundary) = match step {
+            None => return Ok(walk),
+            Some(Err(cause)) => {
                 walk.stop = Some((offset, cause));
                 return Ok(walk);
             }
-            Ok(at_boundary) => {
-                offset += event.len() as u64;
-                walk.events += 1;
-                if walk.fd.is_none() && fd.is_some() {
-                    walk.fd = Some(event.clone());
-                }
-                walk.rotated_to = None;
-                if let (Ok(h), Some(fd)) = (EventHeader::parse(&event), fd.as_ref()) {
-                    if h.event_type == EventType::ROTATE {
-                        walk.rotated_to = Rotate::decode_event(&event, fd.checksum_alg)
-                            .ok()
-                            .and_then(|r| BinlogFileName::new(&r.next_file).ok());
-                    }
-                }
-                if at_boundary {
-                    walk.last_trx_end = offset;
-                    walk.last_event = EventSample::of(offset - event.len() as u64, &event);
-                }
-            }
+            Some(Ok(step)) => step,
+        };
+        let len = header.event_len_usize();
+        let event = win.buf.get(win.start..win.start + len).unwrap_or_default();
+        win.start += len;
+        offset += len as u64;
+        walk.events += 1;
+        note_event(&mut walk, event, &header, fd.as_ref());
+        if at_boundary {
+            walk.last_trx_end = offset;
+            walk.last_event = EventSample::of(offset - len as u64, event);
         }
     }
 }
 
-/// Reads the rest of one event whose first `got` header bytes are in `event`
-/// and checks it. The outer error is I/O; the inner one says the event is bad.
-fn read_event<R: Read>(
-    src: &mut R,
-    event: &mut Vec<u8>,
-    got: usize,
+/// Records what the walk keeps of one valid event: the format description's
+/// bytes, and the next file named by a final ROTATE.
+fn note_event(walk: &mut Walk, event: &[u8], header: &EventHeader, fd: Option<&FormatDescription>) {
+    if walk.fd.is_none() && fd.is_some() {
+        walk.fd = Some(event.to_vec());
+    }
+    walk.rotated_to = None;
+    if let (EventType::ROTATE, Some(fd)) = (header.event_type, fd) {
+        walk.rotated_to =
+            Rotate::decode_event(event, fd.checksum_alg).ok().and_then(|r| BinlogFileName::new(&r.next_file).ok());
+    }
+}
+
+/// One checked event: its header, and whether a transaction ends with it;
+/// or why the event is torn or bad. `None` at a clean end of file.
+type Step = Option<Result<(EventHeader, bool), DecodeError>>;
+
+/// Checks the next event in `win` without consuming it. The error is I/O.
+fn next_event<R: Read>(
+    win: &mut Window<R>,
     offset: u64,
     fd: &mut Option<FormatDescription>,
     boundary: &mut TrxBoundary,
-) -> std::io::Result<Result<bool, DecodeError>> {
-    if got < EventHeader::LEN {
-        return Ok(Err(DecodeError::Truncated { what: "event header", need: EventHeader::LEN, have: got }));
+) -> std::io::Result<Step> {
+    let head = win.fill(EventHeader::LEN)?;
+    if head.is_empty() {
+        return Ok(None);
     }
-    let header = match EventHeader::parse(event) {
+    if head.len() < EventHeader::LEN {
+        return Ok(Some(Err(DecodeError::Truncated { what: "event header", need: EventHeader::LEN, have: head.len() })));
+    }
+    let header = match EventHeader::parse(head) {
         Ok(h) => h,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Some(Err(e))),
     };
     let len = u64::from(header.event_len);
     if len > MAX_EVENT_LEN {
-        return Ok(Err(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN }));
+        return Ok(Some(Err(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN })));
     }
-    // Grow with the bytes the file really has: a torn tail's header may
-    // claim up to 1 GiB that is not there (found by fuzzing tail_scan).
-    let body_len = usize::try_from(len).unwrap_or(usize::MAX).saturating_sub(EventHeader::LEN);
-    event.truncate(EventHeader::LEN);
-    event.reserve(body_len.min(1 << 20));
-    let n = src.by_ref().take(body_len as u64).read_to_end(event)?;
-    if n < body_len {
-        return Ok(Err(DecodeError::Truncated { what: "event", need: EventHeader::LEN + body_len, have: EventHeader::LEN + n }));
-    }
-    Ok(check_event(event, &header, offset, fd, boundary))
+    let need = header.event_len_usize();
+    let avail = win.fill(need)?;
+    let Some(event) = avail.get(..need) else {
+        return Ok(Some(Err(DecodeError::Truncated { what: "event", need, have: avail.len() })));
+    };
+    Ok(Some(check_event(event, &header, offset, fd, boundary).map(|b| (header, b))))
 }
 
 fn check_event(
@@ -280,6 +333,28 @@ fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
+
+    const FIXTURE: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+
+    fn summary(w: &Walk) -> (u64, u64, Option<u64>, Option<EventSample>, Option<Vec<u8>>) {
+        (w.last_trx_end, w.events, w.stop.as_ref().map(|s| s.0), w.last_event.clone(), w.fd.clone())
+    }
+
+    #[test]
+    fn walks_the_same_whatever_the_chunk_size_and_cut() {
+        // Tiny chunks make every event straddle a chunk border.
+        for cut in (0..=FIXTURE.len()).step_by(7).chain([FIXTURE.len()]) {
+            let bytes = &FIXTURE[..cut];
+            let whole = walk_in_chunks(Cursor::new(bytes), CHUNK).unwrap();
+            for chunk in [1, 2, 3, 18, 19, 20, 64, 255] {
+                let w = walk_in_chunks(Cursor::new(bytes), chunk).unwrap();
+                assert_eq!(summary(&w), summary(&whole), "cut {cut} chunk {chunk}");
+            }
+        }
+        let whole = walk_file(Cursor::new(FIXTURE)).unwrap();
+        assert_eq!((whole.last_trx_end, whole.events), (FIXTURE.len() as u64, 13));
+    }
 
     /// Reads from a slice and remembers the largest buffer it was asked to fill.
     struct Probe<'a> {

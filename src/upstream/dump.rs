@@ -121,7 +121,11 @@ impl DumpThread {
             }
         }
         let conn = Connection::connect(&self.cfg)?;
-        let mut session = session::prepare(conn, &self.cfg)?;
+        let list_logs = session::list_binlogs_is_safe(&self.cfg, self.state.position().is_some());
+        if !list_logs {
+            debug!("resuming under semi-sync: not listing the primary's binlogs (no catch-up progress lines)");
+        }
+        let mut session = session::prepare(conn, &self.cfg, list_logs)?;
         self.state.start_connection(session.checksum);
         let (file, pos) = self.state.dump_request();
         info!(
@@ -301,7 +305,7 @@ impl DumpThread {
     /// Asks the primary where a GTID position starts and returns that file.
     fn discover_gtid_start(&self, gtid: String) -> Result<BinlogFileName, UpstreamError> {
         let conn = Connection::connect(&self.cfg)?;
-        let mut session: Session = session::prepare(conn, &self.cfg)?;
+        let mut session: Session = session::prepare(conn, &self.cfg, true)?;
         session.request_gtid_dump(&gtid, &self.cfg)?;
         let semi = session.semi_sync;
         let session_checksum = session.checksum;

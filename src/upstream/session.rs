@@ -32,8 +32,10 @@ fn first_value(row: Option<Vec<Option<String>>>, col: usize) -> Option<String> {
     row.and_then(|r| r.into_iter().nth(col)).flatten()
 }
 
-/// Runs the session statements and registers as a replica.
-pub fn prepare(mut conn: Connection, cfg: &UpstreamConfig) -> Result<Session, UpstreamError> {
+/// Runs the session statements and registers as a replica. With
+/// `list_logs` false the primary's binlogs are not listed (see
+/// [`list_binlogs_is_safe`]) and `primary_logs` stays empty.
+pub fn prepare(mut conn: Connection, cfg: &UpstreamConfig, list_logs: bool) -> Result<Session, UpstreamError> {
     let mariadb = conn.is_mariadb();
     let id = first_value(conn.query_first_row("SELECT @@GLOBAL.server_id")?, 0).unwrap_or_default();
     let primary_server_id: u32 = id.trim().parse().unwrap_or(0);
@@ -53,7 +55,31 @@ pub fn prepare(mut conn: Connection, cfg: &UpstreamConfig) -> Result<Session, Up
         let uuid = replica_uuid(cfg.server_id);
         conn.execute(&format!("SET @slave_uuid = '{uuid}', @replica_uuid = '{uuid}'"))?;
     }
-    let primary_logs = match conn.query("SHOW BINARY LOGS") {
+    let primary_logs = if list_logs { list_binlogs(&mut conn)? } else { Vec::new() };
+    let register = ComRegisterSlave { server_id: cfg.server_id, ..Default::default() };
+    let mut out = Vec::new();
+    register.encode(&mut out);
+    conn.command(&out, "COM_REGISTER_SLAVE")?;
+    let semi_sync = enable_semi_sync(&mut conn, cfg.semi_sync, mariadb)?;
+    Ok(Session { conn, primary_server_id, checksum, semi_sync, primary_logs })
+}
+
+/// True when `SHOW BINARY LOGS` (only used for catch-up progress) cannot
+/// hang the reconnect. It takes the primary's binlog lock (`LOCK_log`);
+/// under AFTER_SYNC semi-sync, while commits wait for an ACK, the next
+/// group commit leader holds that lock while it queues behind them. When
+/// we resume (`resuming`) after a crash or a cut link, those commits may be
+/// waiting for *us*: the statement would then block until
+/// `rpl_semi_sync_master_timeout` expires and the primary falls back to
+/// asynchronous replication, which is the loss of protection semi-sync is
+/// there to prevent. The dump request itself releases them (the primary
+/// treats the requested position as acknowledged), so it must come first.
+pub fn list_binlogs_is_safe(cfg: &UpstreamConfig, resuming: bool) -> bool {
+    !resuming || cfg.semi_sync == SemiSyncMode::Off
+}
+
+fn list_binlogs(conn: &mut Connection) -> Result<Vec<(String, u64)>, UpstreamError> {
+    Ok(match conn.query("SHOW BINARY LOGS") {
         Ok(QueryResult::Rows { rows, .. }) => rows
             .into_iter()
             .filter_map(|r| {
@@ -69,13 +95,7 @@ pub fn prepare(mut conn: Connection, cfg: &UpstreamConfig) -> Result<Session, Up
             Vec::new()
         }
         Err(e) => return Err(e),
-    };
-    let register = ComRegisterSlave { server_id: cfg.server_id, ..Default::default() };
-    let mut out = Vec::new();
-    register.encode(&mut out);
-    conn.command(&out, "COM_REGISTER_SLAVE")?;
-    let semi_sync = enable_semi_sync(&mut conn, cfg.semi_sync, mariadb)?;
-    Ok(Session { conn, primary_server_id, checksum, semi_sync, primary_logs })
+    })
 }
 
 fn negotiate_checksum(conn: &mut Connection) -> Result<ChecksumAlg, UpstreamError> {

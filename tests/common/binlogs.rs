@@ -354,3 +354,30 @@ pub(crate) fn assert_dir_unchanged(before: &DirSnapshot, dir: &Path) {
         problems.join("\n")
     );
 }
+
+/// Waits until the primary's live binlog ends its rotation work: its last
+/// BINLOG_CHECKPOINT event names the live file itself. After a rotation
+/// MariaDB appends that event in the background once the previous file's
+/// transactions are durable in InnoDB, so without this wait a file can
+/// grow by 43 bytes after `wait_caught_up` saw it complete.
+pub(crate) fn wait_binlog_checkpointed(primary: &MariaDb, timeout: Duration) {
+    const BINLOG_CHECKPOINT: u8 = 161;
+    wait_until_ok(timeout, "the primary's BINLOG_CHECKPOINT to name its live file", || {
+        let (live, _) = primary.master_status();
+        let bytes = fs::read(primary.binlog_path(&live)).map_err(|e| e.to_string())?;
+        let last = binlog_events(&bytes)
+            .into_iter()
+            .filter(|e| e.type_code == BINLOG_CHECKPOINT)
+            .rfind(|e| e.offset + e.size as usize <= bytes.len())
+            .ok_or_else(|| format!("{live} has no BINLOG_CHECKPOINT yet"))?;
+        // Body: 4-byte name length, the name; then (maybe) the CRC.
+        let body = &bytes[last.offset + HEADER_LEN..last.offset + last.size as usize];
+        let len = u32::from_le_bytes([body[0], body[1], body[2], body[3]]) as usize;
+        let named = body.get(4..4 + len).map(String::from_utf8_lossy).unwrap_or_default();
+        if named == live {
+            Ok(())
+        } else {
+            Err(format!("{live}'s last BINLOG_CHECKPOINT names {named}"))
+        }
+    });
+}

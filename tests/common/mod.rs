@@ -32,7 +32,7 @@ mod workload;
 pub(crate) use binlogs::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
     binlog_events, compare_binlogs, largest_event, local_binlog_files, snapshot_dir,
-    wait_caught_up, DirSnapshot, EventInfo,
+    wait_binlog_checkpointed, wait_caught_up, DirSnapshot, EventInfo,
 };
 pub(crate) use binlogserver::{wait_semi_sync_client, Binlogserver};
 pub(crate) use faults::{
