@@ -418,6 +418,7 @@ fn spawn_mariadbd(
         "--bind-address=127.0.0.1".to_owned(),
         format!("--pid-file={d}/mariadbd.pid"),
         format!("--log-error={d}/error.log"),
+        format!("--tmpdir={}", dir.path().display()),
         "--max-allowed-packet=256M".to_owned(),
         "--skip-name-resolve".to_owned(),
     ];
@@ -511,8 +512,13 @@ fn make_template() -> PathBuf {
     let data = root.join("data");
     fs::create_dir_all(&root).expect("create the template directory");
     let mut cmd = Command::new(&install_db);
+    // Its own tmpdir: bootstraps of concurrent test processes must not
+    // share (and clean up) each other's temporary tables in /tmp.
+    let tmp = root.join("tmp");
+    fs::create_dir_all(&tmp).expect("create the template's tmpdir");
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
         .args(INNODB_ARGS);
     if running_as_root() {
