@@ -36,7 +36,8 @@ impl GtidSet {
                 let (a, b) = field.split_once('-').unwrap_or((field, field));
                 let start: u64 = a.trim().parse().map_err(|_| format!("bad interval {field:?}"))?;
                 let end: u64 = b.trim().parse().map_err(|_| format!("bad interval {field:?}"))?;
-                if start == 0 || end < start {
+                // MySQL's GNOs are 1 to 2^63 - 2 (GNO_END is 2^63 - 1).
+                if start == 0 || end < start || end >= i64::MAX as u64 {
                     return Err(format!("bad interval {field:?}"));
                 }
                 set.add_interval((sid, tag.clone()), start, end + 1);
@@ -262,7 +263,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_text() {
-        for bad in ["nope:1", "3E11FA47-71CA-11E1-9E33-C80AA9429562", "3E11FA47-71CA-11E1-9E33-C80AA9429562:5-1", "3E11FA47-71CA-11E1-9E33-C80AA9429562:0"] {
+        for bad in ["nope:1", "3E11FA47-71CA-11E1-9E33-C80AA9429562", "3E11FA47-71CA-11E1-9E33-C80AA9429562:5-1", "3E11FA47-71CA-11E1-9E33-C80AA9429562:0",
+            // Found by the fuzzer: the interval end overflowed.
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-18446744073709551615",
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562:9223372036854775807"] {
             assert!(GtidSet::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(GtidSet::parse("").unwrap(), GtidSet::default());
