@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
+use super::dump_compat::{for_capability, Compat};
 use super::dump_start::{self, Skip, Start};
 use super::session_vars::SessionVars;
 use super::state::durable_files;
 use super::Shared;
 use crate::binlog::checksum::compute_event_crc;
-use crate::binlog::compat;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
     BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid, MariaGtidList, MysqlGtid, Rotate,
@@ -76,13 +76,6 @@ pub struct BinlogSender<'a> {
     killed: &'a AtomicBool,
     vars: &'a SessionVars,
     deprecate_eof: bool,
-}
-
-/// What a client of a lower capability gets for an event.
-enum Compat {
-    AsIs,
-    Rewritten(Vec<u8>),
-    LeftOut,
 }
 
 /// Per-dump state.
@@ -353,46 +346,11 @@ impl Stream<'_> {
         if header.flags & LOG_EVENT_SKIP_REPLICATION_F != 0 && self.sender.vars.skip_replication() {
             return Ok(());
         }
-        match self.for_capability(event, &header)? {
+        let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
+        match for_capability(event, header.event_type, self.capability, self.annotate, alg).map_err(|e| self.refuse(e))? {
             Compat::AsIs => self.send(ps, event),
             Compat::Rewritten(replacement) => self.send(ps, &replacement),
             Compat::LeftOut => Ok(()),
-        }
-    }
-
-    /// MariaDB events for a client of a lower `@mariadb_slave_capability`
-    /// (0 for MySQL clients), as `send_event_to_slave` treats them.
-    fn for_capability(&self, event: &[u8], header: &EventHeader) -> Result<Compat, DumpError> {
-        let cap = self.capability;
-        let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
-        let rewrite = |r: Result<Vec<u8>, crate::protocol::DecodeError>| r.map(Compat::Rewritten).map_err(|e| self.refuse(e));
-        let hole = |needed: u8| {
-            if cap >= needed {
-                Ok(Compat::AsIs)
-            } else if cap >= compat::CAPABILITY_TOLERATE_HOLES {
-                Ok(Compat::LeftOut)
-            } else {
-                rewrite(compat::dummy_event(event, alg))
-            }
-        };
-        match header.event_type {
-            EventType::ANNOTATE_ROWS if !self.annotate => {
-                if cap >= compat::CAPABILITY_TOLERATE_HOLES {
-                    Ok(Compat::LeftOut)
-                } else if cap >= compat::CAPABILITY_ANNOTATE {
-                    Ok(Compat::AsIs)
-                } else {
-                    rewrite(compat::dummy_event(event, alg))
-                }
-            }
-            EventType::MARIADB_GTID if cap < compat::CAPABILITY_GTID => match compat::gtid_for_old_client(event, cap, alg) {
-                Ok(Some(replacement)) => Ok(Compat::Rewritten(replacement)),
-                Ok(None) => Ok(Compat::LeftOut),
-                Err(e) => Err(self.refuse(e)),
-            },
-            EventType::BINLOG_CHECKPOINT => hole(compat::CAPABILITY_BINLOG_CHECKPOINT),
-            EventType::GTID_LIST => hole(compat::CAPABILITY_GTID),
-            _ => Ok(Compat::AsIs),
         }
     }
 

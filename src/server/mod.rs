@@ -8,6 +8,7 @@
 //! writer ([`crate::storage::watermark::Watermark`]).
 
 pub mod dump;
+mod dump_compat;
 pub mod dump_start;
 pub mod gtid_start;
 pub mod info;

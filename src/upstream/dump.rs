@@ -155,7 +155,7 @@ impl DumpThread {
             let sink = ack_sink(stream, self.cfg.trace_packets);
             self.send(WriterMsg::AckSink { connection: self.connections, sink: Some(sink) })?;
         }
-        let progress = Progress::new(primary_logs);
+        let progress = Progress::new(primary_logs, list_logs);
         self.metrics.caught_up.store(progress.caught_up, Ordering::Relaxed);
         let result = self.stream_events(&mut ps, semi_sync, progress);
         let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
@@ -236,7 +236,12 @@ impl DumpThread {
                 // connected (and the primary waiting for ACKs) after the
                 // writer stopped on a storage error.
                 Action::Skip if self.budget.is_closed() => return Err(UpstreamError::WriterGone),
-                Action::Skip => {}
+                Action::Skip => {
+                    let event_type = packet.get(skip + 4).copied().map(EventType);
+                    if let (Some(EventType::HEARTBEAT | EventType::HEARTBEAT_V2), Some((file, pos))) = (event_type, self.state.position()) {
+                        progress.heartbeat(file, pos, &self.metrics);
+                    }
+                }
                 Action::Open { file, create } => {
                     self.flush(batch)?;
                     progress.new_file(&file, create);
@@ -370,6 +375,10 @@ fn explain_dump_error(err: ErrPacket) -> UpstreamError {
 /// Catch-up progress: a line every few seconds until we reach the primary's end.
 struct Progress {
     primary_logs: Vec<(String, u64)>,
+    /// The primary's binlogs were listed at connect (not when resuming under
+    /// semi-sync: then the first heartbeat, sent only when the primary has
+    /// nothing more, says we caught up).
+    listed: bool,
     last: Instant,
     last_status: Instant,
     bytes: u64,
@@ -379,9 +388,19 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(primary_logs: Vec<(String, u64)>) -> Self {
-        let caught_up = primary_logs.is_empty();
-        Progress { primary_logs, last: Instant::now(), last_status: Instant::now(), bytes: 0, caught_up, last_timestamp: 0 }
+    fn new(primary_logs: Vec<(String, u64)>, listed: bool) -> Self {
+        let caught_up = listed && primary_logs.is_empty();
+        let now = Instant::now();
+        Progress { primary_logs, listed, last: now, last_status: now, bytes: 0, caught_up, last_timestamp: 0 }
+    }
+
+    /// A heartbeat: the primary had nothing to send for a heartbeat period.
+    fn heartbeat(&mut self, file: &BinlogFileName, pos: u64, metrics: &Metrics) {
+        if !self.caught_up {
+            self.caught_up = true;
+            metrics.caught_up.store(true, Ordering::Relaxed);
+            info!("caught up with the primary (idle: heartbeat received) file={file} position={pos}");
+        }
     }
 
     /// Notes the header timestamp of a stored event (artificial events carry 0).
@@ -424,6 +443,9 @@ impl Progress {
             return refresh;
         }
         let behind = self.behind(file, pos);
+        if !self.listed {
+            return refresh;
+        }
         if behind == Some(0) || behind.is_none() {
             self.caught_up = true;
             metrics.caught_up.store(true, Ordering::Relaxed);
@@ -455,12 +477,23 @@ mod tests {
 
     #[test]
     fn behind_counts_to_the_connect_time_end_and_is_zero_past_it() {
-        let p = Progress::new(vec![("b.000001".into(), 1000), ("b.000002".into(), 300)]);
+        let p = Progress::new(vec![("b.000001".into(), 1000), ("b.000002".into(), 300)], true);
         assert_eq!(p.behind(&name("b.000001"), 400), Some(600 + 300));
         assert_eq!(p.behind(&name("b.000002"), 300), Some(0));
         // The primary rotated after we connected: we are at its newest file.
         assert_eq!(p.behind(&name("b.000003"), 4), Some(0));
         assert_eq!(p.behind(&name("a.000001"), 4), None);
-        assert_eq!(Progress::new(Vec::new()).behind(&name("b.000001"), 4), None);
+        assert_eq!(Progress::new(Vec::new(), true).behind(&name("b.000001"), 4), None);
+    }
+
+    #[test]
+    fn unlisted_resumes_catch_up_at_the_first_heartbeat() {
+        let metrics = Metrics::default();
+        let mut p = Progress::new(Vec::new(), false);
+        assert!(!p.caught_up);
+        p.tick(&name("b.000001"), 400, 100, &metrics);
+        assert!(!p.caught_up, "no listing: an event says nothing about the primary's end");
+        p.heartbeat(&name("b.000001"), 400, &metrics);
+        assert!(p.caught_up && metrics.caught_up.load(Ordering::Relaxed));
     }
 }

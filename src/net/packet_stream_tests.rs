@@ -1,0 +1,137 @@
+//! Tests of `PacketStream`: framing over partial reads, sequence checks,
+//! the hex dump, and sendfile packets equal to copied ones.
+#![allow(clippy::cast_possible_truncation)]
+
+use super::*;
+use std::io::Cursor;
+
+/// An in-memory duplex: reads from `input`, collects writes.
+struct Duplex {
+    input: Cursor<Vec<u8>>,
+    output: Vec<u8>,
+}
+
+impl Read for Duplex {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Trickle a few bytes at a time to exercise partial reads.
+        let n = buf.len().min(5);
+        self.input.read(&mut buf[..n])
+    }
+}
+
+impl Write for Duplex {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn reads_packets_across_partial_reads_and_continuations() {
+    let big: Vec<u8> = (0..(crate::protocol::packet::MAX_CHUNK + 3)).map(|i| i as u8).collect();
+    let mut wire = Vec::new();
+    let mut seq = 1;
+    encode_packets(b"hello", &mut seq, &mut wire);
+    encode_packets(&big, &mut seq, &mut wire);
+    let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 1 << 30);
+    ps.expect_seq(1);
+    let mut p = Vec::new();
+    ps.read_packet(&mut p).unwrap();
+    assert_eq!(p, b"hello");
+    ps.read_packet(&mut p).unwrap();
+    assert_eq!(p, big);
+    assert!(matches!(ps.read_packet(&mut p), Err(NetError::Closed)));
+}
+
+#[test]
+fn rejects_out_of_order_sequence() {
+    let mut wire = Vec::new();
+    let mut seq = 5;
+    encode_packets(b"x", &mut seq, &mut wire);
+    let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 100);
+    let mut p = Vec::new();
+    assert!(matches!(ps.read_packet(&mut p), Err(NetError::Decode(_))));
+}
+
+#[test]
+fn a_length_prefix_alone_does_not_commit_its_size() {
+    // 16 MiB - 1 announced, 10 bytes sent, then the client closes.
+    let mut wire = vec![0xff, 0xff, 0xfe, 0];
+    wire.extend_from_slice(&[7; 10]);
+    let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 16 << 20);
+    let mut p = Vec::new();
+    assert!(matches!(ps.read_packet(&mut p), Err(NetError::Closed)));
+    assert!(p.capacity() <= 2 * FIRST_GROWTH, "buffer grew to {} bytes", p.capacity());
+}
+
+#[test]
+fn refuses_a_length_prefix_over_the_reduced_cap() {
+    let wire = vec![0xff, 0xff, 0xfe, 0];
+    let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 16 << 20);
+    ps.set_max_payload(64 << 10);
+    let mut p = Vec::new();
+    assert!(matches!(ps.read_packet(&mut p), Err(NetError::Decode(DecodeError::TooLarge { .. }))));
+}
+
+#[test]
+fn a_passed_read_deadline_times_out_even_with_bytes_waiting() {
+    let mut wire = Vec::new();
+    encode_packets(b"hello", &mut 0, &mut wire);
+    let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 100);
+    ps.set_read_deadline(Some(Instant::now()));
+    let mut p = Vec::new();
+    let err = ps.read_packet(&mut p).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    ps.set_read_deadline(None);
+    ps.read_packet(&mut p).unwrap();
+    assert_eq!(p, b"hello");
+}
+
+#[test]
+fn hexdump_has_the_classic_layout() {
+    let d = hexdump(b"\xfebin0123456789abcdef");
+    assert!(d.starts_with("00000000  fe 62 69 6e 30 31 32 33  34 35 36 37 38 39 61 62  .bin0123456789ab\n"));
+    assert!(d.contains("00000010  63 64 65 66"));
+}
+
+#[test]
+fn sendfile_packets_equal_copied_packets_at_chunk_boundaries() {
+    use std::net::{TcpListener, TcpStream};
+    let max = MAX_CHUNK as u64;
+    let cases: [(&[u8], u64); 6] =
+        [(&[0], 70_000), (&[0, 0xef, 0], 70_000), (&[0], max - 1), (&[0], max - 2), (&[0, 0xef, 0], max + 5), (&[0], 2 * max - 1)];
+    for (head, len) in cases {
+        let body: Vec<u8> = (0..len + 10).map(|i| (i * 7 % 251) as u8).collect();
+        let path = std::env::temp_dir().join(format!("bls-sendfile-{}-{len}", std::process::id()));
+        std::fs::write(&path, &body).unwrap();
+        let file = File::open(&path).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut ps = PacketStream::new(client, 1 << 30);
+            let mut first = Vec::new();
+            ps.read_packet(&mut first).unwrap();
+            assert_eq!(first, b"queued first");
+            ps.expect_seq(1);
+            let mut got = Vec::new();
+            ps.read_packet(&mut got).unwrap();
+            let mut after = Vec::new();
+            ps.read_packet(&mut after).unwrap();
+            (got, after)
+        });
+        let mut ps = PacketStream::new(server, 1 << 30);
+        ps.queue_packet(b"queued first").unwrap();
+        ps.send_packet_from_file(head, &file, 10, len).unwrap();
+        ps.write_packet(b"after").unwrap();
+        let (got, after) = reader.join().unwrap();
+        let mut want = head.to_vec();
+        want.extend_from_slice(&body[10..]);
+        assert_eq!(got.len(), want.len(), "head {head:?} len {len}");
+        assert!(got == want, "head {head:?} len {len}: bytes differ");
+        assert_eq!(after, b"after");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
