@@ -7,17 +7,13 @@
 //! tells the caller whether the next packet is already here.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::FileExt;
 
-use rustix::net::SendFlags;
 use std::time::Instant;
 
 use log::trace;
 
-use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader, MAX_CHUNK};
+use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader};
 use crate::protocol::{DecodeError, Reader};
 
 const READ_BUF: usize = 256 * 1024;
@@ -282,79 +278,6 @@ impl<S: Read + Write> PacketStream<S> {
             }
             filled += n;
             self.start += n;
-        }
-        Ok(())
-    }
-}
-
-impl<S: Read + Write + AsFd> PacketStream<S> {
-    /// Sends one packet made of `head` then `len` bytes of `file` from
-    /// `offset`, the file bytes by `sendfile(2)`: from the page cache to the
-    /// socket without a copy through user space. The queued packets and
-    /// each chunk's header go first with `MSG_MORE`, so they share segments
-    /// with the data. With `--trace-packets` the bytes are read and dumped.
-    pub fn send_packet_from_file(&mut self, head: &[u8], file: &File, offset: u64, len: u64) -> Result<(), NetError> {
-        if self.trace_packets {
-            let mut body = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
-            file.read_exact_at(&mut body, offset).map_err(|source| NetError::Io { op: "read binlog", source })?;
-            let mut joined = Vec::with_capacity(head.len() + body.len());
-            joined.extend_from_slice(head);
-            joined.extend_from_slice(&body);
-            return self.queue_packet(&joined);
-        }
-        let mut payload_left = head.len() as u64 + len;
-        let mut file_offset = offset;
-        let mut head = head;
-        loop {
-            let chunk = payload_left.min(MAX_CHUNK as u64);
-            let chunk_len = u32::try_from(chunk).unwrap_or(u32::MAX);
-            PacketHeader { len: chunk_len, seq: self.write_seq }.encode(&mut self.out);
-            self.write_seq = self.write_seq.wrapping_add(1);
-            let from_head = head.len().min(usize::try_from(chunk).unwrap_or(usize::MAX));
-            let (now, later) = head.split_at(from_head);
-            self.out.extend_from_slice(now);
-            head = later;
-            let data = chunk - from_head as u64;
-            self.send_queue(data > 0)?;
-            self.sendfile(file, &mut file_offset, data)?;
-            payload_left -= chunk;
-            // A chunk of exactly MAX_CHUNK bytes is always followed by another.
-            if chunk < MAX_CHUNK as u64 {
-                break;
-            }
-        }
-        self.assembler.reset(self.write_seq);
-        Ok(())
-    }
-
-    fn send_queue(&mut self, more: bool) -> Result<(), NetError> {
-        let flags = if more { SendFlags::MORE } else { SendFlags::empty() };
-        let mut sent = 0;
-        while let Some(rest) = self.out.get(sent..).filter(|r| !r.is_empty()) {
-            match rustix::net::send(self.stream.as_fd(), rest, flags) {
-                Ok(0) => return Err(NetError::Closed),
-                Ok(n) => sent += n,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(NetError::Io { op: "write packet", source: e.into() }),
-            }
-        }
-        self.out.clear();
-        Ok(())
-    }
-
-    fn sendfile(&mut self, file: &File, offset: &mut u64, len: u64) -> Result<(), NetError> {
-        let end = *offset + len;
-        while *offset < end {
-            let want = usize::try_from(end - *offset).unwrap_or(usize::MAX).min(1 << 30);
-            match rustix::fs::sendfile(self.stream.as_fd(), file, Some(offset), want) {
-                Ok(0) => {
-                    let source = io::Error::new(io::ErrorKind::UnexpectedEof, "binlog file ended inside an event");
-                    return Err(NetError::Io { op: "sendfile", source });
-                }
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(NetError::Io { op: "sendfile", source: e.into() }),
-            }
         }
         Ok(())
     }

@@ -8,9 +8,7 @@
 //! the client's `@master_heartbeat_period`; a non-blocking dump ends with
 //! EOF instead. Nothing past the durable end is ever read.
 
-use std::fs::File;
 use std::net::TcpStream;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -31,16 +29,13 @@ use crate::net::{NetError, PacketStream};
 use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, BINLOG_DUMP_NON_BLOCK};
 use crate::protocol::writer::{put_lenenc_bytes, put_lenenc_int, put_u32};
 use crate::protocol::{ErrPacket, OkPacket};
-use crate::storage::reader::{file_size, BinlogReader, Next};
+use crate::storage::reader::{file_size, BinlogReader};
 use crate::storage::StorageError;
 
 /// `LOG_EVENT_SKIP_REPLICATION_F`: filtered for `SET skip_replication=1` clients.
 const LOG_EVENT_SKIP_REPLICATION_F: u16 = 0x8000;
 /// Longest wait between checks of the kill flag.
 const WAIT_SLICE: Duration = Duration::from_millis(500);
-/// Events this large go from the page cache to the socket by `sendfile`;
-/// smaller ones are read and queued, many to one `write`.
-const SENDFILE_FROM: u64 = 64 << 10;
 
 /// A dump command.
 #[derive(Debug, Clone)]
@@ -267,18 +262,9 @@ impl Stream<'_> {
             if closed {
                 closed_len = Some(limit);
             }
-            // Large events go by sendfile, unless their bytes are needed here.
-            let span_from = if self.skipping.is_none() { SENDFILE_FROM } else { u64::MAX };
-            match reader.next(limit, &mut event, span_from)? {
-                Next::Event => {
-                    self.on_event(ps, &event, reader.position())?;
-                    continue;
-                }
-                Next::Span { offset, len } => {
-                    self.on_span(ps, &event, reader.handle(), offset, len)?;
-                    continue;
-                }
-                Next::End => {}
+            if reader.next_event(limit, &mut event)? {
+                self.on_event(ps, &event, reader.position())?;
+                continue;
             }
             if closed {
                 // Reported per file too, so a catching-up client shows its progress.
@@ -352,26 +338,6 @@ impl Stream<'_> {
             Compat::Rewritten(replacement) => self.send(ps, &replacement),
             Compat::LeftOut => Ok(()),
         }
-    }
-
-    /// A large event left in the file: `header` holds its first bytes.
-    fn on_span(&mut self, ps: &mut PacketStream<TcpStream>, header: &[u8], file: &File, offset: u64, len: u64) -> Result<(), DumpError> {
-        let parsed = EventHeader::parse(header).map_err(|e| self.refuse(e))?;
-        if matches!(
-            parsed.event_type,
-            EventType::MARIADB_GTID | EventType::GTID | EventType::ANNOTATE_ROWS | EventType::GTID_LIST | EventType::BINLOG_CHECKPOINT
-        ) {
-            // Decoded or rewritten here: read like any other.
-            let mut event = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
-            file.read_exact_at(&mut event, offset).map_err(StorageError::io("read", &self.sender.shared.dir))?;
-            return self.on_event(ps, &event, offset + len);
-        }
-        if parsed.flags & LOG_EVENT_SKIP_REPLICATION_F != 0 && self.sender.vars.skip_replication() {
-            return Ok(());
-        }
-        ps.send_packet_from_file(self.packet_head(), file, offset, len)?;
-        self.last_send = Instant::now();
-        Ok(())
     }
 
     /// For GTID positioning: `Some(skip?)` when `event` starts a group.

@@ -14,22 +14,6 @@ use super::StorageError;
 use crate::binlog::{BinlogFileName, EventHeader};
 use crate::protocol::DecodeError;
 
-/// What [`BinlogReader::next`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// No whole event before the limit.
-    End,
-    /// The event is in the buffer.
-    Event,
-    /// A large event at `offset` of `len` bytes, left in the file.
-    Span {
-        /// Where it starts.
-        offset: u64,
-        /// Its length.
-        len: u64,
-    },
-}
-
 /// Sequential reader of one stored binlog file.
 #[derive(Debug)]
 pub struct BinlogReader {
@@ -58,23 +42,11 @@ impl BinlogReader {
         self.pos
     }
 
-    /// The open file (for `sendfile`; reads through it use explicit offsets).
-    pub fn handle(&self) -> &File {
-        self.src.get_ref()
-    }
-
     /// Reads the next event into `buf` if it ends at or before `limit`;
     /// `Ok(false)` when the reader is at `limit`.
     pub fn next_event(&mut self, limit: u64, buf: &mut Vec<u8>) -> Result<bool, StorageError> {
-        Ok(self.next(limit, buf, u64::MAX)? != Next::End)
-    }
-
-    /// Like [`BinlogReader::next_event`], but an event of `span_from` bytes
-    /// or more is not read: `buf` gets its header only, the reader moves
-    /// past it, and the caller moves the bytes itself ([`Next::Span`]).
-    pub fn next(&mut self, limit: u64, buf: &mut Vec<u8>, span_from: u64) -> Result<Next, StorageError> {
         if self.pos + EventHeader::LEN as u64 > limit {
-            return Ok(Next::End);
+            return Ok(false);
         }
         buf.clear();
         buf.resize(EventHeader::LEN, 0);
@@ -91,13 +63,6 @@ impl BinlogReader {
                 have: usize::try_from(limit - self.pos).unwrap_or(usize::MAX),
             }));
         }
-        if len >= span_from {
-            let rest = i64::try_from(len - EventHeader::LEN as u64).unwrap_or(i64::MAX);
-            self.src.seek_relative(rest).map_err(StorageError::io("seek", &self.path))?;
-            let offset = self.pos;
-            self.pos += len;
-            return Ok(Next::Span { offset, len });
-        }
         // `take` + `read_to_end` fills the buffer without zeroing it first.
         let body_len = len - EventHeader::LEN as u64;
         buf.reserve(usize::try_from(body_len).unwrap_or(usize::MAX));
@@ -110,7 +75,7 @@ impl BinlogReader {
             }));
         }
         self.pos += len;
-        Ok(Next::Event)
+        Ok(true)
     }
 
     fn corrupt(&self, cause: DecodeError) -> StorageError {
