@@ -237,6 +237,13 @@ fn stored_gtids(dir: &Path, killed: bool) -> (Vec<(String, Vec<u64>)>, u64) {
     for (i, name) in files.iter().enumerate() {
         let bytes = fs::read(dir.join(name)).expect("read a stored binlog");
         let last = i + 1 == files.len();
+        if last && killed && bytes.len() < 4 {
+            // Killed between creating the new file and writing its magic:
+            // recovery counts it as holding just the magic, and no events.
+            assert_eq!(tail_len, 4, "{name}: a file shorter than its magic recovers to the magic");
+            out.push((name.clone(), Vec::new()));
+            continue;
+        }
         let end = if last {
             let w = walk_file(Cursor::new(&bytes)).expect("walk the last file");
             assert_eq!(w.last_trx_end.max(4), tail_len, "{name}: walk and recovery disagree");
