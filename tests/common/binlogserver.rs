@@ -67,7 +67,13 @@ impl Binlogserver {
     /// `-h 127.0.0.1 -P <port> -u repl -p replpass -d <datadir> --server-id
     /// 1001`, then `extra` (e.g. `--semi-sync auto --heartbeat 1`).
     pub(crate) fn follow(primary: &MariaDb, datadir: &Path, extra: &[&str]) -> Binlogserver {
-        let port = primary.port().to_string();
+        Binlogserver::follow_port(primary.port(), datadir, extra)
+    }
+
+    /// [`Binlogserver::follow`] of whatever answers on 127.0.0.1:`port`
+    /// (a primary, or a relay in front of one).
+    pub(crate) fn follow_port(port: u16, datadir: &Path, extra: &[&str]) -> Binlogserver {
+        let port = port.to_string();
         let dir = datadir.to_str().expect("UTF-8 datadir");
         let mut args = vec![
             "-h",

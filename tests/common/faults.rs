@@ -22,27 +22,7 @@ pub(crate) const LINK_LOST: &str = "upstream connection lost";
 /// relay) into `datadir` with [`FOLLOW_ARGS`], listening on a port the
 /// kernel picks, plus `extra`.
 pub(crate) fn follow_port(port: u16, datadir: &Path, extra: &[&str]) -> Binlogserver {
-    let port = port.to_string();
-    let dir = datadir.to_str().expect("UTF-8 datadir");
-    let mut args = vec![
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-u",
-        REPL_USER,
-        "-p",
-        REPL_PASSWORD,
-        "-d",
-        dir,
-        "--server-id",
-        BINLOGSERVER_ID,
-        "--listen",
-        "127.0.0.1:0",
-    ];
-    args.extend_from_slice(&FOLLOW_ARGS);
-    args.extend_from_slice(extra);
-    Binlogserver::start(&args)
+    Binlogserver::follow_port(port, datadir, &[&FOLLOW_ARGS[..], extra].concat())
 }
 
 /// The port binlogserver listens on, from its `listening ... addr=` line.
