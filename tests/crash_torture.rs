@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Cursor, Write};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -100,14 +100,7 @@ impl TortureLoad {
         let count = Arc::new(AtomicU64::new(0));
         let threads = (first_id..first_id + CLIENTS)
             .map(|id| {
-                let child = primary
-                    .client()
-                    .arg("--unbuffered")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn a load client");
+                let child = primary.piped_client();
                 let (stop, count, acked) = (stop.clone(), count.clone(), acked.clone());
                 thread::Builder::new()
                     .name(format!("torture-load-{id}"))

@@ -73,6 +73,14 @@ pub struct BinlogSender<'a> {
     deprecate_eof: bool,
 }
 
+/// A reader at the durable end of its file.
+struct AtEnd {
+    /// The file is closed: nothing more will come.
+    closed: bool,
+    /// The watermark version seen before the read.
+    version: u64,
+}
+
 /// Per-dump state.
 struct Stream<'a> {
     sender: BinlogSender<'a>,
@@ -204,20 +212,8 @@ impl Stream<'_> {
         let mut event = Vec::new();
         let mut reader = BinlogReader::open(&shared.dir, file, 4)?;
         // A file just rotated to may not hold a durable FD yet: wait for it.
-        // A closed file's length is final: look it up once, not per event.
         let mut closed_len = None;
-        loop {
-            let version = shared.watermark.version();
-            let (limit, closed) = match closed_len {
-                Some(len) => (len, true),
-                None => self.limit(file)?,
-            };
-            if closed {
-                closed_len = Some(limit);
-            }
-            if reader.next_event(limit, &mut event)? {
-                break;
-            }
+        while let Some(AtEnd { closed, version }) = self.next_durable(&mut reader, file, &mut closed_len, &mut event)? {
             if closed {
                 return Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} has no format description"))));
             }
@@ -251,21 +247,12 @@ impl Stream<'_> {
         if pos > 4 {
             reader = BinlogReader::open(&shared.dir, file, pos)?;
         }
-        // A closed file's length is final: look it up once, not per event.
         let mut closed_len = None;
         loop {
-            let version = shared.watermark.version();
-            let (limit, closed) = match closed_len {
-                Some(len) => (len, true),
-                None => self.limit(file)?,
-            };
-            if closed {
-                closed_len = Some(limit);
-            }
-            if reader.next_event(limit, &mut event)? {
+            let Some(AtEnd { closed, version }) = self.next_durable(&mut reader, file, &mut closed_len, &mut event)? else {
                 self.on_event(ps, &event, reader.position())?;
                 continue;
-            }
+            };
             if closed {
                 // Reported per file too, so a catching-up client shows its progress.
                 shared.registry.set_position(self.sender.id, file.as_str(), reader.position());
@@ -282,6 +269,31 @@ impl Stream<'_> {
             }
             self.wait(ps, file, reader.position(), version)?;
         }
+    }
+
+    /// Reads the next durable event of `file` into `event`; at the durable
+    /// end, `Some` says whether the file is closed and which watermark
+    /// version was current before looking (to wait for the next one). A
+    /// closed file's length is final: it is looked up once (`closed_len`).
+    fn next_durable(
+        &self,
+        reader: &mut BinlogReader,
+        file: &BinlogFileName,
+        closed_len: &mut Option<u64>,
+        event: &mut Vec<u8>,
+    ) -> Result<Option<AtEnd>, DumpError> {
+        let version = self.sender.shared.watermark.version();
+        let (limit, closed) = match *closed_len {
+            Some(len) => (len, true),
+            None => self.limit(file)?,
+        };
+        if closed {
+            *closed_len = Some(limit);
+        }
+        if reader.next_event(limit, event)? {
+            return Ok(None);
+        }
+        Ok(Some(AtEnd { closed, version }))
     }
 
     fn next_file(&self, file: &BinlogFileName) -> Result<BinlogFileName, DumpError> {

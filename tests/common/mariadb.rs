@@ -156,6 +156,18 @@ impl MariaDb {
         client_command(self.port)
     }
 
+    /// A long-lived `mariadb --unbuffered` session fed statements on stdin,
+    /// its answers on stdout (the load generators' clients).
+    pub(crate) fn piped_client(&self) -> Child {
+        self.client()
+            .arg("--unbuffered")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn a load client")
+    }
+
     /// Runs `stmt` (one or more statements) and returns stdout, trimmed.
     ///
     /// # Panics

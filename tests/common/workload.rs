@@ -210,14 +210,7 @@ impl Load {
         let threads = (0..clients)
             .map(|_| {
                 let id = CLIENT_IDS.fetch_add(1, Ordering::Relaxed);
-                let child = primary
-                    .client()
-                    .arg("--unbuffered")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn a load client");
+                let child = primary.piped_client();
                 let (stop, acked, failed) = (stop.clone(), acked.clone(), failed.clone());
                 thread::Builder::new()
                     .name(format!("load-{id}"))
