@@ -20,10 +20,17 @@ fn bad(flag: &str, reason: impl Into<String>) -> Error {
 
 /// Every account, in the order given; an error names the flag, or the file
 /// and line, of a malformed or repeated account.
-pub fn accounts(m: &Matches, upstream: Option<&UpstreamConfig>, src: &mut Sources) -> Result<Vec<Account>, Error> {
+pub fn accounts(
+    m: &Matches,
+    upstream: Option<&UpstreamConfig>,
+    src: &mut Sources,
+) -> Result<Vec<Account>, Error> {
     let listed = m.opt_present("replica-account") || m.opt_present("replica-accounts-file");
     let mut out: Vec<Account> = Vec::new();
-    if !listed || m.opt_present("replica-user") || m.opt_present("replica-password") || m.opt_present("replica-password-file")
+    if !listed
+        || m.opt_present("replica-user")
+        || m.opt_present("replica-password")
+        || m.opt_present("replica-password-file")
     {
         out.push(main_account(m, upstream).map_err(|e| src.locate(m, e))?);
     }
@@ -40,17 +47,27 @@ pub fn accounts(m: &Matches, upstream: Option<&UpstreamConfig>, src: &mut Source
     }
     if let Some(path) = m.opt_str("replica-accounts-file") {
         let path = Path::new(&path);
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| src.locate(m, bad("--replica-accounts-file", format!("cannot read {}: {e}", path.display()))))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            src.locate(
+                m,
+                bad("--replica-accounts-file", format!("cannot read {}: {e}", path.display())),
+            )
+        })?;
         if world_readable(path) {
             src.warnings.push(format!(
                 "accounts file is readable by every user path={} (chmod o-r it, e.g. chmod 640)",
                 path.display()
             ));
         }
-        for (line, account) in parse_accounts_file(&text).map_err(|(line, reason)| file_error(path, line, reason))? {
+        for (line, account) in
+            parse_accounts_file(&text).map_err(|(line, reason)| file_error(path, line, reason))?
+        {
             if out.iter().any(|a| a.user == account.user) {
-                return Err(file_error(path, line, format!("account {:?} is given twice", account.user)));
+                return Err(file_error(
+                    path,
+                    line,
+                    format!("account {:?} is given twice", account.user),
+                ));
             }
             out.push(account);
         }
@@ -64,12 +81,15 @@ pub fn accounts(m: &Matches, upstream: Option<&UpstreamConfig>, src: &mut Source
 /// `--replica-user` (the upstream user by default) with its password.
 fn main_account(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Account, Error> {
     let user = m.opt_str("replica-user").or_else(|| upstream.map(|u| u.user.clone()));
-    let user = user
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| bad("--replica-user", "required when serving without --host (or give --replica-account)"))?;
+    let user = user.filter(|u| !u.is_empty()).ok_or_else(|| {
+        bad("--replica-user", "required when serving without --host (or give --replica-account)")
+    })?;
     let password = match (m.opt_str("replica-password"), m.opt_str("replica-password-file")) {
         (Some(_), Some(_)) => {
-            return Err(bad("--replica-password-file", "give either --replica-password or --replica-password-file"))
+            return Err(bad(
+                "--replica-password-file",
+                "give either --replica-password or --replica-password-file",
+            ))
         }
         (Some(p), None) => p,
         (None, Some(path)) => std::fs::read_to_string(&path)
@@ -90,7 +110,9 @@ fn main_account(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Accoun
 /// the value, which may be a password.
 pub fn split_account(value: &str) -> Result<Account, String> {
     match value.split_once(':') {
-        Some((user, password)) if !user.is_empty() => Ok(Account { user: user.to_owned(), password: password.to_owned() }),
+        Some((user, password)) if !user.is_empty() => {
+            Ok(Account { user: user.to_owned(), password: password.to_owned() })
+        }
         Some(_) => Err("empty user name (expected USER:PASSWORD)".to_owned()),
         None => Err("expected USER:PASSWORD".to_owned()),
     }
@@ -130,7 +152,10 @@ mod tests {
         let text = "# replicas\n\nalice:a pw\n  # more\nbob:b#pw\n";
         let got = parse_accounts_file(text).unwrap();
         assert_eq!(got.len(), 2);
-        assert_eq!((got[0].0, got[0].1.user.as_str(), got[0].1.password.as_str()), (3, "alice", "a pw"));
+        assert_eq!(
+            (got[0].0, got[0].1.user.as_str(), got[0].1.password.as_str()),
+            (3, "alice", "a pw")
+        );
         assert_eq!((got[1].0, got[1].1.password.as_str()), (5, "b#pw"));
         assert_eq!(parse_accounts_file("alice:x\nnocolon\n").unwrap_err().0, 2);
     }

@@ -13,13 +13,13 @@ use getopts::{Matches, Options};
 use crate::binlog::BinlogFileName;
 use std::net::SocketAddr;
 
-use crate::config::{default_server_id, Config};
 use crate::accounts::accounts;
 use crate::cnf::{self, Sources};
+use crate::config::{default_server_id, Config};
+use crate::error::Error;
 use crate::help;
 use crate::server::ServerConfig;
 use crate::storage::purge::RetentionPolicy;
-use crate::error::Error;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig};
 
 /// What the command line asks for.
@@ -39,28 +39,73 @@ pub(crate) fn options() -> Options {
     o.optopt("h", "host", "primary to follow; without it, serve --data-dir as it is", "HOST");
     o.optopt("P", "port", "its port [3306]", "PORT");
     o.optopt("u", "user", "replication user on the primary (REPLICATION SLAVE)", "USER");
-    o.optopt("p", "password", "its password (shows in ps: prefer --password-file, MYSQL_PWD)", "PASSWORD");
+    o.optopt(
+        "p",
+        "password",
+        "its password (shows in ps: prefer --password-file, MYSQL_PWD)",
+        "PASSWORD",
+    );
     o.optopt("", "password-file", "read the password from the first line of FILE", "FILE");
     o.optopt("", "server-id", "our server id toward the primary [from host name, data dir]", "N");
     o.optopt("d", "data-dir", "directory of the binlog files, must exist [./binlogs]", "DIR");
-    o.optopt("", "start-file", "empty data dir: start with this file [the primary's oldest]", "NAME");
+    o.optopt(
+        "",
+        "start-file",
+        "empty data dir: start with this file [the primary's oldest]",
+        "NAME",
+    );
     o.optopt("", "start-position", "empty data dir: must be 4 (files are stored whole)", "POS");
     o.optopt("", "start-gtid", "empty data dir: start with the file holding these GTIDs", "GTIDS");
-    o.optopt("", "semi-sync", "semi-sync ACKs: auto (if the primary has it), on, off [auto]", "MODE");
+    o.optopt(
+        "",
+        "semi-sync",
+        "semi-sync ACKs: auto (if the primary has it), on, off [auto]",
+        "MODE",
+    );
     o.optopt("", "heartbeat", "heartbeat period; 4 silent periods reconnect [1]", "SECONDS");
     o.optopt("", "connect-timeout", "TCP connect timeout [10]", "SECONDS");
     o.optopt("", "listen", "serve replicas and clients here, or off [127.0.0.1:3307]", "ADDR:PORT");
-    o.optopt("", "replica-user", "a client login [--user, unless --replica-account* given]", "USER");
-    o.optopt("", "replica-password", "its password (shows in ps) [the upstream password]", "PASSWORD");
+    o.optopt(
+        "",
+        "replica-user",
+        "a client login [--user, unless --replica-account* given]",
+        "USER",
+    );
+    o.optopt(
+        "",
+        "replica-password",
+        "its password (shows in ps) [the upstream password]",
+        "PASSWORD",
+    );
     o.optopt("", "replica-password-file", "read it from the first line of FILE", "FILE");
     o.optmulti("", "replica-account", "one more client login (repeatable)", "USER:PASSWORD");
-    o.optopt("", "replica-accounts-file", "client logins from FILE: USER:PASSWORD lines, # comments", "FILE");
+    o.optopt(
+        "",
+        "replica-accounts-file",
+        "client logins from FILE: USER:PASSWORD lines, # comments",
+        "FILE",
+    );
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
     o.optopt("", "config", "read options from the [binlogserver] group of FILE first", "FILE");
-    o.optopt("", "metrics", "serve Prometheus metrics over HTTP at ADDR:PORT/metrics [off]", "ADDR");
-    o.optopt("", "expire-logs-days", "purge files the primary closed N days ago or more [0: never]", "N");
+    o.optopt(
+        "",
+        "metrics",
+        "serve Prometheus metrics over HTTP at ADDR:PORT/metrics [off]",
+        "ADDR",
+    );
+    o.optopt(
+        "",
+        "expire-logs-days",
+        "purge files the primary closed N days ago or more [0: never]",
+        "N",
+    );
     o.optopt("", "binlog-expire-logs-seconds", "the same in seconds [0: never]", "N");
-    o.optopt("", "max-total-size", "purge the oldest files while they take more (K/M/G) [0: off]", "BYTES");
+    o.optopt(
+        "",
+        "max-total-size",
+        "purge the oldest files while they take more (K/M/G) [0: off]",
+        "BYTES",
+    );
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -86,7 +131,8 @@ pub fn usage() -> String {
 /// the `--config` file before them; `env` looks up environment variables.
 pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<CliOutcome, Error> {
     let opts = options();
-    let getopts_err = |e: getopts::Fail| Error::Config { flag: "command line".into(), reason: e.to_string() };
+    let getopts_err =
+        |e: getopts::Fail| Error::Config { flag: "command line".into(), reason: e.to_string() };
     let m = opts.parse(args).map_err(getopts_err)?;
     if m.opt_present("?") {
         return Ok(CliOutcome::Help(usage()));
@@ -111,12 +157,17 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Cl
     Ok(CliOutcome::Run(Box::new(config), level, sources.warnings))
 }
 
-fn config(m: &Matches, env: &impl Fn(&str) -> Option<String>, sources: &mut Sources) -> Result<Config, Error> {
+fn config(
+    m: &Matches,
+    env: &impl Fn(&str) -> Option<String>,
+    sources: &mut Sources,
+) -> Result<Config, Error> {
     if let Some(extra) = m.free.first() {
         return Err(Error::Config { flag: extra.clone(), reason: "unexpected argument".into() });
     }
     let data_dir = PathBuf::from(m.opt_str("data-dir").unwrap_or_else(|| "./binlogs".into()));
-    let upstream = if m.opt_present("host") { Some(upstream_config(m, &data_dir, env)?) } else { None };
+    let upstream =
+        if m.opt_present("host") { Some(upstream_config(m, &data_dir, env)?) } else { None };
     let server = server_config(m, upstream.as_ref(), sources)?;
     if upstream.is_none() && server.is_none() {
         return Err(bad("--host", "required unless serving a data directory with --listen"));
@@ -128,20 +179,40 @@ fn config(m: &Matches, env: &impl Fn(&str) -> Option<String>, sources: &mut Sour
 
 fn retention(m: &Matches) -> Result<RetentionPolicy, Error> {
     let expire = match (m.opt_str("expire-logs-days"), m.opt_str("binlog-expire-logs-seconds")) {
-        (Some(_), Some(_)) => return Err(bad("--binlog-expire-logs-seconds", "give either --expire-logs-days or --binlog-expire-logs-seconds")),
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "--binlog-expire-logs-seconds",
+                "give either --expire-logs-days or --binlog-expire-logs-seconds",
+            ))
+        }
         (Some(d), None) => match d.parse::<f64>() {
             Ok(days) if (0.0..=99.0).contains(&days) => Some(days * 86_400.0),
-            _ => return Err(bad("--expire-logs-days", format!("invalid value {d:?} (expected days, 0-99, fractions allowed)"))),
+            _ => {
+                return Err(bad(
+                    "--expire-logs-days",
+                    format!("invalid value {d:?} (expected days, 0-99, fractions allowed)"),
+                ))
+            }
         },
         (None, Some(s)) => match s.parse::<u32>() {
             Ok(secs) if secs <= 8_553_600 => Some(f64::from(secs)),
-            _ => return Err(bad("--binlog-expire-logs-seconds", format!("invalid value {s:?} (expected seconds, 0-8553600)"))),
+            _ => {
+                return Err(bad(
+                    "--binlog-expire-logs-seconds",
+                    format!("invalid value {s:?} (expected seconds, 0-8553600)"),
+                ))
+            }
         },
         (None, None) => None,
     };
     let max_total_size = match m.opt_str("max-total-size") {
         None => None,
-        Some(v) => Some(parse_size(&v).ok_or_else(|| bad("--max-total-size", format!("invalid value {v:?} (expected bytes, like 500M or 20G)")))?),
+        Some(v) => Some(parse_size(&v).ok_or_else(|| {
+            bad(
+                "--max-total-size",
+                format!("invalid value {v:?} (expected bytes, like 500M or 20G)"),
+            )
+        })?),
     };
     Ok(RetentionPolicy {
         expire: expire.filter(|&s| s > 0.0).map(Duration::from_secs_f64),
@@ -162,21 +233,26 @@ fn parse_size(v: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }
 
-fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>, sources: &mut Sources) -> Result<Option<ServerConfig>, Error> {
+fn server_config(
+    m: &Matches,
+    upstream: Option<&UpstreamConfig>,
+    sources: &mut Sources,
+) -> Result<Option<ServerConfig>, Error> {
     let listen = m.opt_str("listen").unwrap_or_else(|| "127.0.0.1:3307".into());
     if listen == "off" {
         return Ok(None);
     }
-    let listen: SocketAddr = listen
-        .parse()
-        .map_err(|_| bad("--listen", format!("invalid address {listen:?} (expected like 127.0.0.1:3307 or off)")))?;
+    let listen: SocketAddr = listen.parse().map_err(|_| {
+        bad("--listen", format!("invalid address {listen:?} (expected like 127.0.0.1:3307 or off)"))
+    })?;
     let accounts = accounts(m, upstream, sources)?;
-    let max_connections = match m.opt_str("max-connections") {
-        None => 200,
-        Some(n) => n.parse::<usize>().ok().filter(|&n| (1..=100_000).contains(&n)).ok_or_else(|| {
-            bad("--max-connections", format!("invalid value {n:?} (expected 1-100000)"))
-        })?,
-    };
+    let max_connections =
+        match m.opt_str("max-connections") {
+            None => 200,
+            Some(n) => n.parse::<usize>().ok().filter(|&n| (1..=100_000).contains(&n)).ok_or_else(
+                || bad("--max-connections", format!("invalid value {n:?} (expected 1-100000)")),
+            )?,
+        };
     Ok(Some(ServerConfig {
         listen,
         accounts,
@@ -188,10 +264,9 @@ fn server_config(m: &Matches, upstream: Option<&UpstreamConfig>, sources: &mut S
 fn metrics_addr(m: &Matches) -> Result<Option<SocketAddr>, Error> {
     match m.opt_str("metrics").as_deref() {
         None | Some("off") => Ok(None),
-        Some(a) => a
-            .parse()
-            .map(Some)
-            .map_err(|_| bad("--metrics", format!("invalid address {a:?} (expected like 127.0.0.1:9104 or off)"))),
+        Some(a) => a.parse().map(Some).map_err(|_| {
+            bad("--metrics", format!("invalid address {a:?} (expected like 127.0.0.1:9104 or off)"))
+        }),
     }
 }
 
@@ -200,14 +275,19 @@ fn bad(flag: &str, reason: impl Into<String>) -> Error {
 }
 
 fn required(m: &Matches, name: &str, what: &str) -> Result<String, Error> {
-    m.opt_str(name).filter(|v| !v.is_empty()).ok_or_else(|| bad(&format!("--{name}"), format!("required ({what})")))
+    m.opt_str(name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| bad(&format!("--{name}"), format!("required ({what})")))
 }
 
 fn seconds(m: &Matches, name: &str, default: f64) -> Result<Duration, Error> {
     let Some(v) = m.opt_str(name) else { return Ok(Duration::from_secs_f64(default)) };
     match v.parse::<f64>() {
         Ok(s) if s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(bad(&format!("--{name}"), format!("invalid value {v:?} (expected seconds, 0 < s <= 3600)"))),
+        _ => Err(bad(
+            &format!("--{name}"),
+            format!("invalid value {v:?} (expected seconds, 0 < s <= 3600)"),
+        )),
     }
 }
 
@@ -219,7 +299,8 @@ fn password(m: &Matches, env: &impl Fn(&str) -> Option<String>) -> Result<String
         return Ok(p);
     }
     if let Some(path) = m.opt_str("password-file") {
-        let text = std::fs::read_to_string(&path).map_err(|e| bad("--password-file", format!("cannot read {path}: {e}")))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| bad("--password-file", format!("cannot read {path}: {e}")))?;
         return Ok(text.lines().next().unwrap_or_default().to_owned());
     }
     Ok(env("MYSQL_PWD").unwrap_or_default())
@@ -236,30 +317,40 @@ fn start_from(m: &Matches) -> Result<StartFrom, Error> {
     }
     match (m.opt_str("start-file"), m.opt_str("start-gtid")) {
         (Some(_), Some(_)) => Err(bad("--start-gtid", "give either --start-file or --start-gtid")),
-        (Some(f), None) => BinlogFileName::new(&f)
-            .map(StartFrom::File)
-            .map_err(|_| bad("--start-file", format!("invalid binlog file name {f:?} (expected like mysql-bin.000042)"))),
+        (Some(f), None) => BinlogFileName::new(&f).map(StartFrom::File).map_err(|_| {
+            bad(
+                "--start-file",
+                format!("invalid binlog file name {f:?} (expected like mysql-bin.000042)"),
+            )
+        }),
         (None, Some(g)) if !g.trim().is_empty() => Ok(StartFrom::Gtid(g.trim().to_owned())),
         (None, Some(_)) => Err(bad("--start-gtid", "empty GTID position")),
         (None, None) => Ok(StartFrom::Oldest),
     }
 }
 
-fn upstream_config(m: &Matches, data_dir: &std::path::Path, env: &impl Fn(&str) -> Option<String>) -> Result<UpstreamConfig, Error> {
+fn upstream_config(
+    m: &Matches,
+    data_dir: &std::path::Path,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<UpstreamConfig, Error> {
     let host = required(m, "host", "the primary to follow")?;
     let user = required(m, "user", "the replication user")?;
     let port = match m.opt_str("port") {
         None => 3306,
-        Some(p) => p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| bad("--port", format!("invalid value {p:?} (expected 1-65535)")))?,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| bad("--port", format!("invalid value {p:?} (expected 1-65535)")))?,
     };
     let server_id = match m.opt_str("server-id") {
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| bad("--server-id", format!("invalid value {s:?} (expected 1-4294967295)")))?,
+        Some(s) => s.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+            bad("--server-id", format!("invalid value {s:?} (expected 1-4294967295)"))
+        })?,
         None => {
-            let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            let host_name =
+                std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
             default_server_id(host_name.trim(), &data_dir.to_string_lossy())
         }
     };
@@ -267,7 +358,12 @@ fn upstream_config(m: &Matches, data_dir: &std::path::Path, env: &impl Fn(&str) 
         None | Some("auto") => SemiSyncMode::Auto,
         Some("on") => SemiSyncMode::On,
         Some("off") => SemiSyncMode::Off,
-        Some(other) => return Err(bad("--semi-sync", format!("invalid value {other:?} (expected auto, on or off)"))),
+        Some(other) => {
+            return Err(bad(
+                "--semi-sync",
+                format!("invalid value {other:?} (expected auto, on or off)"),
+            ))
+        }
     };
     Ok(UpstreamConfig {
         host,
@@ -323,8 +419,12 @@ mod tests {
         let s = c.server.unwrap();
         assert_eq!(s.listen.to_string(), "0.0.0.0:3310");
         assert_eq!(s.max_connections, 5);
-        assert!(matches!(run("-d /x --listen 127.0.0.1:1"), Err(Error::Config { flag, .. }) if flag == "--replica-user"));
-        assert!(matches!(run("-d /x --listen off"), Err(Error::Config { flag, .. }) if flag == "--host"));
+        assert!(
+            matches!(run("-d /x --listen 127.0.0.1:1"), Err(Error::Config { flag, .. }) if flag == "--replica-user")
+        );
+        assert!(
+            matches!(run("-d /x --listen off"), Err(Error::Config { flag, .. }) if flag == "--host")
+        );
         assert!(run("-h x -u r --listen off").unwrap().server.is_none());
     }
 
@@ -334,7 +434,9 @@ mod tests {
         assert_eq!(run("-h x -u r --metrics off").unwrap().metrics, None);
         let c = run("-h x -u r --metrics 127.0.0.1:9104").unwrap();
         assert_eq!(c.metrics.map(|a| a.to_string()), Some("127.0.0.1:9104".to_owned()));
-        assert!(matches!(run("-h x -u r --metrics 9104"), Err(Error::Config { flag, .. }) if flag == "--metrics"));
+        assert!(
+            matches!(run("-h x -u r --metrics 9104"), Err(Error::Config { flag, .. }) if flag == "--metrics")
+        );
     }
 
     #[test]
@@ -360,7 +462,9 @@ mod tests {
 
     #[test]
     fn password_comes_from_mysql_pwd_when_not_given() {
-        let c = match parse(&args("-h x -u r"), |k| (k == "MYSQL_PWD").then(|| "envpw".to_string())).unwrap() {
+        let c = match parse(&args("-h x -u r"), |k| (k == "MYSQL_PWD").then(|| "envpw".to_string()))
+            .unwrap()
+        {
             CliOutcome::Run(c, _, _) => c,
             other => panic!("{other:?}"),
         };
@@ -393,12 +497,21 @@ mod tests {
         let c = run("-h x -u r --binlog-expire-logs-seconds 600 --max-total-size 512k").unwrap();
         assert_eq!(c.retention.expire, Some(Duration::from_secs(600)));
         assert_eq!(c.retention.max_total_size, Some(512 << 10));
-        assert!(run("-h x -u r --expire-logs-days 0 --max-total-size 0").unwrap().retention.is_empty());
-        assert_eq!(run("-h x -u r --max-total-size 1000").unwrap().retention.max_total_size, Some(1000));
+        assert!(run("-h x -u r --expire-logs-days 0 --max-total-size 0")
+            .unwrap()
+            .retention
+            .is_empty());
+        assert_eq!(
+            run("-h x -u r --max-total-size 1000").unwrap().retention.max_total_size,
+            Some(1000)
+        );
         for (line, flag) in [
             ("-h x -u r --expire-logs-days -1", "--expire-logs-days"),
             ("-h x -u r --expire-logs-days soon", "--expire-logs-days"),
-            ("-h x -u r --expire-logs-days 1 --binlog-expire-logs-seconds 5", "--binlog-expire-logs-seconds"),
+            (
+                "-h x -u r --expire-logs-days 1 --binlog-expire-logs-seconds 5",
+                "--binlog-expire-logs-seconds",
+            ),
             ("-h x -u r --max-total-size 5X", "--max-total-size"),
             ("-h x -u r --max-total-size 99999999999T", "--max-total-size"),
         ] {
@@ -411,7 +524,9 @@ mod tests {
 
     #[test]
     fn help_and_version() {
-        assert!(matches!(parse(&args("-?"), |_| None).unwrap(), CliOutcome::Help(h) if h.contains("--semi-sync")));
+        assert!(
+            matches!(parse(&args("-?"), |_| None).unwrap(), CliOutcome::Help(h) if h.contains("--semi-sync"))
+        );
         assert!(matches!(parse(&args("--version"), |_| None).unwrap(), CliOutcome::Version(_)));
     }
 }

@@ -30,8 +30,11 @@ const NOT_IN_FILE: [&str; 3] = ["config", "help", "version"];
 
 /// Options that are alternatives to each other: one of them on the command
 /// line overrides all of them in the file.
-const ALTERNATIVES: [&[&str]; 3] =
-    [&["password", "password-file"], &["replica-password", "replica-password-file"], &["start-file", "start-gtid"]];
+const ALTERNATIVES: [&[&str]; 3] = [
+    &["password", "password-file"],
+    &["replica-password", "replica-password-file"],
+    &["start-file", "start-gtid"],
+];
 
 /// True if the command line gives `key` or an alternative to it.
 fn given_on_command_line(cli: &Matches, key: &str) -> bool {
@@ -163,7 +166,8 @@ pub enum Kind {
 /// The kind of the long option `name`, or `None` if `opts` has no such
 /// long option.
 pub fn kind(opts: &Options, name: &str) -> Option<Kind> {
-    let valid = name.len() > 1 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let valid = name.len() > 1
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !valid || name.starts_with('-') {
         return None;
     }
@@ -227,11 +231,15 @@ pub fn file_error(path: &Path, line: usize, reason: impl Into<String>) -> Error 
 /// `opts` (to go before the command line's), leaving out every option the
 /// command line `cli` gives that may be given only once.
 pub fn load(path: &Path, opts: &Options, cli: &Matches) -> Result<(Vec<String>, Sources), Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config { flag: "--config".into(), reason: format!("cannot read {}: {e}", path.display()) })?;
-    let entries = parse_text(&text, GROUP).map_err(|(line, reason)| file_error(path, line, reason))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+        flag: "--config".into(),
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    let entries =
+        parse_text(&text, GROUP).map_err(|(line, reason)| file_error(path, line, reason))?;
     // Whether or not the command line overrides it, the password is in the file.
-    let secret = entries.iter().find(|e| holds_secret(&e.key) && e.value.is_some()).map(|e| e.key.clone());
+    let secret =
+        entries.iter().find(|e| holds_secret(&e.key) && e.value.is_some()).map(|e| e.key.clone());
     // Kept per key: for options given once, the last line only.
     let mut kept: Vec<(Entry, String)> = Vec::new();
     for e in entries {
@@ -239,14 +247,23 @@ pub fn load(path: &Path, opts: &Options, cli: &Matches) -> Result<(Vec<String>, 
         if NOT_IN_FILE.contains(&e.key.as_str()) {
             return Err(bad(format!("key {:?} is not allowed in a configuration file", e.key)));
         }
-        let Some(kind) = kind(opts, &e.key) else { return Err(bad(format!("unknown key {:?}", e.key))) };
+        let Some(kind) = kind(opts, &e.key) else {
+            return Err(bad(format!("unknown key {:?}", e.key)));
+        };
         let (multi, arg) = match (kind, &e.value) {
-            (Kind::Value { .. }, None) => return Err(bad(format!("{}: needs a value (key = value)", e.key))),
+            (Kind::Value { .. }, None) => {
+                return Err(bad(format!("{}: needs a value (key = value)", e.key)))
+            }
             (Kind::Value { multi }, Some(v)) => (multi, Some(format!("--{}={v}", e.key))),
             (Kind::Flag { multi }, None) => (multi, Some(format!("--{}", e.key))),
             (Kind::Flag { multi }, Some(v)) => match flag_value(v) {
                 Some(on) => (multi, on.then(|| format!("--{}", e.key))),
-                None => return Err(bad(format!("{}: invalid value {v:?} (expected on, off, 1, 0, true or false)", e.key))),
+                None => {
+                    return Err(bad(format!(
+                        "{}: invalid value {v:?} (expected on, off, 1, 0, true or false)",
+                        e.key
+                    )))
+                }
             },
         };
         if !multi {

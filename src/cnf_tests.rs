@@ -87,7 +87,8 @@ struct TempFile(PathBuf);
 impl TempFile {
     fn new(text: &str) -> TempFile {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("bls-cnf-{}-{}.conf", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let name =
+            format!("bls-cnf-{}-{}.conf", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
         let path = std::env::temp_dir().join(name);
         std::fs::write(&path, text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -114,7 +115,8 @@ fn run(file: &TempFile, cli: &str) -> Result<(Config, log::LevelFilter, Vec<Stri
     }
 }
 
-const BASE: &str = "[binlogserver]\nhost = db1\nuser = repl\npassword = \"s3cret # not a comment\"\n";
+const BASE: &str =
+    "[binlogserver]\nhost = db1\nuser = repl\npassword = \"s3cret # not a comment\"\n";
 
 #[test]
 fn every_flag_is_a_key_and_the_command_line_wins() {
@@ -124,9 +126,16 @@ fn every_flag_is_a_key_and_the_command_line_wins() {
     ));
     let (c, level, warnings) = run(&f, "").unwrap();
     let up = c.upstream.clone().unwrap();
-    assert_eq!((up.host.as_str(), up.port, up.user.as_str()), ("db1", 3311, "repl"), "the last line wins");
+    assert_eq!(
+        (up.host.as_str(), up.port, up.user.as_str()),
+        ("db1", 3311, "repl"),
+        "the last line wins"
+    );
     assert_eq!(up.password, "s3cret # not a comment");
-    assert_eq!((up.semi_sync, up.heartbeat, up.server_id), (SemiSyncMode::Off, Duration::from_millis(2500), 42));
+    assert_eq!(
+        (up.semi_sync, up.heartbeat, up.server_id),
+        (SemiSyncMode::Off, Duration::from_millis(2500), 42)
+    );
     assert!(up.trace_packets);
     assert_eq!(c.data_dir, PathBuf::from("/srv/bls"));
     let s = c.server.unwrap();
@@ -145,18 +154,29 @@ fn every_flag_is_a_key_and_the_command_line_wins() {
 fn an_alternative_on_the_command_line_overrides_the_file() {
     let pw = TempFile::new("from-file\n");
     let f = TempFile::new(&format!("\u{feff}{BASE}start-gtid = 0-1-5\n"));
-    let (c, _, _) = run(&f, &format!("--password-file {} --start-file mysql-bin.000007", pw.arg())).unwrap();
+    let (c, _, _) =
+        run(&f, &format!("--password-file {} --start-file mysql-bin.000007", pw.arg())).unwrap();
     let up = c.upstream.unwrap();
     assert_eq!(up.password, "from-file");
-    assert!(matches!(up.start, crate::upstream::StartFrom::File(ref f) if f.to_string() == "mysql-bin.000007"), "{:?}", up.start);
+    assert!(
+        matches!(up.start, crate::upstream::StartFrom::File(ref f) if f.to_string() == "mysql-bin.000007"),
+        "{:?}",
+        up.start
+    );
     // Both in the file: the file's error, at the later line.
     let (got, from_file) = error_of(&format!("{BASE}password-file = {}\n", pw.arg()), "");
-    assert!(from_file && got.starts_with("FILE:5: password-file: give either --password or --password-file"), "{got}");
+    assert!(
+        from_file
+            && got.starts_with("FILE:5: password-file: give either --password or --password-file"),
+        "{got}"
+    );
 }
 
 #[test]
 fn flags_take_on_off_values() {
-    for (value, on) in [("on", true), ("1", true), ("TRUE", true), ("off", false), ("0", false), ("false", false)] {
+    for (value, on) in
+        [("on", true), ("1", true), ("TRUE", true), ("off", false), ("0", false), ("false", false)]
+    {
         let f = TempFile::new(&format!("{BASE}trace_packets = {value}\n"));
         assert_eq!(run(&f, "").unwrap().0.upstream.unwrap().trace_packets, on, "{value}");
     }
@@ -179,15 +199,31 @@ fn errors_name_file_line_and_key() {
         (format!("{BASE}h = x\n"), "", "FILE:5: unknown key \"h\""),
         (format!("{BASE}config = /x\n"), "", "FILE:5: key \"config\" is not allowed"),
         (format!("{BASE}port\n"), "", "FILE:5: port: needs a value"),
-        (format!("{BASE}trace-packets = maybe\n"), "", "FILE:5: trace-packets: invalid value \"maybe\""),
+        (
+            format!("{BASE}trace-packets = maybe\n"),
+            "",
+            "FILE:5: trace-packets: invalid value \"maybe\"",
+        ),
         (format!("{BASE}port = 0\n"), "", "FILE:5: port: invalid value \"0\""),
         (format!("{BASE}port = 1\nport = x\n"), "", "FILE:6: port: invalid value \"x\""),
         (format!("{BASE}semi-sync = maybe\n"), "", "FILE:5: semi-sync: invalid value \"maybe\""),
         (format!("{BASE}listen = nowhere\n"), "", "FILE:5: listen: invalid address"),
         (format!("{BASE}password-file = /x\n"), "", "FILE:5: password-file: give either"),
-        (format!("{BASE}replica-account = alice:a\n\nreplica-account = bob\n"), "", "FILE:7: replica-account: expected USER:PASSWORD"),
-        (format!("{BASE}replica_account = alice:a\nreplica_account = alice:b\n"), "", "FILE:6: replica-account: account \"alice\" is given twice"),
-        ("[binlogserver]\nuser = repl\n".to_owned(), "", "--replica-user: required when serving without --host"),
+        (
+            format!("{BASE}replica-account = alice:a\n\nreplica-account = bob\n"),
+            "",
+            "FILE:7: replica-account: expected USER:PASSWORD",
+        ),
+        (
+            format!("{BASE}replica_account = alice:a\nreplica_account = alice:b\n"),
+            "",
+            "FILE:6: replica-account: account \"alice\" is given twice",
+        ),
+        (
+            "[binlogserver]\nuser = repl\n".to_owned(),
+            "",
+            "--replica-user: required when serving without --host",
+        ),
     ] {
         let (got, _) = error_of(&text, cli);
         assert!(got.starts_with(want), "{text:?}: got {got:?}, want {want:?}");
@@ -202,13 +238,20 @@ fn errors_name_file_line_and_key() {
 
 #[test]
 fn unreadable_file_names_it() {
-    let args: Vec<String> = ["--config", "/nonexistent/bls.conf"].iter().map(|s| (*s).to_owned()).collect();
+    let args: Vec<String> =
+        ["--config", "/nonexistent/bls.conf"].iter().map(|s| (*s).to_owned()).collect();
     let err = parse(&args, |_| None).unwrap_err().to_string();
     assert!(err.starts_with("--config: cannot read /nonexistent/bls.conf"), "{err}");
 }
 
 fn users(c: &Config) -> Vec<(String, String)> {
-    c.server.as_ref().unwrap().accounts.iter().map(|a| (a.user.clone(), a.password.clone())).collect()
+    c.server
+        .as_ref()
+        .unwrap()
+        .accounts
+        .iter()
+        .map(|a| (a.user.clone(), a.password.clone()))
+        .collect()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -225,7 +268,13 @@ fn several_accounts_from_file_command_line_and_accounts_file() {
     let (c, _, _) = run(&f, "--replica-account erin:e").unwrap();
     assert_eq!(
         users(&c),
-        pairs(&[("alice", "a"), ("bob", "b pw"), ("erin", "e"), ("carol", "c:pw"), ("dave", "d pw")]),
+        pairs(&[
+            ("alice", "a"),
+            ("bob", "b pw"),
+            ("erin", "e"),
+            ("carol", "c:pw"),
+            ("dave", "d pw")
+        ]),
         "listed accounts replace the upstream default; the command line adds to the file"
     );
     let (c, _, _) = run(&f, "--replica-user ops --replica-password o").unwrap();
@@ -235,17 +284,25 @@ fn several_accounts_from_file_command_line_and_accounts_file() {
     let plain = TempFile::new(BASE);
     assert_eq!(users(&run(&plain, "").unwrap().0), pairs(&[("repl", "s3cret # not a comment")]));
 
-    let serve_only = TempFile::new(&format!("[binlogserver]\ndata-dir = /d\nreplica-accounts-file = {}\n", accounts.arg()));
+    let serve_only = TempFile::new(&format!(
+        "[binlogserver]\ndata-dir = /d\nreplica-accounts-file = {}\n",
+        accounts.arg()
+    ));
     let (c, _, _) = run(&serve_only, "").unwrap();
     assert!(c.upstream.is_none());
     assert_eq!(users(&c), pairs(&[("carol", "c:pw"), ("dave", "d pw")]));
 
     let dup = TempFile::new("carol:x\n");
-    let f = TempFile::new(&format!("{BASE}replica-account = carol:y\nreplica-accounts-file = {}\n", dup.arg()));
+    let f = TempFile::new(&format!(
+        "{BASE}replica-account = carol:y\nreplica-accounts-file = {}\n",
+        dup.arg()
+    ));
     let err = run(&f, "").unwrap_err().to_string();
     assert_eq!(err, format!("{}:1: account \"carol\" is given twice", dup.arg()));
     let bad = TempFile::new("ok:1\nnot-an-account\n");
-    let err = run(&serve_only, &format!("--replica-accounts-file {}", bad.arg())).unwrap_err().to_string();
+    let err = run(&serve_only, &format!("--replica-accounts-file {}", bad.arg()))
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, format!("{}:2: expected USER:PASSWORD", bad.arg()));
 }
 
@@ -255,18 +312,30 @@ fn world_readable_file_with_a_password_warns() {
     std::fs::set_permissions(&f.0, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (_, _, warnings) = run(&f, "").unwrap();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("readable by every user") && warnings[0].contains("key=password"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("readable by every user") && warnings[0].contains("key=password"),
+        "{warnings:?}"
+    );
     assert!(!warnings[0].contains("s3cret"));
-    assert_eq!(run(&f, "-p other").unwrap().2.len(), 1, "the file holds the password even when overridden");
+    assert_eq!(
+        run(&f, "-p other").unwrap().2.len(),
+        1,
+        "the file holds the password even when overridden"
+    );
 
-    let no_secret = TempFile::new("[binlogserver]\nhost = db1\nuser = repl\npassword-file = /dev/null\n");
+    let no_secret =
+        TempFile::new("[binlogserver]\nhost = db1\nuser = repl\npassword-file = /dev/null\n");
     std::fs::set_permissions(&no_secret.0, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(run(&no_secret, "").unwrap().2.is_empty());
 
     let accounts = TempFile::new("a:b\n");
     std::fs::set_permissions(&accounts.0, std::fs::Permissions::from_mode(0o604)).unwrap();
-    let (_, _, warnings) = run(&no_secret, &format!("--replica-accounts-file {}", accounts.arg())).unwrap();
-    assert!(warnings.len() == 1 && warnings[0].contains("accounts file is readable"), "{warnings:?}");
+    let (_, _, warnings) =
+        run(&no_secret, &format!("--replica-accounts-file {}", accounts.arg())).unwrap();
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("accounts file is readable"),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -276,25 +345,39 @@ fn the_example_file_is_valid_and_shows_every_key() {
     let active = parse_text(text, GROUP).unwrap();
     assert!(active.len() >= 5);
     for e in &active {
-        assert!(kind(&opts, &e.key).is_some() && !NOT_IN_FILE.contains(&e.key.as_str()), "line {}: {}", e.line, e.key);
+        assert!(
+            kind(&opts, &e.key).is_some() && !NOT_IN_FILE.contains(&e.key.as_str()),
+            "line {}: {}",
+            e.line,
+            e.key
+        );
     }
     let shown = |key: &str| {
         text.lines().map(|l| l.trim_start_matches('#').trim_start()).any(|l| {
-            l.strip_prefix(key).is_some_and(|rest| rest.is_empty() || rest.starts_with(' ') || rest.starts_with('='))
+            l.strip_prefix(key).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with(' ') || rest.starts_with('=')
+            })
         })
     };
     opts.usage_with_format(|rows| {
         for row in rows {
-            let long = row.split_whitespace().find_map(|w| w.strip_prefix("--")).unwrap().to_owned();
+            let long =
+                row.split_whitespace().find_map(|w| w.strip_prefix("--")).unwrap().to_owned();
             if !NOT_IN_FILE.contains(&long.as_str()) {
-                assert!(shown(&long), "etc/binlogserver.conf does not show the key {long:?}: add it (commented out)");
+                assert!(
+                    shown(&long),
+                    "etc/binlogserver.conf does not show the key {long:?}: add it (commented out)"
+                );
             }
         }
         String::new()
     });
     // Its values are valid too (its password file exists only when installed).
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/binlogserver.conf");
-    let args: Vec<String> = ["--config", path, "--password-file", "/dev/null"].iter().map(|s| (*s).to_owned()).collect();
+    let args: Vec<String> = ["--config", path, "--password-file", "/dev/null"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     let c = match parse(&args, |_| None).unwrap() {
         CliOutcome::Run(c, _, _) => c,
         other => panic!("{other:?}"),

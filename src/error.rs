@@ -39,7 +39,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Config { flag, reason } => write!(f, "{flag}: {reason}"),
-            Error::ConfigFile { path, line, reason } => write!(f, "{}:{line}: {reason}", path.display()),
+            Error::ConfigFile { path, line, reason } => {
+                write!(f, "{}:{line}: {reason}", path.display())
+            }
             Error::Storage(_) => write!(f, "storage error"),
             Error::Upstream(_) => write!(f, "cannot follow the primary"),
             Error::Thread(name) => write!(f, "thread {name} failed"),

@@ -56,7 +56,11 @@ pub fn packet_assembler(data: &[u8]) {
         }
         let mut again = Vec::new();
         encode_packets(&payload, &mut first_seq, &mut again);
-        assert_eq!(Some(again.as_slice()), wire.get(start..r.position()), "packet framing round trip");
+        assert_eq!(
+            Some(again.as_slice()),
+            wire.get(start..r.position()),
+            "packet framing round trip"
+        );
         assert_eq!(first_seq, asm.next_seq());
         payload.clear();
         start = r.position();
@@ -85,7 +89,10 @@ pub fn handshake(data: &[u8]) {
             let mut out2 = Vec::new();
             again.encode(&mut out2);
             assert_eq!(out, out2, "HandshakeResponse41 round trip");
-            assert_eq!((&again.username, &again.auth_response), (&resp.username, &resp.auth_response));
+            assert_eq!(
+                (&again.username, &again.auth_response),
+                (&resp.username, &resp.auth_response)
+            );
         }
     }
     if let Ok(greeting) = HandshakeV10::decode(&mut Reader::new(data)) {
@@ -244,10 +251,21 @@ impl ServerInfo for FixedInfo {
         true
     }
     fn slave_hosts(&self) -> Vec<SlaveHost> {
-        vec![SlaveHost { server_id: 2, host: "r1".into(), port: 3306, master_id: 1, uuid: String::new() }]
+        vec![SlaveHost {
+            server_id: 2,
+            host: "r1".into(),
+            port: 3306,
+            master_id: 1,
+            uuid: String::new(),
+        }]
     }
     fn upstream_status(&self) -> Option<UpstreamStatus> {
-        Some(UpstreamStatus { host: "db1".into(), port: 3306, connected: true, ..UpstreamStatus::default() })
+        Some(UpstreamStatus {
+            host: "db1".into(),
+            port: 3306,
+            connected: true,
+            ..UpstreamStatus::default()
+        })
     }
     fn connection_id(&self) -> u32 {
         7
@@ -265,7 +283,10 @@ mod tests {
     use super::*;
     use crate::protocol::CapabilityFlags;
 
-    const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+    const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/binlogs/mysql_common/mariadb-bin.000001"
+    );
 
     #[test]
     fn tail_scan_and_event_header_hold_on_every_prefix_of_a_real_binlog() {
@@ -328,9 +349,18 @@ mod tests {
     #[test]
     fn commands_and_queries_round_trip_as_replicas_send_them() {
         let mut dump = Vec::new();
-        ComBinlogDump { position: 4, flags: 2, server_id: 7, file: b"mysql-bin.000001".to_vec() }.encode(&mut dump);
+        ComBinlogDump { position: 4, flags: 2, server_id: 7, file: b"mysql-bin.000001".to_vec() }
+            .encode(&mut dump);
         let mut register = Vec::new();
-        let slave = ComRegisterSlave { server_id: 7, host: b"h".to_vec(), user: vec![], password: vec![], port: 3306, rank: 0, master_id: 0 };
+        let slave = ComRegisterSlave {
+            server_id: 7,
+            host: b"h".to_vec(),
+            user: vec![],
+            password: vec![],
+            port: 3306,
+            rank: 0,
+            master_id: 0,
+        };
         slave.encode(&mut register);
         let mut ack = Vec::new();
         SemiSyncAck { position: 1234, file: b"mysql-bin.000001".to_vec() }.encode(&mut ack);

@@ -17,11 +17,29 @@ pub const WIDTH: usize = 100;
 const GROUPS: &[(&str, &[&str])] = &[
     (
         "Following a primary:",
-        &["host", "port", "user", "password", "password-file", "server-id", "semi-sync", "heartbeat", "connect-timeout"],
+        &[
+            "host",
+            "port",
+            "user",
+            "password",
+            "password-file",
+            "server-id",
+            "semi-sync",
+            "heartbeat",
+            "connect-timeout",
+        ],
     ),
     (
         "Storing:",
-        &["data-dir", "start-file", "start-position", "start-gtid", "expire-logs-days", "binlog-expire-logs-seconds", "max-total-size"],
+        &[
+            "data-dir",
+            "start-file",
+            "start-position",
+            "start-gtid",
+            "expire-logs-days",
+            "binlog-expire-logs-seconds",
+            "max-total-size",
+        ],
     ),
     (
         "Serving:",
@@ -51,7 +69,9 @@ struct Row {
 /// the name is asked of getopts, so descriptions may start with any word.
 fn row(opts: &Options, text: &str) -> Option<Row> {
     let mut words = text.split_whitespace().peekable();
-    let short = words.next_if(|w| w.starts_with('-') && !w.starts_with("--")).map(|w| w.trim_end_matches(','));
+    let short = words
+        .next_if(|w| w.starts_with('-') && !w.starts_with("--"))
+        .map(|w| w.trim_end_matches(','));
     let long = words.next_if(|w| w.starts_with("--"))?.trim_start_matches("--").to_owned();
     let hint = match kind(opts, &long) {
         Some(Kind::Value { .. }) => words.next(),
@@ -149,7 +169,10 @@ mod tests {
         assert_eq!(lines[6], "Other options:");
         assert!(lines[7].starts_with("      --brand-new N "));
         let column = lines[7].find("an option").unwrap();
-        assert!(lines[8].starts_with(&" ".repeat(column)) && lines[8].ends_with("of the help"), "wrapped: {text}");
+        assert!(
+            lines[8].starts_with(&" ".repeat(column)) && lines[8].ends_with("of the help"),
+            "wrapped: {text}"
+        );
         assert_eq!(lines[2].find("primary"), lines[3].find("TCP"));
         assert!(lines.iter().all(|l| l.len() <= WIDTH), "{text}");
         assert_eq!(*lines.last().unwrap(), "footer");

@@ -35,6 +35,8 @@ pub mod cli;
 pub mod cnf;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod help;
 pub mod metrics;
 pub mod net;
@@ -45,8 +47,6 @@ pub mod shutdown;
 pub mod storage;
 pub mod tools;
 pub mod upstream;
-#[doc(hidden)]
-pub mod fuzzing;
 
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -97,9 +97,15 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         watermark.publish(DurablePosition { file: tail.file.clone(), offset: tail.len });
     }
     let status = config.upstream.as_ref().map(|u| {
-        Arc::new(Mutex::new(UpstreamStatus { host: u.host.clone(), port: u.port, user: u.user.clone(), ..Default::default() }))
+        Arc::new(Mutex::new(UpstreamStatus {
+            host: u.host.clone(),
+            port: u.port,
+            user: u.user.clone(),
+            ..Default::default()
+        }))
     });
-    let parts = Parts { watermark, registry: Arc::default(), status, metrics: Arc::default(), shutdown };
+    let parts =
+        Parts { watermark, registry: Arc::default(), status, metrics: Arc::default(), shutdown };
     // One owner of the file list and the index, shared by the writer and purges.
     let index = BinlogIndex::with_store(dir.path(), dir.store(), recovered.files.clone());
     let readers = config.server.is_some().then(|| Arc::clone(&parts.registry) as Arc<dyn Readers>);
@@ -108,7 +114,12 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     threads.extend(start_exporter(&config, &parts)?);
     threads.extend(start_listener(&config, &parts, &purger)?);
     if !config.retention.is_empty() {
-        let spawned = spawn_retention(purger, config.retention, parts.watermark.clone(), parts.shutdown.clone());
+        let spawned = spawn_retention(
+            purger,
+            config.retention,
+            parts.watermark.clone(),
+            parts.shutdown.clone(),
+        );
         threads.push(spawned.map_err(|_| Error::Thread("retention"))?);
     }
     let result = match config.upstream {
@@ -136,14 +147,19 @@ fn start_exporter(config: &Config, parts: &Parts) -> Result<Option<thread::JoinH
         watermark: parts.watermark.clone(),
         registry: config.server.is_some().then(|| Arc::clone(&parts.registry)),
     };
-    let exporter = Exporter::bind(addr, source, parts.shutdown.clone())
-        .map_err(|e| Error::Config { flag: "--metrics".into(), reason: format!("cannot listen on {addr}: {e}") })?;
+    let exporter = Exporter::bind(addr, source, parts.shutdown.clone()).map_err(|e| {
+        Error::Config { flag: "--metrics".into(), reason: format!("cannot listen on {addr}: {e}") }
+    })?;
     let handle = thread::Builder::new().name("metrics".into()).spawn(move || exporter.run());
     Ok(Some(handle.map_err(|_| Error::Thread("metrics"))?))
 }
 
 /// The `listener` thread, unless `--listen off`.
-fn start_listener(config: &Config, parts: &Parts, purger: &Arc<Purger>) -> Result<Option<thread::JoinHandle<()>>> {
+fn start_listener(
+    config: &Config,
+    parts: &Parts,
+    purger: &Arc<Purger>,
+) -> Result<Option<thread::JoinHandle<()>>> {
     let Some(server) = &config.server else { return Ok(None) };
     let shared = Arc::new(Shared {
         dir: config.data_dir.clone(),
@@ -156,8 +172,10 @@ fn start_listener(config: &Config, parts: &Parts, purger: &Arc<Purger>) -> Resul
         shutdown: parts.shutdown.clone(),
         metrics: Arc::clone(&parts.metrics),
     });
-    let listener = Listener::bind(shared)
-        .map_err(|e| Error::Config { flag: "--listen".into(), reason: format!("cannot listen on {}: {e}", server.listen) })?;
+    let listener = Listener::bind(shared).map_err(|e| Error::Config {
+        flag: "--listen".into(),
+        reason: format!("cannot listen on {}: {e}", server.listen),
+    })?;
     let handle = thread::Builder::new().name("listener".into()).spawn(move || listener.run());
     Ok(Some(handle.map_err(|_| Error::Thread("listener"))?))
 }
@@ -180,7 +198,14 @@ fn follow(
     let state = StreamState::resume(recovered.tail.as_ref());
     let (writer_tx, writer_rx) = bounded(WRITER_QUEUE);
     let budget = ByteBudget::new(WRITER_BYTES);
-    let writer = Writer::new(dir, index, writer_rx, parts.watermark.clone(), budget.clone(), Arc::clone(&parts.metrics));
+    let writer = Writer::new(
+        dir,
+        index,
+        writer_rx,
+        parts.watermark.clone(),
+        budget.clone(),
+        Arc::clone(&parts.metrics),
+    );
     let writer_budget = budget.clone();
     let writer = thread::Builder::new()
         .name("binlog-writer".into())
@@ -191,7 +216,15 @@ fn follow(
         })
         .map_err(|_| Error::Thread("binlog-writer"))?;
     let status = parts.status.clone().unwrap_or_default();
-    let dump = DumpThread::new(upstream, state, writer_tx, budget, parts.shutdown.clone(), status, Arc::clone(&parts.metrics));
+    let dump = DumpThread::new(
+        upstream,
+        state,
+        writer_tx,
+        budget,
+        parts.shutdown.clone(),
+        status,
+        Arc::clone(&parts.metrics),
+    );
     let dump = thread::Builder::new()
         .name("upstream-dump".into())
         .spawn(move || dump.run())

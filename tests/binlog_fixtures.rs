@@ -171,11 +171,17 @@ fn of_type<'a>(events: &[ScannedEvent<'a>], t: EventType) -> Vec<ScannedEvent<'a
 }
 
 fn mysql_gtids(events: &[ScannedEvent<'_>]) -> Vec<String> {
-    of_type(events, EventType::GTID).iter().map(|e| MysqlGtid::decode_event(e.bytes).unwrap().to_string()).collect()
+    of_type(events, EventType::GTID)
+        .iter()
+        .map(|e| MysqlGtid::decode_event(e.bytes).unwrap().to_string())
+        .collect()
 }
 
 fn maria_gtids(events: &[ScannedEvent<'_>]) -> Vec<MariaGtid> {
-    of_type(events, EventType::MARIADB_GTID).iter().map(|e| MariaGtid::decode_event(e.bytes).unwrap()).collect()
+    of_type(events, EventType::MARIADB_GTID)
+        .iter()
+        .map(|e| MariaGtid::decode_event(e.bytes).unwrap())
+        .collect()
 }
 
 fn only_gtid_list(events: &[ScannedEvent<'_>], alg: ChecksumAlg) -> MariaGtidList {
@@ -218,11 +224,21 @@ fn every_fixture_scans_clean_to_a_transaction_boundary() {
         let mut gtid_events = 0;
         for e in &events {
             verify_event(e.bytes, fd.checksum_alg).unwrap();
-            assert!(e.header.log_pos == 0 || u64::from(e.header.log_pos) == e.end(), "{} @{}", exp.path, e.offset);
+            assert!(
+                e.header.log_pos == 0 || u64::from(e.header.log_pos) == e.end(),
+                "{} @{}",
+                exp.path,
+                e.offset
+            );
             assert_eq!(boundary.feed(e.bytes, &fd).unwrap(), e.at_boundary);
             let t = e.header.event_type;
-            if [EventType::GTID, EventType::ANONYMOUS_GTID, EventType::GTID_TAGGED, EventType::MARIADB_GTID]
-                .contains(&t)
+            if [
+                EventType::GTID,
+                EventType::ANONYMOUS_GTID,
+                EventType::GTID_TAGGED,
+                EventType::MARIADB_GTID,
+            ]
+            .contains(&t)
             {
                 gtid_events += 1;
             }
@@ -242,7 +258,9 @@ fn mariadb_11_8_file_has_log_pos_0_inside_transactions_and_scans_clean() {
     assert_eq!(queries.len(), 348);
     assert!(queries.iter().all(|q| q.header.log_pos == 0 && !q.at_boundary));
     // GTIDs and XIDs keep their real end offsets.
-    for e in of_type(&events, EventType::MARIADB_GTID).iter().chain(&of_type(&events, EventType::XID)) {
+    for e in
+        of_type(&events, EventType::MARIADB_GTID).iter().chain(&of_type(&events, EventType::XID))
+    {
         assert_eq!(u64::from(e.header.log_pos), e.end());
     }
     let list = only_gtid_list(&events, fd.checksum_alg);
@@ -254,10 +272,14 @@ fn mariadb_11_8_file_has_log_pos_0_inside_transactions_and_scans_clean() {
     assert!(gtids.iter().all(|g| !g.is_standalone()));
     assert!(gtids.windows(2).all(|w| w[1].seq_no == w[0].seq_no + 1));
     assert_eq!(gtids[86].to_string(), "0-10-262667");
-    let checkpoints: Vec<u64> = of_type(&events, EventType::BINLOG_CHECKPOINT).iter().map(|e| e.offset).collect();
+    let checkpoints: Vec<u64> =
+        of_type(&events, EventType::BINLOG_CHECKPOINT).iter().map(|e| e.offset).collect();
     assert_eq!(checkpoints, [299, 1196]);
     let rotate = last_rotate(&events, fd.checksum_alg);
-    assert_eq!((rotate.position, rotate.next_file.as_slice()), (4, b"mariadb-repl-bin.000006".as_slice()));
+    assert_eq!(
+        (rotate.position, rotate.next_file.as_slice()),
+        (4, b"mariadb-repl-bin.000006".as_slice())
+    );
     let this = BinlogFileName::new("mariadb-repl-bin.000005").unwrap();
     assert_eq!(this.next(), Some(BinlogFileName::new(&rotate.next_file).unwrap()));
 }
@@ -306,7 +328,8 @@ fn mysql_8_0_files_list_their_gtids() {
     let buf = read("mysql_common/mysql-enum-string-set.000001");
     let (events, _) = walk_clean(&buf);
     assert!(events[0].header.is_in_use());
-    let expected: Vec<String> = (1..=5).map(|n| format!("93e95066-a2f4-11ec-9b69-9657f0ae95e2:{n}")).collect();
+    let expected: Vec<String> =
+        (1..=5).map(|n| format!("93e95066-a2f4-11ec-9b69-9657f0ae95e2:{n}")).collect();
     assert_eq!(mysql_gtids(&events), expected);
     // An empty PREVIOUS_GTIDS: 8 zero bytes + CRC.
     assert_eq!(of_type(&events, EventType::PREVIOUS_GTIDS)[0].bytes.len(), 19 + 8 + 4);
@@ -314,11 +337,15 @@ fn mysql_8_0_files_list_their_gtids() {
     let buf = read("mysql_common/binlog-invisible-columns.000001");
     let gtids = mysql_gtids(&walk_clean(&buf).0);
     assert_eq!(gtids.len(), 5);
-    assert!(gtids.iter().enumerate().all(|(i, g)| g.starts_with("97c7af02-") && g.ends_with(&format!(":{}", i + 1))));
+    assert!(gtids
+        .iter()
+        .enumerate()
+        .all(|(i, g)| g.starts_with("97c7af02-") && g.ends_with(&format!(":{}", i + 1))));
 
     let buf = read("apecloud_connector_rust/mysql-bin.000057");
     let (events, _) = walk_clean(&buf);
-    let expected: Vec<String> = (11..=13).map(|n| format!("76f3e7be-6720-11ed-9cad-0242ac110002:{n}")).collect();
+    let expected: Vec<String> =
+        (11..=13).map(|n| format!("76f3e7be-6720-11ed-9cad-0242ac110002:{n}")).collect();
     assert_eq!(mysql_gtids(&events), expected);
     assert_eq!(of_type(&events, EventType::TRANSACTION_PAYLOAD).len(), 2);
 }
@@ -341,7 +368,8 @@ fn mysql_5_7_files_checksums_and_rotate() {
     let buf = read("apecloud_connector_rust/mysql-bin.000080");
     let (events, fd) = walk_clean(&buf);
     assert_eq!(fd.create_timestamp, 0);
-    let expected: Vec<String> = (53..=62).map(|n| format!("58cf6502-63db-11ed-8079-0242ac110002:{n}")).collect();
+    let expected: Vec<String> =
+        (53..=62).map(|n| format!("58cf6502-63db-11ed-8079-0242ac110002:{n}")).collect();
     assert_eq!(mysql_gtids(&events), expected);
     assert!(of_type(&events, EventType::GTID).iter().all(|e| e.bytes.len() == 65));
 }
@@ -379,20 +407,15 @@ fn real_rotate_and_gtid_list_events_re_encode_byte_for_byte() {
         let (events, fd) = walk_clean(&buf);
         for e in &events {
             let h = e.header;
-            let again =
-                match h.event_type {
-                    EventType::ROTATE => Rotate::decode_event(e.bytes, fd.checksum_alg).unwrap().encode_event(
-                        h.timestamp,
-                        h.server_id,
-                        h.log_pos,
-                        h.flags,
-                        fd.checksum_alg,
-                    ),
-                    EventType::GTID_LIST => MariaGtidList::decode_event(e.bytes, fd.checksum_alg)
-                        .unwrap()
-                        .encode_event(h.timestamp, h.server_id, h.log_pos, h.flags, fd.checksum_alg),
-                    _ => continue,
-                };
+            let again = match h.event_type {
+                EventType::ROTATE => Rotate::decode_event(e.bytes, fd.checksum_alg)
+                    .unwrap()
+                    .encode_event(h.timestamp, h.server_id, h.log_pos, h.flags, fd.checksum_alg),
+                EventType::GTID_LIST => MariaGtidList::decode_event(e.bytes, fd.checksum_alg)
+                    .unwrap()
+                    .encode_event(h.timestamp, h.server_id, h.log_pos, h.flags, fd.checksum_alg),
+                _ => continue,
+            };
             assert_eq!(again, e.bytes, "{} @{}", exp.path, e.offset);
         }
     }
@@ -419,8 +442,9 @@ fn a_resent_fd_has_the_same_origin() {
 /// Cuts `buf` at `cuts` and checks each scan against the full one.
 fn check_cuts(path: &str, buf: &[u8], cuts: impl Iterator<Item = usize>) {
     let (events, _) = walk_clean(buf);
-    let boundaries: Vec<u64> =
-        std::iter::once(4).chain(events.iter().filter(|e| e.at_boundary).map(|e| e.end())).collect();
+    let boundaries: Vec<u64> = std::iter::once(4)
+        .chain(events.iter().filter(|e| e.at_boundary).map(|e| e.end()))
+        .collect();
     let ends: Vec<u64> = std::iter::once(4).chain(events.iter().map(|e| e.end())).collect();
     let mut seen = BTreeMap::new();
     for cut in cuts {
@@ -450,9 +474,10 @@ fn check_cuts(path: &str, buf: &[u8], cuts: impl Iterator<Item = usize>) {
 #[test]
 fn torn_tails_cut_back_to_the_last_whole_transaction() {
     // Every cut of one MariaDB and one MySQL file.
-    for path in
-        ["mariadb_operator_poc/domain_id_1/mariadb-repl-bin.000002", "mysql_common/mysql-enum-string-set.000001"]
-    {
+    for path in [
+        "mariadb_operator_poc/domain_id_1/mariadb-repl-bin.000002",
+        "mysql_common/mysql-enum-string-set.000001",
+    ] {
         let buf = read(path);
         check_cuts(path, &buf, 0..=buf.len());
     }
@@ -464,7 +489,14 @@ fn torn_tails_cut_back_to_the_last_whole_transaction() {
     let mut cuts: Vec<usize> = (0..8).collect();
     for e in &events {
         let (start, len) = (usize::try_from(e.offset).unwrap(), e.bytes.len());
-        cuts.extend([start + 1, start + 18, start + 19, start + len / 2, start + len - 1, start + len]);
+        cuts.extend([
+            start + 1,
+            start + 18,
+            start + 19,
+            start + len / 2,
+            start + len - 1,
+            start + len,
+        ]);
     }
     cuts.retain(|&c| c <= buf.len());
     check_cuts(path, &buf, cuts.into_iter());

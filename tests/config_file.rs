@@ -8,18 +8,13 @@
 
 // clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
 // helpers here are test code too, and a panic is how they report a failure.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 
 use common::{
-    bls_client, wait_for, wait_semi_sync_client, wait_until_ok, Binlogserver, MariaDb,
-    PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
+    bls_client, wait_for, wait_semi_sync_client, wait_until_ok, Binlogserver, MariaDb, PrimaryOpts,
+    TestDir, REPL_PASSWORD, REPL_USER,
 };
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -91,7 +86,8 @@ fn accounts_from_the_config_file_log_in_through_the_listener() {
     let port: u16 = wait_for(START, "binlogserver to log its listening address", || {
         bls.assert_running();
         let log = bls.log();
-        let line = log.lines().find(|l| l.contains("listening for replicas and binlog clients addr="))?;
+        let line =
+            log.lines().find(|l| l.contains("listening for replicas and binlog clients addr="))?;
         line.rsplit(':').next()?.trim().parse().ok()
     });
     // Host, port, user, password and semi-sync came from the file.
@@ -116,7 +112,9 @@ fn accounts_from_the_config_file_log_in_through_the_listener() {
         });
     }
     // Listing accounts replaces the implicit upstream one; wrong passwords fail.
-    for (user, password) in [(REPL_USER, REPL_PASSWORD), ("bob", "b"), ("alice", "alice"), ("nobody", "x")] {
+    for (user, password) in
+        [(REPL_USER, REPL_PASSWORD), ("bob", "b"), ("alice", "alice"), ("nobody", "x")]
+    {
         let err = show_binary_logs(port, user, password).expect_err(user);
         assert!(err.contains("ERROR 1045") && err.contains("Access denied"), "{user}: {err}");
     }
@@ -143,7 +141,11 @@ fn a_bad_config_file_stops_binlogserver_naming_file_line_and_key() {
         "{stderr}"
     );
 
-    write_file(dir.join("bad.conf").as_path(), "[binlogserver]\nhost = h\nuser = u\nport = 99999\n", 0o600);
+    write_file(
+        dir.join("bad.conf").as_path(),
+        "[binlogserver]\nhost = h\nuser = u\nport = 99999\n",
+        0o600,
+    );
     let out = run(&["--config", conf]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

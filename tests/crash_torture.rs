@@ -49,8 +49,8 @@ use binlogserver::storage::datadir::DataDir;
 use binlogserver::storage::recovery::{recover_with, walk_file};
 use common::{
     assert_index_matches, assert_same_binlog_set, assert_same_binlogs, local_binlog_files,
-    wait_binlog_checkpointed, wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver, MariaDb, PrimaryOpts,
-    TestDir,
+    wait_binlog_checkpointed, wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver,
+    MariaDb, PrimaryOpts, TestDir,
 };
 
 const CATCH_UP: Duration = Duration::from_secs(60);
@@ -167,7 +167,11 @@ fn run_client(
             }
             Ok(_) => match line.trim_end().split_once('\t') {
                 Some((s, gtid)) if s == seq.to_string() && gtid.starts_with("0-1-") => {
-                    acked.lock().expect("ack log").push(Acked { client: id, seq, gtid: gtid.to_owned() });
+                    acked.lock().expect("ack log").push(Acked {
+                        client: id,
+                        seq,
+                        gtid: gtid.to_owned(),
+                    });
                     count.fetch_add(1, Ordering::SeqCst);
                 }
                 _ => {
@@ -192,7 +196,12 @@ fn run_client(
 
 /// One statement in its own session, recorded as client `id` when it is a
 /// commit (it prints `@@last_gtid`); for FLUSH and the large row.
-fn side_statement(primary: &MariaDb, id: usize, stmt: String, acked: &AckLog) -> thread::JoinHandle<()> {
+fn side_statement(
+    primary: &MariaDb,
+    id: usize,
+    stmt: String,
+    acked: &AckLog,
+) -> thread::JoinHandle<()> {
     let mut cmd = primary.client();
     let acked = acked.clone();
     thread::Builder::new()
@@ -202,7 +211,11 @@ fn side_statement(primary: &MariaDb, id: usize, stmt: String, acked: &AckLog) ->
             assert!(out.status.success(), "{stmt:.80}: {}", String::from_utf8_lossy(&out.stderr));
             let text = String::from_utf8_lossy(&out.stdout);
             if let Some(gtid) = text.lines().last().filter(|l| l.starts_with("0-1-")) {
-                acked.lock().expect("ack log").push(Acked { client: id, seq: 0, gtid: gtid.to_owned() });
+                acked.lock().expect("ack log").push(Acked {
+                    client: id,
+                    seq: 0,
+                    gtid: gtid.to_owned(),
+                });
             }
         })
         .expect("spawn a side thread")
@@ -306,7 +319,11 @@ fn recovery_ms(log: &str) -> Vec<u64> {
 }
 
 fn bytes_in(dir: &Path) -> u64 {
-    local_binlog_files(dir).iter().filter_map(|n| fs::metadata(dir.join(n)).ok()).map(|m| m.len()).sum()
+    local_binlog_files(dir)
+        .iter()
+        .filter_map(|n| fs::metadata(dir.join(n)).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// Statistics of one run.
@@ -328,7 +345,11 @@ struct Torture<'a> {
 
 impl Torture<'_> {
     fn start_bls(&self) -> Binlogserver {
-        Binlogserver::follow(self.primary, self.data.path(), &["--semi-sync", "on", "--heartbeat", "1", "--listen", "off"])
+        Binlogserver::follow(
+            self.primary,
+            self.data.path(),
+            &["--semi-sync", "on", "--heartbeat", "1", "--listen", "off"],
+        )
     }
 
     /// SIGKILL, then check the data dir as the kill left it.
@@ -401,21 +422,28 @@ impl Torture<'_> {
         let (files, _) = stored_gtids(self.data.path(), false);
         let last = assert_continuous(&files, &format!("cycle {n}: after restart"));
         assert_eq!(last, self.primary.gtid_seq(), "cycle {n}: stored GTIDs end at the primary's");
-        assert_acked_present(&files, &self.acked.lock().expect("ack log"), &format!("cycle {n}: after restart"));
+        assert_acked_present(
+            &files,
+            &self.acked.lock().expect("ack log"),
+            &format!("cycle {n}: after restart"),
+        );
         bls
     }
 }
 
 #[test]
 fn keeps_every_acknowledged_commit_through_kill_9_at_random_moments() {
-    let cycles: usize = std::env::var("BLS_TORTURE_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let seed = std::env::var("BLS_TORTURE_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1);
+    let cycles: usize =
+        std::env::var("BLS_TORTURE_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let seed =
+        std::env::var("BLS_TORTURE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+                | 1
+        });
     eprintln!("crash torture: {cycles} cycles, BLS_TORTURE_SEED={seed}");
     let begin = Instant::now();
-    let primary = MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 5_000, ..PrimaryOpts::default() });
+    let primary =
+        MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 5_000, ..PrimaryOpts::default() });
     let data = TestDir::new("torture-data");
     let mut t = Torture {
         primary: &primary,

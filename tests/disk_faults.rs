@@ -61,9 +61,13 @@ impl Tmpfs {
 
     /// Bytes still available (`statfs`).
     fn free_bytes(&self) -> u64 {
-        let out = Command::new("stat").args(["-f", "-c", "%a %S", self.dir.path_str()]).output().expect("run stat -f");
+        let out = Command::new("stat")
+            .args(["-f", "-c", "%a %S", self.dir.path_str()])
+            .output()
+            .expect("run stat -f");
         let text = String::from_utf8_lossy(&out.stdout);
-        let mut nums = text.split_whitespace().map(|n| n.parse::<u64>().expect("stat -f prints numbers"));
+        let mut nums =
+            text.split_whitespace().map(|n| n.parse::<u64>().expect("stat -f prints numbers"));
         match (nums.next(), nums.next()) {
             (Some(blocks), Some(size)) => blocks * size,
             _ => panic!("stat -f {}: {text}", self.dir.path_str()),
@@ -103,14 +107,26 @@ fn assert_prefixes_of_primary(primary: &MariaDb, dir: &Path) {
     for name in &files {
         let ours = fs::read(dir.join(name)).expect("read a local binlog");
         let theirs = fs::read(primary.binlog_path(name)).expect("read the primary's binlog");
-        assert!(ours.len() <= theirs.len(), "{name}: {} local bytes, the primary has {}", ours.len(), theirs.len());
-        let diff = ours.iter().zip(&theirs).enumerate().find(|&(i, (a, b))| a != b && !(i == 21 && (a ^ b) == 1));
+        assert!(
+            ours.len() <= theirs.len(),
+            "{name}: {} local bytes, the primary has {}",
+            ours.len(),
+            theirs.len()
+        );
+        let diff = ours
+            .iter()
+            .zip(&theirs)
+            .enumerate()
+            .find(|&(i, (a, b))| a != b && !(i == 21 && (a ^ b) == 1));
         assert!(diff.is_none(), "{name}: differs from the primary's at {:?}", diff);
     }
     let index = fs::read_to_string(dir.join("mysql-bin.index")).expect("read the index");
     let listed: Vec<&str> = index.lines().map(|l| l.trim_start_matches("./")).collect();
     for name in &listed {
-        assert!(files.iter().any(|f| f == name), "the index names {name}, which is not on disk; index:\n{index}");
+        assert!(
+            files.iter().any(|f| f == name),
+            "the index names {name}, which is not on disk; index:\n{index}"
+        );
     }
 }
 
@@ -145,7 +161,8 @@ fn a_full_disk_stops_writing_and_acking_and_a_restart_resumes_to_identical_files
         .find(|l| l.contains(" ERROR "))
         .unwrap_or_else(|| panic!("no ERROR line in the log:\n{}", tail(&log, 30)));
     assert!(
-        error.contains("No space left on device") && error.contains(&disk.path().display().to_string()),
+        error.contains("No space left on device")
+            && error.contains(&disk.path().display().to_string()),
         "the error must name the file and ENOSPC: {error}"
     );
     eprintln!("binlogserver stopped after {rows} rows ({commits} commits): {error}");
@@ -156,7 +173,11 @@ fn a_full_disk_stops_writing_and_acking_and_a_restart_resumes_to_identical_files
     assert!(yes > 0, "some transactions were acknowledged before the disk filled");
     assert!(no > 0, "the transaction that filled the disk was not acknowledged");
     commits += big_row(&primary, ROW);
-    assert_eq!(primary.status_u64("Rpl_semi_sync_master_yes_tx"), yes, "acknowledged after the stop");
+    assert_eq!(
+        primary.status_u64("Rpl_semi_sync_master_yes_tx"),
+        yes,
+        "acknowledged after the stop"
+    );
     wait_until(STOP, "the primary to drop its semi-sync client", || {
         primary.status_u64("Rpl_semi_sync_master_clients") == 0
     });
@@ -187,12 +208,27 @@ fn a_full_disk_stops_writing_and_acking_and_a_restart_resumes_to_identical_files
 fn assert_refuses(dir: &Path, needles: &[&str]) {
     let dir_arg = dir.to_str().expect("UTF-8 path");
     // Nothing listens on port 1: the data directory is checked first.
-    let bls = Binlogserver::start(&["-h", "127.0.0.1", "-P", "1", "-u", "repl", "-p", "x", "-d", dir_arg, "--listen", "off"]);
+    let bls = Binlogserver::start(&[
+        "-h",
+        "127.0.0.1",
+        "-P",
+        "1",
+        "-u",
+        "repl",
+        "-p",
+        "x",
+        "-d",
+        dir_arg,
+        "--listen",
+        "off",
+    ]);
     let status = bls.wait_exit(STOP);
     assert!(!status.success(), "binlogserver must fail on {dir_arg}, got {status}");
     let log = bls.log();
     assert!(
-        log.lines().any(|l| l.contains(" ERROR ") && l.contains(dir_arg) && needles.iter().all(|n| l.contains(n))),
+        log.lines().any(|l| l.contains(" ERROR ")
+            && l.contains(dir_arg)
+            && needles.iter().all(|n| l.contains(n))),
         "no ERROR line names {dir_arg} and {needles:?}:\n{}",
         tail(&log, 20)
     );

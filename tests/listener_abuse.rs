@@ -9,12 +9,7 @@
 //! afterwards a normal client (`mariadb`, `mariadb-binlog --raw`) is still
 //! served, and the server's threads and memory return to where they were.
 
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 
@@ -101,7 +96,11 @@ fn oversized_length_prefixes_are_refused_before_any_payload() {
     // harness's readiness probe, hence 20 rather than 21.)
     wait_until_ok(Duration::from_secs(20), "20 sessions reading their big packets", || {
         let threads = proc_status(bls.pid(), "Threads");
-        if threads >= threads_before + 20 { Ok(()) } else { Err(format!("{threads} threads, {threads_before} before")) }
+        if threads >= threads_before + 20 {
+            Ok(())
+        } else {
+            Err(format!("{threads} threads, {threads_before} before"))
+        }
     });
     let rss_during = proc_status(bls.pid(), "VmRSS");
     assert!(
@@ -238,9 +237,15 @@ fn five_hundred_connections_at_once_stay_bounded() {
     drop(conns);
     wait_until_ok(Duration::from_secs(30), "every session thread to end", || {
         let now = proc_status(pid, "Threads");
-        if now <= threads_before { Ok(()) } else { Err(format!("{now} threads, {threads_before} before")) }
+        if now <= threads_before {
+            Ok(())
+        } else {
+            Err(format!("{now} threads, {threads_before} before"))
+        }
     });
     let rss_after = proc_status(pid, "VmRSS");
-    eprintln!("VmRSS kB: before {rss_before}, with {greeted} sessions {rss_during}, after {rss_after}");
+    eprintln!(
+        "VmRSS kB: before {rss_before}, with {greeted} sessions {rss_during}, after {rss_after}"
+    );
     assert_still_serves(&bls, port, &dir);
 }

@@ -67,15 +67,7 @@ impl Rig {
         );
         replica.change_master_options("MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1");
         replica.start_slave();
-        Rig {
-            primary,
-            up,
-            data,
-            bls,
-            bls_port,
-            down,
-            replica,
-        }
+        Rig { primary, up, data, bls, bls_port, down, replica }
     }
 
     /// Runs `fault` under a load of two clients; afterwards the load must
@@ -108,26 +100,18 @@ impl Rig {
     /// Waits until binlogserver has logged a lost link and made a new dump
     /// request since `seen`, and both relays saw a new connection since.
     fn wait_reconnected(&self, what: &str, seen: &Seen) {
-        wait_until(
-            RECONNECT,
-            &format!("binlogserver to reconnect after {what}"),
-            || {
-                self.bls.assert_running();
-                count_in_log(&self.bls, DUMP_REQUEST) > seen.dumps && self.up.accepted() > seen.up
-            },
-        );
+        wait_until(RECONNECT, &format!("binlogserver to reconnect after {what}"), || {
+            self.bls.assert_running();
+            count_in_log(&self.bls, DUMP_REQUEST) > seen.dumps && self.up.accepted() > seen.up
+        });
         assert!(
             count_in_log(&self.bls, LINK_LOST) > seen.lost,
             "binlogserver reconnected after {what} without logging `{LINK_LOST}`"
         );
-        wait_until(
-            RECONNECT,
-            &format!("the replica to reconnect after {what}"),
-            || {
-                self.bls.assert_running();
-                self.down.accepted() > seen.down
-            },
-        );
+        wait_until(RECONNECT, &format!("the replica to reconnect after {what}"), || {
+            self.bls.assert_running();
+            self.down.accepted() > seen.down
+        });
         wait_until(
             RECONNECT,
             &format!("the replica's new dump on binlogserver after {what}"),
@@ -149,11 +133,8 @@ impl Rig {
     /// timeout (four heartbeat periods), not closed by anyone.
     fn assert_silence_noticed(&self, what: &str, seen: &Seen) {
         let log = self.bls.log();
-        let lost: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains(LINK_LOST))
-            .skip(seen.lost)
-            .collect();
+        let lost: Vec<&str> =
+            log.lines().filter(|l| l.contains(LINK_LOST)).skip(seen.lost).collect();
         assert!(
             lost.iter().any(|l| l.contains("timed out")),
             "after {what} binlogserver did not drop the link for silence; lost links:\n{}",
@@ -188,14 +169,8 @@ fn links_survive_resets_mid_packet_and_trickles() {
     rig.under_load("a reset mid-packet on both links", |_| {
         let seen = rig.seen();
         // A few hundred bytes into a stream of ~500-byte transactions.
-        assert!(
-            rig.up.reset_after(RelayDir::ToClient, 777) >= 1,
-            "an upstream link to reset"
-        );
-        assert!(
-            rig.down.reset_after(RelayDir::ToClient, 555) >= 1,
-            "a downstream link"
-        );
+        assert!(rig.up.reset_after(RelayDir::ToClient, 777) >= 1, "an upstream link to reset");
+        assert!(rig.down.reset_after(RelayDir::ToClient, 555) >= 1, "a downstream link");
         rig.wait_reconnected("a reset mid-packet", &seen);
     });
 
@@ -207,10 +182,7 @@ fn links_survive_resets_mid_packet_and_trickles() {
         rig.down.reset_after(RelayDir::ToClient, 3 << 20);
         big_row(&rig.primary, BIG_ROW);
         rig.wait_reconnected("a reset inside a large event", &seen);
-        assert!(
-            rig.up.resets() > resets.0 && rig.down.resets() > resets.1,
-            "both links were cut"
-        );
+        assert!(rig.up.resets() > resets.0 && rig.down.resets() > resets.1, "both links were cut");
     });
     let largest = local_binlog_files(rig.data.path())
         .iter()
@@ -224,10 +196,8 @@ fn links_survive_resets_mid_packet_and_trickles() {
 
     rig.under_load("a one-byte trickle on both links", |load| {
         let seen = rig.seen();
-        let (up0, down0) = (
-            rig.up.forwarded(RelayDir::ToClient),
-            rig.down.forwarded(RelayDir::ToClient),
-        );
+        let (up0, down0) =
+            (rig.up.forwarded(RelayDir::ToClient), rig.down.forwarded(RelayDir::ToClient));
         rig.up.set_trickle(true);
         rig.down.set_trickle(true);
         wait_acked(load, 5);
@@ -269,8 +239,7 @@ fn dead_links_are_noticed_and_replaced() {
     // semi-sync replica behind a half-open link reconnects: reproduced with
     // a real MariaDB replica in place of binlogserver, so not ours to fix.
     // Semi-sync is off at the primary while its link is half-open.
-    rig.primary
-        .sql("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
+    rig.primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
     rig.under_load("half-open links", |_| {
         let seen = rig.seen();
         assert!(rig.up.half_open() >= 1, "an upstream link to cut");
@@ -278,8 +247,7 @@ fn dead_links_are_noticed_and_replaced() {
         rig.wait_reconnected("a half-open link", &seen);
         rig.assert_silence_noticed("a half-open link", &seen);
     });
-    rig.primary
-        .sql("SET GLOBAL rpl_semi_sync_master_enabled = ON");
+    rig.primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = ON");
     wait_semi_sync_client(&rig.primary, &rig.bls);
     let log = rig.bls.log();
     let lost: Vec<&str> = log.lines().filter(|l| l.contains(LINK_LOST)).collect();

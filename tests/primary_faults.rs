@@ -90,26 +90,16 @@ fn follows_a_restarted_primary_into_its_new_file() {
     wait_caught_up(&primary, data.path(), CATCH_UP);
 
     primary.shutdown();
-    wait_until(
-        REFUSE,
-        "binlogserver to notice the primary went away",
-        || {
-            bls.assert_running();
-            count_in_log(&bls, LINK_LOST) > 0
-        },
-    );
+    wait_until(REFUSE, "binlogserver to notice the primary went away", || {
+        bls.assert_running();
+        count_in_log(&bls, LINK_LOST) > 0
+    });
     primary.restart();
     let files: Vec<String> = primary.binlog_files().into_iter().map(|f| f.0).collect();
-    assert_eq!(
-        files,
-        ["mysql-bin.000001", "mysql-bin.000002"],
-        "setup: a new file after restart"
-    );
+    assert_eq!(files, ["mysql-bin.000001", "mysql-bin.000002"], "setup: a new file after restart");
 
     wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "after the restart", || {
-        mixed_workload(&primary, 20)
-    });
+    assert_all_acked(&primary, "after the restart", || mixed_workload(&primary, 20));
     wait_caught_up(&primary, data.path(), CATCH_UP);
     assert_same_binlogs(&primary, data.path());
     assert_same_binlog_set(&primary, data.path());
@@ -194,10 +184,7 @@ fn refuses_a_different_server_behind_the_same_address() {
 
     // Another server with another history that reaches further into the
     // same file name, with the same server id (1) as the first.
-    let other = MariaDb::primary(PrimaryOpts {
-        semi_sync: false,
-        ..PrimaryOpts::default()
-    });
+    let other = MariaDb::primary(PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() });
     mixed_workload(&other, 40);
     mixed_workload(&other, 40);
     let theirs = other.master_status();
@@ -220,7 +207,11 @@ fn refuses_a_different_server_behind_the_same_address() {
             && l.contains("cannot follow the primary")
             && (l.contains("do not match the stored ones") || l.contains("refused the binlog dump"))
     });
-    assert!(refused, "no ERROR line says the other server's history was refused:\n{}", tail(&log, 40));
+    assert!(
+        refused,
+        "no ERROR line says the other server's history was refused:\n{}",
+        tail(&log, 40)
+    );
     assert!(
         relay.accepted() <= accepted + 2,
         "binlogserver connected {} times to the other server",
@@ -239,9 +230,7 @@ fn follows_a_primary_without_binlog_checksums() {
     let data = TestDir::new("bls-data");
     let bls = follow(&primary, &data);
     wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "binlog_checksum=NONE", || {
-        mixed_workload(&primary, 40)
-    });
+    assert_all_acked(&primary, "binlog_checksum=NONE", || mixed_workload(&primary, 40));
     primary.sql("FLUSH BINARY LOGS");
     assert_all_acked(&primary, "binlog_checksum=NONE, second file", || {
         mixed_workload(&primary, 10)
@@ -305,9 +294,7 @@ fn acknowledges_statement_and_mixed_binlog_formats() {
     let data = TestDir::new("bls-data");
     let bls = follow(&primary, &data);
     wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "binlog_format=STATEMENT", || {
-        statement_workload(&primary, "st")
-    });
+    assert_all_acked(&primary, "binlog_format=STATEMENT", || statement_workload(&primary, "st"));
     primary.sql("SET GLOBAL binlog_format = 'MIXED'");
     // UUID() is unsafe for statement logging: MIXED logs those rows.
     assert_all_acked(&primary, "binlog_format=MIXED", || {
@@ -339,18 +326,12 @@ fn keeps_following_while_semi_sync_is_switched_off_and_on() {
     let (yes, _) = semi_sync_tx(&primary);
     mixed_workload(&primary, 20);
     wait_caught_up(&primary, data.path(), CATCH_UP);
-    assert_eq!(
-        semi_sync_tx(&primary).0,
-        yes,
-        "no semi-sync while it is off"
-    );
+    assert_eq!(semi_sync_tx(&primary).0, yes, "no semi-sync while it is off");
     bls.assert_running();
 
     primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = ON");
     wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "semi-sync on again", || {
-        mixed_workload(&primary, 20)
-    });
+    assert_all_acked(&primary, "semi-sync on again", || mixed_workload(&primary, 20));
     wait_caught_up(&primary, data.path(), CATCH_UP);
     assert_same_binlogs(&primary, data.path());
     assert_gtids_contiguous(&primary, data.path());

@@ -6,7 +6,12 @@
 //! decoded packets.
 
 // clippy.toml's allow-*-in-tests reaches only #[test] functions, not helpers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 
@@ -15,8 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    assert_same_binlogs, tool, wait_caught_up, wait_for, wait_semi_sync_client, wait_until, Binlogserver, MariaDb,
-    PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
+    assert_same_binlogs, tool, wait_caught_up, wait_for, wait_semi_sync_client, wait_until,
+    Binlogserver, MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
 };
 
 /// The proxy process; killed on drop.
@@ -33,7 +38,14 @@ impl Proxy {
         let out = dir.join("proxy.out");
         let file = fs::File::create(&out).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_binlogserver"))
-            .args(["proxy", "--hexdump", "--listen", "127.0.0.1:0", "--to", &format!("127.0.0.1:{to_port}")])
+            .args([
+                "proxy",
+                "--hexdump",
+                "--listen",
+                "127.0.0.1:0",
+                "--to",
+                &format!("127.0.0.1:{to_port}"),
+            ])
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -74,22 +86,46 @@ fn client_query_and_semi_sync_replication_through_the_proxy() {
     // A long semi-sync timeout: under load an ACK may be slow, but it must
     // come (no_tx stays 0); nothing is binlogged before binlogserver is
     // the primary's semi-sync client.
-    let primary = MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 30_000, ..PrimaryOpts::default() });
+    let primary =
+        MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 30_000, ..PrimaryOpts::default() });
     let proxy = Proxy::start(primary.port());
 
     // A client query: the right answer, and the proxy shows it decoded.
     let out = Command::new(tool("mariadb"))
-        .args(["--no-defaults", "-uroot", "-h127.0.0.1", &format!("-P{}", proxy.port), "--protocol=tcp", "--skip-ssl"])
-        .args(["-N", "-B", "--connect-timeout=10", "-e", "SELECT 'hello' AS greeting, 6 * 7 AS answer, NULL AS nothing"])
+        .args([
+            "--no-defaults",
+            "-uroot",
+            "-h127.0.0.1",
+            &format!("-P{}", proxy.port),
+            "--protocol=tcp",
+            "--skip-ssl",
+        ])
+        .args([
+            "-N",
+            "-B",
+            "--connect-timeout=10",
+            "-e",
+            "SELECT 'hello' AS greeting, 6 * 7 AS answer, NULL AS nothing",
+        ])
         .output()
         .expect("run mariadb");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello\t42\tNULL");
-    proxy.wait_line(&["s>c seq=0", "HANDSHAKE server_version=", "MariaDB", "auth_plugin=mysql_native_password"]);
+    proxy.wait_line(&[
+        "s>c seq=0",
+        "HANDSHAKE server_version=",
+        "MariaDB",
+        "auth_plugin=mysql_native_password",
+    ]);
     proxy.wait_line(&["c>s seq=1", "HANDSHAKE_RESPONSE user=root"]);
-    proxy.wait_line(&["c>s seq=0", "COM_QUERY \"SELECT 'hello' AS greeting, 6 * 7 AS answer, NULL AS nothing\""]);
+    proxy.wait_line(&[
+        "c>s seq=0",
+        "COM_QUERY \"SELECT 'hello' AS greeting, 6 * 7 AS answer, NULL AS nothing\"",
+    ]);
     // --hexdump: the payload follows its line, as `hexdump -C` shows it.
-    proxy.wait_line(&["00000000  03 53 45 4c 45 43 54 20  27 68 65 6c 6c 6f 27 20  |.SELECT 'hello' |"]);
+    proxy.wait_line(&[
+        "00000000  03 53 45 4c 45 43 54 20  27 68 65 6c 6c 6f 27 20  |.SELECT 'hello' |",
+    ]);
     proxy.wait_line(&["s>c", "RESULT_SET columns=3"]);
     proxy.wait_line(&["s>c", "COLUMN 2 name=answer"]);
     proxy.wait_line(&["s>c", "ROW ['hello', '42', NULL]"]);
@@ -99,8 +135,24 @@ fn client_query_and_semi_sync_replication_through_the_proxy() {
     let data = TestDir::new("proxy-bls");
     let port = proxy.port.to_string();
     let bls = Binlogserver::start(&[
-        "-h", "127.0.0.1", "-P", &port, "-u", REPL_USER, "-p", REPL_PASSWORD, "-d", data.path_str(),
-        "--server-id", "1001", "--semi-sync", "on", "--heartbeat", "1", "--listen", "off",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        REPL_USER,
+        "-p",
+        REPL_PASSWORD,
+        "-d",
+        data.path_str(),
+        "--server-id",
+        "1001",
+        "--semi-sync",
+        "on",
+        "--heartbeat",
+        "1",
+        "--listen",
+        "off",
     ]);
     wait_semi_sync_client(&primary, &bls);
     let yes_before = primary.status_u64("Rpl_semi_sync_master_yes_tx");
@@ -114,7 +166,11 @@ fn client_query_and_semi_sync_replication_through_the_proxy() {
     wait_until(Duration::from_secs(20), "semi-sync yes_tx to count the commits", || {
         primary.status_u64("Rpl_semi_sync_master_yes_tx") >= yes_before + 5
     });
-    assert_eq!(primary.status_u64("Rpl_semi_sync_master_no_tx"), 0, "a commit timed out waiting for its ACK");
+    assert_eq!(
+        primary.status_u64("Rpl_semi_sync_master_no_tx"),
+        0,
+        "a commit timed out waiting for its ACK"
+    );
     assert_same_binlogs(&primary, data.path());
     bls.assert_running();
 

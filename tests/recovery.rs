@@ -86,7 +86,8 @@ fn startup_walk_stops_at_a_corrupt_event() {
 #[test]
 fn recover_truncates_a_torn_file_to_its_last_transaction() {
     let dir = TestDir::new("recovery");
-    for rel in ["mysql_common/mariadb-bin.000001", "shyiko_connector_java/mysql-bin.checksum-crc32"] {
+    for rel in ["mysql_common/mariadb-bin.000001", "shyiko_connector_java/mysql-bin.checksum-crc32"]
+    {
         let bytes = fixture(rel);
         let bounds = boundaries(&bytes);
         // Every offset in the last 600 bytes, a stride through the rest.
@@ -103,7 +104,11 @@ fn recover_truncates_a_torn_file_to_its_last_transaction() {
             assert_eq!(tail.len, want, "{rel} cut at {cut}");
             assert_eq!(fs::metadata(&path).unwrap().len(), want, "{rel} cut at {cut}: file length");
             let on_disk = fs::read(&path).unwrap();
-            assert_eq!(&on_disk[..], &bytes[..want as usize], "{rel} cut at {cut}: kept bytes changed");
+            assert_eq!(
+                &on_disk[..],
+                &bytes[..want as usize],
+                "{rel} cut at {cut}: kept bytes changed"
+            );
             assert_eq!(tail.fd.is_some(), want > 4, "{rel} cut at {cut}");
         }
     }
@@ -120,7 +125,10 @@ fn recover_adds_a_file_missing_from_the_index() {
     let rec = recover(&data).unwrap();
     assert_eq!(rec.files.len(), 2);
     assert_eq!(rec.tail.unwrap().len, 4);
-    assert_eq!(fs::read_to_string(dir.join("mariadb-bin.index")).unwrap(), "./mariadb-bin.000001\n./mariadb-bin.000002\n");
+    assert_eq!(
+        fs::read_to_string(dir.join("mariadb-bin.index")).unwrap(),
+        "./mariadb-bin.000001\n./mariadb-bin.000002\n"
+    );
 }
 
 #[test]

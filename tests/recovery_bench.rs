@@ -53,8 +53,10 @@ fn place(event: &mut [u8], end: u64) {
 /// Writes `<dir>/mysql-bin.000001` of at least `size` bytes; returns its size
 /// and its number of events.
 fn build(dir: &Path, size: u64, large: bool) -> (u64, u64) {
-    let fixture = fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)).expect("read the fixture");
-    let events: Vec<(u8, Vec<u8>)> = walk(&fixture).map(|e| (e.header.event_type.0, e.bytes.to_vec())).collect();
+    let fixture =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)).expect("read the fixture");
+    let events: Vec<(u8, Vec<u8>)> =
+        walk(&fixture).map(|e| (e.header.event_type.0, e.bytes.to_vec())).collect();
     // Magic, FD, GTID_LIST, BINLOG_CHECKPOINT as they are; then transactions
     // made of the first GTID..XID group.
     let head: Vec<Vec<u8>> = events.iter().take(3).map(|e| e.1.clone()).collect();
@@ -70,7 +72,8 @@ fn build(dir: &Path, size: u64, large: bool) -> (u64, u64) {
         annotate[9..13].copy_from_slice(&len.to_le_bytes());
     }
     let path = dir.join("mysql-bin.000001");
-    let mut out = BufWriter::with_capacity(8 << 20, fs::File::create(&path).expect("create the file"));
+    let mut out =
+        BufWriter::with_capacity(8 << 20, fs::File::create(&path).expect("create the file"));
     let emit_raw = |out: &mut BufWriter<fs::File>, bytes: &[u8]| out.write_all(bytes).unwrap();
     let mut count = 0u64;
     let mut end = 4u64;
@@ -116,8 +119,10 @@ fn time_recovery(dir: &Path, size: u64) -> f64 {
 #[test]
 #[ignore = "benchmark: run by etc/bench-recovery.sh"]
 fn bench_recovery_of_a_large_last_file() {
-    let size: u64 = env_or("BLS_BENCH_RECOVERY_BYTES", "1073741824").parse().expect("BLS_BENCH_RECOVERY_BYTES");
-    let runs: usize = env_or("BLS_BENCH_RECOVERY_RUNS", "3").parse().expect("BLS_BENCH_RECOVERY_RUNS");
+    let size: u64 =
+        env_or("BLS_BENCH_RECOVERY_BYTES", "1073741824").parse().expect("BLS_BENCH_RECOVERY_BYTES");
+    let runs: usize =
+        env_or("BLS_BENCH_RECOVERY_RUNS", "3").parse().expect("BLS_BENCH_RECOVERY_RUNS");
     let shapes = env_or("BLS_BENCH_RECOVERY_SHAPE", "small,large");
     let base = std::env::var_os("BLS_BENCH_RECOVERY_DIR");
     for shape in shapes.split(',') {

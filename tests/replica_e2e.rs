@@ -39,7 +39,6 @@ fn start_binlogserver(primary: &MariaDb, data: &TestDir) -> Binlogserver {
     Binlogserver::follow(primary, data.path(), &FOLLOW_ARGS)
 }
 
-
 /// Total size of the binlog files in `dir`.
 fn binlog_bytes(dir: &Path) -> u64 {
     local_binlog_files(dir)
@@ -83,10 +82,7 @@ fn harness_starts_a_primary_with_semi_sync() {
     );
     drop(again);
     assert_eq!(primary.sql("SELECT @@rpl_semi_sync_master_enabled"), "1");
-    assert_eq!(
-        primary.sql("SELECT @@rpl_semi_sync_master_wait_point"),
-        "AFTER_SYNC"
-    );
+    assert_eq!(primary.sql("SELECT @@rpl_semi_sync_master_wait_point"), "AFTER_SYNC");
     assert_eq!(primary.sql("SELECT @@log_bin"), "1");
     assert_eq!(primary.sql("SELECT @@binlog_checksum"), "CRC32");
     assert_eq!(primary.sql("SELECT @@gtid_strict_mode"), "1");
@@ -106,42 +102,21 @@ fn harness_starts_a_primary_with_semi_sync() {
         .output()
         .expect("run mariadb as repl");
     let grants = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "repl cannot log in: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "repl cannot log in: {}", String::from_utf8_lossy(&out.stderr));
     for privilege in ["REPLICATION SLAVE", "BINLOG MONITOR", "SLAVE MONITOR"] {
-        assert!(
-            grants.contains(privilege),
-            "repl lacks {privilege}: {grants}"
-        );
+        assert!(grants.contains(privilege), "repl lacks {privilege}: {grants}");
     }
 
     let before = primary.binlog_files();
     let commits = mixed_workload(&primary, 40) + big_row(&primary, BIG_ROW);
     let after = primary.binlog_files();
     let (live, pos) = primary.master_status();
-    assert_eq!(
-        after.last().map(|f| (f.0.clone(), f.1)),
-        Some((live.clone(), pos))
-    );
+    assert_eq!(after.last().map(|f| (f.0.clone(), f.1)), Some((live.clone(), pos)));
     let total = |files: &[(String, u64)]| files.iter().map(|f| f.1).sum::<u64>();
-    assert!(
-        total(&after) > total(&before) + BIG_ROW as u64,
-        "{before:?} -> {after:?}"
-    );
-    assert_eq!(
-        primary.gtid_seq(),
-        commits,
-        "every transaction of the harness is counted"
-    );
+    assert!(total(&after) > total(&before) + BIG_ROW as u64, "{before:?} -> {after:?}");
+    assert_eq!(primary.gtid_seq(), commits, "every transaction of the harness is counted");
     let big = largest_event(&primary.binlog_path(&live)).expect("events in the live binlog");
-    assert!(
-        big.size > SIXTEEN_MIB,
-        "largest event is only {} bytes",
-        big.size
-    );
+    assert!(big.size > SIXTEEN_MIB, "largest event is only {} bytes", big.size);
     assert_eq!(big.type_code, 23, "the big event is a WRITE_ROWS_V1 event");
 
     // A clean shutdown closes the live file: the in-use flag is cleared.
@@ -156,25 +131,12 @@ fn harness_starts_a_primary_with_semi_sync() {
 /// to be right: `mariadb-binlog --read-from-remote-server --raw --stop-never`.
 #[test]
 fn harness_accepts_a_mariadb_binlog_raw_copy() {
-    let primary = MariaDb::primary(PrimaryOpts {
-        semi_sync: false,
-        ..PrimaryOpts::default()
-    });
+    let primary = MariaDb::primary(PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() });
     let copy = TestDir::new("raw-copy");
     let log = fs::File::create(copy.join("mariadb-binlog.log")).expect("create log");
     let child = Command::new(tool("mariadb-binlog"))
-        .args([
-            "--no-defaults",
-            "--read-from-remote-server",
-            "--raw",
-            "--stop-never",
-        ])
-        .args([
-            "--stop-never-slave-server-id=1002",
-            "-h127.0.0.1",
-            "-urepl",
-            "-preplpass",
-        ])
+        .args(["--no-defaults", "--read-from-remote-server", "--raw", "--stop-never"])
+        .args(["--stop-never-slave-server-id=1002", "-h127.0.0.1", "-urepl", "-preplpass"])
         .arg(format!("-P{}", primary.port()))
         .arg(format!("--result-file={}/", copy.path_str()))
         .arg("mysql-bin.000001")
@@ -195,11 +157,7 @@ fn harness_accepts_a_mariadb_binlog_raw_copy() {
     let (live, _) = primary.master_status();
     let theirs = fs::read(primary.binlog_path(&live)).expect("read the primary's live file");
     let ours = fs::read(copy.join(&live)).expect("read the copy's live file");
-    assert_eq!(
-        (theirs[21] & 1, ours[21] & 1),
-        (1, 0),
-        "in-use flag: primary set, stream clear"
-    );
+    assert_eq!((theirs[21] & 1, ours[21] & 1), (1, 0), "in-use flag: primary set, stream clear");
 
     // And the comparison notices everything else.
     let closed = "mysql-bin.000001";
@@ -212,10 +170,7 @@ fn harness_accepts_a_mariadb_binlog_raw_copy() {
         let report = common::compare_binlogs(&primary, copy.path());
         fs::write(&path, &good).expect("restore the copy");
         let report = report.expect_err("the edited copy must not compare equal");
-        assert!(
-            report.contains(needle),
-            "report for {file} lacks {needle:?}:\n{report}"
-        );
+        assert!(report.contains(needle), "report for {file} lacks {needle:?}:\n{report}");
     };
     expect_diff(&|b| b[21] ^= 1, closed, "first differing byte at offset 21");
     expect_diff(&|b| b[21] ^= 2, &live, "first differing byte at offset 21");
@@ -234,10 +189,8 @@ fn harness_accepts_a_mariadb_binlog_raw_copy() {
 fn follows_primary_byte_identical_with_semi_sync() {
     // A generous timeout: every commit must be acknowledged, and a slow CI
     // machine fsyncing the 20 MiB event must not count as a lost ack.
-    let primary = MariaDb::primary(PrimaryOpts {
-        semi_sync_timeout_ms: 10_000,
-        ..PrimaryOpts::default()
-    });
+    let primary =
+        MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 10_000, ..PrimaryOpts::default() });
     let data = TestDir::new("bls-data");
     let bls = start_binlogserver(&primary, &data);
     wait_semi_sync_client(&primary, &bls);
@@ -258,10 +211,7 @@ fn follows_primary_byte_identical_with_semi_sync() {
         yes >= commits,
         "only {yes} of {commits} commits were acknowledged by semi-sync ({no} were not)"
     );
-    assert_eq!(
-        no, 0,
-        "{no} commits went without a semi-sync acknowledgement"
-    );
+    assert_eq!(no, 0, "{no} commits went without a semi-sync acknowledgement");
     assert_eq!(primary.status_var("Rpl_semi_sync_master_status"), "ON");
 
     wait_caught_up(&primary, data.path(), CATCH_UP);
@@ -292,10 +242,7 @@ fn resumes_after_kill_9_during_load() {
     wait_acked(&load, 300);
     bls.kill9();
     wait_acked(&load, 300);
-    killed.push(std::mem::replace(
-        &mut bls,
-        start_binlogserver(&primary, &data),
-    ));
+    killed.push(std::mem::replace(&mut bls, start_binlogserver(&primary, &data)));
 
     // 2. While catching up on the backlog: as soon as it has written anything.
     let size = binlog_bytes(data.path());
@@ -306,10 +253,7 @@ fn resumes_after_kill_9_during_load() {
     bls.kill9();
     primary.sql("FLUSH BINARY LOGS");
     wait_acked(&load, 200);
-    killed.push(std::mem::replace(
-        &mut bls,
-        start_binlogserver(&primary, &data),
-    ));
+    killed.push(std::mem::replace(&mut bls, start_binlogserver(&primary, &data)));
 
     // 3. Right after a rotation, once it is a semi-sync client again.
     wait_semi_sync_client(&primary, &bls);
@@ -317,10 +261,7 @@ fn resumes_after_kill_9_during_load() {
     primary.sql("FLUSH BINARY LOGS");
     bls.kill9();
     wait_acked(&load, 100);
-    killed.push(std::mem::replace(
-        &mut bls,
-        start_binlogserver(&primary, &data),
-    ));
+    killed.push(std::mem::replace(&mut bls, start_binlogserver(&primary, &data)));
 
     wait_semi_sync_client(&primary, &bls);
     wait_acked(&load, 300);
@@ -330,10 +271,7 @@ fn resumes_after_kill_9_during_load() {
         primary.status_u64("Rpl_semi_sync_master_yes_tx"),
         primary.status_u64("Rpl_semi_sync_master_no_tx")
     );
-    let rows: u64 = primary
-        .sql("SELECT COUNT(*) FROM loadgen.t")
-        .parse()
-        .expect("count");
+    let rows: u64 = primary.sql("SELECT COUNT(*) FROM loadgen.t").parse().expect("count");
     assert_eq!(rows, acked, "every acknowledged commit inserted one row");
 
     wait_caught_up(&primary, data.path(), Duration::from_secs(60));
@@ -362,20 +300,12 @@ fn reconnects_after_connection_is_cut() {
                 primary.gtid_seq() >= start + 50 * k
             });
             let cut = primary.kill_dump_threads();
-            assert_eq!(
-                cut.len(),
-                1,
-                "exactly one dump connection to cut, found {cut:?}"
-            );
-            wait_until(
-                CONNECT,
-                "binlogserver to reconnect with a new dump connection",
-                || {
-                    bls.assert_running();
-                    let now = primary.dump_threads();
-                    now.len() == 1 && !cut.contains(&now[0])
-                },
-            );
+            assert_eq!(cut.len(), 1, "exactly one dump connection to cut, found {cut:?}");
+            wait_until(CONNECT, "binlogserver to reconnect with a new dump connection", || {
+                bls.assert_running();
+                let now = primary.dump_threads();
+                now.len() == 1 && !cut.contains(&now[0])
+            });
         }
         workload.join().expect("workload thread");
     });
@@ -398,10 +328,7 @@ fn starts_from_the_oldest_binlog_the_primary_has() {
     mixed_workload(&primary, 10);
     primary.sql("PURGE BINARY LOGS TO 'mysql-bin.000003'");
     let names: Vec<String> = primary.binlog_files().into_iter().map(|f| f.0).collect();
-    assert_eq!(
-        names,
-        ["mysql-bin.000003", "mysql-bin.000004", "mysql-bin.000005"]
-    );
+    assert_eq!(names, ["mysql-bin.000003", "mysql-bin.000004", "mysql-bin.000005"]);
 
     let data = TestDir::new("bls-data");
     let bls = start_binlogserver(&primary, &data);
@@ -474,21 +401,14 @@ fn refuses_when_the_primary_was_reset_and_wrote_past_our_position() {
         file == our_file && pos > our_pos,
         "setup: the new history must pass {our_file}:{our_pos}, is at {file}:{pos}"
     );
-    assert!(
-        primary.gtid_seq() > gtid_seq_of(&our_gtid),
-        "setup: new GTIDs must pass {our_gtid}"
-    );
+    assert!(primary.gtid_seq() > gtid_seq_of(&our_gtid), "setup: new GTIDs must pass {our_gtid}");
     // The new file's FORMAT_DESCRIPTION has a later timestamp than ours (the
     // first commit after RESET MASTER waited out the semi-sync timeout).
     // Files created within the same second would have identical FDs; that
     // case is not covered here.
     let fd_time = |b: &[u8]| u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
     let new_file = fs::read(primary.binlog_path(&file)).expect("read the primary's file");
-    assert_ne!(
-        fd_time(&before[&our_file]),
-        fd_time(&new_file),
-        "setup: FD timestamps must differ"
-    );
+    assert_ne!(fd_time(&before[&our_file]), fd_time(&new_file), "setup: FD timestamps must differ");
 
     let again = start_binlogserver(&primary, &data);
     assert_failed_exit(&again, "the primary's history no longer contains ours");
@@ -515,10 +435,7 @@ fn stops_when_needed_binlog_was_purged() {
     mixed_workload(&primary, 20);
     wait_caught_up(&primary, data.path(), CATCH_UP);
     assert_same_binlogs(&primary, data.path());
-    assert_eq!(
-        local_binlog_files(data.path()),
-        ["mysql-bin.000001", "mysql-bin.000002"]
-    );
+    assert_eq!(local_binlog_files(data.path()), ["mysql-bin.000001", "mysql-bin.000002"]);
     bls.kill9();
     let before = snapshot_dir(data.path());
 

@@ -16,8 +16,8 @@ mod common;
 
 use common::{
     big_row, bls_log_excerpt, bls_sql, follow_and_serve, local_binlog_files, mixed_workload, tool,
-    wait_semi_sync_client, wait_until, wait_until_ok, Binlogserver, KillOnDrop, MariaDb, PrimaryOpts, TestDir,
-    REPL_PASSWORD, REPL_USER,
+    wait_semi_sync_client, wait_until, wait_until_ok, Binlogserver, KillOnDrop, MariaDb,
+    PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
 };
 use std::fs;
 use std::path::Path;
@@ -54,15 +54,22 @@ fn assert_consistent(primary: &MariaDb, dir: &Path, port: u16) -> Vec<String> {
     assert!(!dir.join("mysql-bin.~rec~").exists(), "a purge log was left behind");
     for f in &files[..files.len() - 1] {
         let ours = fs::read(dir.join(f)).unwrap();
-        assert!(ours == fs::read(primary.binlog_path(f)).unwrap(), "{f} differs from the primary's");
+        assert!(
+            ours == fs::read(primary.binlog_path(f)).unwrap(),
+            "{f} differs from the primary's"
+        );
     }
     files
 }
 
 /// The file names `index` lists.
 fn read_index(index: &Path) -> Vec<String> {
-    let text = fs::read_to_string(index).unwrap_or_else(|e| panic!("read {}: {e}", index.display()));
-    text.lines().map(|l| l.trim().trim_start_matches("./").to_owned()).filter(|l| !l.is_empty()).collect()
+    let text =
+        fs::read_to_string(index).unwrap_or_else(|e| panic!("read {}: {e}", index.display()));
+    text.lines()
+        .map(|l| l.trim().trim_start_matches("./").to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 fn names(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
@@ -72,7 +79,13 @@ fn names(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
 /// `mariadb-binlog --raw --stop-never` from `first`, writing into `out`.
 fn raw_reader(port: u16, out: &Path, first: &str) -> KillOnDrop {
     let child = Command::new(tool("mariadb-binlog"))
-        .args(["--no-defaults", "--read-from-remote-server", "--raw", "--stop-never", "-h127.0.0.1"])
+        .args([
+            "--no-defaults",
+            "--read-from-remote-server",
+            "--raw",
+            "--stop-never",
+            "-h127.0.0.1",
+        ])
         .arg(format!("-P{port}"))
         .arg(format!("-u{REPL_USER}"))
         .arg(format!("-p{REPL_PASSWORD}"))
@@ -111,14 +124,18 @@ fn purge_statements_spare_files_being_read_and_keep_the_index_in_step() {
     let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
     assert!(made.success(), "mkfifo failed");
     let mut reader = raw_reader(port, out.path(), "mysql-bin.000002");
-    wait_until(CATCH_UP, "the reader's dump to start", || bls.log().contains("binlog dump started"));
+    wait_until(CATCH_UP, "the reader's dump to start", || {
+        bls.log().contains("binlog dump started")
+    });
 
     let purge = |stmt: &str| bls_sql(port, &format!("{stmt}; SHOW WARNINGS"));
     let err = purge("PURGE BINARY LOGS TO 'mysql-bin.000042'").unwrap_err();
     assert!(err.contains("1373") && err.contains("Target log not found in binlog index"), "{err}");
     let warnings = purge("PURGE BINARY LOGS TO 'mysql-bin.000005'").expect("PURGE TO");
     assert!(
-        warnings.contains("1867") && warnings.contains("mysql-bin.000002") && warnings.contains("purged only 1 out of 4"),
+        warnings.contains("1867")
+            && warnings.contains("mysql-bin.000002")
+            && warnings.contains("purged only 1 out of 4"),
         "expected a warning about the file in use, got {warnings:?}"
     );
     assert_eq!(assert_consistent(&primary, data.path(), port), names(2..=6));
@@ -129,10 +146,18 @@ fn purge_statements_spare_files_being_read_and_keep_the_index_in_step() {
     reader.0.wait().unwrap();
     wait_until_ok(CATCH_UP, "the purge to go through after the reader left", || {
         let w = purge("PURGE MASTER LOGS TO 'mysql-bin.000005'").map_err(|e| e.to_string())?;
-        if w.is_empty() { Ok(()) } else { Err(w) }
+        if w.is_empty() {
+            Ok(())
+        } else {
+            Err(w)
+        }
     });
     assert_eq!(assert_consistent(&primary, data.path(), port), names(5..=6));
-    assert!(bls.log().contains("purged binlogs reason=purge-statement"), "{}", bls_log_excerpt(&bls, 20));
+    assert!(
+        bls.log().contains("purged binlogs reason=purge-statement"),
+        "{}",
+        bls_log_excerpt(&bls, 20)
+    );
 
     // BEFORE: nothing closed before 2000; everything but the active file before 2099.
     assert_eq!(purge("PURGE BINARY LOGS BEFORE '2000-01-01 00:00:00'").unwrap(), "");
@@ -172,9 +197,15 @@ fn max_total_size_after_rotations_and_expiry_at_start() {
     let files = assert_consistent(&primary, data.path(), port);
     assert!(files[0] != "mysql-bin.000001", "nothing was purged: {files:?}");
     // The log line follows the unlinks.
-    wait_until(CATCH_UP, "the max-total-size purge in the log", || bls.log().contains("purged binlogs reason=max-total-size"));
+    wait_until(CATCH_UP, "the max-total-size purge in the log", || {
+        bls.log().contains("purged binlogs reason=max-total-size")
+    });
     let first: u32 = files[0].rsplit_once('.').unwrap().1.parse().unwrap();
-    assert_eq!(files, names(first..=first + u32::try_from(files.len()).unwrap() - 1), "files left must be contiguous");
+    assert_eq!(
+        files,
+        names(first..=first + u32::try_from(files.len()).unwrap() - 1),
+        "files left must be contiguous"
+    );
     drop(bls);
 
     // Restarted with an expiry, it purges what closed long enough ago at start.
@@ -182,14 +213,17 @@ fn max_total_size_after_rotations_and_expiry_at_start() {
     wait_until(Duration::from_secs(5), "two seconds to pass", || {
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() >= closed + 3
     });
-    let (bls, port) = follow_and_serve(&primary, data.path(), &["--binlog-expire-logs-seconds", "2"]);
+    let (bls, port) =
+        follow_and_serve(&primary, data.path(), &["--binlog-expire-logs-seconds", "2"]);
     let live = primary.master_status().0;
     wait_until(CATCH_UP, "expired files to be purged at start", || {
         bls.assert_running();
         local_binlog_files(data.path()) == vec![live.clone()]
     });
     assert_eq!(bls_sql(port, "SELECT @@binlog_expire_logs_seconds").unwrap(), "2");
-    wait_until(CATCH_UP, "the expiry purge in the log", || bls.log().contains("purged binlogs reason=expire-logs-days"));
+    wait_until(CATCH_UP, "the expiry purge in the log", || {
+        bls.log().contains("purged binlogs reason=expire-logs-days")
+    });
     wait_live_end(&primary, &bls, data.path());
     assert_eq!(assert_consistent(&primary, data.path(), port), vec![live]);
 }

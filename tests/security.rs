@@ -5,12 +5,7 @@
 //! `/proc/PID/cmdline` when given by `--replica-password-file` or
 //! `MYSQL_PWD`, and a listener on loopback unless told otherwise.
 
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 
@@ -55,13 +50,28 @@ fn a_wrong_password_gets_1045_and_no_other_packet() {
     let dir = fixture_dir();
     let (bls, port) = serve_fixture(&dir, &[]);
     let msg = assert_denied(&login(port, RAW_USER, "not-the-password"), "wrong password");
-    assert!(msg.contains("Access denied for user 'reader'") && msg.contains("using password: YES"), "{msg}");
+    assert!(
+        msg.contains("Access denied for user 'reader'") && msg.contains("using password: YES"),
+        "{msg}"
+    );
 
     // The mariadb client sees the same.
-    let out = bls_client(port, RAW_USER, "not-the-password").arg("-e").arg("SHOW BINARY LOGS").output().unwrap();
+    let out = bls_client(port, RAW_USER, "not-the-password")
+        .arg("-e")
+        .arg("SHOW BINARY LOGS")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("1045"), "mariadb client: {} {stderr}", out.status);
-    assert!(out.stdout.is_empty(), "data after a failed login: {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success() && stderr.contains("1045"),
+        "mariadb client: {} {stderr}",
+        out.status
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "data after a failed login: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_still_serves(&bls, port, &dir);
 }
 
@@ -69,8 +79,13 @@ fn a_wrong_password_gets_1045_and_no_other_packet() {
 fn there_is_no_anonymous_or_passwordless_access() {
     let dir = fixture_dir();
     let (bls, port) = serve_fixture(&dir, &[]);
-    for (user, password) in [("", ""), ("", RAW_PASSWORD), (RAW_USER, ""), ("root", ""), ("root", RAW_PASSWORD)] {
-        let msg = assert_denied(&login(port, user, password), &format!("user {user:?} password {password:?}"));
+    for (user, password) in
+        [("", ""), ("", RAW_PASSWORD), (RAW_USER, ""), ("root", ""), ("root", RAW_PASSWORD)]
+    {
+        let msg = assert_denied(
+            &login(port, user, password),
+            &format!("user {user:?} password {password:?}"),
+        );
         let using = if password.is_empty() { "using password: NO" } else { "using password: YES" };
         assert!(msg.contains(using), "{msg}");
     }
@@ -106,7 +121,11 @@ fn a_recorded_login_cannot_be_replayed_on_another_connection() {
     let got = second.until_closed(CLOSE_WITHIN);
     assert_denied(&got, "replay on a second connection");
     first.write_packet(1, &recorded);
-    assert_eq!(first.read_packet().unwrap().1.first(), Some(&0x00), "the recorded login is valid where it was made");
+    assert_eq!(
+        first.read_packet().unwrap().1.first(),
+        Some(&0x00),
+        "the recorded login is valid where it was made"
+    );
     let mut third = RawConn::connect(port);
     let g3 = third.greeting();
     assert!(g3.scramble != g1.scramble && g2.scramble != g1.scramble);
@@ -117,7 +136,10 @@ fn a_recorded_login_cannot_be_replayed_on_another_connection() {
 /// Every 6-byte piece of the password that occurs in `text`.
 fn password_pieces_in(text: &str) -> Vec<String> {
     let pw = RAW_PASSWORD.as_bytes();
-    pw.windows(6).map(|w| String::from_utf8_lossy(w).into_owned()).filter(|w| text.contains(w.as_str())).collect()
+    pw.windows(6)
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .filter(|w| text.contains(w.as_str()))
+        .collect()
 }
 
 /// Logs in right and wrong, runs statements and a binlog read, then checks
@@ -149,7 +171,16 @@ fn a_password_from_a_file_is_never_logged_nor_in_ps() {
     fs::write(&file, format!("{RAW_PASSWORD}\n")).unwrap();
     let data = dir.path_str();
     let file = file.to_str().unwrap();
-    let args = ["-d", data, "--replica-user", RAW_USER, "--replica-password-file", file, "-vv", "--trace-packets"];
+    let args = [
+        "-d",
+        data,
+        "--replica-user",
+        RAW_USER,
+        "--replica-password-file",
+        file,
+        "-vv",
+        "--trace-packets",
+    ];
     let (bls, port) = start_listening(&args, &[("RUST_LOG", "trace")]);
     assert_password_hidden(&bls, port, &dir);
 }
@@ -162,7 +193,18 @@ fn a_password_from_mysql_pwd_is_never_logged_nor_in_ps() {
     let dir = fixture_dir();
     let primary_port = free_port().to_string();
     let data = dir.path_str();
-    let args = ["-h", "127.0.0.1", "-P", &primary_port, "-u", RAW_USER, "-d", data, "-vv", "--trace-packets"];
+    let args = [
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &primary_port,
+        "-u",
+        RAW_USER,
+        "-d",
+        data,
+        "-vv",
+        "--trace-packets",
+    ];
     let (bls, port) = start_listening(&args, &[("RUST_LOG", "trace"), ("MYSQL_PWD", RAW_PASSWORD)]);
     assert_password_hidden(&bls, port, &dir);
 }
@@ -179,8 +221,13 @@ fn listen_of(args: &str) -> std::net::SocketAddr {
 #[test]
 fn the_listener_binds_to_loopback_unless_told_otherwise() {
     assert!(listen_of("-h db1 -u repl -p x").ip().is_loopback());
-    assert!(listen_of("-d /x --replica-user r --replica-password-file /dev/null").ip().is_loopback());
-    assert_eq!(listen_of("-d /x --replica-user r --replica-password p --listen 0.0.0.0:3310").to_string(), "0.0.0.0:3310");
+    assert!(listen_of("-d /x --replica-user r --replica-password-file /dev/null")
+        .ip()
+        .is_loopback());
+    assert_eq!(
+        listen_of("-d /x --replica-user r --replica-password p --listen 0.0.0.0:3310").to_string(),
+        "0.0.0.0:3310"
+    );
     // And --help says which password flags show in ps.
     match cli::parse(&["--help".to_owned()], |_| None) {
         Ok(CliOutcome::Help(text)) => {
@@ -188,9 +235,15 @@ fn the_listener_binds_to_loopback_unless_told_otherwise() {
             for flag in ["-p, --password PASSWORD", "--replica-password PASSWORD"] {
                 // The description is on the flag's line or the next one.
                 let lines: Vec<&str> = text.lines().collect();
-                let at = lines.iter().position(|l| l.trim_start().starts_with(flag)).unwrap_or_else(|| panic!("no {flag} in:\n{text}"));
+                let at = lines
+                    .iter()
+                    .position(|l| l.trim_start().starts_with(flag))
+                    .unwrap_or_else(|| panic!("no {flag} in:\n{text}"));
                 let described = lines[at..lines.len().min(at + 2)].join(" ");
-                assert!(described.contains("in ps"), "{flag} should warn that it shows in ps: {described}");
+                assert!(
+                    described.contains("in ps"),
+                    "{flag} should warn that it shows in ps: {described}"
+                );
             }
         }
         _ => panic!("--help"),

@@ -11,12 +11,7 @@
 
 // clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
 // helpers here are test code too, and a panic is how they report a failure.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 
@@ -46,7 +41,6 @@ const LOAD_STEP: u64 = 150;
 /// And how long such a step lasts, at least.
 const LOAD_STEP_TIME: Duration = Duration::from_secs(1);
 
-
 /// One step of live load: at least [`LOAD_STEP_TIME`] and at least
 /// [`LOAD_STEP`] more acknowledged commits.
 fn load_step(load: &Load) {
@@ -54,11 +48,9 @@ fn load_step(load: &Load) {
     wait_acked(load, LOAD_STEP);
     // The load itself is the point here: it runs while this waits (and
     // `acked()` fails fast if a client failed).
-    wait_until(
-        LOAD_STEP_TIME + Duration::from_secs(1),
-        "the load step to last",
-        || load.acked() > 0 && start.elapsed() >= LOAD_STEP_TIME,
-    );
+    wait_until(LOAD_STEP_TIME + Duration::from_secs(1), "the load step to last", || {
+        load.acked() > 0 && start.elapsed() >= LOAD_STEP_TIME
+    });
 }
 
 /// The primary's binlog file names, in order.
@@ -81,11 +73,7 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration, what: &str) -> Output {
     let stdout = fs::read(&out).unwrap_or_default();
     let stderr = fs::read(&err).unwrap_or_default();
     match status {
-        Some(status) => Output {
-            status,
-            stdout,
-            stderr,
-        },
+        Some(status) => Output { status, stdout, stderr },
         None => panic!(
             "{what} did not finish within {timeout:?}; stdout:\n{}\nstderr:\n{}",
             common::tail(&String::from_utf8_lossy(&stdout), 20),
@@ -97,20 +85,10 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration, what: &str) -> Output {
 /// The offset and GTID of the middle GTID event of `file` in `dir`.
 fn middle_gtid(dir: &Path, file: &str) -> (u64, String) {
     let f = stored_file(dir, file);
-    let gtids: Vec<_> = f
-        .events
-        .iter()
-        .filter(|e| e.info.type_code == MARIA_GTID_TYPE)
-        .collect();
+    let gtids: Vec<_> = f.events.iter().filter(|e| e.info.type_code == MARIA_GTID_TYPE).collect();
     assert!(gtids.len() >= 4, "{file} has only {} GTIDs", gtids.len());
     let e = gtids[gtids.len() / 2];
-    (
-        e.info.offset as u64,
-        e.gtid
-            .as_ref()
-            .expect("a GTID event has a GTID")
-            .to_string(),
-    )
+    (e.info.offset as u64, e.gtid.as_ref().expect("a GTID event has a GTID").to_string())
 }
 
 /// Writes some history over three binlog files.
@@ -131,24 +109,10 @@ fn python_reads(port: u16, dir: &Path, files: &[String], bls: Option<&Binlogserv
             .unwrap_or_default()
     };
     let first = files[0].clone();
-    let base = ReadOpts {
-        mariadb: true,
-        ..ReadOpts::new(port, REPL_USER, REPL_PASSWORD)
-    };
+    let base = ReadOpts { mariadb: true, ..ReadOpts::new(port, REPL_USER, REPL_PASSWORD) };
 
-    let read = read_events(&ReadOpts {
-        annotate: true,
-        ..base.clone()
-    });
-    assert_received(
-        &read,
-        dir,
-        files,
-        &Start::Position(first.clone(), 4),
-        &[],
-        true,
-        &context,
-    );
+    let read = read_events(&ReadOpts { annotate: true, ..base.clone() });
+    assert_received(&read, dir, files, &Start::Position(first.clone(), 4), &[], true, &context);
 
     let read = read_events(&base);
     assert_received(
@@ -162,21 +126,9 @@ fn python_reads(port: u16, dir: &Path, files: &[String], bls: Option<&Binlogserv
     );
 
     let (offset, gtid) = middle_gtid(dir, &files[1]);
-    let read = read_events(&ReadOpts {
-        annotate: true,
-        gtid: Some(gtid.clone()),
-        ..base.clone()
-    });
+    let read = read_events(&ReadOpts { annotate: true, gtid: Some(gtid.clone()), ..base.clone() });
     let state = GtidState::parse(&gtid);
-    assert_received(
-        &read,
-        dir,
-        files,
-        &Start::Gtid(state.clone()),
-        &[],
-        true,
-        &context,
-    );
+    assert_received(&read, dir, files, &Start::Gtid(state.clone()), &[], true, &context);
     assert!(
         read.events
             .iter()
@@ -203,10 +155,7 @@ fn python_reads(port: u16, dir: &Path, files: &[String], bls: Option<&Binlogserv
 }
 
 fn parse_maria_gtid(g: &str) -> common::Gtid {
-    let n: Vec<u64> = g
-        .split('-')
-        .map(|x| x.parse().expect("GTID number"))
-        .collect();
+    let n: Vec<u64> = g.split('-').map(|x| x.parse().expect("GTID number")).collect();
     common::Gtid::Maria {
         domain: u32::try_from(n[0]).expect("domain"),
         server: u32::try_from(n[1]).expect("server"),
@@ -226,23 +175,14 @@ fn harness_replica_follows_the_primary_directly() {
     let begin = Instant::now();
     let primary = MariaDb::primary(PrimaryOpts::default());
     mixed_workload(&primary, 20);
-    let by_gtid = MariaDb::replica(ReplicaOpts {
-        semi_sync: true,
-        ..ReplicaOpts::default()
-    });
-    let by_pos = MariaDb::replica(ReplicaOpts {
-        log_bin: true,
-        ..ReplicaOpts::default()
-    });
+    let by_gtid = MariaDb::replica(ReplicaOpts { semi_sync: true, ..ReplicaOpts::default() });
+    let by_pos = MariaDb::replica(ReplicaOpts { log_bin: true, ..ReplicaOpts::default() });
     assert_eq!(by_pos.sql("SELECT @@log_bin, @@log_slave_updates"), "1\t0");
     assert_eq!(by_gtid.sql("SELECT @@log_bin"), "0");
     assert_eq!(by_gtid.sql("SELECT @@rpl_semi_sync_slave_enabled"), "1");
     assert_eq!(by_pos.sql("SELECT @@rpl_semi_sync_slave_enabled"), "0");
     assert_ne!(by_gtid.server_id(), by_pos.server_id());
-    assert!(
-        by_gtid.slave_status().is_empty(),
-        "no replication configured yet"
-    );
+    assert!(by_gtid.slave_status().is_empty(), "no replication configured yet");
     for (replica, mode) in [(&by_gtid, UseGtid::SlavePos), (&by_pos, UseGtid::No)] {
         replica.change_master("127.0.0.1", primary.port(), REPL_USER, REPL_PASSWORD, mode);
         replica.change_master_options("MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1");
@@ -279,10 +219,7 @@ fn harness_replica_follows_the_primary_directly() {
     );
     wait_replica_caught_up(&primary, &by_gtid, CATCH_UP);
     wait_replica_caught_up(&primary, &by_pos, CATCH_UP);
-    let rows: u64 = by_pos
-        .sql("SELECT COUNT(*) FROM loadgen.t")
-        .parse()
-        .expect("count");
+    let rows: u64 = by_pos.sql("SELECT COUNT(*) FROM loadgen.t").parse().expect("count");
     assert_eq!(rows, acked, "every acknowledged commit reached the replica");
     let tables = assert_same_tables(&primary, &by_gtid);
     assert_eq!(assert_same_tables(&primary, &by_pos), tables);
@@ -307,10 +244,7 @@ fn harness_replica_follows_the_primary_directly() {
         message.contains("Last_SQL_Errno: 1032"),
         "the failure must name the SQL error:\n{message}"
     );
-    eprintln!(
-        "replica harness self-test took {} ms",
-        begin.elapsed().as_millis()
-    );
+    eprintln!("replica harness self-test took {} ms", begin.elapsed().as_millis());
 }
 
 /// The python client and the stream comparison: python-mysql-replication
@@ -320,10 +254,7 @@ fn harness_python_reads_every_event_from_the_primary() {
     let begin = Instant::now();
     common::venv_python();
     eprintln!("venv ready after {} ms", begin.elapsed().as_millis());
-    let primary = MariaDb::primary(PrimaryOpts {
-        semi_sync: false,
-        ..PrimaryOpts::default()
-    });
+    let primary = MariaDb::primary(PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() });
     three_files_of_history(&primary);
     let files = binlog_names(&primary);
     assert_eq!(files.len(), 3);
@@ -338,10 +269,7 @@ fn harness_python_reads_every_event_from_the_primary() {
     let start = Start::Position(files[0].clone(), 4);
     let expected = expected_events(primary.datadir(), &files, &start, &[]);
     let mut events = read.events.clone();
-    let at = events
-        .iter()
-        .position(|e| e.type_code == 16)
-        .expect("an XID event");
+    let at = events.iter().position(|e| e.type_code == 16).expect("an XID event");
     events.remove(at);
     let report = compare_stream(&events, &expected, &files[0], true).expect_err("missing XID");
     assert!(report.contains("differs"), "{report}");
@@ -349,18 +277,10 @@ fn harness_python_reads_every_event_from_the_primary() {
     events[at].footer = events[at].footer.map(|f| f ^ 1);
     let report = compare_stream(&events, &expected, &files[0], true).expect_err("changed XID");
     assert!(report.contains("footer"), "{report}");
-    let report = compare_stream(
-        &read.events[..read.events.len() - 1],
-        &expected,
-        &files[0],
-        true,
-    )
-    .expect_err("a short stream");
+    let report = compare_stream(&read.events[..read.events.len() - 1], &expected, &files[0], true)
+        .expect_err("a short stream");
     assert!(report.contains("missing"), "{report}");
-    eprintln!(
-        "python harness self-test took {} ms",
-        begin.elapsed().as_millis()
-    );
+    eprintln!("python harness self-test took {} ms", begin.elapsed().as_millis());
 }
 
 // ---------------------------------------------------------------------------
@@ -369,22 +289,15 @@ fn harness_python_reads_every_event_from_the_primary() {
 
 /// SHOW SLAVE HOSTS on binlogserver lists `server_id`.
 fn wait_listed_in_slave_hosts(port: u16, bls: &Binlogserver, server_id: u32) {
-    wait_until_ok(
-        CONNECT,
-        "SHOW SLAVE HOSTS on binlogserver to list the replica",
-        || {
-            bls.assert_running();
-            let rows = bls_sql(port, "SHOW SLAVE HOSTS")?;
-            if rows
-                .lines()
-                .any(|l| l.split('\t').next() == Some(&server_id.to_string()))
-            {
-                Ok(())
-            } else {
-                Err(format!("SHOW SLAVE HOSTS returned {rows:?}"))
-            }
-        },
-    );
+    wait_until_ok(CONNECT, "SHOW SLAVE HOSTS on binlogserver to list the replica", || {
+        bls.assert_running();
+        let rows = bls_sql(port, "SHOW SLAVE HOSTS")?;
+        if rows.lines().any(|l| l.split('\t').next() == Some(&server_id.to_string())) {
+            Ok(())
+        } else {
+            Err(format!("SHOW SLAVE HOSTS returned {rows:?}"))
+        }
+    });
 }
 
 #[test]
@@ -420,10 +333,7 @@ fn mariadb_replica_via_binlogserver_file_pos() {
     let st = replica.slave_status();
     assert_eq!(st["Using_Gtid"], "No", "{}", describe_slave_status(&st));
     assert_eq!(st["Master_Port"], port.to_string());
-    let rows: u64 = replica
-        .sql("SELECT COUNT(*) FROM loadgen.t")
-        .parse()
-        .expect("count");
+    let rows: u64 = replica.sql("SELECT COUNT(*) FROM loadgen.t").parse().expect("count");
     assert_eq!(rows, acked, "every acknowledged commit reached the replica");
     let tables = assert_same_tables(&primary, &replica);
     assert!(tables >= 3, "only {tables} tables compared");
@@ -441,34 +351,21 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     // A timeout long enough that a slow machine never counts a late ACK as
     // a missing one (no_tx must not rise while binlogserver is up), short
     // enough that the load goes on soon after binlogserver is killed.
-    let primary = MariaDb::primary(PrimaryOpts {
-        semi_sync_timeout_ms: 5_000,
-        ..PrimaryOpts::default()
-    });
+    let primary =
+        MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 5_000, ..PrimaryOpts::default() });
     let data = TestDir::new("bls-data");
     let (mut bls, port) = follow_and_serve(&primary, data.path(), &[]);
     wait_semi_sync_client(&primary, &bls);
     mixed_workload(&primary, 30);
 
-    let replica = MariaDb::replica(ReplicaOpts {
-        semi_sync: true,
-        ..ReplicaOpts::default()
-    });
-    replica.change_master(
-        "127.0.0.1",
-        port,
-        REPL_USER,
-        REPL_PASSWORD,
-        UseGtid::SlavePos,
-    );
+    let replica = MariaDb::replica(ReplicaOpts { semi_sync: true, ..ReplicaOpts::default() });
+    replica.change_master("127.0.0.1", port, REPL_USER, REPL_PASSWORD, UseGtid::SlavePos);
     replica.change_master_options("MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1");
     replica.start_slave();
     wait_replica_caught_up_checking(&primary, &replica, CATCH_UP, &mut || bls.assert_running());
-    wait_until(
-        CONNECT,
-        "the replica's semi-sync to binlogserver to be ON",
-        || replica.status_var("Rpl_semi_sync_slave_status") == "ON",
-    );
+    wait_until(CONNECT, "the replica's semi-sync to binlogserver to be ON", || {
+        replica.status_var("Rpl_semi_sync_slave_status") == "ON"
+    });
 
     let yes_start = primary.status_u64("Rpl_semi_sync_master_yes_tx");
     let no_start = primary.status_u64("Rpl_semi_sync_master_no_tx");
@@ -478,12 +375,7 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     // second connection (KILL <id>).
     replica.stop_slave();
     let st = replica.slave_status();
-    assert_eq!(
-        st["Slave_IO_Running"],
-        "No",
-        "{}",
-        describe_slave_status(&st)
-    );
+    assert_eq!(st["Slave_IO_Running"], "No", "{}", describe_slave_status(&st));
     load_step(&load);
     replica.start_slave();
     load_step(&load);
@@ -504,10 +396,8 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     // kill -9 binlogserver mid-load, and restart it on the same port.
     bls.kill9();
     wait_acked(&load, LOAD_STEP / 3);
-    let killed = std::mem::replace(
-        &mut bls,
-        follow_and_serve_at(&primary, data.path(), port, &[], true),
-    );
+    let killed =
+        std::mem::replace(&mut bls, follow_and_serve_at(&primary, data.path(), port, &[], true));
     wait_semi_sync_client(&primary, &bls);
     wait_until(CONNECT, "Rpl_semi_sync_master_status = ON again", || {
         bls.assert_running();
@@ -548,24 +438,14 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     mixed_workload(&primary, 10);
     wait_replica_caught_up_checking(&primary, &replica, CATCH_UP, &mut || bls.assert_running());
     let st = replica.slave_status();
-    assert_eq!(
-        st["Using_Gtid"],
-        "Slave_Pos",
-        "{}",
-        describe_slave_status(&st)
-    );
-    let rows: u64 = replica
-        .sql("SELECT COUNT(*) FROM loadgen.t")
-        .parse()
-        .expect("count");
+    assert_eq!(st["Using_Gtid"], "Slave_Pos", "{}", describe_slave_status(&st));
+    let rows: u64 = replica.sql("SELECT COUNT(*) FROM loadgen.t").parse().expect("count");
     assert_eq!(rows, acked, "every acknowledged commit reached the replica");
     let tables = assert_same_tables(&primary, &replica);
     assert!(tables >= 3, "only {tables} tables compared");
-    wait_until(
-        CONNECT,
-        "the replica's semi-sync to binlogserver to be ON",
-        || replica.status_var("Rpl_semi_sync_slave_status") == "ON",
-    );
+    wait_until(CONNECT, "the replica's semi-sync to binlogserver to be ON", || {
+        replica.status_var("Rpl_semi_sync_slave_status") == "ON"
+    });
     wait_caught_up(&primary, data.path(), CATCH_UP);
     assert_same_binlogs(&primary, data.path());
     bls.assert_running();
@@ -581,18 +461,12 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
 /// on `port`, writing into `out`.
 fn mariadb_binlog_raw(port: u16, out: &Path, first: &str, mode: &str) -> Command {
     let mut cmd = Command::new(tool("mariadb-binlog"));
-    cmd.args([
-        "--no-defaults",
-        "--read-from-remote-server",
-        "--raw",
-        mode,
-        "-h127.0.0.1",
-    ])
-    .arg(format!("-P{port}"))
-    .arg(format!("-u{REPL_USER}"))
-    .arg(format!("-p{REPL_PASSWORD}"))
-    .arg(format!("--result-file={}/", out.display()))
-    .arg(first);
+    cmd.args(["--no-defaults", "--read-from-remote-server", "--raw", mode, "-h127.0.0.1"])
+        .arg(format!("-P{port}"))
+        .arg(format!("-u{REPL_USER}"))
+        .arg(format!("-p{REPL_PASSWORD}"))
+        .arg(format!("--result-file={}/", out.display()))
+        .arg(first);
     cmd
 }
 
@@ -661,14 +535,10 @@ fn mariadb_binlog_stop_never_follows_new_writes() {
         }
     };
     // It has the existing history...
-    wait_until_ok(
-        CATCH_UP,
-        "mariadb-binlog to copy the existing binlog",
-        || {
-            running();
-            common::compare_binlogs(&primary, copy.path())
-        },
-    );
+    wait_until_ok(CATCH_UP, "mariadb-binlog to copy the existing binlog", || {
+        running();
+        common::compare_binlogs(&primary, copy.path())
+    });
     // ...and follows new writes and rotations.
     mixed_workload(&primary, 20);
     primary.sql("FLUSH BINARY LOGS");
@@ -717,9 +587,7 @@ fn bls_session(port: u16, user: &str, password: &str, stmts: &str) -> (String, S
     // A write error means the client exited early; its stderr says why.
     let _ = stdin.write_all(stmts.as_bytes());
     drop(stdin);
-    let out = child
-        .wait_with_output()
-        .expect("wait for the mariadb client");
+    let out = child.wait_with_output().expect("wait for the mariadb client");
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -762,10 +630,7 @@ fn operator_statements() {
         "@@gtid_binlog_pos: binlogserver vs the primary"
     );
     let version = q("SELECT VERSION()");
-    assert!(
-        version.starts_with("10.11"),
-        "SELECT VERSION() = {version:?}"
-    );
+    assert!(version.starts_with("10.11"), "SELECT VERSION() = {version:?}");
     let value = |row: String| row.split('\t').nth(1).map(str::to_owned);
     assert_eq!(
         value(q("SHOW GLOBAL VARIABLES LIKE 'BINLOG_CHECKSUM'")),
@@ -778,21 +643,9 @@ fn operator_statements() {
     let rows = vertical_rows(&status);
     assert_eq!(rows.len(), 1, "SHOW SLAVE STATUS:\n{status}");
     let st = &rows[0];
-    assert_eq!(
-        st.get("Master_Host").map(String::as_str),
-        Some("127.0.0.1"),
-        "{status}"
-    );
-    assert_eq!(
-        st.get("Master_Port").cloned(),
-        Some(primary.port().to_string()),
-        "{status}"
-    );
-    assert_eq!(
-        st.get("Slave_IO_Running").map(String::as_str),
-        Some("Yes"),
-        "{status}"
-    );
+    assert_eq!(st.get("Master_Host").map(String::as_str), Some("127.0.0.1"), "{status}");
+    assert_eq!(st.get("Master_Port").cloned(), Some(primary.port().to_string()), "{status}");
+    assert_eq!(st.get("Slave_IO_Running").map(String::as_str), Some("Yes"), "{status}");
 
     // A wrong password: ERROR 1045.
     let (out, err, ok) = bls_session(port, REPL_USER, "wrong", "SELECT 1;\n");

@@ -9,12 +9,7 @@
 //!   events as `BEGIN`, annotate rows, GTID lists and checkpoints as dummy
 //!   events of the same size, or left out; the two streams are equal byte
 //!   for byte, at every capability level.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 
@@ -62,7 +57,10 @@ fn gtid_positions_are_checked_like_the_primary_does() {
     );
     let before = primary.gtid_seq();
     // Jump the sequence: before+1 .. before+4 never exist.
-    primary.sql_script(&format!("SET SESSION gtid_seq_no={};\nINSERT INTO holes.t VALUES (2);\n", before + 5));
+    primary.sql_script(&format!(
+        "SET SESSION gtid_seq_no={};\nINSERT INTO holes.t VALUES (2);\n",
+        before + 5
+    ));
     assert_eq!(primary.gtid_seq(), before + 5);
     wait_caught_up(&primary, data.path(), DEADLINE);
     let hole = format!("0-1-{}", before + 2);
@@ -82,7 +80,10 @@ fn gtid_positions_are_checked_like_the_primary_does() {
     }
 
     // Not strict: the replica starts after the hole and gets row 2 only.
-    let lax = MariaDb::replica(ReplicaOpts { extra_args: vec!["--gtid-strict-mode=0".into()], ..ReplicaOpts::default() });
+    let lax = MariaDb::replica(ReplicaOpts {
+        extra_args: vec!["--gtid-strict-mode=0".into()],
+        ..ReplicaOpts::default()
+    });
     lax.sql_script(
         "SET SESSION sql_log_bin=0;\n\
          CREATE DATABASE holes;\n\
@@ -107,16 +108,34 @@ fn gtid_positions_are_checked_like_the_primary_does() {
 fn raw_dump(port: u16, file: &str, sets: &[&str]) -> Vec<Vec<u8>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/raw_dump.py");
     let mut cmd = Command::new(venv_python());
-    cmd.arg(&script).args(["--port", &port.to_string(), "--user", REPL_USER, "--password", REPL_PASSWORD, "--file", file]);
+    cmd.arg(&script).args([
+        "--port",
+        &port.to_string(),
+        "--user",
+        REPL_USER,
+        "--password",
+        REPL_PASSWORD,
+        "--file",
+        file,
+    ]);
     for s in sets {
         cmd.args(["--set", s]);
     }
     let out = cmd.output().expect("run raw_dump.py");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success() && text.ends_with("eof\n"), "raw_dump.py failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && text.ends_with("eof\n"),
+        "raw_dump.py failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     text.lines()
         .filter(|l| *l != "eof")
-        .map(|l| (0..l.len()).step_by(2).map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap()).collect::<Vec<u8>>())
+        .map(|l| {
+            (0..l.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
+                .collect::<Vec<u8>>()
+        })
         .filter(|e| {
             let flags = u16::from_le_bytes([e[17], e[18]]);
             e[4] != 27 && flags & 0x20 == 0
@@ -139,7 +158,13 @@ fn clients_of_every_mariadb_capability_get_what_the_primary_sends() {
     let files: Vec<String> = primary.binlog_files().into_iter().map(|(f, _)| f).collect();
 
     // MySQL clients set no capability (0); MariaDB's levels are 1 to 4.
-    for capability in ["", "@mariadb_slave_capability=1", "@mariadb_slave_capability=2", "@mariadb_slave_capability=3", "@mariadb_slave_capability=4"] {
+    for capability in [
+        "",
+        "@mariadb_slave_capability=1",
+        "@mariadb_slave_capability=2",
+        "@mariadb_slave_capability=3",
+        "@mariadb_slave_capability=4",
+    ] {
         for file in &files {
             let mut sets = vec!["@master_binlog_checksum='CRC32'"];
             if !capability.is_empty() {
@@ -150,10 +175,17 @@ fn clients_of_every_mariadb_capability_get_what_the_primary_sends() {
             let types: Vec<u8> = from_primary.iter().map(|e| e[4]).collect();
             if capability.is_empty() {
                 for t in [160u8, 161, 162, 163] {
-                    assert!(!types.contains(&t), "type {t} went to a client without capability: {types:?}");
+                    assert!(
+                        !types.contains(&t),
+                        "type {t} went to a client without capability: {types:?}"
+                    );
                 }
             }
-            assert_eq!(from_primary.len(), from_bls.len(), "{file} with {capability:?}: event counts differ");
+            assert_eq!(
+                from_primary.len(),
+                from_bls.len(),
+                "{file} with {capability:?}: event counts differ"
+            );
             for (i, (p, b)) in from_primary.iter().zip(&from_bls).enumerate() {
                 assert!(p == b, "{file} with {capability:?}: event {i} differs:\nprimary      {p:02x?}\nbinlogserver {b:02x?}");
             }

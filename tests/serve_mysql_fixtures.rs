@@ -14,12 +14,7 @@
 
 // clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
 // helpers here are test code too, and a panic is how they report a failure.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 
@@ -107,10 +102,7 @@ fn serve(fixtures: &[&str]) -> (FixtureDir, Binlogserver, u16) {
 }
 
 fn mysql_read(port: u16) -> ReadOpts {
-    ReadOpts {
-        server_id: 4243,
-        ..ReadOpts::new(port, USER, PASSWORD)
-    }
+    ReadOpts { server_id: 4243, ..ReadOpts::new(port, USER, PASSWORD) }
 }
 
 /// Reads by file and position from `file`:`pos` and checks the events.
@@ -134,12 +126,7 @@ fn read_from_position(
         &Start::Position(file.to_owned(), pos),
         &[],
         checksums,
-        &|| {
-            format!(
-                "binlogserver log, last lines:\n{}",
-                bls_log_excerpt(bls, 40)
-            )
-        },
+        &|| format!("binlogserver log, last lines:\n{}", bls_log_excerpt(bls, 40)),
     );
 }
 
@@ -152,10 +139,7 @@ fn read_from_gtid_set(
     set: &str,
     expected: &[String],
 ) {
-    let read = read_events(&ReadOpts {
-        gtid: Some(set.to_owned()),
-        ..mysql_read(port)
-    });
+    let read = read_events(&ReadOpts { gtid: Some(set.to_owned()), ..mysql_read(port) });
     assert_received(
         &read,
         dir.path(),
@@ -163,12 +147,7 @@ fn read_from_gtid_set(
         &Start::Gtid(GtidState::parse(set)),
         &[],
         true,
-        &|| {
-            format!(
-                "binlogserver log, last lines:\n{}",
-                bls_log_excerpt(bls, 40)
-            )
-        },
+        &|| format!("binlogserver log, last lines:\n{}", bls_log_excerpt(bls, 40)),
     );
     let got: Vec<String> = read
         .events
@@ -190,9 +169,7 @@ fn nth_transaction_offset(dir: &FixtureDir, file: &str, n: usize) -> u64 {
         .filter(|e| matches!(e.info.type_code, 33 | 34))
         .map(|e| e.info.offset as u64)
         .collect();
-    *starts
-        .get(n)
-        .unwrap_or_else(|| panic!("{file} has only {} transactions", starts.len()))
+    *starts.get(n).unwrap_or_else(|| panic!("{file} has only {} transactions", starts.len()))
 }
 
 fn gtids(uuid: &str, range: std::ops::RangeInclusive<u64>) -> Vec<String> {
@@ -340,17 +317,11 @@ fn mysql_gtid_set_missing_purged_transactions_is_refused() {
     let fixtures = [MYSQL_5_7_40];
     let (dir, bls, port) = serve(&fixtures);
     let set = format!("{UUID_5_7_40}:1-10");
-    match try_read_events(&ReadOpts {
-        gtid: Some(set.clone()),
-        ..mysql_read(port)
-    }) {
+    match try_read_events(&ReadOpts { gtid: Some(set.clone()), ..mysql_read(port) }) {
         Ok(read) => panic!(
             "a client with {set} got {} events instead of an error; GTIDs: {:?}",
             read.events.len(),
-            read.events
-                .iter()
-                .filter_map(|e| e.gtid.clone())
-                .collect::<Vec<_>>()
+            read.events.iter().filter_map(|e| e.gtid.clone()).collect::<Vec<_>>()
         ),
         Err(e) => assert!(e.contains("1236"), "expected error 1236: {e}"),
     }
@@ -371,9 +342,7 @@ fn mysql_show_master_status_has_the_executed_gtid_set() {
     ] {
         let fixtures = [fixture];
         let (dir, bls, port) = serve(&fixtures);
-        let size = fs::metadata(dir.dir.join("mysql-bin.000001"))
-            .expect("stat")
-            .len();
+        let size = fs::metadata(dir.dir.join("mysql-bin.000001")).expect("stat").len();
         let status = common::run_vertical(bls_client(port, USER, PASSWORD), "SHOW MASTER STATUS")
             .unwrap_or_else(|e| panic!("SHOW MASTER STATUS failed: {e}"));
         let rows = common::vertical_rows(&status);

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    assert_same_binlogs, local_binlog_files, mixed_workload, wait_caught_up, wait_until, Binlogserver, MariaDb,
-    PrimaryOpts, TestDir,
+    assert_same_binlogs, local_binlog_files, mixed_workload, wait_caught_up, wait_until,
+    Binlogserver, MariaDb, PrimaryOpts, TestDir,
 };
 
 const CATCH_UP: Duration = Duration::from_secs(30);
@@ -35,7 +35,9 @@ fn assert_stored_from(primary: &MariaDb, data: &TestDir, from: &str) {
     let all = names(primary);
     let expect: Vec<String> = all.iter().skip_while(|n| n.as_str() != from).cloned().collect();
     assert!(!expect.is_empty(), "{from} not on the primary: {all:?}");
-    wait_until(CATCH_UP, "binlogserver to store the expected files", || local_binlog_files(data.path()) == expect);
+    wait_until(CATCH_UP, "binlogserver to store the expected files", || {
+        local_binlog_files(data.path()) == expect
+    });
     primary.sql(&format!("PURGE BINARY LOGS TO '{from}'"));
     wait_caught_up(primary, data.path(), CATCH_UP);
     assert_same_binlogs(primary, data.path());
@@ -86,5 +88,8 @@ fn stops_with_a_clear_error_for_a_gtid_the_primary_never_had() {
     assert!(!status.success(), "exit status {status}");
     let log = bls.log();
     assert!(log.contains("1236"), "{log}");
-    assert!(local_binlog_files(data.path()).is_empty(), "stored files although the start was refused");
+    assert!(
+        local_binlog_files(data.path()).is_empty(),
+        "stored files although the start was refused"
+    );
 }

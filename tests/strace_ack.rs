@@ -155,7 +155,10 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
                     continue;
                 }
                 if !c.args.contains("O_CREAT") {
-                    return Err(format!("{name} reopened for writing (line {}); its length is unknown to the trace", c.end + 1));
+                    return Err(format!(
+                        "{name} reopened for writing (line {}); its length is unknown to the trace",
+                        c.end + 1
+                    ));
                 }
                 fds.insert(c.ret, name.clone());
                 written.insert(name, 0);
@@ -169,12 +172,18 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
                 let Some(fd) = first_int(&c.args) else { continue };
                 if let Some(name) = fds.get(&fd) {
                     if let Some(line) = report.failed_sync {
-                        return Err(format!("{name} written at line {} after the failed fsync at line {line}", c.end + 1));
+                        return Err(format!(
+                            "{name} written at line {} after the failed fsync at line {line}",
+                            c.end + 1
+                        ));
                     }
                     if c.ret > 0 {
                         *written.entry(name.clone()).or_default() += c.ret as u64;
                         if *report.writer_tid.get_or_insert(c.tid) != c.tid {
-                            return Err(format!("{name} written by two threads (line {})", c.end + 1));
+                            return Err(format!(
+                                "{name} written by two threads (line {})",
+                                c.end + 1
+                            ));
                         }
                     }
                 } else if let Some(ack) = first_string(&c.args).as_deref().and_then(ack_packet) {
@@ -184,7 +193,10 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
             "fdatasync" | "fsync" => {
                 let Some(name) = first_int(&c.args).and_then(|fd| fds.get(&fd)) else { continue };
                 if let Some(line) = report.failed_sync {
-                    return Err(format!("{name} fsync'd at line {} after the failed fsync at line {line}", c.end + 1));
+                    return Err(format!(
+                        "{name} fsync'd at line {} after the failed fsync at line {line}",
+                        c.end + 1
+                    ));
                 }
                 if c.ret != 0 {
                     report.failed_sync = Some(c.end + 1);
@@ -201,7 +213,10 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
     }
     for (start, tid, (file, pos)) in &acks {
         if let Some(line) = report.failed_sync.filter(|line| start + 1 > *line) {
-            return Err(format!("ACK {file}:{pos} at line {} after the failed fsync at line {line}", start + 1));
+            return Err(format!(
+                "ACK {file}:{pos} at line {} after the failed fsync at line {line}",
+                start + 1
+            ));
         }
         let covered = syncs
             .get(file)
@@ -220,7 +235,10 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
             }
         }
         if report.writer_tid != Some(*tid) {
-            return Err(format!("ACK {file}:{pos} sent by thread {tid}, not by the writer thread {:?}", report.writer_tid));
+            return Err(format!(
+                "ACK {file}:{pos} sent by thread {tid}, not by the writer thread {:?}",
+                report.writer_tid
+            ));
         }
     }
     report.acks = acks.len();
@@ -259,7 +277,10 @@ struct Traced {
 impl Traced {
     fn start(primary: &MariaDb, data: &TestDir, out: &TestDir, extra: &[&str]) -> Traced {
         let strace = tool("strace");
-        let probe = Command::new(&strace).args(["-f", "-o", "/dev/null", "true"]).output().expect("run strace");
+        let probe = Command::new(&strace)
+            .args(["-f", "-o", "/dev/null", "true"])
+            .output()
+            .expect("run strace");
         assert!(
             probe.status.success(),
             "strace cannot trace here (ptrace not permitted?): {}",
@@ -277,8 +298,28 @@ impl Traced {
             .arg("-o")
             .arg(&trace)
             .arg(env!("CARGO_BIN_EXE_binlogserver"))
-            .args(["-h", "127.0.0.1", "-P", &port, "-u", REPL_USER, "-p", REPL_PASSWORD, "--server-id", "1001"])
-            .args(["-d", data.path_str(), "--semi-sync", "on", "--heartbeat", "1", "--listen", "off"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &port,
+                "-u",
+                REPL_USER,
+                "-p",
+                REPL_PASSWORD,
+                "--server-id",
+                "1001",
+            ])
+            .args([
+                "-d",
+                data.path_str(),
+                "--semi-sync",
+                "on",
+                "--heartbeat",
+                "1",
+                "--listen",
+                "off",
+            ])
             .env("RUST_LOG", "binlogserver=info")
             .stdin(Stdio::null())
             .stdout(log_file)
@@ -286,12 +327,19 @@ impl Traced {
             .spawn()
             .expect("spawn strace");
         let mut traced = Traced { child: KillOnDrop(child), trace, log };
-        wait_until(Duration::from_secs(30), "binlogserver under strace to register for semi-sync", || {
-            if let Ok(Some(status)) = traced.child.0.try_wait() {
-                panic!("strace/binlogserver exited with {status}:\n{}", tail_file(&traced.log, 30));
-            }
-            primary.status_u64("Rpl_semi_sync_master_clients") == 1
-        });
+        wait_until(
+            Duration::from_secs(30),
+            "binlogserver under strace to register for semi-sync",
+            || {
+                if let Ok(Some(status)) = traced.child.0.try_wait() {
+                    panic!(
+                        "strace/binlogserver exited with {status}:\n{}",
+                        tail_file(&traced.log, 30)
+                    );
+                }
+                primary.status_u64("Rpl_semi_sync_master_clients") == 1
+            },
+        );
         traced
     }
 
@@ -301,7 +349,10 @@ impl Traced {
         let calls = parse_trace(&text);
         match check_trace(&calls) {
             Ok(report) => (calls, report),
-            Err(e) => panic!("{e} (set BLS_KEEP_TEST_DIRS=1 to keep the trace in {})", out.path().display()),
+            Err(e) => panic!(
+                "{e} (set BLS_KEEP_TEST_DIRS=1 to keep the trace in {})",
+                out.path().display()
+            ),
         }
     }
 }
@@ -338,20 +389,32 @@ fn every_ack_follows_the_fsync_that_covers_it_on_the_real_binary() {
 
 #[test]
 fn a_failed_fdatasync_stops_writing_and_acking_and_a_restart_resumes() {
-    let primary = MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 500, ..PrimaryOpts::default() });
+    let primary =
+        MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 500, ..PrimaryOpts::default() });
     let (data, out) = (TestDir::new("strace-eio-data"), TestDir::new("strace-eio-out"));
     // The 40th fdatasync fails with EIO (what a dying disk reports).
-    let mut traced = Traced::start(&primary, &data, &out, &["-e", "inject=fdatasync:error=EIO:when=40"]);
+    let mut traced =
+        Traced::start(&primary, &data, &out, &["-e", "inject=fdatasync:error=EIO:when=40"]);
     let load = Load::start(&primary, 2);
-    let status = wait_for(Duration::from_secs(60), "binlogserver to stop after the failed fdatasync", || {
-        load.acked();
-        traced.child.0.try_wait().expect("try_wait on strace")
-    });
+    let status = wait_for(
+        Duration::from_secs(60),
+        "binlogserver to stop after the failed fdatasync",
+        || {
+            load.acked();
+            traced.child.0.try_wait().expect("try_wait on strace")
+        },
+    );
     let committed = load.stop();
-    assert!(!status.success(), "binlogserver must exit non-zero after a failed fsync, got {status}");
+    assert!(
+        !status.success(),
+        "binlogserver must exit non-zero after a failed fsync, got {status}"
+    );
     let log = fs::read_to_string(&traced.log).unwrap_or_default();
     assert!(
-        log.lines().any(|l| l.contains(" ERROR ") && l.contains("fsync") && l.contains(data.path_str()) && l.contains("Input/output error")),
+        log.lines().any(|l| l.contains(" ERROR ")
+            && l.contains("fsync")
+            && l.contains(data.path_str())
+            && l.contains("Input/output error")),
         "no ERROR line names the fsync, the file and EIO:\n{}",
         tail(&log, 20)
     );

@@ -4,7 +4,12 @@
 //! with a line naming the file and the offset.
 
 // clippy.toml's allow-*-in-tests reaches only #[test] functions, not helpers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 mod common;
 
@@ -19,9 +24,16 @@ const FIXTURES: &str = "tests/fixtures/binlogs";
 
 /// Runs the binary; (exit code, stdout).
 fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_binlogserver")).args(args).output().expect("run binlogserver");
+    let out = Command::new(env!("CARGO_BIN_EXE_binlogserver"))
+        .args(args)
+        .output()
+        .expect("run binlogserver");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!("$ binlogserver {}\n{stdout}{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "$ binlogserver {}\n{stdout}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().expect("exit code"), stdout)
 }
 
@@ -69,7 +81,10 @@ fn events_lists_every_event_of_every_fixture() {
             assert_eq!(f[0], ev.offset.to_string(), "{line}");
             assert!(f[1].ends_with('Z') && f[1].contains('T'), "{line}");
             assert_eq!(f[2], name, "{line}");
-            assert!(line.contains(&format!("size={} end={}", ev.header.event_len, ev.end())), "{line}");
+            assert!(
+                line.contains(&format!("size={} end={}", ev.header.event_len, ev.end())),
+                "{line}"
+            );
             assert!(!line.contains("undecoded"), "{p}: {line}");
             if ev.header.event_type.is_rows() {
                 assert!(line.contains(" table=") && !line.contains("table=?"), "{p}: {line}");
@@ -83,17 +98,32 @@ fn events_shows_gtids_tables_and_utc_times() {
     let (code, out) = run(&["events", &format!("{FIXTURES}/mysql_common/mariadb-bin.000001")]);
     assert_eq!(code, 0);
     assert!(out.contains("       330 2022-04-20T22:18:04Z Gtid               server_id=1 size=42 end=372 gtid=0-1-1"), "{out}");
-    assert!(out.contains("Table_map          server_id=1 size=136 end=612 table_id=38 table=toddy_test.outbox"), "{out}");
-    assert!(out.contains("Write_rows_v1      server_id=1 size=59 end=671 table_id=38 table=toddy_test.outbox"), "{out}");
+    assert!(
+        out.contains(
+            "Table_map          server_id=1 size=136 end=612 table_id=38 table=toddy_test.outbox"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Write_rows_v1      server_id=1 size=59 end=671 table_id=38 table=toddy_test.outbox"
+        ),
+        "{out}"
+    );
     assert!(out.contains("checksum=crc32"));
-    let (code, out) = run(&["events", &format!("{FIXTURES}/apecloud_connector_rust/mysql-bin.000057")]);
+    let (code, out) =
+        run(&["events", &format!("{FIXTURES}/apecloud_connector_rust/mysql-bin.000057")]);
     assert_eq!(code, 0);
     assert!(out.contains("gtid=76f3e7be-6720-11ed-9cad-0242ac110002:11"), "{out}");
     assert!(out.contains("previous_gtids=[76f3e7be-6720-11ed-9cad-0242ac110002:1-10]"), "{out}");
-    let (code, out) = run(&["events", &format!("{FIXTURES}/mysql_common/binlog_transaction_with_GTID_TAG.000001")]);
+    let (code, out) = run(&[
+        "events",
+        &format!("{FIXTURES}/mysql_common/binlog_transaction_with_GTID_TAG.000001"),
+    ]);
     assert_eq!(code, 0);
     assert!(out.contains("Gtid_tagged        server_id=1 size=83 end=328 gtid=55778904-0299-11f1-b1b8-4ef0c4956feb:mytag:3"), "{out}");
-    let (code, out) = run(&["events", &format!("{FIXTURES}/shyiko_connector_java/mysql-bin.checksum-none")]);
+    let (code, out) =
+        run(&["events", &format!("{FIXTURES}/shyiko_connector_java/mysql-bin.checksum-none")]);
     assert_eq!(code, 0);
     assert!(out.contains("checksum=none"), "{out}");
 }
@@ -104,7 +134,10 @@ fn events_hexdump_is_hexdump_c() {
     let (code, out) = run(&["events", "--hexdump", &path]);
     assert_eq!(code, 0);
     let bytes = fs::read(&path).unwrap();
-    let hex: Vec<&str> = out.lines().filter(|l| l.len() > 10 && l.as_bytes()[8] == b' ' && l.contains('|')).collect();
+    let hex: Vec<&str> = out
+        .lines()
+        .filter(|l| l.len() > 10 && l.as_bytes()[8] == b' ' && l.contains('|'))
+        .collect();
     let expected_lines: usize = walk(&bytes).map(|e| e.bytes.len().div_ceil(16)).sum();
     assert_eq!(hex.len(), expected_lines);
     // The FD starts at offset 4: header bytes as `hexdump -C` shows them.
@@ -127,7 +160,11 @@ fn events_stops_at_corruption_and_truncation_with_the_offset() {
     fs::write(&bad, &flipped).unwrap();
     let (code, out) = run(&["events", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert_eq!(out.lines().filter(|l| !l.starts_with('#')).count(), 8, "the events before it are listed");
+    assert_eq!(
+        out.lines().filter(|l| !l.starts_with('#')).count(),
+        8,
+        "the events before it are listed"
+    );
     assert!(out.contains(&format!("stopped at offset {gtid2_off}: corrupt event")), "{out}");
     assert!(out.contains("checksum") || out.contains("CRC") || out.contains("crc"), "{out}");
 
@@ -135,7 +172,10 @@ fn events_stops_at_corruption_and_truncation_with_the_offset() {
     fs::write(&cut, &src[..src.len() - 10]).unwrap();
     let (code, out) = run(&["events", cut.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(out.contains(&format!("stopped at offset {}: truncated", events.last().unwrap().0)), "{out}");
+    assert!(
+        out.contains(&format!("stopped at offset {}: truncated", events.last().unwrap().0)),
+        "{out}"
+    );
 
     let (code, _) = run(&["events", dir.join("missing.000001").to_str().unwrap()]);
     assert_eq!(code, 1);
@@ -162,7 +202,11 @@ fn copy_binlogs(primary: &MariaDb, dir: &Path) -> Vec<String> {
     for n in &names {
         fs::copy(primary.binlog_path(n), dir.join(n)).unwrap();
     }
-    fs::write(dir.join("mysql-bin.index"), names.iter().map(|n| format!("./{n}\n")).collect::<String>()).unwrap();
+    fs::write(
+        dir.join("mysql-bin.index"),
+        names.iter().map(|n| format!("./{n}\n")).collect::<String>(),
+    )
+    .unwrap();
     names
 }
 
@@ -218,7 +262,13 @@ fn verify_a_real_primary_directory_and_corrupted_copies() {
     fs::write(idx.join("mysql-bin.index"), format!("./{}\n./{}\n", names[0], names[2])).unwrap();
     let (code, out) = run(&["verify", idx.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains(&format!("problem: mysql-bin.index: does not list {}, which is on disk", names[1])), "{out}");
+    assert!(
+        out.contains(&format!(
+            "problem: mysql-bin.index: does not list {}, which is on disk",
+            names[1]
+        )),
+        "{out}"
+    );
 
     // A missing middle file: the ROTATE and the GTID_LIST no longer chain.
     let gap = tmp.join("gap");
@@ -226,7 +276,13 @@ fn verify_a_real_primary_directory_and_corrupted_copies() {
     fs::remove_file(gap.join(&names[1])).unwrap();
     let (code, out) = run(&["verify", gap.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains(&format!("ends with a ROTATE to {}, but the next file is {}", names[1], names[2])), "{out}");
+    assert!(
+        out.contains(&format!(
+            "ends with a ROTATE to {}, but the next file is {}",
+            names[1], names[2]
+        )),
+        "{out}"
+    );
     assert!(out.contains("GTID_LIST"), "{out}");
     assert!(out.contains(&format!("lists {}, which is not on disk", names[1])), "{out}");
 

@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use binlogserver::binlog::walk;
 use common::{
-    assert_same_binlogs, local_binlog_files, wait_binlog_checkpointed, wait_caught_up, Binlogserver, MariaDb, PrimaryOpts,
-    TestDir, REPL_PASSWORD, REPL_USER,
+    assert_same_binlogs, local_binlog_files, wait_binlog_checkpointed, wait_caught_up,
+    Binlogserver, MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
 };
 
 const CATCH_UP: Duration = Duration::from_secs(60);
@@ -84,7 +84,11 @@ fn cuts(last_file: &[u8]) -> (Vec<Cut>, Vec<u64>) {
     let mut bounds: Vec<u64> = walk(last_file).filter(|e| e.at_boundary).map(|e| e.end()).collect();
     bounds.insert(0, 4);
     assert!(bounds.len() >= 6, "the last file has too few transactions: {bounds:?}");
-    assert_eq!(*bounds.last().unwrap(), last_file.len() as u64, "the last file ends at a transaction");
+    assert_eq!(
+        *bounds.last().unwrap(),
+        last_file.len() as u64,
+        "the last file ends at a transaction"
+    );
     let n = bounds.len();
     let (big_start, small_start, end) = (bounds[n - 5], bounds[n - 4], bounds[n - 1]);
     let mut offsets: Vec<u64> = (small_start..end).collect();
@@ -131,15 +135,38 @@ fn follow(primary: &MariaDb, dir: &Path, server_id: usize) -> Binlogserver {
     let port = primary.port().to_string();
     let id = server_id.to_string();
     Binlogserver::start(&[
-        "-h", "127.0.0.1", "-P", &port, "-u", REPL_USER, "-p", REPL_PASSWORD,
-        "-d", dir.to_str().unwrap(), "--server-id", &id, "--semi-sync", "off", "--heartbeat", "1",
-        "--listen", "off",
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "-u",
+        REPL_USER,
+        "-p",
+        REPL_PASSWORD,
+        "-d",
+        dir.to_str().unwrap(),
+        "--server-id",
+        &id,
+        "--semi-sync",
+        "off",
+        "--heartbeat",
+        "1",
+        "--listen",
+        "off",
     ])
 }
 
 /// Cuts the copy in `dir` per `cut`, starts binlogserver on it and checks
 /// that it repairs the tail and resumes to files identical to the primary's.
-fn try_cut(primary: &MariaDb, source: &Path, dir: &Path, last: &str, bounds: &[u64], cut: Cut, server_id: usize) {
+fn try_cut(
+    primary: &MariaDb,
+    source: &Path,
+    dir: &Path,
+    last: &str,
+    bounds: &[u64],
+    cut: Cut,
+    server_id: usize,
+) {
     copy_data_dir(source, dir);
     let path = dir.join(last);
     let mut f = fs::OpenOptions::new().write(true).open(&path).expect("open the last file");
@@ -215,7 +242,15 @@ fn repairs_a_tail_cut_at_every_offset_of_the_last_transactions() {
     let last = files.last().expect("binlog files").clone();
     let last_bytes = fs::read(data.join(&last)).expect("read the last file");
     let types: Vec<u8> = walk(&last_bytes).map(|e| e.header.event_type.0).collect();
-    for (code, name) in [(162, "GTID"), (160, "ANNOTATE_ROWS"), (19, "TABLE_MAP"), (23, "WRITE_ROWS"), (24, "UPDATE_ROWS"), (16, "XID"), (2, "QUERY")] {
+    for (code, name) in [
+        (162, "GTID"),
+        (160, "ANNOTATE_ROWS"),
+        (19, "TABLE_MAP"),
+        (23, "WRITE_ROWS"),
+        (24, "UPDATE_ROWS"),
+        (16, "XID"),
+        (2, "QUERY"),
+    ] {
         assert!(types.contains(&code), "the last file lacks a {name} event: {types:?}");
     }
     let (cuts, bounds) = cuts(&last_bytes);
@@ -233,7 +268,8 @@ fn repairs_a_tail_cut_at_every_offset_of_the_last_transactions() {
     let failed = AtomicBool::new(false);
     thread::scope(|s| {
         for w in 0..WORKERS {
-            let (primary, data, cuts, bounds, last, next, done) = (&primary, &data, &cuts, &bounds, &last, &next, &done);
+            let (primary, data, cuts, bounds, last, next, done) =
+                (&primary, &data, &cuts, &bounds, &last, &next, &done);
             let failed = &failed;
             s.spawn(move || {
                 let _stop_others = StopOnPanic(failed);
@@ -249,5 +285,8 @@ fn repairs_a_tail_cut_at_every_offset_of_the_last_transactions() {
     });
     let done = *done.lock().unwrap();
     assert_eq!(done, cuts.len(), "every cut was tried");
-    eprintln!("torn tails: {done} cuts repaired and resumed in {:.1} s", begin.elapsed().as_secs_f64());
+    eprintln!(
+        "torn tails: {done} cuts repaired and resumed in {:.1} s",
+        begin.elapsed().as_secs_f64()
+    );
 }

@@ -126,7 +126,9 @@ impl Default for TrxBoundary {
 /// Classifies one event by type (and, for QUERY and MariaDB GTID, content).
 fn classify(t: EventType, event: &[u8], fd: &FormatDescription) -> Result<Class, DecodeError> {
     let class = match t {
-        EventType::MARIADB_GTID => Class::MariaGtid { standalone: MariaGtid::decode_event(event)?.is_standalone() },
+        EventType::MARIADB_GTID => {
+            Class::MariaGtid { standalone: MariaGtid::decode_event(event)?.is_standalone() }
+        }
         EventType::GTID | EventType::ANONYMOUS_GTID | EventType::GTID_TAGGED => Class::MysqlGtid,
         EventType::QUERY => classify_query(query_text(event, fd)?),
         EventType::XID | EventType::XA_PREPARE => Class::End,
@@ -155,7 +157,8 @@ fn classify(t: EventType, event: &[u8], fd: &FormatDescription) -> Result<Class,
 /// `XA COMMIT` group end. `COMPRESSED` queries never hold these (MariaDB
 /// does not compress COMMIT/ROLLBACK), so they are not looked at.
 fn classify_query(text: &[u8]) -> Class {
-    let starts = |prefix: &[u8]| text.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    let starts =
+        |prefix: &[u8]| text.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
     if text.eq_ignore_ascii_case(b"BEGIN") || starts(b"XA START") {
         Class::Begin
     } else if text.eq_ignore_ascii_case(b"COMMIT")

@@ -49,8 +49,13 @@ fn run(events: &[Vec<u8>]) -> Vec<bool> {
 
 #[test]
 fn mysql_row_transaction_ends_at_xid() {
-    let events =
-        [of(EventType::GTID), q("BEGIN"), of(EventType::TABLE_MAP), of(EventType::WRITE_ROWS), of(EventType::XID)];
+    let events = [
+        of(EventType::GTID),
+        q("BEGIN"),
+        of(EventType::TABLE_MAP),
+        of(EventType::WRITE_ROWS),
+        of(EventType::XID),
+    ];
     assert_eq!(run(&events), [false, false, false, false, true]);
 }
 
@@ -58,7 +63,10 @@ fn mysql_row_transaction_ends_at_xid() {
 fn mysql_ddl_after_gtid_is_a_whole_group() {
     assert_eq!(run(&[of(EventType::GTID), q("CREATE TABLE t (a INT)")]), [false, true]);
     assert_eq!(run(&[of(EventType::GTID_TAGGED), q("DROP TABLE t")]), [false, true]);
-    assert_eq!(run(&[of(EventType::ANONYMOUS_GTID), of(EventType::TRANSACTION_PAYLOAD)]), [false, true]);
+    assert_eq!(
+        run(&[of(EventType::ANONYMOUS_GTID), of(EventType::TRANSACTION_PAYLOAD)]),
+        [false, true]
+    );
 }
 
 #[test]
@@ -91,10 +99,17 @@ fn rollback_to_savepoint_stays_inside() {
 
 #[test]
 fn pre_gtid_binlogs_use_begin_and_single_statements() {
-    assert_eq!(run(&[q("BEGIN"), q("INSERT INTO t VALUES (1)"), q("COMMIT")]), [false, false, true]);
+    assert_eq!(
+        run(&[q("BEGIN"), q("INSERT INTO t VALUES (1)"), q("COMMIT")]),
+        [false, false, true]
+    );
     assert_eq!(run(&[q("CREATE TABLE t (a INT)")]), [true]);
-    let with_intvar =
-        [of(EventType::INTVAR), of(EventType::RAND), of(EventType::USER_VAR), q("INSERT INTO t VALUES (NULL)")];
+    let with_intvar = [
+        of(EventType::INTVAR),
+        of(EventType::RAND),
+        of(EventType::USER_VAR),
+        q("INSERT INTO t VALUES (NULL)"),
+    ];
     assert_eq!(run(&with_intvar), [false, false, false, true]);
 }
 
@@ -105,15 +120,20 @@ fn mariadb_standalone_group_ends_after_its_statement() {
         run(&[maria_gtid(1, 0x01), of(EventType::INTVAR), q("INSERT INTO m VALUES (NULL)")]),
         [false, false, true]
     );
-    let rows =
-        [maria_gtid(1, 0x01), of(EventType::ANNOTATE_ROWS), of(EventType::TABLE_MAP), of(EventType::WRITE_ROWS_V1)];
+    let rows = [
+        maria_gtid(1, 0x01),
+        of(EventType::ANNOTATE_ROWS),
+        of(EventType::TABLE_MAP),
+        of(EventType::WRITE_ROWS_V1),
+    ];
     assert_eq!(run(&rows), [false, false, false, true]);
     assert_eq!(run(&[maria_gtid(1, 0x01), of(EventType::XID)]), [false, true]);
 }
 
 #[test]
 fn mariadb_transactional_group_ends_at_xid_or_commit() {
-    let statements = [maria_gtid(7, 0x0c), q("UPDATE t SET k=k+1"), q("DELETE FROM t"), of(EventType::XID)];
+    let statements =
+        [maria_gtid(7, 0x0c), q("UPDATE t SET k=k+1"), q("DELETE FROM t"), of(EventType::XID)];
     assert_eq!(run(&statements), [false, false, false, true]);
     let myisam = [
         maria_gtid(7, 0x00),
@@ -124,7 +144,12 @@ fn mariadb_transactional_group_ends_at_xid_or_commit() {
     ];
     assert_eq!(run(&myisam), [false, false, false, false, true]);
     assert_eq!(
-        run(&[maria_gtid(7, 0x40), q("INSERT INTO t VALUES (1)"), q("XA END 'x'"), of(EventType::XA_PREPARE)]),
+        run(&[
+            maria_gtid(7, 0x40),
+            q("INSERT INTO t VALUES (1)"),
+            q("XA END 'x'"),
+            of(EventType::XA_PREPARE)
+        ]),
         [false, false, false, true]
     );
     assert_eq!(run(&[maria_gtid(8, 0x80), q("XA COMMIT 'x'")]), [false, true]);
@@ -132,8 +157,14 @@ fn mariadb_transactional_group_ends_at_xid_or_commit() {
 
 #[test]
 fn incident_ends_any_group() {
-    assert_eq!(run(&[maria_gtid(7, 0x0c), q("UPDATE t SET k=k+1"), of(EventType::INCIDENT)]), [false, false, true]);
-    assert_eq!(run(&[of(EventType::GTID), q("BEGIN"), of(EventType::INCIDENT)]), [false, false, true]);
+    assert_eq!(
+        run(&[maria_gtid(7, 0x0c), q("UPDATE t SET k=k+1"), of(EventType::INCIDENT)]),
+        [false, false, true]
+    );
+    assert_eq!(
+        run(&[of(EventType::GTID), q("BEGIN"), of(EventType::INCIDENT)]),
+        [false, false, true]
+    );
 }
 
 #[test]

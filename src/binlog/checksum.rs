@@ -200,7 +200,11 @@ mod tests {
         assert_eq!(ChecksumAlg::from_name(b"None"), Some(ChecksumAlg::OFF));
         assert_eq!(ChecksumAlg::from_name(b"CRC"), None);
         assert_eq!(ChecksumAlg::CRC32.as_name(), Some("CRC32"));
-        assert!(ChecksumAlg::CRC32.has_crc() && !ChecksumAlg::OFF.has_crc() && !ChecksumAlg::UNDEF.has_crc());
+        assert!(
+            ChecksumAlg::CRC32.has_crc()
+                && !ChecksumAlg::OFF.has_crc()
+                && !ChecksumAlg::UNDEF.has_crc()
+        );
     }
 
     #[test]
@@ -208,7 +212,10 @@ mod tests {
         let mut event = stop_event();
         verify_event(&event, ChecksumAlg::CRC32).unwrap();
         event[0] ^= 1;
-        assert!(matches!(verify_event(&event, ChecksumAlg::CRC32), Err(DecodeError::Checksum { .. })));
+        assert!(matches!(
+            verify_event(&event, ChecksumAlg::CRC32),
+            Err(DecodeError::Checksum { .. })
+        ));
         assert_eq!(verify_event(&event, ChecksumAlg::OFF), Ok(()));
         assert_eq!(verify_event(&event, ChecksumAlg::UNDEF), Ok(()));
     }

@@ -34,9 +34,15 @@ const FL_STANDALONE: u8 = 1;
 const Q_TIME_ZONE_CODE: u8 = 5;
 
 /// The event without its CRC, checked to be at least `min` bytes.
-fn data(event: &[u8], alg: ChecksumAlg, min: usize, what: &'static str) -> Result<Vec<u8>, DecodeError> {
+fn data(
+    event: &[u8],
+    alg: ChecksumAlg,
+    min: usize,
+    what: &'static str,
+) -> Result<Vec<u8>, DecodeError> {
     let len = event.len().checked_sub(alg.crc_len()).filter(|&n| n >= min);
-    let len = len.ok_or(DecodeError::Truncated { what, need: min + alg.crc_len(), have: event.len() })?;
+    let len =
+        len.ok_or(DecodeError::Truncated { what, need: min + alg.crc_len(), have: event.len() })?;
     Ok(event.get(..len).unwrap_or_default().to_vec())
 }
 
@@ -45,7 +51,8 @@ fn finish(mut p: Vec<u8>, new_type: EventType, alg: ChecksumAlg) -> Vec<u8> {
         *t = new_type.0;
     }
     if let Some(f) = p.get_mut(FLAGS_OFFSET..FLAGS_OFFSET + 2) {
-        let old = u16::from_le_bytes([f.first().copied().unwrap_or(0), f.get(1).copied().unwrap_or(0)]);
+        let old =
+            u16::from_le_bytes([f.first().copied().unwrap_or(0), f.get(1).copied().unwrap_or(0)]);
         let flags = (old & !LOG_EVENT_THREAD_SPECIFIC_F) | LOG_EVENT_SUPPRESS_USE_F;
         f.copy_from_slice(&flags.to_le_bytes());
     }
@@ -81,7 +88,8 @@ pub fn dummy_event(event: &[u8], alg: ChecksumAlg) -> Result<Vec<u8>, DecodeErro
         return Ok(finish(p, EventType::USER_VAR, alg));
     }
     p.extend_from_slice(&query_post_header(&[]));
-    let message = format!("# Dummy event replacing event type {old_type} that slave cannot handle.");
+    let message =
+        format!("# Dummy event replacing event type {old_type} that slave cannot handle.");
     let comment_len = data_len - (MIN_QUERY_EVENT_LEN - 1);
     let mut comment = message.into_bytes();
     comment.resize(comment_len, b' ');
@@ -96,7 +104,12 @@ pub fn begin_event(event: &[u8], alg: ChecksumAlg) -> Result<Vec<u8>, DecodeErro
         GTID_HEADER_LEN => &[],
         // With a commit id: an empty time zone takes up the two extra bytes.
         n if n == GTID_HEADER_LEN + 2 => &[Q_TIME_ZONE_CODE, 0],
-        n => return Err(DecodeError::Invalid { what: "GTID event length for a BEGIN replacement", value: n as u64 }),
+        n => {
+            return Err(DecodeError::Invalid {
+                what: "GTID event length for a BEGIN replacement",
+                value: n as u64,
+            })
+        }
     };
     p.truncate(EventHeader::LEN);
     p.extend_from_slice(&query_post_header(status));
@@ -107,9 +120,17 @@ pub fn begin_event(event: &[u8], alg: ChecksumAlg) -> Result<Vec<u8>, DecodeErro
 /// What a client below [`CAPABILITY_GTID`] gets for a MariaDB GTID event:
 /// `BEGIN` for a transaction; for a standalone event nothing, or a dummy
 /// when the client cannot tolerate holes.
-pub fn gtid_for_old_client(event: &[u8], capability: u8, alg: ChecksumAlg) -> Result<Option<Vec<u8>>, DecodeError> {
+pub fn gtid_for_old_client(
+    event: &[u8],
+    capability: u8,
+    alg: ChecksumAlg,
+) -> Result<Option<Vec<u8>>, DecodeError> {
     let flags2 = event.get(EventHeader::LEN + 12).copied();
-    let flags2 = flags2.ok_or(DecodeError::Truncated { what: "GTID event", need: EventHeader::LEN + 13, have: event.len() })?;
+    let flags2 = flags2.ok_or(DecodeError::Truncated {
+        what: "GTID event",
+        need: EventHeader::LEN + 13,
+        have: event.len(),
+    })?;
     if flags2 & FL_STANDALONE == 0 {
         return begin_event(event, alg).map(Some);
     }
@@ -127,7 +148,14 @@ mod tests {
 
     fn event(event_type: EventType, body: &[u8], flags: u16, alg: ChecksumAlg) -> Vec<u8> {
         let len = EventHeader::LEN + body.len() + alg.crc_len();
-        let header = EventHeader { timestamp: 7, event_type, server_id: 1, event_len: len as u32, log_pos: 900, flags };
+        let header = EventHeader {
+            timestamp: 7,
+            event_type,
+            server_id: 1,
+            event_len: len as u32,
+            log_pos: 900,
+            flags,
+        };
         let mut out = Vec::new();
         header.encode(&mut out);
         out.extend_from_slice(body);
@@ -141,27 +169,51 @@ mod tests {
     #[test]
     fn a_dummy_keeps_size_position_and_a_valid_crc() {
         for alg in [ChecksumAlg::OFF, ChecksumAlg::CRC32] {
-            let annotate = event(EventType::ANNOTATE_ROWS, "INSERT INTO t VALUES (1), (2), (3)".repeat(3).as_bytes(), 0x4, alg);
+            let annotate = event(
+                EventType::ANNOTATE_ROWS,
+                "INSERT INTO t VALUES (1), (2), (3)".repeat(3).as_bytes(),
+                0x4,
+                alg,
+            );
             let dummy = dummy_event(&annotate, alg).unwrap();
             assert_eq!(dummy.len(), annotate.len());
             let h = EventHeader::parse(&dummy).unwrap();
-            assert_eq!((h.event_type, h.log_pos, h.timestamp, h.flags), (EventType::QUERY, 900, 7, 0x8));
+            assert_eq!(
+                (h.event_type, h.log_pos, h.timestamp, h.flags),
+                (EventType::QUERY, 900, 7, 0x8)
+            );
             if alg.has_crc() {
                 verify_event(&dummy, alg).unwrap();
             }
-            let text = String::from_utf8_lossy(&dummy[EventHeader::LEN + 14..dummy.len() - alg.crc_len()]).to_string();
-            assert!(text.starts_with("# Dummy event replacing event type 160 that slave cannot handle.  "), "{text}");
+            let text =
+                String::from_utf8_lossy(&dummy[EventHeader::LEN + 14..dummy.len() - alg.crc_len()])
+                    .to_string();
+            assert!(
+                text.starts_with(
+                    "# Dummy event replacing event type 160 that slave cannot handle.  "
+                ),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn a_short_event_becomes_a_null_user_variable_and_a_tiny_one_is_refused() {
-        let short = event(EventType::BINLOG_CHECKPOINT, &[1, 0, 0, 0, b'x', b'y', b'z', 0], 0, ChecksumAlg::OFF);
+        let short = event(
+            EventType::BINLOG_CHECKPOINT,
+            &[1, 0, 0, 0, b'x', b'y', b'z', 0],
+            0,
+            ChecksumAlg::OFF,
+        );
         let dummy = dummy_event(&short, ChecksumAlg::OFF).unwrap();
         assert_eq!(dummy.len(), short.len());
         assert_eq!(EventHeader::parse(&dummy).unwrap().event_type, EventType::USER_VAR);
         assert_eq!(&dummy[EventHeader::LEN..], &[3, 0, 0, 0, b'!', b'd', b'u', 1]);
-        assert!(dummy_event(&event(EventType::BINLOG_CHECKPOINT, &[1, 2], 0, ChecksumAlg::OFF), ChecksumAlg::OFF).is_err());
+        assert!(dummy_event(
+            &event(EventType::BINLOG_CHECKPOINT, &[1, 2], 0, ChecksumAlg::OFF),
+            ChecksumAlg::OFF
+        )
+        .is_err());
     }
 
     #[test]
@@ -173,7 +225,10 @@ mod tests {
             let begin = gtid_for_old_client(&gtid, 0, alg).unwrap().unwrap();
             assert_eq!(begin.len(), gtid.len());
             assert_eq!(EventHeader::parse(&begin).unwrap().event_type, EventType::QUERY);
-            assert_eq!(&begin[begin.len() - alg.crc_len() - 5..begin.len() - alg.crc_len()], b"BEGIN");
+            assert_eq!(
+                &begin[begin.len() - alg.crc_len() - 5..begin.len() - alg.crc_len()],
+                b"BEGIN"
+            );
             if alg.has_crc() {
                 verify_event(&begin, alg).unwrap();
             }
@@ -187,7 +242,10 @@ mod tests {
         let mut body = vec![0u8; GTID_HEADER_LEN];
         body[12] = FL_STANDALONE;
         let gtid = event(EventType::MARIADB_GTID, &body, 0, ChecksumAlg::OFF);
-        assert_eq!(gtid_for_old_client(&gtid, CAPABILITY_BINLOG_CHECKPOINT, ChecksumAlg::OFF).unwrap(), None);
+        assert_eq!(
+            gtid_for_old_client(&gtid, CAPABILITY_BINLOG_CHECKPOINT, ChecksumAlg::OFF).unwrap(),
+            None
+        );
         let dummy = gtid_for_old_client(&gtid, 0, ChecksumAlg::OFF).unwrap().unwrap();
         assert_eq!(EventHeader::parse(&dummy).unwrap().event_type, EventType::QUERY);
     }

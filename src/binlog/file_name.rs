@@ -44,7 +44,9 @@ impl BinlogFileName {
         if bytes.is_empty() || bytes.len() > MAX_NAME_LEN {
             return Err(invalid(len));
         }
-        if let Some(&bad) = bytes.iter().find(|&&b| !(b.is_ascii_alphanumeric() || b"_.-".contains(&b))) {
+        if let Some(&bad) =
+            bytes.iter().find(|&&b| !(b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+        {
             return Err(invalid(bad.into()));
         }
         // Only ASCII is left, so this cannot fail; map the error anyway.
@@ -101,7 +103,11 @@ impl PartialOrd for BinlogFileName {
 
 impl Ord for BinlogFileName {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.basename(), self.sequence(), &self.0).cmp(&(other.basename(), other.sequence(), &other.0))
+        (self.basename(), self.sequence(), &self.0).cmp(&(
+            other.basename(),
+            other.sequence(),
+            &other.0,
+        ))
     }
 }
 
@@ -147,7 +153,10 @@ mod tests {
         assert_eq!(n.sequence(), 42);
         assert_eq!(n.to_string(), "mysql-bin.000042");
         assert_eq!(name("my.host_1-bin.7").basename(), "my.host_1-bin");
-        assert_eq!(BinlogFileName::new(b"mariadb-repl-bin.000006".as_slice()).unwrap().sequence(), 6);
+        assert_eq!(
+            BinlogFileName::new(b"mariadb-repl-bin.000006".as_slice()).unwrap().sequence(),
+            6
+        );
         assert_eq!("binlog.000001".parse::<BinlogFileName>().unwrap(), name("binlog.000001"));
     }
 
@@ -166,7 +175,10 @@ mod tests {
             "binlog.99999999999999999999999",
         ] {
             assert!(
-                matches!(BinlogFileName::new(bad), Err(DecodeError::Invalid { what: "BinlogFileName", .. })),
+                matches!(
+                    BinlogFileName::new(bad),
+                    Err(DecodeError::Invalid { what: "BinlogFileName", .. })
+                ),
                 "{bad:?}"
             );
         }

@@ -88,7 +88,10 @@ impl FormatDescription {
         let create_timestamp = r.u32_le("FormatDescription.create_timestamp")?;
         let header_len = r.u8("FormatDescription.common_header_len")?;
         if usize::from(header_len) != EventHeader::LEN {
-            return Err(DecodeError::Invalid { what: "FormatDescription.common_header_len", value: header_len.into() });
+            return Err(DecodeError::Invalid {
+                what: "FormatDescription.common_header_len",
+                value: header_len.into(),
+            });
         }
         let has_alg = has_checksum_alg(&server_version);
         let tail = if has_alg { 1 + CRC_LEN } else { 0 };
@@ -98,12 +101,25 @@ impl FormatDescription {
             have: r.remaining(),
         })?;
         let post_header_lens = r.bytes(n, "FormatDescription.post_header_len")?.to_vec();
-        let checksum_alg =
-            if has_alg { ChecksumAlg(r.u8("FormatDescription.checksum_alg")?) } else { ChecksumAlg::OFF };
+        let checksum_alg = if has_alg {
+            ChecksumAlg(r.u8("FormatDescription.checksum_alg")?)
+        } else {
+            ChecksumAlg::OFF
+        };
         if ![ChecksumAlg::OFF, ChecksumAlg::CRC32, ChecksumAlg::UNDEF].contains(&checksum_alg) {
-            return Err(DecodeError::Invalid { what: "FormatDescription.checksum_alg", value: checksum_alg.0.into() });
+            return Err(DecodeError::Invalid {
+                what: "FormatDescription.checksum_alg",
+                value: checksum_alg.0.into(),
+            });
         }
-        let fd = Self { binlog_version, server_version, create_timestamp, header_len, post_header_lens, checksum_alg };
+        let fd = Self {
+            binlog_version,
+            server_version,
+            create_timestamp,
+            header_len,
+            post_header_lens,
+            checksum_alg,
+        };
         let own = fd.post_header_len(EventType::FORMAT_DESCRIPTION).map(usize::from);
         if own != Some(FIXED_BODY_LEN + n) {
             return Err(DecodeError::Invalid {
@@ -171,7 +187,8 @@ fn origin_parts(event: &[u8]) -> Option<OriginParts<'_>> {
     r.skip(4, "FormatDescription.create_timestamp").ok()?;
     let version = until_nul(before.get(2..).unwrap_or_default());
     let crc = if has_checksum_alg(&version) { CRC_LEN } else { 0 };
-    let after = r.bytes(r.remaining().checked_sub(crc)?, "FormatDescription.post_header_len").ok()?;
+    let after =
+        r.bytes(r.remaining().checked_sub(crc)?, "FormatDescription.post_header_len").ok()?;
     Some(((h.timestamp, h.server_id, h.event_len), before, after))
 }
 
@@ -201,7 +218,8 @@ fn version_triple(version: &str) -> (u32, u32, u32) {
 
 /// MySQL/MariaDB `Format_description_log_event::is_version_before_checksum`, negated.
 fn has_checksum_alg(version: &str) -> bool {
-    let first = if version.contains("MariaDB") { CHECKSUM_VERSION_MARIADB } else { CHECKSUM_VERSION_MYSQL };
+    let first =
+        if version.contains("MariaDB") { CHECKSUM_VERSION_MARIADB } else { CHECKSUM_VERSION_MYSQL };
     version_triple(version) >= first
 }
 
@@ -274,7 +292,10 @@ mod tests {
     fn rejects_inconsistent_array_length_and_bad_fields() {
         // A 5.6.1+ version but no alg byte: the own entry no longer matches.
         let event = build_fd("5.7.20-log", 38, None);
-        assert!(matches!(FormatDescription::decode_event(&event), Err(DecodeError::Invalid { .. })));
+        assert!(matches!(
+            FormatDescription::decode_event(&event),
+            Err(DecodeError::Invalid { .. })
+        ));
         let mut event = build_fd("8.0.28", 41, Some(7));
         assert!(matches!(
             FormatDescription::decode_event(&event),
@@ -295,7 +316,10 @@ mod tests {
         }
         let mut longer = event.clone();
         longer.push(0);
-        assert!(matches!(FormatDescription::decode_event(&longer), Err(DecodeError::Trailing { .. })));
+        assert!(matches!(
+            FormatDescription::decode_event(&longer),
+            Err(DecodeError::Trailing { .. })
+        ));
     }
 
     #[test]

@@ -186,7 +186,11 @@ impl MariaGtidList {
         let flags = u8::try_from(count_and_flags >> 28).unwrap_or_default();
         let need = count.saturating_mul(Self::ENTRY_LEN);
         if need > r.remaining() {
-            return Err(DecodeError::Truncated { what: "MariaGtidList.gtids", need, have: r.remaining() });
+            return Err(DecodeError::Truncated {
+                what: "MariaGtidList.gtids",
+                need,
+                have: r.remaining(),
+            });
         }
         let mut gtids = Vec::with_capacity(count);
         for _ in 0..count {
@@ -209,7 +213,14 @@ impl MariaGtidList {
     /// Builds a whole GTID_LIST event (header, body, CRC if `alg` has one),
     /// e.g. a fake one (`timestamp = 0`, `LOG_EVENT_ARTIFICIAL_F`).
     /// `FLAG_IGN_GTIDS` is cleared, as no sub ids are kept.
-    pub fn encode_event(&self, timestamp: u32, server_id: u32, log_pos: u32, flags: u16, alg: ChecksumAlg) -> Vec<u8> {
+    pub fn encode_event(
+        &self,
+        timestamp: u32,
+        server_id: u32,
+        log_pos: u32,
+        flags: u16,
+        alg: ChecksumAlg,
+    ) -> Vec<u8> {
         let mut body = Vec::with_capacity(4 + self.gtids.len() * Self::ENTRY_LEN);
         // The count has 28 bits; a longer list (4 GiB of GTIDs) is cut there.
         let n = self.gtids.len().min(Self::MAX_COUNT);
@@ -224,7 +235,14 @@ impl MariaGtidList {
             body.extend_from_slice(&[0; Self::EMPTY_PADDING_LEN]);
         }
         build_event(
-            EventHeader { timestamp, event_type: EventType::GTID_LIST, server_id, event_len: 0, log_pos, flags },
+            EventHeader {
+                timestamp,
+                event_type: EventType::GTID_LIST,
+                server_id,
+                event_len: 0,
+                log_pos,
+                flags,
+            },
             &body,
             alg,
         )
@@ -261,11 +279,16 @@ impl FromStr for MariaGtidPos {
             return Ok(Self { gtids });
         }
         for (index, part) in s.split(',').enumerate() {
-            let invalid =
-                DecodeError::Invalid { what: "MariaGtidPos", value: u64::try_from(index).unwrap_or(u64::MAX) };
+            let invalid = DecodeError::Invalid {
+                what: "MariaGtidPos",
+                value: u64::try_from(index).unwrap_or(u64::MAX),
+            };
             let gtid: GtidTriple = part.trim().parse().map_err(|_| invalid)?;
             if !domains.insert(gtid.domain_id) {
-                return Err(DecodeError::Invalid { what: "MariaGtidPos.domain_id", value: gtid.domain_id.into() });
+                return Err(DecodeError::Invalid {
+                    what: "MariaGtidPos.domain_id",
+                    value: gtid.domain_id.into(),
+                });
             }
             gtids.push(gtid);
         }

@@ -133,11 +133,16 @@ impl GtidSet {
             let mut tag = String::new();
             if tagged {
                 let len = r.u8("GtidSet.tag_length")? >> 1;
-                tag = String::from_utf8_lossy(r.bytes(usize::from(len), "GtidSet.tag")?).into_owned();
+                tag =
+                    String::from_utf8_lossy(r.bytes(usize::from(len), "GtidSet.tag")?).into_owned();
             }
             let intervals = r.u64_le("GtidSet.n_intervals")?;
             if intervals > (r.remaining() / 16) as u64 {
-                return Err(DecodeError::TooLarge { what: "GtidSet.n_intervals", len: intervals, max: (r.remaining() / 16) as u64 });
+                return Err(DecodeError::TooLarge {
+                    what: "GtidSet.n_intervals",
+                    len: intervals,
+                    max: (r.remaining() / 16) as u64,
+                });
             }
             for _ in 0..intervals {
                 let s = r.u64_le("GtidSet.interval_start")?;
@@ -217,7 +222,10 @@ mod tests {
         set.encode(&mut out);
         let want: Vec<u8> = [
             &[1u8, 0, 0, 0, 0, 0, 0, 0][..],
-            &[0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42, 0x95, 0x62],
+            &[
+                0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1, 0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42,
+                0x95, 0x62,
+            ],
             &[1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0],
         ]
         .concat();
@@ -231,12 +239,18 @@ mod tests {
 
     #[test]
     fn merges_adjacent_intervals_and_sorts_sids() {
-        let a = GtidSet::parse("bbbbbbbb-0000-0000-0000-000000000000:3-4:1-2, aaaaaaaa-0000-0000-0000-000000000000:7").unwrap();
+        let a = GtidSet::parse(
+            "bbbbbbbb-0000-0000-0000-000000000000:3-4:1-2, aaaaaaaa-0000-0000-0000-000000000000:7",
+        )
+        .unwrap();
         let mut out = Vec::new();
         a.encode(&mut out);
         assert_eq!(out.len(), 8 + 2 * (16 + 8 + 16));
         assert_eq!(out[8], 0xaa);
-        assert_eq!(a.to_string(), "aaaaaaaa-0000-0000-0000-000000000000:7,bbbbbbbb-0000-0000-0000-000000000000:1-4");
+        assert_eq!(
+            a.to_string(),
+            "aaaaaaaa-0000-0000-0000-000000000000:7,bbbbbbbb-0000-0000-0000-000000000000:1-4"
+        );
     }
 
     #[test]
@@ -246,7 +260,11 @@ mod tests {
         set.encode(&mut out);
         assert_eq!(out[7], 1, "format byte");
         assert_eq!(GtidSet::decode(&out).unwrap(), set);
-        assert!(set.contains(&parse_uuid("55778904-0299-11f1-b1b8-4ef0c4956feb").unwrap(), "mytag", 2));
+        assert!(set.contains(
+            &parse_uuid("55778904-0299-11f1-b1b8-4ef0c4956feb").unwrap(),
+            "mytag",
+            2
+        ));
     }
 
     #[test]
@@ -263,10 +281,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_text() {
-        for bad in ["nope:1", "3E11FA47-71CA-11E1-9E33-C80AA9429562", "3E11FA47-71CA-11E1-9E33-C80AA9429562:5-1", "3E11FA47-71CA-11E1-9E33-C80AA9429562:0",
+        for bad in [
+            "nope:1",
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562",
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562:5-1",
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562:0",
             // Found by the fuzzer: the interval end overflowed.
             "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-18446744073709551615",
-            "3E11FA47-71CA-11E1-9E33-C80AA9429562:9223372036854775807"] {
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562:9223372036854775807",
+        ] {
             assert!(GtidSet::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(GtidSet::parse("").unwrap(), GtidSet::default());

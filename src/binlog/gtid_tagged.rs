@@ -62,8 +62,10 @@ impl MysqlTaggedGtid {
                 }
                 2 => gno = Some(zigzag(varint(&mut r, "GtidTagged.gno")?)),
                 3 => {
-                    let len = usize::try_from(varint(&mut r, "GtidTagged.tag_length")?).unwrap_or(usize::MAX);
-                    tag = Some(String::from_utf8_lossy(r.bytes(len, "GtidTagged.tag")?).into_owned());
+                    let len = usize::try_from(varint(&mut r, "GtidTagged.tag_length")?)
+                        .unwrap_or(usize::MAX);
+                    tag =
+                        Some(String::from_utf8_lossy(r.bytes(len, "GtidTagged.tag")?).into_owned());
                 }
                 _ => return Err(DecodeError::Invalid { what: "GtidTagged.field_id", value: id }),
             }
@@ -117,8 +119,9 @@ mod tests {
     use super::*;
     use crate::binlog::walk;
 
-    const TAGGED: &[u8] =
-        include_bytes!("../../tests/fixtures/binlogs/mysql_common/binlog_transaction_with_GTID_TAG.000001");
+    const TAGGED: &[u8] = include_bytes!(
+        "../../tests/fixtures/binlogs/mysql_common/binlog_transaction_with_GTID_TAG.000001"
+    );
 
     #[test]
     fn decodes_the_mysql_9_6_fixture() {

@@ -87,7 +87,10 @@ impl EventHeader {
     pub fn parse(event: &[u8]) -> Result<Self, DecodeError> {
         let header = Self::decode(&mut Reader::new(event))?;
         if header.event_len_usize() < Self::LEN {
-            return Err(DecodeError::Invalid { what: "EventHeader.event_len", value: u64::from(header.event_len) });
+            return Err(DecodeError::Invalid {
+                what: "EventHeader.event_len",
+                value: u64::from(header.event_len),
+            });
         }
         Ok(header)
     }
@@ -110,7 +113,10 @@ impl EventHeader {
             return Err(DecodeError::Trailing { what: "event", extra: event.len() - len });
         }
         if header.event_type != expected {
-            return Err(DecodeError::Invalid { what: "EventHeader.type_code", value: u64::from(header.event_type.0) });
+            return Err(DecodeError::Invalid {
+                what: "EventHeader.type_code",
+                value: u64::from(header.event_type.0),
+            });
         }
         Ok(header)
     }
@@ -141,7 +147,8 @@ mod tests {
     use super::*;
 
     /// The FD header of `mysql_common/mysql-enum-string-set.000001` (protocol.md §7.4).
-    const FD_HEADER: [u8; 19] = [0x67, 0x2c, 0x2e, 0x62, 0x0f, 0x01, 0, 0, 0, 0x7a, 0, 0, 0, 0x7e, 0, 0, 0, 0x01, 0];
+    const FD_HEADER: [u8; 19] =
+        [0x67, 0x2c, 0x2e, 0x62, 0x0f, 0x01, 0, 0, 0, 0x7a, 0, 0, 0, 0x7e, 0, 0, 0, 0x01, 0];
 
     #[test]
     fn decodes_the_mysql_8_0_28_fd_header() {
@@ -175,7 +182,10 @@ mod tests {
     fn rejects_event_len_shorter_than_the_header() {
         let mut bytes = FD_HEADER;
         bytes[9] = 18;
-        assert_eq!(EventHeader::parse(&bytes), Err(DecodeError::Invalid { what: "EventHeader.event_len", value: 18 }));
+        assert_eq!(
+            EventHeader::parse(&bytes),
+            Err(DecodeError::Invalid { what: "EventHeader.event_len", value: 18 })
+        );
     }
 
     #[test]
@@ -201,7 +211,10 @@ mod tests {
 
     #[test]
     fn reads_artificial_flag() {
-        let h = EventHeader { flags: LOG_EVENT_ARTIFICIAL_F, ..EventHeader::parse(&FD_HEADER).unwrap() };
+        let h = EventHeader {
+            flags: LOG_EVENT_ARTIFICIAL_F,
+            ..EventHeader::parse(&FD_HEADER).unwrap()
+        };
         assert!(h.is_artificial());
     }
 }

@@ -38,12 +38,14 @@ pub use event_type::EventType;
 pub use file_name::BinlogFileName;
 pub use format_description::FormatDescription;
 pub use gtid::{GtidTriple, MariaGtid, MariaGtidList, MariaGtidPos, MysqlGtid};
-pub use header::{EventHeader, LOG_EVENT_ARTIFICIAL_F, LOG_EVENT_BINLOG_IN_USE_F, LOG_EVENT_IGNORABLE_F};
+pub use gtid_tagged::MysqlTaggedGtid;
+pub use header::{
+    EventHeader, LOG_EVENT_ARTIFICIAL_F, LOG_EVENT_BINLOG_IN_USE_F, LOG_EVENT_IGNORABLE_F,
+};
 pub use query::query_text;
 pub use rotate::Rotate;
-pub use gtid_tagged::MysqlTaggedGtid;
-pub use table_map::{rows_table_id, TableMap};
 pub use scan::{scan, walk, ScanReport, ScanStop, ScannedEvent, Walk};
+pub use table_map::{rows_table_id, TableMap};
 
 /// The 4 bytes every binlog file starts with (`BINLOG_MAGIC`, `\xfebin`).
 pub const BINLOG_MAGIC: [u8; 4] = [0xfe, b'b', b'i', b'n'];

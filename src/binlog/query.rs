@@ -44,7 +44,10 @@ pub fn query_text<'a>(event: &'a [u8], fd: &FormatDescription) -> Result<&'a [u8
     let post_header_len = listed.map_or(QUERY_HEADER_LEN, usize::from);
     if post_header_len < QUERY_HEADER_MINIMAL_LEN {
         let value = listed.map_or(0, u64::from);
-        return Err(DecodeError::Invalid { what: "FormatDescription.post_header_len[QUERY]", value });
+        return Err(DecodeError::Invalid {
+            what: "FormatDescription.post_header_len[QUERY]",
+            value,
+        });
     }
     let mut r = Reader::new(event_payload(event, fd.checksum_alg)?);
     let mut post = r.sub(post_header_len, "Query.post_header")?;
@@ -52,7 +55,8 @@ pub fn query_text<'a>(event: &'a [u8], fd: &FormatDescription) -> Result<&'a [u8
     post.skip(4, "Query.exec_time")?;
     let db_len = post.u8("Query.db_len")?;
     post.skip(2, "Query.error_code")?;
-    let status_vars_len = if post_header_len >= QUERY_HEADER_LEN { post.u16_le("Query.status_vars_len")? } else { 0 };
+    let status_vars_len =
+        if post_header_len >= QUERY_HEADER_LEN { post.u16_le("Query.status_vars_len")? } else { 0 };
     r.skip(usize::from(status_vars_len), "Query.status_vars")?;
     r.skip(usize::from(db_len), "Query.db")?;
     let nul = r.u8("Query.db_nul")?;
@@ -145,6 +149,9 @@ pub(crate) mod tests {
     fn rejects_status_vars_longer_than_the_event() {
         let mut event = query_event(b"", ChecksumAlg::OFF);
         event[19 + 11] = 0xff;
-        assert!(matches!(query_text(&event, &fd(ChecksumAlg::OFF)), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            query_text(&event, &fd(ChecksumAlg::OFF)),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 }

@@ -57,7 +57,14 @@ impl Rotate {
     ///
     /// A fake ROTATE for a dump uses `timestamp = 0`, `log_pos = 0` and
     /// `flags = LOG_EVENT_ARTIFICIAL_F`.
-    pub fn encode_event(&self, timestamp: u32, server_id: u32, log_pos: u32, flags: u16, alg: ChecksumAlg) -> Vec<u8> {
+    pub fn encode_event(
+        &self,
+        timestamp: u32,
+        server_id: u32,
+        log_pos: u32,
+        flags: u16,
+        alg: ChecksumAlg,
+    ) -> Vec<u8> {
         let len = EventHeader::LEN + Self::POST_HEADER_LEN + self.next_file.len() + alg.crc_len();
         let header = EventHeader {
             timestamp,
@@ -127,19 +134,35 @@ mod tests {
     fn rejects_trailing_bytes_and_other_types() {
         let mut event = sample().encode_event(1, 1, 0, 0, ChecksumAlg::OFF);
         event.push(b'x');
-        assert!(matches!(Rotate::decode_event(&event, ChecksumAlg::OFF), Err(DecodeError::Trailing { .. })));
+        assert!(matches!(
+            Rotate::decode_event(&event, ChecksumAlg::OFF),
+            Err(DecodeError::Trailing { .. })
+        ));
         event.pop();
         event[4] = EventType::STOP.0;
-        assert!(matches!(Rotate::decode_event(&event, ChecksumAlg::OFF), Err(DecodeError::Invalid { .. })));
+        assert!(matches!(
+            Rotate::decode_event(&event, ChecksumAlg::OFF),
+            Err(DecodeError::Invalid { .. })
+        ));
     }
 
     #[test]
     fn too_short_for_the_crc_is_truncated() {
         // A ROTATE with event_len 23 cannot hold position + CRC.
         let mut event = Vec::new();
-        EventHeader { timestamp: 0, event_type: EventType::ROTATE, server_id: 1, event_len: 23, log_pos: 0, flags: 0 }
-            .encode(&mut event);
+        EventHeader {
+            timestamp: 0,
+            event_type: EventType::ROTATE,
+            server_id: 1,
+            event_len: 23,
+            log_pos: 0,
+            flags: 0,
+        }
+        .encode(&mut event);
         event.extend_from_slice(&[0; 4]);
-        assert!(matches!(Rotate::decode_event(&event, ChecksumAlg::CRC32), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            Rotate::decode_event(&event, ChecksumAlg::CRC32),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 }

@@ -152,7 +152,8 @@ impl<'a> Walk<'a> {
             return Err(corrupt(cause));
         }
         let len = header.event_len_usize();
-        let bytes = rest.get(..len).ok_or(ScanStop::Torn { offset, need: header.event_len.into() })?;
+        let bytes =
+            rest.get(..len).ok_or(ScanStop::Torn { offset, need: header.event_len.into() })?;
         let at_boundary = self.check(offset, &header, bytes).map_err(corrupt)?;
         self.pos += len;
         self.report.events += 1;
@@ -164,10 +165,18 @@ impl<'a> Walk<'a> {
     }
 
     /// Checks one complete event; returns whether it ends at a group boundary.
-    fn check(&mut self, offset: u64, header: &EventHeader, event: &[u8]) -> Result<bool, DecodeError> {
+    fn check(
+        &mut self,
+        offset: u64,
+        header: &EventHeader,
+        event: &[u8],
+    ) -> Result<bool, DecodeError> {
         let is_fd = header.event_type == EventType::FORMAT_DESCRIPTION;
         if self.report.fd.is_none() && !is_fd {
-            return Err(DecodeError::Invalid { what: "first event type", value: header.event_type.0.into() });
+            return Err(DecodeError::Invalid {
+                what: "first event type",
+                value: header.event_type.0.into(),
+            });
         }
         if is_fd {
             // The first FD rules the file; a later one (not written by
@@ -178,13 +187,20 @@ impl<'a> Walk<'a> {
                 self.report.fd = Some(fd);
             }
         }
-        let fd = self.report.fd.as_ref().ok_or(DecodeError::Invalid { what: "first event type", value: 0 })?;
+        let fd = self
+            .report
+            .fd
+            .as_ref()
+            .ok_or(DecodeError::Invalid { what: "first event type", value: 0 })?;
         if !is_fd {
             verify_event(event, fd.checksum_alg)?;
         }
         let end = offset + u64::from(header.event_len);
         if header.log_pos != 0 && u64::from(header.log_pos) != end & 0xffff_ffff {
-            return Err(DecodeError::Invalid { what: "EventHeader.log_pos", value: header.log_pos.into() });
+            return Err(DecodeError::Invalid {
+                what: "EventHeader.log_pos",
+                value: header.log_pos.into(),
+            });
         }
         self.boundary.feed(event, fd)
     }

@@ -4,9 +4,11 @@ use super::*;
 use crate::binlog::checksum::{compute_event_crc, ChecksumAlg};
 
 /// MariaDB 10.5.15, CRC, 13 events, two GTID groups ending with XID.
-const MARIADB_10_5: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+const MARIADB_10_5: &[u8] =
+    include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
 /// MySQL 8.0.32, CRC: FD, PREVIOUS_GTIDS, ANONYMOUS_GTID, TRANSACTION_PAYLOAD, ROTATE.
-const MYSQL_8_0_32: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/transaction_compression.000001");
+const MYSQL_8_0_32: &[u8] =
+    include_bytes!("../../tests/fixtures/binlogs/mysql_common/transaction_compression.000001");
 /// MySQL 5.7.20 without CRC, ends with STOP.
 const MYSQL_5_7_NONE: &[u8] =
     include_bytes!("../../tests/fixtures/binlogs/shyiko_connector_java/mysql-bin.checksum-none");
@@ -69,12 +71,20 @@ fn every_prefix_stops_at_the_last_whole_group() {
         let buf = &MARIADB_10_5[..cut];
         let report = scan(buf);
         assert_invariants(buf, &report);
-        let expected = full.iter().copied().filter(|&b| b <= cut as u64).max().unwrap_or(if cut >= 4 { 4 } else { 0 });
+        let expected = full
+            .iter()
+            .copied()
+            .filter(|&b| b <= cut as u64)
+            .max()
+            .unwrap_or(if cut >= 4 { 4 } else { 0 });
         assert_eq!(report.last_trx_end, expected, "cut {cut}");
         if cut < 4 {
             assert_eq!(report.stop, Some(ScanStop::Torn { offset: 0, need: 4 }));
         } else if report.stop.is_some() {
-            assert!(matches!(report.stop, Some(ScanStop::Torn { offset, .. }) if offset == report.events_end), "{cut}");
+            assert!(
+                matches!(report.stop, Some(ScanStop::Torn { offset, .. }) if offset == report.events_end),
+                "{cut}"
+            );
         }
     }
 }
@@ -92,7 +102,9 @@ fn never_panics_on_mutated_files() {
             // A few random bytes at once, and a random cut.
             let mut buf = base.to_vec();
             for _ in 0..4 {
-                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 let at = (seed >> 33) as usize % buf.len();
                 buf[at] = (seed >> 13).to_le_bytes()[0];
             }
@@ -131,7 +143,10 @@ fn stops_at_a_crc_mismatch() {
     let mut buf = MARIADB_10_5.to_vec();
     buf[400] ^= 0x20; // inside the ANNOTATE_ROWS at 372
     let report = scan(&buf);
-    assert!(matches!(report.stop, Some(ScanStop::Corrupt { offset: 372, cause: DecodeError::Checksum { .. } })));
+    assert!(matches!(
+        report.stop,
+        Some(ScanStop::Corrupt { offset: 372, cause: DecodeError::Checksum { .. } })
+    ));
     assert_eq!((report.events_end, report.last_trx_end), (372, 330));
 }
 
@@ -141,7 +156,10 @@ fn fd_crc_ignores_in_use_but_checks_the_rest() {
     buf[4 + 17] &= !1;
     assert_eq!(scan(&buf).stop, None);
     buf[4 + 30] ^= 1;
-    assert!(matches!(scan(&buf).stop, Some(ScanStop::Corrupt { offset: 4, cause: DecodeError::Checksum { .. } })));
+    assert!(matches!(
+        scan(&buf).stop,
+        Some(ScanStop::Corrupt { offset: 4, cause: DecodeError::Checksum { .. } })
+    ));
 }
 
 #[test]
@@ -155,7 +173,10 @@ fn checks_log_pos_but_accepts_zero() {
     let report = scan(&buf);
     assert!(matches!(
         report.stop,
-        Some(ScanStop::Corrupt { offset: 476, cause: DecodeError::Invalid { what: "EventHeader.log_pos", value: 1 } })
+        Some(ScanStop::Corrupt {
+            offset: 476,
+            cause: DecodeError::Invalid { what: "EventHeader.log_pos", value: 1 }
+        })
     ));
 }
 
@@ -163,7 +184,10 @@ fn checks_log_pos_but_accepts_zero() {
 fn rejects_impossible_event_lengths() {
     let mut buf = MARIADB_10_5.to_vec();
     buf[256 + 9..256 + 13].copy_from_slice(&((1u32 << 30) + 1).to_le_bytes());
-    assert!(matches!(scan(&buf).stop, Some(ScanStop::Corrupt { offset: 256, cause: DecodeError::TooLarge { .. } })));
+    assert!(matches!(
+        scan(&buf).stop,
+        Some(ScanStop::Corrupt { offset: 256, cause: DecodeError::TooLarge { .. } })
+    ));
     buf[256 + 9..256 + 13].copy_from_slice(&18u32.to_le_bytes());
     assert!(matches!(
         scan(&buf).stop,

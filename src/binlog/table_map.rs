@@ -59,14 +59,21 @@ impl TableMap {
 pub fn rows_table_id(event: &[u8], fd: &FormatDescription) -> Result<u64, DecodeError> {
     let header = EventHeader::parse(event)?;
     if !header.event_type.is_rows() {
-        return Err(DecodeError::Invalid { what: "rows event type", value: header.event_type.0.into() });
+        return Err(DecodeError::Invalid {
+            what: "rows event type",
+            value: header.event_type.0.into(),
+        });
     }
     let mut r = Reader::new(event_payload(event, fd.checksum_alg)?);
     read_table_id(&mut r, fd, header.event_type)
 }
 
 /// Reads the 6-byte (or 4-byte, for a 6-byte post-header) table id.
-fn read_table_id(r: &mut Reader<'_>, fd: &FormatDescription, t: EventType) -> Result<u64, DecodeError> {
+fn read_table_id(
+    r: &mut Reader<'_>,
+    fd: &FormatDescription,
+    t: EventType,
+) -> Result<u64, DecodeError> {
     if fd.post_header_len(t) == Some(6) {
         r.u32_le("table_id").map(u64::from)
     } else {

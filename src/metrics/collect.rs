@@ -41,7 +41,11 @@ pub fn collect(v: &View<'_>) -> Vec<Family> {
         out.extend(upstream(m, up, v.now_unix));
     }
     let files = Files::read(v.dir, v.watermark);
-    out.push(gauge("disk_used_bytes", "Sum of the sizes of the binlog files in the data directory.", files.disk_used));
+    out.push(gauge(
+        "disk_used_bytes",
+        "Sum of the sizes of the binlog files in the data directory.",
+        files.disk_used,
+    ));
     out.push(gauge("binlog_files", "Binlog files in the data directory.", files.all.len() as u64));
     if let Some(registry) = v.registry {
         out.extend(downstream(&registry.connections(), &files.durable));
@@ -51,7 +55,11 @@ pub fn collect(v: &View<'_>) -> Vec<Family> {
 
 fn upstream(m: &Metrics, up: &UpstreamStatus, now_unix: u64) -> Vec<Family> {
     let mut out = vec![
-        gauge("upstream_connected", "1 while the binlog dump connection to the primary is up, else 0.", u64::from(up.connected)),
+        gauge(
+            "upstream_connected",
+            "1 while the binlog dump connection to the primary is up, else 0.",
+            u64::from(up.connected),
+        ),
         gauge(
             "upstream_semi_sync",
             "1 when the current (or last) dump connection acknowledges semi-sync, else 0.",
@@ -89,7 +97,11 @@ fn upstream(m: &Metrics, up: &UpstreamStatus, now_unix: u64) -> Vec<Family> {
         "Semi-sync ACKs written to the primary, each after the fdatasync covering it.",
         m.acks_sent.load(Ordering::Relaxed),
     ));
-    out.push(histogram("fsync_duration_seconds", "Duration of each fdatasync of the binlog file being written.", &m.fsync));
+    out.push(histogram(
+        "fsync_duration_seconds",
+        "Duration of each fdatasync of the binlog file being written.",
+        &m.fsync,
+    ));
     out.push(histogram(
         "semi_sync_ack_duration_seconds",
         "From the arrival of an event the primary flagged for ACK to the ACK written on the socket \
@@ -183,12 +195,23 @@ fn counter(name: &'static str, help: &'static str, v: u64) -> Family {
 
 fn histogram(name: &'static str, help: &'static str, h: &Histogram) -> Family {
     let snap = h.snapshot();
-    let bounds = BUCKETS_US.iter().map(|us| (*us as f64 / 1e6).to_string()).chain(std::iter::once("+Inf".to_owned()));
+    let bounds = BUCKETS_US
+        .iter()
+        .map(|us| (*us as f64 / 1e6).to_string())
+        .chain(std::iter::once("+Inf".to_owned()));
     let mut samples: Vec<Sample> = bounds
         .zip(&snap.cumulative)
-        .map(|(le, n)| Sample { suffix: "_bucket", labels: vec![("le", le)], value: Value::Int(*n) })
+        .map(|(le, n)| Sample {
+            suffix: "_bucket",
+            labels: vec![("le", le)],
+            value: Value::Int(*n),
+        })
         .collect();
-    samples.push(Sample { suffix: "_sum", labels: Vec::new(), value: Value::Float(snap.sum_ns as f64 / 1e9) });
+    samples.push(Sample {
+        suffix: "_sum",
+        labels: Vec::new(),
+        value: Value::Float(snap.sum_ns as f64 / 1e9),
+    });
     samples.push(Sample { suffix: "_count", labels: Vec::new(), value: Value::Int(snap.count) });
     Family { name, help, kind: Kind::Histogram, samples }
 }
@@ -205,7 +228,8 @@ mod tests {
 
     #[test]
     fn lag_sums_the_rest_of_the_file_and_every_later_file() {
-        let durable = vec![(name("b.000001"), 1000), (name("b.000002"), 500), (name("b.000003"), 200)];
+        let durable =
+            vec![(name("b.000001"), 1000), (name("b.000002"), 500), (name("b.000003"), 200)];
         assert_eq!(lag_bytes(&durable, "b.000003", 200), Some(0));
         assert_eq!(lag_bytes(&durable, "b.000002", 100), Some(400 + 200));
         assert_eq!(lag_bytes(&durable, "b.000001", 4), Some(996 + 500 + 200));
@@ -218,11 +242,26 @@ mod tests {
         h.observe(Duration::from_micros(40));
         h.observe(Duration::from_millis(2));
         let text = prometheus(&[histogram("fsync_duration_seconds", "fsync", &h)]);
-        assert!(text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"0.00005\"} 1\n"), "{text}");
-        assert!(text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"0.001\"} 1\n"), "{text}");
-        assert!(text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"0.0025\"} 2\n"), "{text}");
-        assert!(text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"1\"} 2\n"), "{text}");
-        assert!(text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"+Inf\"} 2\n"), "{text}");
+        assert!(
+            text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"0.00005\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"0.001\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"0.0025\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"1\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("binlogserver_fsync_duration_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
         assert!(text.contains("binlogserver_fsync_duration_seconds_sum 0.00204\n"), "{text}");
         assert!(text.contains("binlogserver_fsync_duration_seconds_count 2\n"), "{text}");
     }
@@ -232,13 +271,21 @@ mod tests {
         let dir = std::path::PathBuf::from("/nonexistent/binlogserver-metrics-test");
         let m = Metrics::default();
         let wm = Watermark::new();
-        let mut view = View { metrics: &m, upstream: None, dir: &dir, watermark: &wm, registry: None, now_unix: 0 };
+        let mut view = View {
+            metrics: &m,
+            upstream: None,
+            dir: &dir,
+            watermark: &wm,
+            registry: None,
+            now_unix: 0,
+        };
         let names = |v: &View<'_>| collect(v).iter().map(|f| f.name).collect::<Vec<_>>();
         assert!(!names(&view).contains(&"upstream_connected"));
         view.upstream = Some(UpstreamStatus { behind_bytes: Some(7), ..Default::default() });
         assert!(names(&view).contains(&"upstream_connected"));
         assert!(!names(&view).contains(&"upstream_behind_bytes"));
-        view.upstream = Some(UpstreamStatus { connected: true, behind_bytes: Some(7), ..Default::default() });
+        view.upstream =
+            Some(UpstreamStatus { connected: true, behind_bytes: Some(7), ..Default::default() });
         assert!(names(&view).contains(&"upstream_behind_bytes"));
         assert!(names(&view).contains(&"upstream_behind_seconds"));
     }

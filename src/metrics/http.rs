@@ -51,7 +51,10 @@ pub struct Source {
 impl Source {
     /// The samples as of now.
     pub fn families(&self) -> Vec<Family> {
-        let upstream = self.upstream.as_ref().map(|u| u.lock().unwrap_or_else(PoisonError::into_inner).clone());
+        let upstream = self
+            .upstream
+            .as_ref()
+            .map(|u| u.lock().unwrap_or_else(PoisonError::into_inner).clone());
         let now_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         collect(&View {
             metrics: &self.metrics,
@@ -167,7 +170,14 @@ fn read_head(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             // A timed-out request is answered from what arrived (likely a 400).
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
             Err(e) => return Err(e),
         };
         head.extend_from_slice(buf.get(..n).unwrap_or_default());
@@ -209,15 +219,25 @@ impl Status {
 /// Decides the answer to a request head: `Ok` for `GET /metrics`.
 pub fn route(head: &[u8]) -> Result<(), Status> {
     if !head_complete(head) {
-        return Err(if head.len() >= MAX_REQUEST { Status::HeadersTooLarge } else { Status::BadRequest });
+        return Err(if head.len() >= MAX_REQUEST {
+            Status::HeadersTooLarge
+        } else {
+            Status::BadRequest
+        });
     }
     let line_end = head.iter().position(|&b| b == b'\n').ok_or(Status::BadRequest)?;
-    let line = std::str::from_utf8(head.get(..line_end).unwrap_or_default()).map_err(|_| Status::BadRequest)?;
+    let line = std::str::from_utf8(head.get(..line_end).unwrap_or_default())
+        .map_err(|_| Status::BadRequest)?;
     let mut parts = line.trim_end_matches('\r').split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(Status::BadRequest);
     };
-    if !version.starts_with("HTTP/1.") || method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+    if !version.starts_with("HTTP/1.")
+        || method.is_empty()
+        || !method.bytes().all(|b| b.is_ascii_uppercase())
+    {
         return Err(Status::BadRequest);
     }
     if method != "GET" {

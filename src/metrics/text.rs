@@ -45,7 +45,9 @@ impl std::fmt::Display for Value {
         match self {
             Value::Int(v) => write!(f, "{v}"),
             Value::Float(v) if v.is_nan() => f.write_str("NaN"),
-            Value::Float(v) if v.is_infinite() => f.write_str(if *v > 0.0 { "+Inf" } else { "-Inf" }),
+            Value::Float(v) if v.is_infinite() => {
+                f.write_str(if *v > 0.0 { "+Inf" } else { "-Inf" })
+            }
             Value::Float(v) => write!(f, "{v}"),
         }
     }
@@ -90,7 +92,8 @@ pub fn prometheus(families: &[Family]) -> String {
         let _ = writeln!(out, "# HELP {PREFIX}{} {}", fam.name, escape_help(fam.help));
         let _ = writeln!(out, "# TYPE {PREFIX}{} {}", fam.name, fam.kind.as_str());
         for s in &fam.samples {
-            let _ = writeln!(out, "{PREFIX}{}{}{} {}", fam.name, s.suffix, labels(&s.labels), s.value);
+            let _ =
+                writeln!(out, "{PREFIX}{}{}{} {}", fam.name, s.suffix, labels(&s.labels), s.value);
         }
     }
     out
@@ -102,7 +105,10 @@ pub fn status_rows(families: &[Family]) -> Vec<(String, String)> {
         .iter()
         .flat_map(|fam| {
             fam.samples.iter().map(move |s| {
-                (format!("{STATUS_PREFIX}{}{}{}", fam.name, s.suffix, labels(&s.labels)), s.value.to_string())
+                (
+                    format!("{STATUS_PREFIX}{}{}{}", fam.name, s.suffix, labels(&s.labels)),
+                    s.value.to_string(),
+                )
             })
         })
         .collect()
@@ -160,8 +166,16 @@ mod tests {
                 help: "fsync",
                 kind: Kind::Histogram,
                 samples: vec![
-                    Sample { suffix: "_bucket", labels: vec![("le", "0.00005".into())], value: Value::Int(2) },
-                    Sample { suffix: "_bucket", labels: vec![("le", "+Inf".into())], value: Value::Int(3) },
+                    Sample {
+                        suffix: "_bucket",
+                        labels: vec![("le", "0.00005".into())],
+                        value: Value::Int(2),
+                    },
+                    Sample {
+                        suffix: "_bucket",
+                        labels: vec![("le", "+Inf".into())],
+                        value: Value::Int(3),
+                    },
                     Sample { suffix: "_sum", labels: vec![], value: Value::Float(0.25) },
                     Sample { suffix: "_count", labels: vec![], value: Value::Int(3) },
                 ],
@@ -194,8 +208,17 @@ binlogserver_fsync_duration_seconds_count 3
         let rows = status_rows(&families());
         assert_eq!(rows.len(), 6);
         assert_eq!(rows[0], ("Binlogserver_upstream_connected".to_owned(), "1".to_owned()));
-        assert_eq!(rows[2], ("Binlogserver_fsync_duration_seconds_bucket{le=\"0.00005\"}".to_owned(), "2".to_owned()));
-        assert_eq!(rows[4], ("Binlogserver_fsync_duration_seconds_sum".to_owned(), "0.25".to_owned()));
+        assert_eq!(
+            rows[2],
+            (
+                "Binlogserver_fsync_duration_seconds_bucket{le=\"0.00005\"}".to_owned(),
+                "2".to_owned()
+            )
+        );
+        assert_eq!(
+            rows[4],
+            ("Binlogserver_fsync_duration_seconds_sum".to_owned(), "0.25".to_owned())
+        );
     }
 
     #[test]

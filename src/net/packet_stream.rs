@@ -147,7 +147,11 @@ impl<S: Read + Write> PacketStream<S> {
     /// chunks, `total` is asked for its full length from the first chunk
     /// (a binlog event knows its own length), so the buffer is allocated
     /// once instead of grown by copying.
-    pub fn read_packet_sized(&mut self, out: &mut Vec<u8>, total: impl Fn(&[u8]) -> Option<usize>) -> Result<(), NetError> {
+    pub fn read_packet_sized(
+        &mut self,
+        out: &mut Vec<u8>,
+        total: impl Fn(&[u8]) -> Option<usize>,
+    ) -> Result<(), NetError> {
         out.clear();
         let mut first = true;
         loop {
@@ -169,7 +173,12 @@ impl<S: Read + Write> PacketStream<S> {
         // A reply continues the sequence of the packet it answers.
         self.write_seq = self.assembler.next_seq();
         if self.trace_packets {
-            trace!("packet in seq={} len={}\n{}", self.assembler.next_seq().wrapping_sub(1), out.len(), hexdump(out));
+            trace!(
+                "packet in seq={} len={}\n{}",
+                self.assembler.next_seq().wrapping_sub(1),
+                out.len(),
+                hexdump(out)
+            );
         }
         Ok(())
     }
@@ -201,7 +210,8 @@ impl<S: Read + Write> PacketStream<S> {
     /// socket (after the queue is flushed), saving two copies.
     pub fn queue_packet_parts(&mut self, head: &[u8], body: &[u8]) -> Result<(), NetError> {
         let len = head.len() + body.len();
-        if len >= crate::protocol::packet::MAX_CHUNK || body.len() < 64 << 10 || self.trace_packets {
+        if len >= crate::protocol::packet::MAX_CHUNK || body.len() < 64 << 10 || self.trace_packets
+        {
             let mut joined = Vec::with_capacity(len);
             joined.extend_from_slice(head);
             joined.extend_from_slice(body);
@@ -283,7 +293,12 @@ impl<S: Read + Write> PacketStream<S> {
     }
 }
 
-fn read_some<S: Read>(stream: &mut S, dst: &mut [u8], op: &'static str, deadline: Option<Instant>) -> Result<usize, NetError> {
+fn read_some<S: Read>(
+    stream: &mut S,
+    dst: &mut [u8],
+    op: &'static str,
+    deadline: Option<Instant>,
+) -> Result<usize, NetError> {
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(NetError::Io { op, source: io::ErrorKind::TimedOut.into() });
@@ -312,7 +327,9 @@ pub fn hexdump(bytes: &[u8]) -> String {
             }
         }
         s.push(' ');
-        s.extend(line.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }));
+        s.extend(
+            line.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }),
+        );
         s.push('\n');
     }
     s

@@ -35,7 +35,8 @@ fn reads_packets_across_partial_reads_and_continuations() {
     let mut seq = 1;
     encode_packets(b"hello", &mut seq, &mut wire);
     encode_packets(&big, &mut seq, &mut wire);
-    let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 1 << 30);
+    let mut ps =
+        PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 1 << 30);
     ps.expect_seq(1);
     let mut p = Vec::new();
     ps.read_packet(&mut p).unwrap();
@@ -60,7 +61,8 @@ fn a_length_prefix_alone_does_not_commit_its_size() {
     // 16 MiB - 1 announced, 10 bytes sent, then the client closes.
     let mut wire = vec![0xff, 0xff, 0xfe, 0];
     wire.extend_from_slice(&[7; 10]);
-    let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 16 << 20);
+    let mut ps =
+        PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 16 << 20);
     let mut p = Vec::new();
     assert!(matches!(ps.read_packet(&mut p), Err(NetError::Closed)));
     assert!(p.capacity() <= 2 * FIRST_GROWTH, "buffer grew to {} bytes", p.capacity());
@@ -69,7 +71,8 @@ fn a_length_prefix_alone_does_not_commit_its_size() {
 #[test]
 fn refuses_a_length_prefix_over_the_reduced_cap() {
     let wire = vec![0xff, 0xff, 0xfe, 0];
-    let mut ps = PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 16 << 20);
+    let mut ps =
+        PacketStream::new(Duplex { input: Cursor::new(wire), output: Vec::new() }, 16 << 20);
     ps.set_max_payload(64 << 10);
     let mut p = Vec::new();
     assert!(matches!(ps.read_packet(&mut p), Err(NetError::Decode(DecodeError::TooLarge { .. }))));
@@ -92,6 +95,8 @@ fn a_passed_read_deadline_times_out_even_with_bytes_waiting() {
 #[test]
 fn hexdump_has_the_classic_layout() {
     let d = hexdump(b"\xfebin0123456789abcdef");
-    assert!(d.starts_with("00000000  fe 62 69 6e 30 31 32 33  34 35 36 37 38 39 61 62  .bin0123456789ab\n"));
+    assert!(d.starts_with(
+        "00000000  fe 62 69 6e 30 31 32 33  34 35 36 37 38 39 61 62  .bin0123456789ab\n"
+    ));
     assert!(d.contains("00000010  63 64 65 66"));
 }

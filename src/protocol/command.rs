@@ -129,7 +129,10 @@ pub struct ComBinlogDumpGtid {
 
 impl ComBinlogDumpGtid {
     /// Encodes the command (command byte included).
-    #[allow(clippy::cast_possible_truncation, reason = "file names and GTID sets are far below 4 GiB")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "file names and GTID sets are far below 4 GiB"
+    )]
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(COM_BINLOG_DUMP_GTID);
         put_u16(out, self.flags);
@@ -179,7 +182,10 @@ impl SemiSyncAck {
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let magic = r.u8("SemiSyncAck.magic")?;
         if magic != SEMI_SYNC_MAGIC {
-            return Err(DecodeError::Invalid { what: "SemiSyncAck.magic", value: u64::from(magic) });
+            return Err(DecodeError::Invalid {
+                what: "SemiSyncAck.magic",
+                value: u64::from(magic),
+            });
         }
         let position = r.u64_le("SemiSyncAck.binlog_pos")?;
         let file = r.rest().to_vec();
@@ -193,12 +199,17 @@ mod tests {
 
     #[test]
     fn register_slave_matches_the_kb_example() {
-        let cmd = ComRegisterSlave { server_id: 10101, host: b"slave_n_1".to_vec(), port: 23241, ..Default::default() };
+        let cmd = ComRegisterSlave {
+            server_id: 10101,
+            host: b"slave_n_1".to_vec(),
+            port: 23241,
+            ..Default::default()
+        };
         let mut out = Vec::new();
         cmd.encode(&mut out);
         let want = [
-            0x15, 0x75, 0x27, 0, 0, 9, b's', b'l', b'a', b'v', b'e', b'_', b'n', b'_', b'1', 0, 0, 0xc9, 0x5a, 0, 0,
-            0, 0, 0, 0, 0, 0,
+            0x15, 0x75, 0x27, 0, 0, 9, b's', b'l', b'a', b'v', b'e', b'_', b'n', b'_', b'1', 0, 0,
+            0xc9, 0x5a, 0, 0, 0, 0, 0, 0, 0, 0,
         ];
         assert_eq!(out, want);
         let body = &out[1..];
@@ -210,7 +221,12 @@ mod tests {
 
     #[test]
     fn binlog_dump_matches_the_computed_example() {
-        let cmd = ComBinlogDump { position: 4, flags: 2, server_id: 2, file: b"mysql-bin.000001".to_vec() };
+        let cmd = ComBinlogDump {
+            position: 4,
+            flags: 2,
+            server_id: 2,
+            file: b"mysql-bin.000001".to_vec(),
+        };
         let mut out = Vec::new();
         cmd.encode(&mut out);
         assert_eq!(&out[..11], &[0x12, 4, 0, 0, 0, 2, 0, 2, 0, 0, 0]);
@@ -222,7 +238,13 @@ mod tests {
 
     #[test]
     fn binlog_dump_gtid_round_trips_and_rejects_truncation() {
-        let cmd = ComBinlogDumpGtid { flags: 2, server_id: 2, file: Vec::new(), position: 4, gtid_set: vec![0; 8] };
+        let cmd = ComBinlogDumpGtid {
+            flags: 2,
+            server_id: 2,
+            file: Vec::new(),
+            position: 4,
+            gtid_set: vec![0; 8],
+        };
         let mut out = Vec::new();
         cmd.encode(&mut out);
         let body = &out[1..];

@@ -56,7 +56,9 @@ impl fmt::Display for DecodeError {
             Self::Truncated { what, need, have } => {
                 write!(f, "{what}: truncated, need {need} bytes, have {have}")
             }
-            Self::Trailing { what, extra } => write!(f, "{what}: {extra} unexpected trailing bytes"),
+            Self::Trailing { what, extra } => {
+                write!(f, "{what}: {extra} unexpected trailing bytes")
+            }
             Self::Invalid { what, value } => write!(f, "{what}: invalid value {value}"),
             Self::TooLarge { what, len, max } => write!(f, "{what}: length {len} exceeds {max}"),
             Self::Checksum { stored, computed } => {

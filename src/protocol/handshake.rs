@@ -53,7 +53,10 @@ impl HandshakeV10 {
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let protocol = r.u8("HandshakeV10.protocol_version")?;
         if protocol != 10 {
-            return Err(DecodeError::Invalid { what: "HandshakeV10.protocol_version", value: u64::from(protocol) });
+            return Err(DecodeError::Invalid {
+                what: "HandshakeV10.protocol_version",
+                value: u64::from(protocol),
+            });
         }
         let server_version = r.nul_terminated("HandshakeV10.server_version")?.to_vec();
         let connection_id = r.u32_le("HandshakeV10.connection_id")?;
@@ -71,12 +74,13 @@ impl HandshakeV10 {
         let part2 = r.bytes(part2_len, "HandshakeV10.auth_plugin_data_part_2")?;
         // The last byte of part 2 is the scramble's terminating NUL.
         scramble.extend_from_slice(part2.strip_suffix(&[0]).unwrap_or(part2));
-        let auth_plugin_name = if capabilities.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH) && !r.is_empty() {
-            let rest = r.rest();
-            rest.strip_suffix(&[0]).unwrap_or(rest).to_vec()
-        } else {
-            b"mysql_native_password".to_vec()
-        };
+        let auth_plugin_name =
+            if capabilities.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH) && !r.is_empty() {
+                let rest = r.rest();
+                rest.strip_suffix(&[0]).unwrap_or(rest).to_vec()
+            } else {
+                b"mysql_native_password".to_vec()
+            };
         Ok(HandshakeV10 {
             server_version,
             connection_id,
@@ -90,7 +94,10 @@ impl HandshakeV10 {
     }
 
     /// Encodes a greeting (the scramble must be 20 bytes).
-    #[allow(clippy::cast_possible_truncation, reason = "splitting the 32-bit flags; the scramble is 20 bytes")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "splitting the 32-bit flags; the scramble is 20 bytes"
+    )]
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(10);
         put_nul_terminated(out, &self.server_version);
@@ -141,7 +148,10 @@ pub struct HandshakeResponse41 {
 
 impl HandshakeResponse41 {
     /// Encodes the response.
-    #[allow(clippy::cast_possible_truncation, reason = "without LENENC_CLIENT_DATA the reply is a 20 or 32 byte scramble")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "without LENENC_CLIENT_DATA the reply is a 20 or 32 byte scramble"
+    )]
     pub fn encode(&self, out: &mut Vec<u8>) {
         let caps = self.capabilities;
         put_u32(out, caps.0);
@@ -176,26 +186,31 @@ impl HandshakeResponse41 {
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let capabilities = CapabilityFlags(r.u32_le("HandshakeResponse41.client_flag")?);
         if !capabilities.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
-            return Err(DecodeError::Invalid { what: "HandshakeResponse41.client_flag", value: u64::from(capabilities.0) });
+            return Err(DecodeError::Invalid {
+                what: "HandshakeResponse41.client_flag",
+                value: u64::from(capabilities.0),
+            });
         }
         let max_packet_size = r.u32_le("HandshakeResponse41.max_packet_size")?;
         let character_set = r.u8("HandshakeResponse41.character_set")?;
         r.skip(23, "HandshakeResponse41.filler")?;
         let username = r.nul_terminated("HandshakeResponse41.username")?.to_vec();
-        let auth_response = if capabilities.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
-            r.lenenc_bytes("HandshakeResponse41.auth_response")?
-        } else {
-            let n = r.u8("HandshakeResponse41.auth_response_length")?;
-            r.bytes(usize::from(n), "HandshakeResponse41.auth_response")?
-        }
-        .to_vec();
+        let auth_response =
+            if capabilities.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
+                r.lenenc_bytes("HandshakeResponse41.auth_response")?
+            } else {
+                let n = r.u8("HandshakeResponse41.auth_response_length")?;
+                r.bytes(usize::from(n), "HandshakeResponse41.auth_response")?
+            }
+            .to_vec();
         let mut database = None;
         if capabilities.contains(CapabilityFlags::CLIENT_CONNECT_WITH_DB) && !r.is_empty() {
             database = Some(r.nul_terminated("HandshakeResponse41.database")?.to_vec());
         }
         let mut auth_plugin_name = None;
         if capabilities.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH) && !r.is_empty() {
-            auth_plugin_name = Some(r.nul_terminated("HandshakeResponse41.client_plugin_name")?.to_vec());
+            auth_plugin_name =
+                Some(r.nul_terminated("HandshakeResponse41.client_plugin_name")?.to_vec());
         }
         let mut connect_attrs = Vec::new();
         if capabilities.contains(CapabilityFlags::CLIENT_CONNECT_ATTRS) && !r.is_empty() {
@@ -239,7 +254,10 @@ impl AuthSwitchRequest {
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let tag = r.u8("AuthSwitchRequest.status")?;
         if tag != 0xfe {
-            return Err(DecodeError::Invalid { what: "AuthSwitchRequest.status", value: u64::from(tag) });
+            return Err(DecodeError::Invalid {
+                what: "AuthSwitchRequest.status",
+                value: u64::from(tag),
+            });
         }
         let plugin_name = r.nul_terminated("AuthSwitchRequest.plugin_name")?.to_vec();
         let plugin_data = r.rest().to_vec();
@@ -305,7 +323,8 @@ mod tests {
     #[test]
     fn response_round_trips_with_attrs() {
         let resp = HandshakeResponse41 {
-            capabilities: CapabilityFlags(0x003a_a205).with(CapabilityFlags::CLIENT_CONNECT_WITH_DB),
+            capabilities: CapabilityFlags(0x003a_a205)
+                .with(CapabilityFlags::CLIENT_CONNECT_WITH_DB),
             max_packet_size: 1 << 30,
             character_set: 45,
             username: b"repl".to_vec(),
@@ -325,13 +344,19 @@ mod tests {
             let _ = HandshakeResponse41::decode(&mut Reader::new(&out[..cut]));
         }
         for cut in 0..(4 + 4 + 1 + 23 + 5 + 21) {
-            assert!(HandshakeResponse41::decode(&mut Reader::new(&out[..cut])).is_err(), "cut {cut}");
+            assert!(
+                HandshakeResponse41::decode(&mut Reader::new(&out[..cut])).is_err(),
+                "cut {cut}"
+            );
         }
     }
 
     #[test]
     fn auth_switch_round_trips() {
-        let req = AuthSwitchRequest { plugin_name: b"mysql_native_password".to_vec(), plugin_data: b"ABCDEFGHIJKLMNOPQRST\0".to_vec() };
+        let req = AuthSwitchRequest {
+            plugin_name: b"mysql_native_password".to_vec(),
+            plugin_data: b"ABCDEFGHIJKLMNOPQRST\0".to_vec(),
+        };
         let mut out = Vec::new();
         req.encode(&mut out);
         let back = AuthSwitchRequest::decode(&mut Reader::new(&out)).unwrap();

@@ -96,7 +96,10 @@ impl PacketAssembler {
     /// `have` payload bytes already assembled; advances the sequence.
     pub fn accept(&mut self, header: PacketHeader, have: usize) -> Result<(), DecodeError> {
         if header.seq != self.next_seq {
-            return Err(DecodeError::Invalid { what: "PacketHeader.sequence_id", value: u64::from(header.seq) });
+            return Err(DecodeError::Invalid {
+                what: "PacketHeader.sequence_id",
+                value: u64::from(header.seq),
+            });
         }
         let total = have.saturating_add(header.len as usize);
         if total > self.max_payload {

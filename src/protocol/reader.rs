@@ -128,7 +128,10 @@ impl<'a> Reader<'a> {
     }
 
     /// A length-encoded string; `None` for NULL.
-    pub fn lenenc_bytes_or_null(&mut self, what: &'static str) -> Result<Option<&'a [u8]>, DecodeError> {
+    pub fn lenenc_bytes_or_null(
+        &mut self,
+        what: &'static str,
+    ) -> Result<Option<&'a [u8]>, DecodeError> {
         match self.lenenc_int_or_null(what)? {
             None => Ok(None),
             Some(len) => {
@@ -205,7 +208,10 @@ mod tests {
 
     #[test]
     fn rejects_the_0xff_lenenc_marker() {
-        assert!(matches!(Reader::new(&[0xff]).lenenc_int("n"), Err(DecodeError::Invalid { value: 0xff, .. })));
+        assert!(matches!(
+            Reader::new(&[0xff]).lenenc_int("n"),
+            Err(DecodeError::Invalid { value: 0xff, .. })
+        ));
     }
 
     #[test]

@@ -119,7 +119,10 @@ pub fn is_ok(payload: &[u8]) -> bool {
 }
 
 /// Decodes one text-protocol row of `columns` values (`None` = SQL NULL).
-pub fn decode_text_row(payload: &[u8], columns: usize) -> Result<Vec<Option<Vec<u8>>>, DecodeError> {
+pub fn decode_text_row(
+    payload: &[u8],
+    columns: usize,
+) -> Result<Vec<Option<Vec<u8>>>, DecodeError> {
     let mut r = Reader::new(payload);
     let mut row = Vec::with_capacity(columns.min(64));
     for _ in 0..columns {
@@ -143,12 +146,19 @@ mod tests {
 
     #[test]
     fn err_packet_round_trips_and_rejects_truncation() {
-        let err = ErrPacket::new(1236, b"HY000", "Could not find first log file name in binary log index file");
+        let err = ErrPacket::new(
+            1236,
+            b"HY000",
+            "Could not find first log file name in binary log index file",
+        );
         let mut out = Vec::new();
         err.encode(&mut out);
         assert_eq!(ErrPacket::decode(&mut Reader::new(&out)).unwrap(), err);
         for cut in 0..9 {
-            assert!(ErrPacket::decode(&mut Reader::new(&out[..cut])).is_err() || cut >= 3, "cut {cut}");
+            assert!(
+                ErrPacket::decode(&mut Reader::new(&out[..cut])).is_err() || cut >= 3,
+                "cut {cut}"
+            );
         }
         for cut in 0..3 {
             assert!(ErrPacket::decode(&mut Reader::new(&out[..cut])).is_err());

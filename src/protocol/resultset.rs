@@ -159,7 +159,10 @@ impl Column {
         }
         let fixed = r.lenenc_int("ColumnDefinition41.fixed_length")?;
         if fixed != u64::from(FIXED_FIELDS_LEN) {
-            return Err(DecodeError::Invalid { what: "ColumnDefinition41.fixed_length", value: fixed });
+            return Err(DecodeError::Invalid {
+                what: "ColumnDefinition41.fixed_length",
+                value: fixed,
+            });
         }
         let charset = r.u16_le("ColumnDefinition41.charset")?;
         let length = r.u32_le("ColumnDefinition41.column_length")?;
@@ -201,8 +204,17 @@ impl ResultSet {
 /// after the columns; an OK with header 0xFE at the end).
 /// `mariadb_extended_metadata`: the client negotiated
 /// `MARIADB_CLIENT_EXTENDED_METADATA` (only meaningful if the server offered it).
-pub fn encode_result_set(rs: &ResultSet, deprecate_eof: bool, mariadb_extended_metadata: bool) -> Vec<Vec<u8>> {
-    encode_result_set_with_status(rs, deprecate_eof, mariadb_extended_metadata, SERVER_STATUS_AUTOCOMMIT)
+pub fn encode_result_set(
+    rs: &ResultSet,
+    deprecate_eof: bool,
+    mariadb_extended_metadata: bool,
+) -> Vec<Vec<u8>> {
+    encode_result_set_with_status(
+        rs,
+        deprecate_eof,
+        mariadb_extended_metadata,
+        SERVER_STATUS_AUTOCOMMIT,
+    )
 }
 
 /// [`encode_result_set`] with explicit server status flags in the EOF/OK
@@ -311,12 +323,14 @@ mod tests {
             let payload = it.next().unwrap();
             assert!(!is_eof(payload));
             let got = decode_text_row(payload, 2).unwrap();
-            let want: Vec<_> = want.iter().map(|v| v.as_ref().map(|s| s.as_bytes().to_vec())).collect();
+            let want: Vec<_> =
+                want.iter().map(|v| v.as_ref().map(|s| s.as_bytes().to_vec())).collect();
             assert_eq!(got, want);
         }
         let end = it.next().unwrap();
         assert!(is_eof(end));
-        let want_end: &[u8] = if deprecate_eof { &[0xfe, 0, 0, 2, 0, 0, 0] } else { &[0xfe, 0, 0, 2, 0] };
+        let want_end: &[u8] =
+            if deprecate_eof { &[0xfe, 0, 0, 2, 0, 0, 0] } else { &[0xfe, 0, 0, 2, 0] };
         assert_eq!(end.as_slice(), want_end);
         assert!(it.next().is_none());
     }
@@ -380,8 +394,14 @@ mod tests {
     #[test]
     fn status_flags_reach_both_end_shapes() {
         let rs = ResultSet::new(vec![Column::text("a")]);
-        assert_eq!(encode_result_set_with_status(&rs, false, false, 0).last().unwrap(), &vec![0xfe, 0, 0, 0, 0]);
-        assert_eq!(encode_result_set_with_status(&rs, true, false, 0).last().unwrap(), &vec![0xfe, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            encode_result_set_with_status(&rs, false, false, 0).last().unwrap(),
+            &vec![0xfe, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            encode_result_set_with_status(&rs, true, false, 0).last().unwrap(),
+            &vec![0xfe, 0, 0, 0, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -389,7 +409,10 @@ mod tests {
         let mut out = Vec::new();
         Column::long_text("@master_binlog_checksum").encode(false, &mut out);
         for cut in 0..out.len() {
-            assert!(matches!(decode_column_definition(&out[..cut]), Err(DecodeError::Truncated { .. })), "cut {cut}");
+            assert!(
+                matches!(decode_column_definition(&out[..cut]), Err(DecodeError::Truncated { .. })),
+                "cut {cut}"
+            );
         }
     }
 
@@ -402,6 +425,9 @@ mod tests {
         assert!(matches!(decode_column_definition(&long), Err(DecodeError::Trailing { .. })));
         let at = out.iter().position(|&b| b == 0x0c).unwrap();
         out[at] = 0x0d;
-        assert!(matches!(decode_column_definition(&out), Err(DecodeError::Invalid { value: 0x0d, .. })));
+        assert!(matches!(
+            decode_column_definition(&out),
+            Err(DecodeError::Invalid { value: 0x0d, .. })
+        ));
     }
 }

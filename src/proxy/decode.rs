@@ -16,12 +16,12 @@ use std::fmt::Write;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{EventHeader, FormatDescription};
 use crate::protocol::command::{
-    ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, SemiSyncAck, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID,
-    COM_QUERY, COM_REGISTER_SLAVE, SEMI_SYNC_MAGIC,
+    ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, SemiSyncAck, COM_BINLOG_DUMP,
+    COM_BINLOG_DUMP_GTID, COM_QUERY, COM_REGISTER_SLAVE, SEMI_SYNC_MAGIC,
 };
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
-use crate::protocol::resultset::{decode_column_definition, decode_extended_column_definition};
 use crate::protocol::response::{decode_column_count, decode_text_row, is_eof};
+use crate::protocol::resultset::{decode_column_definition, decode_extended_column_definition};
 use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader};
 use crate::tools::describe::{text, EventDescriber};
 
@@ -61,7 +61,11 @@ enum Phase {
     Auth,
     Command,
     /// Reading a result set: columns expected, columns seen, rows phase.
-    ResultSet { columns: usize, names: Vec<String>, rows: bool },
+    ResultSet {
+        columns: usize,
+        names: Vec<String>,
+        rows: bool,
+    },
     /// After COM_BINLOG_DUMP(_GTID): an event stream.
     Binlog,
     /// TLS or compression: nothing more can be decoded.
@@ -108,7 +112,9 @@ impl Conversation {
             Direction::ClientToServer => self.client_packet(payload),
             Direction::ServerToClient => self.server_packet(payload),
         };
-        result.unwrap_or_else(|e| format!("undecoded ({e}) first_byte=0x{:02x}", payload.first().copied().unwrap_or(0)))
+        result.unwrap_or_else(|e| {
+            format!("undecoded ({e}) first_byte=0x{:02x}", payload.first().copied().unwrap_or(0))
+        })
     }
 
     fn client_packet(&mut self, p: &[u8]) -> Result<String, DecodeError> {
@@ -117,7 +123,11 @@ impl Conversation {
             Phase::Auth => Ok(format!("auth_data len={}", p.len())),
             Phase::Binlog if p.first() == Some(&SEMI_SYNC_MAGIC) => {
                 let ack = SemiSyncAck::decode(&mut Reader::new(p))?;
-                Ok(format!("SEMI_SYNC_ACK file={} pos={}", String::from_utf8_lossy(&ack.file), ack.position))
+                Ok(format!(
+                    "SEMI_SYNC_ACK file={} pos={}",
+                    String::from_utf8_lossy(&ack.file),
+                    ack.position
+                ))
             }
             Phase::Opaque => Ok("(not decoded)".into()),
             _ => self.command(p),
@@ -166,7 +176,10 @@ impl Conversation {
         let caps = CapabilityFlags(Reader::new(p).u32_le("HandshakeResponse41.client_flag")?);
         if caps.contains(CapabilityFlags::CLIENT_SSL) && p.len() == 32 {
             self.phase = Phase::Opaque;
-            return Ok("SSL_REQUEST: TLS follows; relaying the rest of the connection raw, not decoded".into());
+            return Ok(
+                "SSL_REQUEST: TLS follows; relaying the rest of the connection raw, not decoded"
+                    .into(),
+            );
         }
         let r = HandshakeResponse41::decode(&mut Reader::new(p))?;
         self.client_caps = r.capabilities;
@@ -195,7 +208,10 @@ impl Conversation {
                 let both = self.server_caps.and(self.client_caps);
                 if both.contains(CapabilityFlags::CLIENT_COMPRESS) {
                     self.phase = Phase::Opaque;
-                    return Ok(format!("OK {} (compressed protocol follows: not decoded)", ok_fields(&ok)));
+                    return Ok(format!(
+                        "OK {} (compressed protocol follows: not decoded)",
+                        ok_fields(&ok)
+                    ));
                 }
                 self.phase = Phase::Command;
                 Ok(format!("OK {} (authenticated)", ok_fields(&ok)))
@@ -245,7 +261,8 @@ impl Conversation {
             COM_BINLOG_DUMP_GTID => {
                 let c = ComBinlogDumpGtid::decode(&mut r)?;
                 self.phase = Phase::Binlog;
-                let set = GtidSet::decode(&c.gtid_set).map_or_else(|e| format!("undecoded: {e}"), |s| s.to_string());
+                let set = GtidSet::decode(&c.gtid_set)
+                    .map_or_else(|e| format!("undecoded: {e}"), |s| s.to_string());
                 format!(
                     "COM_BINLOG_DUMP_GTID file={} pos={} flags=0x{:04x} server_id={} gtid_set=[{set}]",
                     String::from_utf8_lossy(&c.file),
@@ -264,7 +281,9 @@ impl Conversation {
     fn response(&mut self, p: &[u8]) -> Result<String, DecodeError> {
         match p.first() {
             Some(0x00) => Ok(format!("OK {}", ok_fields(&OkPacket::decode(&mut Reader::new(p))?))),
-            Some(0xfb) => Ok(format!("LOCAL_INFILE_REQUEST file={}", text(p.get(1..).unwrap_or_default()))),
+            Some(0xfb) => {
+                Ok(format!("LOCAL_INFILE_REQUEST file={}", text(p.get(1..).unwrap_or_default())))
+            }
             Some(0xfe) if is_eof(p) => Ok("EOF".into()),
             _ if self.mariadb_caps & MARIADB_CLIENT_CACHE_METADATA != 0 => {
                 let mut r = Reader::new(p);
@@ -272,7 +291,8 @@ impl Conversation {
                 let metadata_follows = r.u8("ResultSet.metadata_follows")?;
                 r.finish("ResultSet.column_count")?;
                 let columns = usize::try_from(n).unwrap_or(usize::MAX);
-                self.phase = Phase::ResultSet { columns, names: Vec::new(), rows: metadata_follows == 0 };
+                self.phase =
+                    Phase::ResultSet { columns, names: Vec::new(), rows: metadata_follows == 0 };
                 Ok(format!("RESULT_SET columns={n} metadata_follows={metadata_follows}"))
             }
             _ => {
@@ -287,7 +307,9 @@ impl Conversation {
     fn result_set(&mut self, p: &[u8]) -> Result<String, DecodeError> {
         let deprecate_eof = self.client_caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
         let extended = self.mariadb_caps & MARIADB_CLIENT_EXTENDED_METADATA != 0;
-        let Phase::ResultSet { columns, names, rows } = &mut self.phase else { return Ok(String::new()) };
+        let Phase::ResultSet { columns, names, rows } = &mut self.phase else {
+            return Ok(String::new());
+        };
         if !*rows && names.len() < *columns {
             let col = if extended {
                 decode_extended_column_definition(p)?
@@ -308,10 +330,14 @@ impl Conversation {
         if p.first() == Some(&0xfe) && p.len() < 0xff_ffff && (is_eof(p) || deprecate_eof) {
             let status = end_status(p, deprecate_eof);
             self.phase = Phase::Command;
-            return Ok(format!("EOF end of rows{}", if status & MORE_RESULTS != 0 { " (more results)" } else { "" }));
+            return Ok(format!(
+                "EOF end of rows{}",
+                if status & MORE_RESULTS != 0 { " (more results)" } else { "" }
+            ));
         }
         let row = decode_text_row(p, *columns)?;
-        let shown: Vec<String> = row.iter().map(|v| v.as_deref().map_or_else(|| "NULL".into(), value)).collect();
+        let shown: Vec<String> =
+            row.iter().map(|v| v.as_deref().map_or_else(|| "NULL".into(), value)).collect();
         Ok(format!("ROW [{}]", shown.join(", ")))
     }
 
@@ -345,7 +371,9 @@ impl Conversation {
 /// header `0xEF flag`, judged by the event's own length.
 fn split_semi_sync(rest: &[u8]) -> (Option<bool>, &[u8]) {
     let fits = |ev: &[u8]| EventHeader::parse(ev).is_ok_and(|h| h.event_len_usize() == ev.len());
-    if let (Some(&SEMI_SYNC_MAGIC), Some(&flag), Some(ev)) = (rest.first(), rest.get(1), rest.get(2..)) {
+    if let (Some(&SEMI_SYNC_MAGIC), Some(&flag), Some(ev)) =
+        (rest.first(), rest.get(1), rest.get(2..))
+    {
         if fits(ev) || !fits(rest) {
             return (Some(flag & 0x01 != 0), ev);
         }
@@ -369,7 +397,8 @@ fn client_mariadb_caps(p: &[u8], caps: CapabilityFlags) -> u32 {
 /// `'<N bytes>'`; other statements unchanged.
 fn redact_secrets(sql: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let upper = sql.to_ascii_uppercase();
-    let risky = [&b"PASSWORD"[..], b"IDENTIFIED"].iter().any(|k| upper.windows(k.len()).any(|w| w == *k));
+    let risky =
+        [&b"PASSWORD"[..], b"IDENTIFIED"].iter().any(|k| upper.windows(k.len()).any(|w| w == *k));
     if !risky {
         return std::borrow::Cow::Borrowed(sql);
     }

@@ -40,7 +40,10 @@ fn response(caps: CapabilityFlags) -> Vec<u8> {
 fn logged_in(deprecate_eof: bool) -> Conversation {
     let mut c = Conversation::new();
     let line = c.describe(S, &greeting());
-    assert!(line.starts_with("HANDSHAKE server_version=5.5.5-10.11.19-MariaDB-log connection_id=32"), "{line}");
+    assert!(
+        line.starts_with("HANDSHAKE server_version=5.5.5-10.11.19-MariaDB-log connection_id=32"),
+        "{line}"
+    );
     assert!(line.contains("auth_plugin=mysql_native_password scramble_len=20"), "{line}");
     let mut caps = CapabilityFlags::CLIENT_PROTOCOL_41
         .with(CapabilityFlags::CLIENT_PLUGIN_AUTH)
@@ -64,7 +67,8 @@ fn query_and_result_set_with_and_without_eof() {
         let mut rs = ResultSet::new(vec![Column::text("a"), Column::integer("b")]);
         rs.push_row(vec![Some("x".repeat(100)), None]);
         rs.push_row(vec![Some("it's".into()), Some("7".into())]);
-        let lines: Vec<String> = encode_result_set(&rs, deprecate_eof, false).iter().map(|p| c.describe(S, p)).collect();
+        let lines: Vec<String> =
+            encode_result_set(&rs, deprecate_eof, false).iter().map(|p| c.describe(S, p)).collect();
         assert_eq!(lines[0], "RESULT_SET columns=2");
         assert!(lines[1].starts_with("COLUMN 1 name=a"), "{lines:?}");
         assert!(lines[2].starts_with("COLUMN 2 name=b"), "{lines:?}");
@@ -84,15 +88,34 @@ fn query_and_result_set_with_and_without_eof() {
 fn replication_commands_events_semi_sync_and_acks() {
     let mut c = logged_in(true);
     let mut reg = Vec::new();
-    ComRegisterSlave { server_id: 7, host: b"h".to_vec(), password: b"pw".to_vec(), port: 3307, ..Default::default() }
-        .encode(&mut reg);
+    ComRegisterSlave {
+        server_id: 7,
+        host: b"h".to_vec(),
+        password: b"pw".to_vec(),
+        port: 3307,
+        ..Default::default()
+    }
+    .encode(&mut reg);
     let line = c.describe(C, &reg);
-    assert_eq!(line, "COM_REGISTER_SLAVE server_id=7 host=h user= password_len=2 port=3307 master_id=0");
+    assert_eq!(
+        line,
+        "COM_REGISTER_SLAVE server_id=7 host=h user= password_len=2 port=3307 master_id=0"
+    );
     let mut dump = Vec::new();
-    ComBinlogDump { position: 4, flags: 2, server_id: 7, file: b"mysql-bin.000001".to_vec() }.encode(&mut dump);
-    assert_eq!(c.describe(C, &dump), "COM_BINLOG_DUMP file=mysql-bin.000001 pos=4 flags=0x0002 server_id=7");
+    ComBinlogDump { position: 4, flags: 2, server_id: 7, file: b"mysql-bin.000001".to_vec() }
+        .encode(&mut dump);
+    assert_eq!(
+        c.describe(C, &dump),
+        "COM_BINLOG_DUMP file=mysql-bin.000001 pos=4 flags=0x0002 server_id=7"
+    );
 
-    let rotate = Rotate { position: 4, next_file: b"mysql-bin.000001".to_vec() }.encode_event(0, 1, 0, 0x20, ChecksumAlg::OFF);
+    let rotate = Rotate { position: 4, next_file: b"mysql-bin.000001".to_vec() }.encode_event(
+        0,
+        1,
+        0,
+        0x20,
+        ChecksumAlg::OFF,
+    );
     let mut p = vec![0, SEMI_SYNC_MAGIC, 0];
     p.extend_from_slice(&rotate);
     let line = c.describe(S, &p);
@@ -103,11 +126,19 @@ fn replication_commands_events_semi_sync_and_acks() {
     p.extend_from_slice(&rotate);
     assert!(c.describe(S, &p).starts_with("EVENT 1970-01-01T00:00:00Z Rotate"));
     // Need-ack on a GTID_LIST (decoded without an FD as a bare event line).
-    let list = MariaGtidList { gtids: vec![GtidTriple { domain_id: 0, server_id: 1, seq_no: 9 }], flags: 0 };
+    let list = MariaGtidList {
+        gtids: vec![GtidTriple { domain_id: 0, server_id: 1, seq_no: 9 }],
+        flags: 0,
+    };
     let mut p = vec![0, SEMI_SYNC_MAGIC, 1];
     p.extend_from_slice(&list.encode_event(0, 1, 300, 0, ChecksumAlg::OFF));
     let line = c.describe(S, &p);
-    assert!(line.starts_with("EVENT semi_sync need_ack=1 ") && line.contains("Gtid_list") && line.contains("end=300"), "{line}");
+    assert!(
+        line.starts_with("EVENT semi_sync need_ack=1 ")
+            && line.contains("Gtid_list")
+            && line.contains("end=300"),
+        "{line}"
+    );
 
     let mut ack = Vec::new();
     SemiSyncAck { position: 300, file: b"mysql-bin.000001".to_vec() }.encode(&mut ack);
@@ -137,7 +168,8 @@ fn mysql_gtid_dump_shows_the_gtid_set() {
     let mut data = Vec::new();
     set.encode(&mut data);
     let mut dump = Vec::new();
-    ComBinlogDumpGtid { flags: 4, server_id: 9, file: Vec::new(), position: 4, gtid_set: data }.encode(&mut dump);
+    ComBinlogDumpGtid { flags: 4, server_id: 9, file: Vec::new(), position: 4, gtid_set: data }
+        .encode(&mut dump);
     assert_eq!(
         c.describe(C, &dump),
         "COM_BINLOG_DUMP_GTID file= pos=4 flags=0x0004 server_id=9 gtid_set=[3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5]"
@@ -153,6 +185,9 @@ fn passwords_in_statements_are_not_shown() {
     let line = c.describe(C, b"\x03CREATE USER u IDENTIFIED BY 's3cr\\'et'");
     assert_eq!(line, "COM_QUERY \"CREATE USER u IDENTIFIED BY '<8 bytes>'\"");
     let line = c.describe(C, b"\x03CHANGE MASTER TO master_host='h', master_password=\"pw\"");
-    assert_eq!(line, "COM_QUERY \"CHANGE MASTER TO master_host='<1 bytes>', master_password='<2 bytes>'\"");
+    assert_eq!(
+        line,
+        "COM_QUERY \"CHANGE MASTER TO master_host='<1 bytes>', master_password='<2 bytes>'\""
+    );
     assert_eq!(c.describe(C, b"\x03SELECT 'x'"), "COM_QUERY \"SELECT 'x'\"");
 }

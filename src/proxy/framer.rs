@@ -66,7 +66,10 @@ mod tests {
         assert_eq!(frames, vec![Frame { seq: 7, payload: b"abc".to_vec() }]);
         assert_eq!(f.buffered(), 4);
         let frames = f.push(&[b'z', 0, 0, 0, 9]);
-        assert_eq!(frames, vec![Frame { seq: 8, payload: b"z".to_vec() }, Frame { seq: 9, payload: vec![] }]);
+        assert_eq!(
+            frames,
+            vec![Frame { seq: 8, payload: b"z".to_vec() }, Frame { seq: 9, payload: vec![] }]
+        );
 
         let mut wire = vec![0xff, 0xff, 0xff, 0];
         wire.extend(vec![1u8; MAX_CHUNK]);

@@ -91,10 +91,18 @@ fn config(m: &getopts::Matches) -> Result<ProxyConfig, String> {
         .next()
         .ok_or_else(|| format!("--to {to_text}: no address"))?;
     let secs = match m.opt_str("connect-timeout") {
-        Some(s) => s.parse::<u64>().ok().filter(|&n| n > 0).ok_or(format!("--connect-timeout {s}: not a positive number"))?,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or(format!("--connect-timeout {s}: not a positive number"))?,
         None => 10,
     };
-    Ok(ProxyConfig { to, hexdump: m.opt_present("hexdump"), connect_timeout: Duration::from_secs(secs) })
+    Ok(ProxyConfig {
+        to,
+        hexdump: m.opt_present("hexdump"),
+        connect_timeout: Duration::from_secs(secs),
+    })
 }
 
 /// Accepts clients forever, one `proxy-N` thread per connection.
@@ -111,7 +119,9 @@ fn serve(listener: &TcpListener, config: Arc<ProxyConfig>) {
         next_id += 1;
         let id = next_id;
         let config = Arc::clone(&config);
-        let spawned = thread::Builder::new().name(format!("proxy-{id}")).spawn(move || relay::connection(id, client, &config));
+        let spawned = thread::Builder::new()
+            .name(format!("proxy-{id}"))
+            .spawn(move || relay::connection(id, client, &config));
         if let Err(e) = spawned {
             eprintln!("proxy: cannot start a thread for connection #{id}: {e}");
         }

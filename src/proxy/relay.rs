@@ -22,7 +22,10 @@ pub(super) fn connection(id: u64, client: TcpStream, config: &ProxyConfig) {
     let server = match TcpStream::connect_timeout(&config.to, config.connect_timeout) {
         Ok(s) => s,
         Err(e) => {
-            say(id, &format!("client {peer} connected; cannot connect to {}: {e}; closing", config.to));
+            say(
+                id,
+                &format!("client {peer} connected; cannot connect to {}: {e}; closing", config.to),
+            );
             return;
         }
     };
@@ -39,9 +42,9 @@ pub(super) fn connection(id: u64, client: TcpStream, config: &ProxyConfig) {
     let back = {
         let conversation = Arc::clone(&conversation);
         let hex = config.hexdump;
-        thread::Builder::new()
-            .name(format!("proxy-{id}-s2c"))
-            .spawn(move || pump(id, Direction::ServerToClient, server2, client2, &conversation, hex))
+        thread::Builder::new().name(format!("proxy-{id}-s2c")).spawn(move || {
+            pump(id, Direction::ServerToClient, server2, client2, &conversation, hex)
+        })
     };
     let forth = pump(id, Direction::ClientToServer, client, server, &conversation, config.hexdump);
     let back = match back {
@@ -86,7 +89,14 @@ fn pump(
 
 /// Frames and prints the packets completed by `bytes`; true once the
 /// conversation is opaque (nothing more to decode in this direction).
-fn describe(id: u64, dir: Direction, framer: &mut Framer, bytes: &[u8], conv: &Mutex<Conversation>, hex: bool) -> bool {
+fn describe(
+    id: u64,
+    dir: Direction,
+    framer: &mut Framer,
+    bytes: &[u8],
+    conv: &Mutex<Conversation>,
+    hex: bool,
+) -> bool {
     let mut conv = conv.lock().unwrap_or_else(PoisonError::into_inner);
     if conv.is_opaque() {
         say(id, &format!("{} relaying raw bytes from now on (TLS or compression)", dir.arrow()));
@@ -94,7 +104,8 @@ fn describe(id: u64, dir: Direction, framer: &mut Framer, bytes: &[u8], conv: &M
     }
     for frame in framer.push(bytes) {
         let line = conv.describe(dir, &frame.payload);
-        let mut out = format!("{} seq={} len={} {line}", dir.arrow(), frame.seq, frame.payload.len());
+        let mut out =
+            format!("{} seq={} len={} {line}", dir.arrow(), frame.seq, frame.payload.len());
         if hex {
             out.push('\n');
             out.push_str(hexdump(&frame.payload, 0).trim_end());

@@ -22,8 +22,8 @@ use super::Shared;
 use crate::binlog::checksum::compute_event_crc;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
-    BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid, MariaGtidList, MysqlGtid, Rotate,
-    TrxBoundary, LOG_EVENT_ARTIFICIAL_F,
+    BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid,
+    MariaGtidList, MysqlGtid, Rotate, TrxBoundary, LOG_EVENT_ARTIFICIAL_F,
 };
 use crate::net::{NetError, PacketStream};
 use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, BINLOG_DUMP_NON_BLOCK};
@@ -59,7 +59,11 @@ impl From<NetError> for DumpError {
 
 impl From<StorageError> for DumpError {
     fn from(e: StorageError) -> Self {
-        DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlogserver could not read its binlogs: {e}")))
+        DumpError::Refuse(ErrPacket::new(
+            1236,
+            b"HY000",
+            format!("binlogserver could not read its binlogs: {e}"),
+        ))
     }
 }
 
@@ -105,13 +109,23 @@ struct Stream<'a> {
 
 impl<'a> BinlogSender<'a> {
     /// A sender for session `id`.
-    pub fn new(shared: &'a Shared, id: u32, killed: &'a AtomicBool, vars: &'a SessionVars, deprecate_eof: bool) -> Self {
+    pub fn new(
+        shared: &'a Shared,
+        id: u32,
+        killed: &'a AtomicBool,
+        vars: &'a SessionVars,
+        deprecate_eof: bool,
+    ) -> Self {
         BinlogSender { shared, id, killed, vars, deprecate_eof }
     }
 
     /// Runs the dump; returns when it ends (EOF of a non-blocking dump, or
     /// an ERR sent); a broken connection is an error.
-    pub fn run(self, ps: &mut PacketStream<TcpStream>, request: DumpRequest) -> Result<(), NetError> {
+    pub fn run(
+        self,
+        ps: &mut PacketStream<TcpStream>,
+        request: DumpRequest,
+    ) -> Result<(), NetError> {
         let (flags, server_id, start) = match self.resolve(&request) {
             Ok(r) => r,
             Err(err) => return send_err(ps, &err),
@@ -119,7 +133,10 @@ impl<'a> BinlogSender<'a> {
         self.shared.registry.start_dump(self.id, server_id);
         // From here on purges leave the start file (and every later one) alone.
         if !self.shared.registry.start_reading(self.id, &start.file) {
-            return send_err(ps, &ErrPacket::new(1236, b"HY000", format!("binlog {} was purged", start.file)));
+            return send_err(
+                ps,
+                &ErrPacket::new(1236, b"HY000", format!("binlog {} was purged", start.file)),
+            );
         }
         info!(
             "binlog dump started id={} server_id={server_id} file={} position={} flags={flags:#06x} gtid={}",
@@ -160,15 +177,29 @@ impl<'a> BinlogSender<'a> {
         match request {
             DumpRequest::FilePos(cmd) => {
                 let start = match self.vars.slave_connect_state() {
-                    Some(state) if self.vars.mariadb_capability() >= 4 => dump_start::mariadb_gtid(self.shared, &state, self.vars.gtid_strict_mode(), self.vars.gtid_ignore_duplicates())?,
+                    Some(state) if self.vars.mariadb_capability() >= 4 => dump_start::mariadb_gtid(
+                        self.shared,
+                        &state,
+                        self.vars.gtid_strict_mode(),
+                        self.vars.gtid_ignore_duplicates(),
+                    )?,
                     _ => dump_start::file_pos(self.shared, &cmd.file, u64::from(cmd.position))?,
                 };
                 Ok((cmd.flags, cmd.server_id, start))
             }
             DumpRequest::Gtid(cmd) => {
-                let set = GtidSet::decode(&cmd.gtid_set)
-                    .map_err(|e| ErrPacket::new(1236, b"HY000", format!("Malformed GTID set in COM_BINLOG_DUMP_GTID: {e}")))?;
-                Ok((cmd.flags, cmd.server_id, dump_start::mysql_gtid(self.shared, &cmd.file, cmd.position, set)?))
+                let set = GtidSet::decode(&cmd.gtid_set).map_err(|e| {
+                    ErrPacket::new(
+                        1236,
+                        b"HY000",
+                        format!("Malformed GTID set in COM_BINLOG_DUMP_GTID: {e}"),
+                    )
+                })?;
+                Ok((
+                    cmd.flags,
+                    cmd.server_id,
+                    dump_start::mysql_gtid(self.shared, &cmd.file, cmd.position, set)?,
+                ))
             }
         }
     }
@@ -198,24 +229,43 @@ impl Stream<'_> {
         match shared.watermark.get() {
             Some(wm) if wm.file == *file => Ok((wm.offset, false)),
             Some(wm) if *file < wm.file => Ok((file_size(&shared.dir, file)?, true)),
-            _ => Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} is not durable yet")))),
+            _ => Err(DumpError::Refuse(ErrPacket::new(
+                1236,
+                b"HY000",
+                format!("binlog {file} is not durable yet"),
+            ))),
         }
     }
 
     /// Streams one file from `pos`; returns the next file, or `None` when a non-blocking dump ended.
-    fn send_file(&mut self, ps: &mut PacketStream<TcpStream>, file: &BinlogFileName, pos: u64) -> Result<Option<BinlogFileName>, DumpError> {
+    fn send_file(
+        &mut self,
+        ps: &mut PacketStream<TcpStream>,
+        file: &BinlogFileName,
+        pos: u64,
+    ) -> Result<Option<BinlogFileName>, DumpError> {
         let shared = self.sender.shared;
         // Purges leave alone the files a dump reads (and every later one).
         if !shared.registry.start_reading(self.sender.id, file) {
-            return Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} was purged"))));
+            return Err(DumpError::Refuse(ErrPacket::new(
+                1236,
+                b"HY000",
+                format!("binlog {file} was purged"),
+            )));
         }
         let mut event = Vec::new();
         let mut reader = BinlogReader::open(&shared.dir, file, 4)?;
         // A file just rotated to may not hold a durable FD yet: wait for it.
         let mut closed_len = None;
-        while let Some(AtEnd { closed, version }) = self.next_durable(&mut reader, file, &mut closed_len, &mut event)? {
+        while let Some(AtEnd { closed, version }) =
+            self.next_durable(&mut reader, file, &mut closed_len, &mut event)?
+        {
             if closed {
-                return Err(DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlog {file} has no format description"))));
+                return Err(DumpError::Refuse(ErrPacket::new(
+                    1236,
+                    b"HY000",
+                    format!("binlog {file} has no format description"),
+                )));
             }
             if self.non_blocking {
                 self.send_eof(ps)?;
@@ -249,7 +299,9 @@ impl Stream<'_> {
         }
         let mut closed_len = None;
         loop {
-            let Some(AtEnd { closed, version }) = self.next_durable(&mut reader, file, &mut closed_len, &mut event)? else {
+            let Some(AtEnd { closed, version }) =
+                self.next_durable(&mut reader, file, &mut closed_len, &mut event)?
+            else {
                 self.on_event(ps, &event, reader.position())?;
                 continue;
             };
@@ -297,21 +349,34 @@ impl Stream<'_> {
     }
 
     fn next_file(&self, file: &BinlogFileName) -> Result<BinlogFileName, DumpError> {
-        durable_files(self.sender.shared)
-            .into_iter()
-            .map(|(f, _)| f)
-            .find(|f| f > file)
-            .ok_or_else(|| DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("could not find next log after {file}"))))
+        durable_files(self.sender.shared).into_iter().map(|(f, _)| f).find(|f| f > file).ok_or_else(
+            || {
+                DumpError::Refuse(ErrPacket::new(
+                    1236,
+                    b"HY000",
+                    format!("could not find next log after {file}"),
+                ))
+            },
+        )
     }
 
     /// Waits for new durable data, sending heartbeats while idle.
-    fn wait(&mut self, ps: &mut PacketStream<TcpStream>, file: &BinlogFileName, pos: u64, version: u64) -> Result<(), DumpError> {
+    fn wait(
+        &mut self,
+        ps: &mut PacketStream<TcpStream>,
+        file: &BinlogFileName,
+        pos: u64,
+        version: u64,
+    ) -> Result<(), DumpError> {
         let slice = match self.heartbeat {
             Some(hb) => hb.saturating_sub(self.last_send.elapsed()).min(WAIT_SLICE),
             None => WAIT_SLICE,
         };
         self.sender.shared.watermark.wait_change(version, slice);
-        if self.sender.killed.load(Ordering::Relaxed) || self.sender.shared.shutdown.is_set() || peer_closed(ps.get_ref()) {
+        if self.sender.killed.load(Ordering::Relaxed)
+            || self.sender.shared.shutdown.is_set()
+            || peer_closed(ps.get_ref())
+        {
             return Err(DumpError::Net(NetError::Closed));
         }
         if self.heartbeat.is_some_and(|hb| self.last_send.elapsed() >= hb) {
@@ -322,7 +387,12 @@ impl Stream<'_> {
         Ok(())
     }
 
-    fn on_event(&mut self, ps: &mut PacketStream<TcpStream>, event: &[u8], end: u64) -> Result<(), DumpError> {
+    fn on_event(
+        &mut self,
+        ps: &mut PacketStream<TcpStream>,
+        event: &[u8],
+        end: u64,
+    ) -> Result<(), DumpError> {
         let header = EventHeader::parse(event).map_err(|e| self.refuse(e))?;
         match self.group_start(event, &header)? {
             Some(true) => self.skipping = Some(TrxBoundary::new()),
@@ -333,7 +403,9 @@ impl Stream<'_> {
             None => {}
         }
         if let Some(boundary) = self.skipping.as_mut() {
-            let fd = self.fd.as_ref().ok_or_else(|| DumpError::Refuse(ErrPacket::new(1236, b"HY000", "event before FD")))?;
+            let fd = self.fd.as_ref().ok_or_else(|| {
+                DumpError::Refuse(ErrPacket::new(1236, b"HY000", "event before FD"))
+            })?;
             let done = boundary.feed(event, fd);
             if done.map_err(|e| self.refuse(e))? {
                 self.skipping = None;
@@ -345,7 +417,9 @@ impl Stream<'_> {
             return Ok(());
         }
         let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
-        match for_capability(event, header.event_type, self.capability, self.annotate, alg).map_err(|e| self.refuse(e))? {
+        match for_capability(event, header.event_type, self.capability, self.annotate, alg)
+            .map_err(|e| self.refuse(e))?
+        {
             Compat::AsIs => self.send(ps, event),
             Compat::Rewritten(replacement) => self.send(ps, &replacement),
             Compat::LeftOut => Ok(()),
@@ -353,13 +427,21 @@ impl Stream<'_> {
     }
 
     /// For GTID positioning: `Some(skip?)` when `event` starts a group.
-    fn group_start(&mut self, event: &[u8], header: &EventHeader) -> Result<Option<bool>, DumpError> {
+    fn group_start(
+        &mut self,
+        event: &[u8],
+        header: &EventHeader,
+    ) -> Result<Option<bool>, DumpError> {
         let shared = self.sender.shared;
         match (&self.skip, header.event_type) {
             (Skip::Mariadb { .. }, EventType::MARIADB_GTID) => {
                 let g = MariaGtid::decode_event(event).map_err(|e| self.refuse(e))?;
                 let Skip::Mariadb { start, .. } = &mut self.skip else { return Ok(None) };
-                Ok(Some(start.on_group(g.triple(), || dump_start::binlog_state(shared)).map_err(DumpError::Refuse)?))
+                Ok(Some(
+                    start
+                        .on_group(g.triple(), || dump_start::binlog_state(shared))
+                        .map_err(DumpError::Refuse)?,
+                ))
             }
             (Skip::Mysql(set), EventType::GTID) => {
                 let g = MysqlGtid::decode_event(event).map_err(|e| self.refuse(e))?;
@@ -371,7 +453,11 @@ impl Stream<'_> {
 
     /// After skipped groups a MariaDB client gets an artificial GTID_LIST
     /// telling its position (as MariaDB's `send_fake_gtid_list`).
-    fn after_skipping(&mut self, ps: &mut PacketStream<TcpStream>, pos: u64) -> Result<(), DumpError> {
+    fn after_skipping(
+        &mut self,
+        ps: &mut PacketStream<TcpStream>,
+        pos: u64,
+    ) -> Result<(), DumpError> {
         if !std::mem::take(&mut self.skipped) {
             return Ok(());
         }
@@ -387,13 +473,21 @@ impl Stream<'_> {
 
     fn refuse(&self, e: crate::protocol::DecodeError) -> DumpError {
         let file = self.file.as_ref().map(BinlogFileName::as_str).unwrap_or_default();
-        DumpError::Refuse(ErrPacket::new(1236, b"HY000", format!("binlogserver could not decode an event of {file}: {e}")))
+        DumpError::Refuse(ErrPacket::new(
+            1236,
+            b"HY000",
+            format!("binlogserver could not decode an event of {file}: {e}"),
+        ))
     }
 
     /// The OK byte, plus the semi-sync header (we never ask downstream
     /// replicas for an ACK).
     fn packet_head(&self) -> &'static [u8] {
-        if self.semi_sync { &[0x00, 0xef, 0x00] } else { &[0x00] }
+        if self.semi_sync {
+            &[0x00, 0xef, 0x00]
+        } else {
+            &[0x00]
+        }
     }
 
     fn send(&mut self, ps: &mut PacketStream<TcpStream>, event: &[u8]) -> Result<(), DumpError> {
@@ -431,7 +525,14 @@ impl Stream<'_> {
             EventType::HEARTBEAT
         };
         let len = EventHeader::LEN + body.len() + alg.crc_len();
-        let header = EventHeader { timestamp: 0, event_type, server_id: self.server_id, event_len: u32::try_from(len).unwrap_or(u32::MAX), log_pos, flags: 0 };
+        let header = EventHeader {
+            timestamp: 0,
+            event_type,
+            server_id: self.server_id,
+            event_len: u32::try_from(len).unwrap_or(u32::MAX),
+            log_pos,
+            flags: 0,
+        };
         let mut out = Vec::with_capacity(len);
         header.encode(&mut out);
         out.extend_from_slice(&body);

@@ -3,7 +3,10 @@
 //! MariaDB's `send_event_to_slave` decides it; the rewriting itself is the
 //! codec's ([`crate::binlog::compat`]).
 
-use crate::binlog::compat::{self, CAPABILITY_ANNOTATE, CAPABILITY_BINLOG_CHECKPOINT, CAPABILITY_GTID, CAPABILITY_TOLERATE_HOLES};
+use crate::binlog::compat::{
+    self, CAPABILITY_ANNOTATE, CAPABILITY_BINLOG_CHECKPOINT, CAPABILITY_GTID,
+    CAPABILITY_TOLERATE_HOLES,
+};
 use crate::binlog::{ChecksumAlg, EventType};
 use crate::protocol::DecodeError;
 
@@ -49,7 +52,8 @@ pub(super) fn for_capability(
             }
         }
         EventType::MARIADB_GTID if capability < CAPABILITY_GTID => {
-            Ok(compat::gtid_for_old_client(event, capability, alg)?.map_or(Compat::LeftOut, Compat::Rewritten))
+            Ok(compat::gtid_for_old_client(event, capability, alg)?
+                .map_or(Compat::LeftOut, Compat::Rewritten))
         }
         EventType::BINLOG_CHECKPOINT => unknown_below(CAPABILITY_BINLOG_CHECKPOINT),
         EventType::GTID_LIST => unknown_below(CAPABILITY_GTID),

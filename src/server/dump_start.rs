@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
+use super::gtid_start::MariaStart;
 use super::state::durable_files;
 use super::Shared;
 use crate::binlog::gtid::GtidTriple;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::BinlogFileName;
 use crate::protocol::ErrPacket;
-use super::gtid_start::MariaStart;
 use crate::storage::gtid_scan::{scan_file, scan_head, BinlogState, FileGtids, GtidState};
 
 /// What to skip while streaming.
@@ -55,7 +55,8 @@ pub fn file_pos(shared: &Shared, file: &[u8], pos: u64) -> Result<Start, ErrPack
     let found = if trimmed.is_empty() {
         files.first()
     } else {
-        let name = BinlogFileName::new(trimmed).map_err(|_| fatal("Could not find first log file name in binary log index file"))?;
+        let name = BinlogFileName::new(trimmed)
+            .map_err(|_| fatal("Could not find first log file name in binary log index file"))?;
         files.iter().find(|(f, _)| *f == name)
     };
     let Some((file, size)) = found else {
@@ -65,16 +66,24 @@ pub fn file_pos(shared: &Shared, file: &[u8], pos: u64) -> Result<Start, ErrPack
         return Err(fatal("Client requested master to start replication from position < 4."));
     }
     if pos > *size {
-        return Err(fatal("Client requested master to start replication from position > file size"));
+        return Err(fatal(
+            "Client requested master to start replication from position > file size",
+        ));
     }
     Ok(Start { file: file.clone(), pos, skip: Skip::None })
 }
 
 /// A MariaDB GTID start: the newest file whose GTID_LIST the position
 /// contains, after MariaDB's checks of the position (see [`MariaStart`]).
-pub fn mariadb_gtid(shared: &Shared, connect_state: &str, strict: bool, ignore_duplicates: bool) -> Result<Start, ErrPacket> {
-    let requested = GtidState::parse(connect_state)
-        .ok_or_else(|| fatal(format!("Failed to parse GTID position '{connect_state}' requested by slave")))?;
+pub fn mariadb_gtid(
+    shared: &Shared,
+    connect_state: &str,
+    strict: bool,
+    ignore_duplicates: bool,
+) -> Result<Start, ErrPacket> {
+    let requested = GtidState::parse(connect_state).ok_or_else(|| {
+        fatal(format!("Failed to parse GTID position '{connect_state}' requested by slave"))
+    })?;
     let files = durable_files(shared);
     let binlog = binlog_state(shared)?;
     let position: Vec<GtidTriple> = requested.0.values().copied().collect();
@@ -83,7 +92,11 @@ pub fn mariadb_gtid(shared: &Shared, connect_state: &str, strict: bool, ignore_d
         let list: Vec<GtidTriple> = head(&shared.dir, file, *limit)?.gtid_list.unwrap_or_default();
         if start.starts_in(&list) {
             start.start_at(&list);
-            return Ok(Start { file: file.clone(), pos: 4, skip: Skip::Mariadb { requested, start } });
+            return Ok(Start {
+                file: file.clone(),
+                pos: 4,
+                skip: Skip::Mariadb { requested, start },
+            });
         }
     }
     Err(fatal(
@@ -95,12 +108,18 @@ pub fn mariadb_gtid(shared: &Shared, connect_state: &str, strict: bool, ignore_d
 /// The MariaDB binlog state at the durable end: the last file's GTID_LIST
 /// plus the GTIDs in it.
 pub fn binlog_state(shared: &Shared) -> Result<BinlogState, ErrPacket> {
-    let (last_file, last_limit) = durable_files(shared).last().cloned().ok_or_else(|| fatal("Binary log is not open"))?;
+    let (last_file, last_limit) =
+        durable_files(shared).last().cloned().ok_or_else(|| fatal("Binary log is not open"))?;
     Ok(scan(&shared.dir, &last_file, last_limit)?.binlog_state)
 }
 
 /// A MySQL GTID start: the newest file whose PREVIOUS_GTIDS the set contains.
-pub fn mysql_gtid(shared: &Shared, file: &[u8], pos: u64, set: GtidSet) -> Result<Start, ErrPacket> {
+pub fn mysql_gtid(
+    shared: &Shared,
+    file: &[u8],
+    pos: u64,
+    set: GtidSet,
+) -> Result<Start, ErrPacket> {
     let files = durable_files(shared);
     // What the oldest stored file does not hold is gone (`gtid_purged`); a
     // client lacking any of it cannot be served (MySQL `report_missing_purged_gtids`).
@@ -122,9 +141,13 @@ pub fn mysql_gtid(shared: &Shared, file: &[u8], pos: u64, set: GtidSet) -> Resul
     for (file, limit) in files.iter().rev() {
         let prev = head(&shared.dir, file, *limit)?.previous_gtids;
         match prev {
-            Some(p) if p.is_subset_of(&set) => return Ok(Start { file: file.clone(), pos: 4, skip: Skip::Mysql(set) }),
+            Some(p) if p.is_subset_of(&set) => {
+                return Ok(Start { file: file.clone(), pos: 4, skip: Skip::Mysql(set) })
+            }
             Some(_) => {}
-            None => return Err(fatal("The binary logs hold no GTIDs (no PREVIOUS_GTIDS event); use file and position")),
+            None => return Err(fatal(
+                "The binary logs hold no GTIDs (no PREVIOUS_GTIDS event); use file and position",
+            )),
         }
     }
     Err(fatal(

@@ -52,11 +52,17 @@ fn missing(gtid: GtidTriple, binlog: &BinlogState) -> ErrPacket {
 
 impl MariaStart {
     /// Checks the replica's `position` against the binlog state at the durable end.
-    pub fn check(position: &[GtidTriple], binlog: &BinlogState, strict: bool, ignore_duplicates: bool) -> Result<Self, ErrPacket> {
+    pub fn check(
+        position: &[GtidTriple],
+        binlog: &BinlogState,
+        strict: bool,
+        ignore_duplicates: bool,
+    ) -> Result<Self, ErrPacket> {
         let mut entries = BTreeMap::new();
         for &gtid in position {
             let mut on_empty_domain = false;
-            let present = binlog.find(gtid.domain_id, gtid.server_id).is_some_and(|seq| seq >= gtid.seq_no);
+            let present =
+                binlog.find(gtid.domain_id, gtid.server_id).is_some_and(|seq| seq >= gtid.seq_no);
             if !present {
                 match binlog.domain(gtid.domain_id) {
                     None => on_empty_domain = true,
@@ -95,7 +101,11 @@ impl MariaStart {
 
     /// A group with `gtid` starts: true when it is skipped. `binlog` gives
     /// the binlog state now (read only for a domain empty at connect).
-    pub fn on_group(&mut self, gtid: GtidTriple, binlog: impl FnOnce() -> Result<BinlogState, ErrPacket>) -> Result<bool, ErrPacket> {
+    pub fn on_group(
+        &mut self,
+        gtid: GtidTriple,
+        binlog: impl FnOnce() -> Result<BinlogState, ErrPacket>,
+    ) -> Result<bool, ErrPacket> {
         let Some(entry) = self.entries.get_mut(&gtid.domain_id) else { return Ok(false) };
         let w = entry.gtid;
         if entry.on_empty_domain {
@@ -155,7 +165,11 @@ mod tests {
     fn positions_not_in_the_binlog_get_mariadbs_errors() {
         let binlog = state(&[g(0, 1, 10)]);
         let ahead = MariaStart::check(&[g(0, 1, 11)], &binlog, false, false).unwrap_err();
-        assert!(ahead.message.contains("0-1-11, which is not in the master's binlog"), "{}", ahead.message);
+        assert!(
+            ahead.message.contains("0-1-11, which is not in the master's binlog"),
+            "{}",
+            ahead.message
+        );
         assert!(!ahead.message.contains("diverged"));
         let diverged = MariaStart::check(&[g(0, 7, 3)], &binlog, false, false).unwrap_err();
         assert!(diverged.message.contains("diverged"), "{}", diverged.message);
@@ -189,7 +203,8 @@ mod tests {
     #[test]
     fn an_empty_domain_is_checked_when_it_shows_up() {
         let binlog = state(&[g(0, 1, 10)]);
-        let mut start = MariaStart::check(&[g(0, 1, 10), g(5, 9, 4)], &binlog, false, false).unwrap();
+        let mut start =
+            MariaStart::check(&[g(0, 1, 10), g(5, 9, 4)], &binlog, false, false).unwrap();
         let later = state(&[g(0, 1, 10), g(5, 9, 2)]);
         let err = start.clone().on_group(g(5, 9, 1), || Ok(later)).unwrap_err();
         assert!(err.message.contains("5-9-4"), "{}", err.message);

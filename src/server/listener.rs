@@ -65,9 +65,14 @@ impl Listener {
     fn accept(&self, stream: TcpStream) {
         let Ok(peer) = stream.peer_addr() else { return };
         let max = self.shared.config.max_connections;
-        let Some((id, killed)) = self.shared.registry.register(peer, stream.try_clone().ok(), max) else {
+        let Some((id, killed)) = self.shared.registry.register(peer, stream.try_clone().ok(), max)
+        else {
             warn!("refusing connection peer={peer}: {max} connections already (--max-connections)");
-            refuse(stream, &ErrPacket::new(1040, b"08004", "Too many connections"), self.shared.config.trace_packets);
+            refuse(
+                stream,
+                &ErrPacket::new(1040, b"08004", "Too many connections"),
+                self.shared.config.trace_packets,
+            );
             return;
         };
         debug!("connection accepted id={id} peer={peer}");
@@ -89,7 +94,11 @@ fn refuse(mut stream: TcpStream, err: &ErrPacket, trace_packets: bool) {
     let mut payload = Vec::new();
     err.encode(&mut payload);
     if trace_packets {
-        log::trace!("packet out seq=0 len={}\n{}", payload.len(), crate::net::packet_stream::hexdump(&payload));
+        log::trace!(
+            "packet out seq=0 len={}\n{}",
+            payload.len(),
+            crate::net::packet_stream::hexdump(&payload)
+        );
     }
     let mut wire = Vec::new();
     encode_packets(&payload, &mut 0, &mut wire);

@@ -88,7 +88,12 @@ pub fn evaluate(sql: &str, vars: &mut SessionVars, info: &dyn ServerInfo) -> Rep
 }
 
 /// [`evaluate`] with the time given (seconds since the epoch): pure.
-pub fn evaluate_at(sql: &str, vars: &mut SessionVars, info: &dyn ServerInfo, now_unix: u64) -> Reply {
+pub fn evaluate_at(
+    sql: &str,
+    vars: &mut SessionVars,
+    info: &dyn ServerInfo,
+    now_unix: u64,
+) -> Reply {
     let statement = Statement { sql, vars, info, now_unix };
     match statement.run() {
         Ok(reply) => reply,
@@ -172,7 +177,9 @@ impl Statement<'_> {
                 while p.next().is_some() {}
                 Reply::Ok
             }
-            verb if REFUSED.contains(&verb) => return Err(not_supported(&statement_name(&toks), self.sql)),
+            verb if REFUSED.contains(&verb) => {
+                return Err(not_supported(&statement_name(&toks), self.sql))
+            }
             _ => return Err(not_understood(self.sql)),
         };
         if p.at_end() {
@@ -227,13 +234,21 @@ fn truncated(sql: &str, max: usize) -> String {
 
 /// ERR 1064 (42000): a statement this evaluator does not handle.
 fn not_understood(sql: &str) -> ErrPacket {
-    ErrPacket::new(1064, b"42000", format!("binlogserver does not understand: {}", truncated(sql, 100)))
+    ErrPacket::new(
+        1064,
+        b"42000",
+        format!("binlogserver does not understand: {}", truncated(sql, 100)),
+    )
 }
 
 /// ERR 1290 (HY000): a statement this server refuses (writes, binlog
 /// management, replication control).
 fn not_supported(what: &str, sql: &str) -> ErrPacket {
-    ErrPacket::new(1290, b"HY000", format!("binlogserver does not support {what}: {}", truncated(sql, 60)))
+    ErrPacket::new(
+        1290,
+        b"HY000",
+        format!("binlogserver does not support {what}: {}", truncated(sql, 60)),
+    )
 }
 
 /// ERR 1193 (HY000), `ER_UNKNOWN_SYSTEM_VARIABLE`.

@@ -78,12 +78,15 @@ pub(super) fn eval(expr: &Expr, env: Env<'_>) -> Result<Value, ErrPacket> {
         Expr::Number(n) if n.parse::<i64>().is_ok() => Ok(Value::integer(n)),
         Expr::Number(n) => Ok(Value::text(Some(n.clone()))),
         Expr::Null => Ok(Value::text(None)),
-        Expr::UserVar(name) => {
-            Ok(Value { kind: ValueKind::LongText, text: env.vars.user_var(name).map(str::to_owned) })
-        }
+        Expr::UserVar(name) => Ok(Value {
+            kind: ValueKind::LongText,
+            text: env.vars.user_var(name).map(str::to_owned),
+        }),
         Expr::SysVar(scope, name) => sysvars::select_value(name, *scope, env.vars, env.info),
         Expr::Call(name, args) => call(name, args, env),
-        Expr::Word(word) => Err(ErrPacket::new(1054, b"42S22", format!("Unknown column '{word}' in 'field list'"))),
+        Expr::Word(word) => {
+            Err(ErrPacket::new(1054, b"42S22", format!("Unknown column '{word}' in 'field list'")))
+        }
     }
 }
 
@@ -103,7 +106,9 @@ fn call(name: &str, args: &[Expr], env: Env<'_>) -> Result<Value, ErrPacket> {
     match name {
         "UNIX_TIMESTAMP" => arity(0).map(|()| Value::integer(env.now_unix)),
         "VERSION" => arity(0).map(|()| Value::text(Some(env.info.version()))),
-        "DATABASE" | "SCHEMA" => arity(0).map(|()| Value::text(env.vars.database().map(str::to_owned))),
+        "DATABASE" | "SCHEMA" => {
+            arity(0).map(|()| Value::text(env.vars.database().map(str::to_owned)))
+        }
         "USER" | "SESSION_USER" | "SYSTEM_USER" => {
             arity(0).map(|()| Value::text(Some(account(env.vars.user(), env.vars.host()))))
         }
@@ -114,7 +119,11 @@ fn call(name: &str, args: &[Expr], env: Env<'_>) -> Result<Value, ErrPacket> {
             arity(2)?;
             let mut values = args.iter().map(|a| eval(a, env));
             let file = values.next().transpose()?.and_then(|v| v.text);
-            let pos = values.next().transpose()?.and_then(|v| v.text).and_then(|p| p.trim().parse::<u64>().ok());
+            let pos = values
+                .next()
+                .transpose()?
+                .and_then(|v| v.text)
+                .and_then(|p| p.trim().parse::<u64>().ok());
             let state = file.zip(pos).and_then(|(file, pos)| env.info.binlog_gtid_pos(&file, pos));
             Ok(Value { kind: ValueKind::LongText, text: state })
         }
@@ -144,8 +153,14 @@ mod tests {
     #[test]
     fn literals_keep_their_text_and_kind() {
         let (vars, info) = (SessionVars::new(), FakeInfo::mariadb());
-        assert_eq!(eval(&Expr::Number("-7".into()), env(&vars, &info)).unwrap(), Value::integer(-7));
-        assert_eq!(eval(&Expr::Number("1.5".into()), env(&vars, &info)).unwrap(), Value::text(Some("1.5".into())));
+        assert_eq!(
+            eval(&Expr::Number("-7".into()), env(&vars, &info)).unwrap(),
+            Value::integer(-7)
+        );
+        assert_eq!(
+            eval(&Expr::Number("1.5".into()), env(&vars, &info)).unwrap(),
+            Value::text(Some("1.5".into()))
+        );
         assert_eq!(eval(&Expr::Null, env(&vars, &info)).unwrap().text, None);
     }
 
@@ -154,13 +169,18 @@ mod tests {
         let mut vars = SessionVars::new();
         vars.set_account("repl", "127.0.0.1");
         let info = FakeInfo::mariadb();
-        let call = |name: &str, args: Vec<Expr>| eval(&Expr::Call(name.into(), args), env(&vars, &info)).unwrap();
+        let call = |name: &str, args: Vec<Expr>| {
+            eval(&Expr::Call(name.into(), args), env(&vars, &info)).unwrap()
+        };
         assert_eq!(call("UNIX_TIMESTAMP", vec![]), Value::integer(1_795_461_747));
         assert_eq!(call("USER", vec![]).text.as_deref(), Some("repl@127.0.0.1"));
         assert_eq!(call("CURRENT_USER", vec![]).text.as_deref(), Some("repl@%"));
         assert_eq!(call("CONNECTION_ID", vec![]), Value::integer(13));
         assert_eq!(call("DATABASE", vec![]).text, None);
-        let pos = call("BINLOG_GTID_POS", vec![Expr::Str("mysql-bin.000005".into()), Expr::Number("1336".into())]);
+        let pos = call(
+            "BINLOG_GTID_POS",
+            vec![Expr::Str("mysql-bin.000005".into()), Expr::Number("1336".into())],
+        );
         assert_eq!(pos, Value { kind: ValueKind::LongText, text: Some("0-23100-55".into()) });
         let null = call("BINLOG_GTID_POS", vec![Expr::Null, Expr::Number("4".into())]);
         assert_eq!(null.text, None);

@@ -161,7 +161,8 @@ impl<'a> Lexer<'a> {
                 Some(b) if b.is_ascii_whitespace() => self.pos += 1,
                 Some(b'#') => self.skip_line(),
                 Some(b'-')
-                    if self.peek_at(1) == Some(b'-') && self.peek_at(2).is_none_or(|b| b.is_ascii_whitespace()) =>
+                    if self.peek_at(1) == Some(b'-')
+                        && self.peek_at(2).is_none_or(|b| b.is_ascii_whitespace()) =>
                 {
                     self.skip_line();
                 }
@@ -309,7 +310,8 @@ impl<'a> Lexer<'a> {
         }
         let exponent_digit = |ahead: usize| self.peek_at(ahead).is_some_and(|b| b.is_ascii_digit());
         if matches!(self.peek(), Some(b'e' | b'E'))
-            && (exponent_digit(1) || (matches!(self.peek_at(1), Some(b'+' | b'-')) && exponent_digit(2)))
+            && (exponent_digit(1)
+                || (matches!(self.peek_at(1), Some(b'+' | b'-')) && exponent_digit(2)))
         {
             self.pos += 2;
             digits(self);
@@ -375,7 +377,10 @@ mod tests {
 
     #[test]
     fn keeps_non_ascii_text_intact() {
-        assert_eq!(kinds("'héllo' `tàble`"), vec![TokenKind::Str("héllo".into()), TokenKind::Ident("tàble".into())]);
+        assert_eq!(
+            kinds("'héllo' `tàble`"),
+            vec![TokenKind::Str("héllo".into()), TokenKind::Ident("tàble".into())]
+        );
     }
 
     #[test]
@@ -383,7 +388,10 @@ mod tests {
         let toks = tokenize("/* hi */ SELECT -- note\n 1 # tail").unwrap();
         assert_eq!(toks.iter().map(|t| t.text).collect::<Vec<_>>(), vec!["SELECT", "1"]);
         let toks = tokenize("/*!40101 SET NAMES utf8 */;").unwrap();
-        assert_eq!(toks.iter().map(|t| t.text).collect::<Vec<_>>(), vec!["SET", "NAMES", "utf8", ";"]);
+        assert_eq!(
+            toks.iter().map(|t| t.text).collect::<Vec<_>>(),
+            vec!["SET", "NAMES", "utf8", ";"]
+        );
         let toks = tokenize("/*M!100100 SELECT 1*/").unwrap();
         assert_eq!(toks.iter().map(|t| t.text).collect::<Vec<_>>(), vec!["SELECT", "1"]);
     }
@@ -391,7 +399,11 @@ mod tests {
     #[test]
     fn reads_numbers_and_words() {
         assert_eq!(
-            tokenize("1.5e3 .5 1e 7abc").unwrap().iter().map(|t| (&t.kind, t.text)).collect::<Vec<_>>(),
+            tokenize("1.5e3 .5 1e 7abc")
+                .unwrap()
+                .iter()
+                .map(|t| (&t.kind, t.text))
+                .collect::<Vec<_>>(),
             vec![
                 (&TokenKind::Number, "1.5e3"),
                 (&TokenKind::Number, ".5"),
@@ -413,7 +425,11 @@ mod tests {
     fn quoted_user_variable_names() {
         assert_eq!(
             kinds("@'my var' @`x` @a.b"),
-            vec![TokenKind::UserVar("my var".into()), TokenKind::UserVar("x".into()), TokenKind::UserVar("a.b".into()),]
+            vec![
+                TokenKind::UserVar("my var".into()),
+                TokenKind::UserVar("x".into()),
+                TokenKind::UserVar("a.b".into()),
+            ]
         );
     }
 

@@ -58,7 +58,8 @@ impl<'t, 'a> Parser<'t, 'a> {
 
     /// Consumes the words `kws` if they all come next, in order; else nothing.
     pub(super) fn eat_keywords(&mut self, kws: &[&str]) -> bool {
-        let hit = kws.iter().enumerate().all(|(i, kw)| self.peek_at(i).is_some_and(|t| t.is_keyword(kw)));
+        let hit =
+            kws.iter().enumerate().all(|(i, kw)| self.peek_at(i).is_some_and(|t| t.is_keyword(kw)));
         if hit {
             self.pos += kws.len();
         }
@@ -215,7 +216,10 @@ mod tests {
                 true
             )
         );
-        assert_eq!(parse("UNIX_TIMESTAMP( )"), (Some(Expr::Call("UNIX_TIMESTAMP".into(), vec![])), true));
+        assert_eq!(
+            parse("UNIX_TIMESTAMP( )"),
+            (Some(Expr::Call("UNIX_TIMESTAMP".into(), vec![])), true)
+        );
     }
 
     #[test]

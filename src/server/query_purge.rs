@@ -134,7 +134,12 @@ pub(super) fn parse_datetime(text: &str) -> Option<i64> {
     };
     let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
     let (y, mo, day) = (d.next()??, d.next()??, d.next()??);
-    if d.next().is_some() || !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || day < 1 || day > days_in_month(y, mo) {
+    if d.next().is_some()
+        || !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || day < 1
+        || day > days_in_month(y, mo)
+    {
         return None;
     }
     let secs = match time {
@@ -142,8 +147,16 @@ pub(super) fn parse_datetime(text: &str) -> Option<i64> {
         Some(t) => {
             let t = t.split_once('.').map_or(t, |(whole, _)| whole);
             let mut parts = t.split(':').map(|x| x.parse::<i64>().ok());
-            let (h, mi, s) = (parts.next()??, parts.next().unwrap_or(Some(0))?, parts.next().unwrap_or(Some(0))?);
-            if parts.next().is_some() || !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..60).contains(&s) {
+            let (h, mi, s) = (
+                parts.next()??,
+                parts.next().unwrap_or(Some(0))?,
+                parts.next().unwrap_or(Some(0))?,
+            );
+            if parts.next().is_some()
+                || !(0..24).contains(&h)
+                || !(0..60).contains(&mi)
+                || !(0..60).contains(&s)
+            {
                 return None;
             }
             h * 3600 + mi * 60 + s

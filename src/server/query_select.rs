@@ -14,10 +14,12 @@ use crate::protocol::resultset::ResultSet;
 use crate::protocol::ErrPacket;
 
 /// Words that end a term list rather than name an alias.
-const CLAUSES: &[&str] = &["FROM", "LIMIT", "WHERE", "INTO", "FOR", "UNION", "ORDER", "GROUP", "HAVING"];
+const CLAUSES: &[&str] =
+    &["FROM", "LIMIT", "WHERE", "INTO", "FOR", "UNION", "ORDER", "GROUP", "HAVING"];
 
 /// Select options that change nothing for a one-row answer.
-const OPTIONS: &[&str] = &["ALL", "DISTINCT", "SQL_NO_CACHE", "SQL_CACHE", "SQL_CALC_FOUND_ROWS", "STRAIGHT_JOIN"];
+const OPTIONS: &[&str] =
+    &["ALL", "DISTINCT", "SQL_NO_CACHE", "SQL_CACHE", "SQL_CALC_FOUND_ROWS", "STRAIGHT_JOIN"];
 
 /// `SELECT …` after the `SELECT` keyword.
 pub(super) fn select(p: &mut Parser<'_, '_>, sql: &str, env: Env<'_>) -> Result<Reply, ErrPacket> {
@@ -90,7 +92,11 @@ mod tests {
     fn names_columns_after_the_text_or_the_alias() {
         let info = FakeInfo::mariadb();
         let mut vars = SessionVars::new();
-        let rs = rows(run("SELECT  @@version_comment , 1 AS one, 'x' `quoted`, VERSION() v", &mut vars, &info));
+        let rs = rows(run(
+            "SELECT  @@version_comment , 1 AS one, 'x' `quoted`, VERSION() v",
+            &mut vars,
+            &info,
+        ));
         let names: Vec<_> = rs.columns.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, vec!["@@version_comment", "one", "quoted", "v"]);
         assert_eq!(
@@ -119,10 +125,18 @@ mod tests {
     fn tables_and_operators_are_not_understood() {
         let info = FakeInfo::mariadb();
         let mut vars = SessionVars::new();
-        for sql in
-            ["SELECT * FROM mysql.user", "SELECT 1 FROM t", "SELECT 1 + 1", "SELECT", "SELECT 1 AS", "SELECT 1 LIMIT x"]
-        {
-            assert!(matches!(run(sql, &mut vars, &info), Reply::Err(ref e) if e.code == 1064), "{sql}");
+        for sql in [
+            "SELECT * FROM mysql.user",
+            "SELECT 1 FROM t",
+            "SELECT 1 + 1",
+            "SELECT",
+            "SELECT 1 AS",
+            "SELECT 1 LIMIT x",
+        ] {
+            assert!(
+                matches!(run(sql, &mut vars, &info), Reply::Err(ref e) if e.code == 1064),
+                "{sql}"
+            );
         }
     }
 }

@@ -98,13 +98,22 @@ fn assignment(p: &mut Parser<'_, '_>, sql: &str, env: Env<'_>) -> Result<Action,
 
 /// `= value` for a system variable: bare words (`ON`, `utf8`, `SYSTEM`) are
 /// strings, `DEFAULT` resets, anything else is evaluated; NULL is refused.
-fn system(p: &mut Parser<'_, '_>, sql: &str, name: &str, env: Env<'_>) -> Result<Action, ErrPacket> {
+fn system(
+    p: &mut Parser<'_, '_>,
+    sql: &str,
+    name: &str,
+    env: Env<'_>,
+) -> Result<Action, ErrPacket> {
     expect_equals(p, sql)?;
     let value = match parse_expr(p).ok_or_else(|| not_understood(sql))? {
         Expr::Word(w) if w.eq_ignore_ascii_case("DEFAULT") => None,
         Expr::Word(w) => Some(w),
         other => Some(eval(&other, env)?.text.ok_or_else(|| {
-            ErrPacket::new(1231, b"42000", format!("Variable '{name}' can't be set to the value of 'NULL'"))
+            ErrPacket::new(
+                1231,
+                b"42000",
+                format!("Variable '{name}' can't be set to the value of 'NULL'"),
+            )
         })?),
     };
     Ok(Action::System(name.to_owned(), value))
@@ -129,11 +138,13 @@ fn expect_equals(p: &mut Parser<'_, '_>, sql: &str) -> Result<(), ErrPacket> {
 
 fn apply(action: Action, vars: &mut SessionVars, info: &dyn ServerInfo) -> Result<(), ErrPacket> {
     match action {
-        Action::User(name, value) => {
-            vars.set_user_var(&name, value).map_err(|e| ErrPacket::new(1105, b"HY000", format!("binlogserver: {e}")))
-        }
+        Action::User(name, value) => vars
+            .set_user_var(&name, value)
+            .map_err(|e| ErrPacket::new(1105, b"HY000", format!("binlogserver: {e}"))),
         Action::System(name, value) => sysvars::set_session(&name, value.as_deref(), vars, info),
-        Action::Names(cs, collation) => sysvars::set_names(cs.as_deref(), collation.as_deref(), vars, info),
+        Action::Names(cs, collation) => {
+            sysvars::set_names(cs.as_deref(), collation.as_deref(), vars, info)
+        }
     }
 }
 
@@ -146,8 +157,7 @@ mod tests {
     fn assigns_user_variables_from_every_kind_of_term() {
         let mut vars = SessionVars::new();
         let info = FakeInfo::mariadb();
-        let sql =
-            r#"SET @s = 'a''b', @d = "x\"y", @n = -12.5, @z = NULL, @c = @@binlog_checksum, @id := @@global.server_id"#;
+        let sql = r#"SET @s = 'a''b', @d = "x\"y", @n = -12.5, @z = NULL, @c = @@binlog_checksum, @id := @@global.server_id"#;
         assert_eq!(run(sql, &mut vars, &info), Reply::Ok);
         assert_eq!(vars.user_var("s"), Some("a'b"));
         assert_eq!(vars.user_var("d"), Some("x\"y"));
@@ -173,7 +183,9 @@ mod tests {
         let reply = run("SET @a = 1, autocommit = 'maybe'", &mut vars, &info);
         assert!(matches!(reply, Reply::Err(ref e) if e.code == 1231), "{reply:?}");
         assert_eq!(vars.user_var("a"), None);
-        assert!(matches!(run("SET @a = 1, @b = @@nope", &mut vars, &info), Reply::Err(ref e) if e.code == 1193));
+        assert!(
+            matches!(run("SET @a = 1, @b = @@nope", &mut vars, &info), Reply::Err(ref e) if e.code == 1193)
+        );
         assert_eq!(vars.user_var("a"), None);
     }
 

@@ -30,7 +30,9 @@ pub(super) fn show(
     };
     if p.eat_keyword("VARIABLES") {
         let filter = Filter::parse(p, sql, "Variable_name")?;
-        let rows = sysvars::show_rows(scope, vars, info).into_iter().map(|(name, value)| (name.to_owned(), value));
+        let rows = sysvars::show_rows(scope, vars, info)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value));
         return Ok(name_value_table(rows, &filter));
     }
     if p.eat_keyword("STATUS") {
@@ -59,7 +61,11 @@ pub(super) fn show(
         let columns = vec![Column::text("Level"), Column::integer("Code"), Column::text("Message")];
         let mut rs = ResultSet::new(columns);
         for w in vars.warnings() {
-            rs.push_row(vec![Some(w.level.to_owned()), Some(w.code.to_string()), Some(w.message.clone())]);
+            rs.push_row(vec![
+                Some(w.level.to_owned()),
+                Some(w.code.to_string()),
+                Some(w.message.clone()),
+            ]);
         }
         return Ok(Reply::Rows(rs));
     }
@@ -78,19 +84,22 @@ fn status_rows(info: &dyn ServerInfo) -> Vec<(String, String)> {
         }
     }
     if info.semi_sync_master_enabled() {
-        let name = if maria { "Rpl_semi_sync_master_status" } else { "Rpl_semi_sync_source_status" };
+        let name =
+            if maria { "Rpl_semi_sync_master_status" } else { "Rpl_semi_sync_source_status" };
         rows.push((name, on_off(true)));
     }
     let upstream = info.upstream_status();
     if let Some(up) = &upstream {
-        let name = if maria { "Rpl_semi_sync_slave_status" } else { "Rpl_semi_sync_replica_status" };
+        let name =
+            if maria { "Rpl_semi_sync_slave_status" } else { "Rpl_semi_sync_replica_status" };
         rows.push((name, on_off(up.semi_sync)));
     }
     if maria {
         rows.push(("Slave_running", on_off(upstream.as_ref().is_some_and(|u| u.connected))));
         rows.push(("Slaves_connected", info.slave_hosts().len().to_string()));
     }
-    let mut rows: Vec<(String, String)> = rows.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
+    let mut rows: Vec<(String, String)> =
+        rows.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
     rows.sort_by_key(|(name, _)| name.to_ascii_lowercase());
     // The exporter's samples, in the exporter's order (histogram buckets stay in order).
     rows.extend(info.metrics_status());
@@ -153,9 +162,15 @@ impl Filter {
         } else if column.eq_ignore_ascii_case("Value") {
             Target::Value
         } else {
-            return Err(ErrPacket::new(1054, b"42S22", format!("Unknown column '{column}' in 'where clause'")));
+            return Err(ErrPacket::new(
+                1054,
+                b"42S22",
+                format!("Unknown column '{column}' in 'where clause'"),
+            ));
         };
-        let string = |p: &mut Parser<'_, '_>| p.string().map(str::to_owned).ok_or_else(|| not_understood(sql));
+        let string = |p: &mut Parser<'_, '_>| {
+            p.string().map(str::to_owned).ok_or_else(|| not_understood(sql))
+        };
         if p.eat_punct('=') {
             return Ok(Cond::Eq(target, string(p)?));
         }
@@ -263,7 +278,10 @@ mod tests {
     #[test]
     fn filters_join_conditions_with_or() {
         let f = Filter(vec![
-            Cond::In(Target::Name, vec!["rpl_semi_sync_master_enabled".into(), "rpl_semi_sync_source_enabled".into()]),
+            Cond::In(
+                Target::Name,
+                vec!["rpl_semi_sync_master_enabled".into(), "rpl_semi_sync_source_enabled".into()],
+            ),
             Cond::Eq(Target::Value, "CRC32".into()),
         ]);
         assert!(f.matches("RPL_SEMI_SYNC_MASTER_ENABLED", "ON"));

@@ -26,7 +26,11 @@ use crate::protocol::ErrPacket;
 use crate::server::info::{ServerInfo, UpstreamStatus};
 
 /// The replication `SHOW`s after `SHOW`; `None` when the words match none.
-pub(super) fn show(p: &mut Parser<'_, '_>, sql: &str, info: &dyn ServerInfo) -> Option<Result<Reply, ErrPacket>> {
+pub(super) fn show(
+    p: &mut Parser<'_, '_>,
+    sql: &str,
+    info: &dyn ServerInfo,
+) -> Option<Result<Reply, ErrPacket>> {
     let rs = if p.eat_keywords(&["BINARY", "LOGS"]) || p.eat_keywords(&["MASTER", "LOGS"]) {
         binary_logs(info)
     } else if p.eat_keywords(&["MASTER", "STATUS"])
@@ -81,7 +85,8 @@ fn master_status(info: &dyn ServerInfo) -> ResultSet {
     }
     let mut rs = ResultSet::new(columns);
     if let Some((file, pos)) = info.master_status() {
-        let mut row = vec![Some(file), Some(pos.to_string()), Some(String::new()), Some(String::new())];
+        let mut row =
+            vec![Some(file), Some(pos.to_string()), Some(String::new()), Some(String::new())];
         if mysql {
             row.push(Some(info.gtid_executed()));
         }
@@ -127,10 +132,13 @@ fn slave_status(info: &dyn ServerInfo, replica_statement: bool) -> ResultSet {
     // MariaDB keeps the old names for both statements.
     let rename = replica_statement && !info.is_mariadb();
     let upstream = info.upstream_status();
-    let fields = status_fields(upstream.as_ref().unwrap_or(&UpstreamStatus::default()), info, rename);
+    let fields =
+        status_fields(upstream.as_ref().unwrap_or(&UpstreamStatus::default()), info, rename);
     let columns = fields
         .iter()
-        .map(|(name, value)| value.column(&if rename { replica_name(name) } else { (*name).to_owned() }))
+        .map(|(name, value)| {
+            value.column(&if rename { replica_name(name) } else { (*name).to_owned() })
+        })
         .collect();
     let mut rs = ResultSet::new(columns);
     if upstream.is_some() {
@@ -144,7 +152,11 @@ fn replica_name(name: &str) -> String {
     name.replace("Slave", "Replica").replace("Master", "Source")
 }
 
-fn status_fields(up: &UpstreamStatus, info: &dyn ServerInfo, rename: bool) -> Vec<(&'static str, Value)> {
+fn status_fields(
+    up: &UpstreamStatus,
+    info: &dyn ServerInfo,
+    rename: bool,
+) -> Vec<(&'static str, Value)> {
     let text = |s: &str| Value::text(Some(s.to_owned()));
     let null = Value { text: None, ..Value::integer(0) };
     let io_state = match (up.connected, rename) {

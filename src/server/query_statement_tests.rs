@@ -41,10 +41,25 @@ fn the_mysql_client_connect_statements_work() {
         &Expect::Row(&[("DATABASE()", None), ("USER()", Some("repl@127.0.0.1"))]),
     );
     check("USE `information_schema`", &mut vars, &info, &Expect::Ok);
-    check("SELECT DATABASE()", &mut vars, &info, &Expect::Row(&[("DATABASE()", Some("information_schema"))]));
-    check("SHOW DATABASES", &mut vars, &info, &Expect::Row(&[("Database", Some("information_schema"))]));
+    check(
+        "SELECT DATABASE()",
+        &mut vars,
+        &info,
+        &Expect::Row(&[("DATABASE()", Some("information_schema"))]),
+    );
+    check(
+        "SHOW DATABASES",
+        &mut vars,
+        &info,
+        &Expect::Row(&[("Database", Some("information_schema"))]),
+    );
     check("SHOW WARNINGS", &mut vars, &info, &Expect::NoRows(&["Level", "Code", "Message"]));
-    check("SELECT CONNECTION_ID()", &mut vars, &info, &Expect::Row(&[("CONNECTION_ID()", Some("13"))]));
+    check(
+        "SELECT CONNECTION_ID()",
+        &mut vars,
+        &info,
+        &Expect::Row(&[("CONNECTION_ID()", Some("13"))]),
+    );
     check("/* ping */ SELECT 1", &mut vars, &info, &Expect::Row(&[("1", Some("1"))]));
 }
 
@@ -56,22 +71,37 @@ fn flavours_differ_in_binlog_and_replica_tables() {
         rows(run(sql, vars, info)).columns.into_iter().map(|c| c.name).collect()
     };
     assert_eq!(columns("SHOW BINARY LOGS", &maria, &mut vars), ["Log_name", "File_size"]);
-    assert_eq!(columns("SHOW MASTER LOGS", &mysql, &mut vars), ["Log_name", "File_size", "Encrypted"]);
+    assert_eq!(
+        columns("SHOW MASTER LOGS", &mysql, &mut vars),
+        ["Log_name", "File_size", "Encrypted"]
+    );
     assert_eq!(
         rows(run("SHOW BINARY LOGS", &mut vars, &mysql)).rows[1],
         vec![Some("mysql-bin.000002".to_owned()), Some("5678".to_owned()), Some("No".to_owned())]
     );
     assert_eq!(columns("SHOW BINLOG STATUS", &maria, &mut vars).len(), 4);
     assert_eq!(columns("SHOW MASTER STATUS", &mysql, &mut vars).len(), 5);
-    assert_eq!(columns("SHOW SLAVE HOSTS", &maria, &mut vars), ["Server_id", "Host", "Port", "Master_id"]);
-    assert_eq!(columns("SHOW REPLICAS", &maria, &mut vars), ["Server_id", "Host", "Port", "Master_id"]);
+    assert_eq!(
+        columns("SHOW SLAVE HOSTS", &maria, &mut vars),
+        ["Server_id", "Host", "Port", "Master_id"]
+    );
+    assert_eq!(
+        columns("SHOW REPLICAS", &maria, &mut vars),
+        ["Server_id", "Host", "Port", "Master_id"]
+    );
     assert_eq!(
         columns("SHOW SLAVE HOSTS", &mysql, &mut vars),
         ["Server_id", "Host", "Port", "Master_id", "Slave_UUID"]
     );
-    assert_eq!(columns("SHOW REPLICAS", &mysql, &mut vars), ["Server_Id", "Host", "Port", "Source_Id", "Replica_UUID"]);
-    assert!(columns("SHOW REPLICA STATUS", &mysql, &mut vars).contains(&"Replica_IO_Running".to_owned()));
-    assert!(columns("SHOW REPLICA STATUS", &maria, &mut vars).contains(&"Slave_IO_Running".to_owned()));
+    assert_eq!(
+        columns("SHOW REPLICAS", &mysql, &mut vars),
+        ["Server_Id", "Host", "Port", "Source_Id", "Replica_UUID"]
+    );
+    assert!(columns("SHOW REPLICA STATUS", &mysql, &mut vars)
+        .contains(&"Replica_IO_Running".to_owned()));
+    assert!(
+        columns("SHOW REPLICA STATUS", &maria, &mut vars).contains(&"Slave_IO_Running".to_owned())
+    );
 }
 
 #[test]
@@ -117,7 +147,10 @@ fn show_status_reports_what_the_server_knows() {
         "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'",
         &mut vars,
         &info,
-        &Expect::Row(&[("Variable_name", Some("Rpl_semi_sync_master_status")), ("Value", Some("ON"))]),
+        &Expect::Row(&[
+            ("Variable_name", Some("Rpl_semi_sync_master_status")),
+            ("Value", Some("ON")),
+        ]),
     );
     check(
         "SHOW STATUS LIKE 'slaves_connected'",
@@ -135,13 +168,19 @@ fn show_status_includes_the_metrics() {
         "SHOW GLOBAL STATUS LIKE 'binlogserver\\_upstream%'",
         &mut vars,
         &info,
-        &Expect::Row(&[("Variable_name", Some("Binlogserver_upstream_connected")), ("Value", Some("1"))]),
+        &Expect::Row(&[
+            ("Variable_name", Some("Binlogserver_upstream_connected")),
+            ("Value", Some("1")),
+        ]),
     );
     check(
         "SHOW STATUS WHERE Variable_name = 'Binlogserver_fsync_duration_seconds_count'",
         &mut vars,
         &info,
-        &Expect::Row(&[("Variable_name", Some("Binlogserver_fsync_duration_seconds_count")), ("Value", Some("7"))]),
+        &Expect::Row(&[
+            ("Variable_name", Some("Binlogserver_fsync_duration_seconds_count")),
+            ("Value", Some("7")),
+        ]),
     );
 }
 
@@ -177,7 +216,16 @@ fn like_filters_list_many_variables_in_name_order() {
     let mut vars = SessionVars::new();
     let rs = rows(run("SHOW VARIABLES LIKE 'gtid%'", &mut vars, &info));
     let names: Vec<_> = rs.rows.iter().map(|r| r[0].clone().unwrap()).collect();
-    assert_eq!(names, ["gtid_binlog_pos", "gtid_current_pos", "gtid_domain_id", "gtid_slave_pos", "gtid_strict_mode"]);
+    assert_eq!(
+        names,
+        [
+            "gtid_binlog_pos",
+            "gtid_current_pos",
+            "gtid_domain_id",
+            "gtid_slave_pos",
+            "gtid_strict_mode"
+        ]
+    );
     let rs = rows(run(
         "SHOW VARIABLES WHERE Variable_name = 'server_id' OR Variable_name LIKE 'version%'",
         &mut vars,
@@ -202,9 +250,14 @@ fn kill_of_an_unknown_thread_is_1094() {
 fn writes_and_binlog_management_are_refused_with_1290() {
     let info = FakeInfo::mariadb();
     let mut vars = SessionVars::new();
-    let Reply::Err(e) = run("FLUSH BINARY LOGS DELETE_DOMAIN_ID = (2)", &mut vars, &info) else { panic!() };
+    let Reply::Err(e) = run("FLUSH BINARY LOGS DELETE_DOMAIN_ID = (2)", &mut vars, &info) else {
+        panic!()
+    };
     assert_eq!(e.code, 1290);
-    assert_eq!(e.message, "binlogserver does not support FLUSH BINARY LOGS: FLUSH BINARY LOGS DELETE_DOMAIN_ID = (2)");
+    assert_eq!(
+        e.message,
+        "binlogserver does not support FLUSH BINARY LOGS: FLUSH BINARY LOGS DELETE_DOMAIN_ID = (2)"
+    );
     for sql in [
         "RESET MASTER",
         "FLUSH BINARY LOGS",
@@ -225,12 +278,18 @@ fn unknown_statements_are_1064_and_the_session_carries_on() {
     let Reply::Err(e) = run(&long, &mut vars, &info) else { panic!() };
     assert_eq!((e.code, &e.sql_state), (1064, b"42000"));
     assert!(
-        e.message.starts_with("binlogserver does not understand: EXPLAIN xxx") && e.message.len() < 150,
+        e.message.starts_with("binlogserver does not understand: EXPLAIN xxx")
+            && e.message.len() < 150,
         "{}",
         e.message
     );
-    for sql in ["SHOW PROCESSLIST", "SELECT 'unterminated", "SELECT 1; SELECT 2", "SHOW GLOBAL DATABASES", "DESCRIBE t"]
-    {
+    for sql in [
+        "SHOW PROCESSLIST",
+        "SELECT 'unterminated",
+        "SELECT 1; SELECT 2",
+        "SHOW GLOBAL DATABASES",
+        "DESCRIBE t",
+    ] {
         check(sql, &mut vars, &info, &Expect::Err(1064));
     }
     check("   ", &mut vars, &info, &Expect::Err(1065));
@@ -254,10 +313,18 @@ fn purge_binary_logs_to_and_before() {
     let mut vars = SessionVars::new();
     check("PURGE BINARY LOGS TO 'mysql-bin.000002'", &mut vars, &info, &Expect::Ok);
     check("purge master logs to 'mysql-bin.000003';", &mut vars, &info, &Expect::Ok);
-    let Reply::Err(e) = run("PURGE BINARY LOGS TO 'mysql-bin.000009'", &mut vars, &info) else { panic!() };
+    let Reply::Err(e) = run("PURGE BINARY LOGS TO 'mysql-bin.000009'", &mut vars, &info) else {
+        panic!()
+    };
     assert_eq!((e.code, e.message.as_str()), (1373, "Target log not found in binlog index"));
     check("PURGE BINARY LOGS TO 'no/such file'", &mut vars, &info, &Expect::Err(1373));
-    for sql in ["PURGE BINARY LOGS", "PURGE LOGS TO 'x.1'", "PURGE BINARY LOGS TO x", "PURGE BINARY LOGS BEFORE 'soon'", "PURGE BINARY LOGS TO 'a.1' now"] {
+    for sql in [
+        "PURGE BINARY LOGS",
+        "PURGE LOGS TO 'x.1'",
+        "PURGE BINARY LOGS TO x",
+        "PURGE BINARY LOGS BEFORE 'soon'",
+        "PURGE BINARY LOGS TO 'a.1' now",
+    ] {
         check(sql, &mut vars, &info, &Expect::Err(1064));
     }
 }
@@ -273,7 +340,10 @@ fn purge_before_reads_the_time_and_its_notes_are_warnings() {
         rs.rows[0][2].clone().unwrap()
     };
     assert_eq!(note(&mut vars, "PURGE BINARY LOGS BEFORE '2026-11-23 22:15:47'"), "1795472147");
-    assert_eq!(note(&mut vars, "PURGE BINARY LOGS BEFORE NOW() - INTERVAL 1 DAY"), (super::tests::NOW - 86_400).to_string());
+    assert_eq!(
+        note(&mut vars, "PURGE BINARY LOGS BEFORE NOW() - INTERVAL 1 DAY"),
+        (super::tests::NOW - 86_400).to_string()
+    );
     check("SET time_zone = '+01:00'", &mut vars, &info, &Expect::Ok);
     assert_eq!(note(&mut vars, "PURGE MASTER LOGS BEFORE '2026-11-23 23:15:47'"), "1795472147");
     // The next statement clears them.
@@ -287,8 +357,23 @@ fn purge_before_reads_the_time_and_its_notes_are_warnings() {
 fn retention_variables_are_zero_when_off() {
     let info = FakeInfo::mariadb();
     let mut vars = SessionVars::new();
-    check("SELECT @@binlog_expire_logs_seconds", &mut vars, &info, &Expect::Row(&[("@@binlog_expire_logs_seconds", Some("0"))]));
-    check("SELECT @@global.expire_logs_days", &mut vars, &info, &Expect::Row(&[("@@global.expire_logs_days", Some("0.000000"))]));
-    check("SELECT @@max_binlog_total_size", &mut vars, &info, &Expect::Row(&[("@@max_binlog_total_size", Some("0"))]));
+    check(
+        "SELECT @@binlog_expire_logs_seconds",
+        &mut vars,
+        &info,
+        &Expect::Row(&[("@@binlog_expire_logs_seconds", Some("0"))]),
+    );
+    check(
+        "SELECT @@global.expire_logs_days",
+        &mut vars,
+        &info,
+        &Expect::Row(&[("@@global.expire_logs_days", Some("0.000000"))]),
+    );
+    check(
+        "SELECT @@max_binlog_total_size",
+        &mut vars,
+        &info,
+        &Expect::Row(&[("@@max_binlog_total_size", Some("0"))]),
+    );
     check("SELECT @@max_binlog_total_size", &mut vars, &FakeInfo::mysql(), &Expect::Err(1193));
 }

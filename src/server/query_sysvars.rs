@@ -133,9 +133,16 @@ fn available(def: &Def, info: &dyn ServerInfo) -> bool {
 /// The server-wide value.
 fn global_value(def: &Def, info: &dyn ServerInfo) -> String {
     let fixed = match def.name {
-        "auto_increment_increment" | "auto_increment_offset" | "autocommit" | "log_bin" | "read_only" => "1",
+        "auto_increment_increment"
+        | "auto_increment_offset"
+        | "autocommit"
+        | "log_bin"
+        | "read_only" => "1",
         "rpl_semi_sync_master_enabled" | "rpl_semi_sync_source_enabled" | "sql_log_bin" => "1",
-        "gtid_strict_mode" | "lower_case_table_names" | "performance_schema" | "skip_networking" => "0",
+        "gtid_strict_mode"
+        | "lower_case_table_names"
+        | "performance_schema"
+        | "skip_networking" => "0",
         "skip_replication" => "0",
         "binlog_format" => "ROW",
         "binlog_row_image" => "FULL",
@@ -168,8 +175,12 @@ fn info_value(name: &str, info: &dyn ServerInfo) -> String {
     match name {
         "binlog_checksum" => info.binlog_checksum().to_owned(),
         // Retention (--expire-logs-days, --max-total-size; 0 when off).
-        "binlog_expire_logs_seconds" => info.retention().expire.map_or(0, |d| d.as_secs()).to_string(),
-        "expire_logs_days" => format!("{:.6}", info.retention().expire.map_or(0.0, |d| d.as_secs_f64() / 86_400.0)),
+        "binlog_expire_logs_seconds" => {
+            info.retention().expire.map_or(0, |d| d.as_secs()).to_string()
+        }
+        "expire_logs_days" => {
+            format!("{:.6}", info.retention().expire.map_or(0.0, |d| d.as_secs_f64() / 86_400.0))
+        }
         "max_binlog_total_size" => info.retention().max_total_size.unwrap_or(0).to_string(),
         "gtid_binlog_pos" | "gtid_current_pos" => info.gtid_binlog_pos(),
         "gtid_domain_id" => info.gtid_domain_id().to_string(),
@@ -183,7 +194,8 @@ fn info_value(name: &str, info: &dyn ServerInfo) -> String {
 
 /// The value `scope` selects: the session's if it set one (and may), else the global.
 fn current(def: &Def, scope: Scope, vars: &SessionVars, info: &dyn ServerInfo) -> String {
-    let session = (scope != Scope::Global && def.session).then(|| vars.system_var(def.name)).flatten();
+    let session =
+        (scope != Scope::Global && def.session).then(|| vars.system_var(def.name)).flatten();
     session.map_or_else(|| global_value(def, info), str::to_owned)
 }
 
@@ -207,7 +219,11 @@ pub(super) fn select_value(
 }
 
 /// Every variable with its `SHOW VARIABLES` value, sorted by name.
-pub(super) fn show_rows(scope: Scope, vars: &SessionVars, info: &dyn ServerInfo) -> Vec<(&'static str, String)> {
+pub(super) fn show_rows(
+    scope: Scope,
+    vars: &SessionVars,
+    info: &dyn ServerInfo,
+) -> Vec<(&'static str, String)> {
     VARIABLES
         .iter()
         .filter(|def| available(def, info))
@@ -237,7 +253,11 @@ pub(super) fn set_session(
 ) -> Result<(), ErrPacket> {
     let def = find(name, info).ok_or_else(|| unknown_system_variable(name))?;
     if !def.session {
-        return Err(ErrPacket::new(1238, b"HY000", format!("Variable '{}' is a read only variable", def.name)));
+        return Err(ErrPacket::new(
+            1238,
+            b"HY000",
+            format!("Variable '{}' is a read only variable", def.name),
+        ));
     }
     let Some(value) = value else {
         vars.reset_system_var(def.name);
@@ -323,12 +343,15 @@ fn default_collation(cs: &str, info: &dyn ServerInfo) -> &'static str {
 /// given, is `cs`.
 fn check_collation(coll: &str, cs: Option<&str>) -> Result<String, ErrPacket> {
     let lower = coll.to_ascii_lowercase();
-    let owner = if lower == "binary" { Some("binary") } else { lower.split('_').next().and_then(charset) };
+    let owner =
+        if lower == "binary" { Some("binary") } else { lower.split('_').next().and_then(charset) };
     match (owner, cs) {
         (None, _) => Err(ErrPacket::new(1273, b"HY000", format!("Unknown collation: '{coll}'"))),
-        (Some(owner), Some(cs)) if owner != cs => {
-            Err(ErrPacket::new(1253, b"42000", format!("COLLATION '{coll}' is not valid for CHARACTER SET '{cs}'")))
-        }
+        (Some(owner), Some(cs)) if owner != cs => Err(ErrPacket::new(
+            1253,
+            b"42000",
+            format!("COLLATION '{coll}' is not valid for CHARACTER SET '{cs}'"),
+        )),
         _ => Ok(lower),
     }
 }
@@ -338,7 +361,11 @@ fn unknown_charset(cs: &str) -> ErrPacket {
 }
 
 fn wrong_value(name: &str, value: &str) -> ErrPacket {
-    ErrPacket::new(1231, b"42000", format!("Variable '{name}' can't be set to the value of '{value}'"))
+    ErrPacket::new(
+        1231,
+        b"42000",
+        format!("Variable '{name}' can't be set to the value of '{value}'"),
+    )
 }
 
 #[cfg(test)]
@@ -357,7 +384,9 @@ mod tests {
     #[test]
     fn flavour_decides_which_variables_exist() {
         let (maria, mysql) = (FakeInfo::mariadb(), FakeInfo::mysql());
-        assert!(find("gtid_domain_id", &maria).is_some() && find("gtid_domain_id", &mysql).is_none());
+        assert!(
+            find("gtid_domain_id", &maria).is_some() && find("gtid_domain_id", &mysql).is_none()
+        );
         assert!(find("GTID_MODE", &mysql).is_some() && find("gtid_mode", &maria).is_none());
         assert!(find("server_uuid", &mysql).is_some() && find("server_uuid", &maria).is_none());
     }
@@ -368,13 +397,18 @@ mod tests {
         assert!(find("rpl_semi_sync_master_enabled", &info).is_some());
         info.semi_sync = false;
         assert!(find("rpl_semi_sync_master_enabled", &info).is_none());
-        assert!(show_rows(Scope::Default, &SessionVars::new(), &info).iter().all(|(n, _)| !n.starts_with("rpl_")));
+        assert!(show_rows(Scope::Default, &SessionVars::new(), &info)
+            .iter()
+            .all(|(n, _)| !n.starts_with("rpl_")));
     }
 
     #[test]
     fn booleans_are_integers_to_select_and_on_off_to_show() {
         let (vars, info) = (SessionVars::new(), FakeInfo::mariadb());
-        assert_eq!(select_value("log_bin", Scope::Default, &vars, &info).unwrap(), Value::integer(1));
+        assert_eq!(
+            select_value("log_bin", Scope::Default, &vars, &info).unwrap(),
+            Value::integer(1)
+        );
         let rows = show_rows(Scope::Default, &vars, &info);
         assert!(rows.contains(&("log_bin", "ON".to_owned())));
         assert!(rows.contains(&("performance_schema", "OFF".to_owned())));
@@ -384,7 +418,9 @@ mod tests {
     fn session_values_shadow_global_ones_except_for_global_scope() {
         let (mut vars, info) = (SessionVars::new(), FakeInfo::mariadb());
         set_session("SQL_MODE", Some("ANSI_QUOTES"), &mut vars, &info).unwrap();
-        let get = |scope, vars: &SessionVars| select_value("sql_mode", scope, vars, &info).unwrap().text.unwrap();
+        let get = |scope, vars: &SessionVars| {
+            select_value("sql_mode", scope, vars, &info).unwrap().text.unwrap()
+        };
         assert_eq!(get(Scope::Session, &vars), "ANSI_QUOTES");
         assert_eq!(get(Scope::Default, &vars), "ANSI_QUOTES");
         assert_eq!(get(Scope::Global, &vars), "");
@@ -402,8 +438,14 @@ mod tests {
         assert_eq!(code(set_session("wait_timeout", Some("soon"), &mut vars, &info)), 1232);
         assert_eq!(code(set_session("server_id", Some("5"), &mut vars, &info)), 1238);
         assert_eq!(code(set_session("no_such", Some("5"), &mut vars, &info)), 1193);
-        assert_eq!(code(set_session("character_set_client", Some("klingon"), &mut vars, &info)), 1115);
-        assert_eq!(code(set_session("collation_connection", Some("klingon_ci"), &mut vars, &info)), 1273);
+        assert_eq!(
+            code(set_session("character_set_client", Some("klingon"), &mut vars, &info)),
+            1115
+        );
+        assert_eq!(
+            code(set_session("collation_connection", Some("klingon_ci"), &mut vars, &info)),
+            1273
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! replica sequence, and the column types MariaDB sent.
 
 use super::*;
-use crate::protocol::resultset::{MYSQL_TYPE_LONGLONG, MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_VAR_STRING};
+use crate::protocol::resultset::{
+    MYSQL_TYPE_LONGLONG, MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_VAR_STRING,
+};
 use crate::server::info::{SlaveHost, UpstreamStatus};
 use std::time::Duration;
 
@@ -89,7 +91,13 @@ impl ServerInfo for FakeInfo {
         self.semi_sync
     }
     fn slave_hosts(&self) -> Vec<SlaveHost> {
-        vec![SlaveHost { server_id: 23102, host: String::new(), port: 23102, master_id: 23100, uuid: "u-1".into() }]
+        vec![SlaveHost {
+            server_id: 23102,
+            host: String::new(),
+            port: 23102,
+            master_id: 23100,
+            uuid: "u-1".into(),
+        }]
     }
     fn upstream_status(&self) -> Option<UpstreamStatus> {
         self.upstream.clone()
@@ -115,9 +123,17 @@ impl ServerInfo for FakeInfo {
     ) -> Result<Vec<crate::server::session_vars::Warning>, crate::protocol::ErrPacket> {
         use crate::storage::retention::Criterion;
         match criterion {
-            Criterion::To(f) if f.sequence() > 3 => Err(crate::protocol::ErrPacket::new(1373, b"HY000", "Target log not found in binlog index")),
+            Criterion::To(f) if f.sequence() > 3 => Err(crate::protocol::ErrPacket::new(
+                1373,
+                b"HY000",
+                "Target log not found in binlog index",
+            )),
             Criterion::To(_) => Ok(Vec::new()),
-            Criterion::Before(t) => Ok(vec![crate::server::session_vars::Warning { level: "Note", code: 1, message: t.to_string() }]),
+            Criterion::Before(t) => Ok(vec![crate::server::session_vars::Warning {
+                level: "Note",
+                code: 1,
+                message: t.to_string(),
+            }]),
             Criterion::MaxTotalSize(_) => Ok(Vec::new()),
         }
     }
@@ -168,7 +184,8 @@ pub(super) fn check(sql: &str, vars: &mut SessionVars, info: &FakeInfo, expect: 
     }
 }
 
-const SERVER_ID_ROW: Expect = Expect::Row(&[("Variable_name", Some("server_id")), ("Value", Some("23100"))]);
+const SERVER_ID_ROW: Expect =
+    Expect::Row(&[("Variable_name", Some("server_id")), ("Value", Some("23100"))]);
 const SEMI_SYNC_ROW: Expect =
     Expect::Row(&[("Variable_name", Some("rpl_semi_sync_master_enabled")), ("Value", Some("ON"))]);
 
@@ -330,7 +347,9 @@ fn the_mariadb_replica_sequence_configures_the_dump() {
     assert_eq!(vars.heartbeat_period(), Some(Duration::from_nanos(30_000_001_024)));
     assert_eq!(vars.mariadb_capability(), 4);
     assert_eq!(vars.slave_connect_state().as_deref(), Some("0-23100-39"));
-    assert!(vars.gtid_strict_mode() && !vars.gtid_ignore_duplicates() && vars.semi_sync_requested());
+    assert!(
+        vars.gtid_strict_mode() && !vars.gtid_ignore_duplicates() && vars.semi_sync_requested()
+    );
     assert_eq!(run("SET @master_binlog_checksum='NONE'", &mut vars, &info), Reply::Ok);
     assert_eq!(vars.checksum_alg(), Some(crate::binlog::ChecksumAlg::OFF));
 }
@@ -339,7 +358,8 @@ fn the_mariadb_replica_sequence_configures_the_dump() {
 fn column_types_match_what_mariadb_sent() {
     let info = FakeInfo::mariadb();
     let mut vars = SessionVars::new();
-    let type_of = |sql: &str, vars: &mut SessionVars| rows(run(sql, vars, &info)).columns[0].column_type;
+    let type_of =
+        |sql: &str, vars: &mut SessionVars| rows(run(sql, vars, &info)).columns[0].column_type;
     run("SET @master_binlog_checksum= @@global.binlog_checksum", &mut vars, &info);
     assert_eq!(type_of("SELECT UNIX_TIMESTAMP()", &mut vars), MYSQL_TYPE_LONGLONG);
     assert_eq!(type_of("SELECT @master_binlog_checksum", &mut vars), MYSQL_TYPE_LONG_BLOB);

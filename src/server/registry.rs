@@ -51,7 +51,11 @@ pub struct Registry {
 
 impl Default for Registry {
     fn default() -> Self {
-        Registry { conns: Mutex::new(HashMap::new()), next_id: AtomicU32::new(1), fence: Mutex::new(None) }
+        Registry {
+            conns: Mutex::new(HashMap::new()),
+            next_id: AtomicU32::new(1),
+            fence: Mutex::new(None),
+        }
     }
 }
 
@@ -61,14 +65,31 @@ impl Registry {
     }
 
     /// Registers a connection; returns its id and kill flag, or `None` past `max`.
-    pub fn register(&self, peer: SocketAddr, socket: Option<TcpStream>, max: usize) -> Option<(u32, Arc<AtomicBool>)> {
+    pub fn register(
+        &self,
+        peer: SocketAddr,
+        socket: Option<TcpStream>,
+        max: usize,
+    ) -> Option<(u32, Arc<AtomicBool>)> {
         let mut conns = self.lock();
         if conns.len() >= max {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let killed = Arc::new(AtomicBool::new(false));
-        conns.insert(id, Entry { peer, socket, killed: Arc::clone(&killed), slave: None, dump_server_id: None, position: None, user: String::new(), reading: None });
+        conns.insert(
+            id,
+            Entry {
+                peer,
+                socket,
+                killed: Arc::clone(&killed),
+                slave: None,
+                dump_server_id: None,
+                position: None,
+                user: String::new(),
+                reading: None,
+            },
+        );
         Some((id, killed))
     }
 
@@ -200,7 +221,8 @@ impl Registry {
 impl Readers for Registry {
     fn fence(&self, decide: &mut dyn FnMut(&[BinlogFileName]) -> Option<BinlogFileName>) {
         let conns = self.lock();
-        let reading: Vec<BinlogFileName> = conns.values().filter_map(|e| e.reading.clone()).collect();
+        let reading: Vec<BinlogFileName> =
+            conns.values().filter_map(|e| e.reading.clone()).collect();
         let mut fence = self.fence.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(kept) = decide(&reading) {
             if fence.as_ref().is_none_or(|f| kept > *f) {

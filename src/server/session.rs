@@ -18,7 +18,10 @@ use super::state::SessionInfo;
 use super::Shared;
 use crate::net::{NetError, PacketStream};
 use crate::protocol::auth::{caching_sha2_verify, native_password_verify};
-use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID, COM_PING, COM_QUERY, COM_QUIT, COM_REGISTER_SLAVE};
+use crate::protocol::command::{
+    ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID,
+    COM_PING, COM_QUERY, COM_QUIT, COM_REGISTER_SLAVE,
+};
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
 use crate::protocol::resultset::encode_result_set;
 use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader};
@@ -62,15 +65,23 @@ fn server_capabilities(mariadb: bool) -> CapabilityFlags {
         .with(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA)
         .with(CapabilityFlags::CLIENT_DEPRECATE_EOF);
     // MariaDB servers leave bit 0 clear (it means "MySQL" to libmariadb).
-    if mariadb { caps } else { caps.with(CapabilityFlags::CLIENT_LONG_PASSWORD) }
+    if mariadb {
+        caps
+    } else {
+        caps.with(CapabilityFlags::CLIENT_LONG_PASSWORD)
+    }
 }
 
 /// The ERR a client gets for broken framing: MariaDB's codes for a
 /// packet over the size cap and for out-of-order sequence ids.
 fn framing_error(e: &DecodeError) -> ErrPacket {
     match e {
-        DecodeError::TooLarge { .. } => ErrPacket::new(1153, b"08S01", "Got a packet bigger than 'max_allowed_packet' bytes"),
-        DecodeError::Invalid { what: "PacketHeader.sequence_id", .. } => ErrPacket::new(1156, b"08S01", "Got packets out of order"),
+        DecodeError::TooLarge { .. } => {
+            ErrPacket::new(1153, b"08S01", "Got a packet bigger than 'max_allowed_packet' bytes")
+        }
+        DecodeError::Invalid { what: "PacketHeader.sequence_id", .. } => {
+            ErrPacket::new(1156, b"08S01", "Got packets out of order")
+        }
         _ => ErrPacket::new(1835, b"08S01", "Malformed communication packet"),
     }
 }
@@ -81,7 +92,10 @@ fn scramble() -> Vec<u8> {
     let filled = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_ok();
     if !filled {
         // No /dev/urandom: fall back to the clock and a hash (still per connection).
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let mut h = crc32fast::Hasher::new();
         for (i, b) in bytes.iter_mut().enumerate() {
             h.update(&nanos.to_le_bytes());
@@ -89,17 +103,40 @@ fn scramble() -> Vec<u8> {
             *b = h.clone().finalize().to_le_bytes()[0];
         }
     }
-    bytes.iter().map(|&b| match b & 0x7f { 0 => 1, b'$' => b'$' + 1, x => x }).collect()
+    bytes
+        .iter()
+        .map(|&b| match b & 0x7f {
+            0 => 1,
+            b'$' => b'$' + 1,
+            x => x,
+        })
+        .collect()
 }
 
 impl Session {
     /// A session over an accepted connection.
-    pub fn new(shared: Arc<Shared>, stream: TcpStream, id: u32, killed: Arc<AtomicBool>, peer: SocketAddr) -> Self {
+    pub fn new(
+        shared: Arc<Shared>,
+        stream: TcpStream,
+        id: u32,
+        killed: Arc<AtomicBool>,
+        peer: SocketAddr,
+    ) -> Self {
         let _ = stream.set_nodelay(true);
         let mut ps = PacketStream::new(stream, MAX_HANDSHAKE_PACKET);
         ps.set_trace_packets(shared.config.trace_packets);
         let vars = SessionVars::default();
-        Session { shared, ps, id, killed, peer, vars, caps: CapabilityFlags::default(), user: String::new(), authenticated: false }
+        Session {
+            shared,
+            ps,
+            id,
+            killed,
+            peer,
+            vars,
+            caps: CapabilityFlags::default(),
+            user: String::new(),
+            authenticated: false,
+        }
     }
 
     /// Runs the connection to its end; errors are logged here, once.
@@ -116,24 +153,41 @@ impl Session {
             }
             Err(NetError::Closed) if !self.authenticated => {
                 // Also what a TCP health check does: news, but not a warning.
-                info!("handshake failed id={} peer={} user={:?}: {}", self.id, self.peer, self.user, NetError::Closed)
+                info!(
+                    "handshake failed id={} peer={} user={:?}: {}",
+                    self.id,
+                    self.peer,
+                    self.user,
+                    NetError::Closed
+                )
             }
             Err(e) if !self.authenticated => {
                 // A client that fails the handshake is news, whatever the reason.
-                let detail = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-                warn!("handshake failed id={} peer={} user={:?}: {e}{detail}", self.id, self.peer, self.user)
+                let detail =
+                    std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                warn!(
+                    "handshake failed id={} peer={} user={:?}: {e}{detail}",
+                    self.id, self.peer, self.user
+                )
             }
-            Err(NetError::Closed) => debug!("connection closed by client id={} peer={}", self.id, self.peer),
+            Err(NetError::Closed) => {
+                debug!("connection closed by client id={} peer={}", self.id, self.peer)
+            }
             Err(e) => {
-                let detail = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-                info!("connection ended id={} peer={} user={}: {e}{detail}", self.id, self.peer, self.user)
+                let detail =
+                    std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                info!(
+                    "connection ended id={} peer={} user={}: {e}{detail}",
+                    self.id, self.peer, self.user
+                )
             }
         }
     }
 
     fn set_timeout(&self, t: Duration) -> Result<(), NetError> {
         let s = self.ps.get_ref();
-        s.set_read_timeout(Some(t)).and_then(|()| s.set_write_timeout(Some(t.max(Duration::from_secs(60)))))
+        s.set_read_timeout(Some(t))
+            .and_then(|()| s.set_write_timeout(Some(t.max(Duration::from_secs(60)))))
             .map_err(|source| NetError::Io { op: "set socket timeout", source })
     }
 
@@ -166,13 +220,25 @@ impl Session {
                 COM_REGISTER_SLAVE => self.register_slave(body)?,
                 COM_BINLOG_DUMP => match ComBinlogDump::decode(&mut Reader::new(body)) {
                     Ok(cmd) => self.dump(DumpRequest::FilePos(cmd))?,
-                    Err(_) => self.send_err(&ErrPacket::new(1835, b"HY000", "Malformed communication packet"))?,
+                    Err(_) => self.send_err(&ErrPacket::new(
+                        1835,
+                        b"HY000",
+                        "Malformed communication packet",
+                    ))?,
                 },
                 COM_BINLOG_DUMP_GTID => match ComBinlogDumpGtid::decode(&mut Reader::new(body)) {
                     Ok(cmd) => self.dump(DumpRequest::Gtid(cmd))?,
-                    Err(_) => self.send_err(&ErrPacket::new(1835, b"HY000", "Malformed communication packet"))?,
+                    Err(_) => self.send_err(&ErrPacket::new(
+                        1835,
+                        b"HY000",
+                        "Malformed communication packet",
+                    ))?,
                 },
-                other => self.send_err(&ErrPacket::new(1047, b"08S01", format!("Unknown command {other:#04x}")))?,
+                other => self.send_err(&ErrPacket::new(
+                    1047,
+                    b"08S01",
+                    format!("Unknown command {other:#04x}"),
+                ))?,
             }
         }
     }
@@ -181,7 +247,10 @@ impl Session {
     fn authenticate(&mut self) -> Result<bool, NetError> {
         let info = SessionInfo::new(&self.shared, self.id);
         let mariadb = info.is_mariadb();
-        let version = if mariadb && !info.version().starts_with("11.") && !info.version().starts_with("12.") {
+        let version = if mariadb
+            && !info.version().starts_with("11.")
+            && !info.version().starts_with("12.")
+        {
             format!("5.5.5-{}", info.version())
         } else {
             info.version()
@@ -207,18 +276,25 @@ impl Session {
         let resp = match HandshakeResponse41::decode(&mut Reader::new(&packet)) {
             Ok(resp) => resp,
             Err(e) => {
-                warn!("handshake failed id={} peer={}: bad handshake response: {e}", self.id, self.peer);
+                warn!(
+                    "handshake failed id={} peer={}: bad handshake response: {e}",
+                    self.id, self.peer
+                );
                 self.send_err(&ErrPacket::new(1043, b"08S01", "Bad handshake"))?;
                 return Ok(false);
             }
         };
         self.caps = resp.capabilities.and(greeting.capabilities);
         self.user = String::from_utf8_lossy(&resp.username).into_owned();
-        let plugin = resp.auth_plugin_name.clone().unwrap_or_else(|| b"mysql_native_password".to_vec());
+        let plugin =
+            resp.auth_plugin_name.clone().unwrap_or_else(|| b"mysql_native_password".to_vec());
         let ok = match plugin.as_slice() {
-            b"mysql_native_password" => self.check_password(|pw| native_password_verify(pw, &nonce, &resp.auth_response)),
+            b"mysql_native_password" => {
+                self.check_password(|pw| native_password_verify(pw, &nonce, &resp.auth_response))
+            }
             b"caching_sha2_password" => {
-                let ok = self.check_password(|pw| caching_sha2_verify(pw, &nonce, &resp.auth_response));
+                let ok =
+                    self.check_password(|pw| caching_sha2_verify(pw, &nonce, &resp.auth_response));
                 if ok {
                     // Fast path: we know the password, so no cache is needed.
                     self.ps.write_packet(&[0x01, 0x03])?;
@@ -230,7 +306,11 @@ impl Session {
         if !ok {
             let using = if resp.auth_response.is_empty() { "NO" } else { "YES" };
             warn!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
-            let msg = format!("Access denied for user '{}'@'{}' (using password: {using})", self.user, self.peer.ip());
+            let msg = format!(
+                "Access denied for user '{}'@'{}' (using password: {using})",
+                self.user,
+                self.peer.ip()
+            );
             self.send_err(&ErrPacket::new(1045, b"28000", msg))?;
             return Ok(false);
         }
@@ -244,7 +324,8 @@ impl Session {
     fn switch_to_native(&mut self, nonce: &[u8]) -> Result<bool, NetError> {
         let mut data = nonce.to_vec();
         data.push(0);
-        let switch = AuthSwitchRequest { plugin_name: b"mysql_native_password".to_vec(), plugin_data: data };
+        let switch =
+            AuthSwitchRequest { plugin_name: b"mysql_native_password".to_vec(), plugin_data: data };
         let mut out = Vec::new();
         switch.encode(&mut out);
         self.ps.write_packet(&out)?;
@@ -254,7 +335,11 @@ impl Session {
     }
 
     fn check_password(&self, verify: impl Fn(&[u8]) -> bool) -> bool {
-        self.shared.config.accounts.iter().any(|a| a.user == self.user && verify(a.password.as_bytes()))
+        self.shared
+            .config
+            .accounts
+            .iter()
+            .any(|a| a.user == self.user && verify(a.password.as_bytes()))
     }
 
     fn deprecate_eof(&self) -> bool {
@@ -300,18 +385,34 @@ impl Session {
 
     fn register_slave(&mut self, body: &[u8]) -> Result<(), NetError> {
         let Ok(cmd) = ComRegisterSlave::decode(&mut Reader::new(body)) else {
-            return self.send_err(&ErrPacket::new(1835, b"HY000", "Malformed communication packet"));
+            return self.send_err(&ErrPacket::new(
+                1835,
+                b"HY000",
+                "Malformed communication packet",
+            ));
         };
         let master_id = SessionInfo::new(&self.shared, self.id).server_id();
         let host = String::from_utf8_lossy(&cmd.host).into_owned();
-        info!("replica registered id={} peer={} server_id={} report_host={host:?} port={}", self.id, self.peer, cmd.server_id, cmd.port);
+        info!(
+            "replica registered id={} peer={} server_id={} report_host={host:?} port={}",
+            self.id, self.peer, cmd.server_id, cmd.port
+        );
         let uuid = self.vars.replica_uuid().unwrap_or_default();
-        self.shared.registry.set_slave(self.id, SlaveHost { server_id: cmd.server_id, host, port: cmd.port, master_id, uuid });
+        self.shared.registry.set_slave(
+            self.id,
+            SlaveHost { server_id: cmd.server_id, host, port: cmd.port, master_id, uuid },
+        );
         self.send_ok()
     }
 
     fn dump(&mut self, request: DumpRequest) -> Result<(), NetError> {
-        let sender = BinlogSender::new(&self.shared, self.id, &self.killed, &self.vars, self.deprecate_eof());
+        let sender = BinlogSender::new(
+            &self.shared,
+            self.id,
+            &self.killed,
+            &self.vars,
+            self.deprecate_eof(),
+        );
         sender.run(&mut self.ps, request)
     }
 }

@@ -107,7 +107,11 @@ impl SessionVars {
     /// # Errors
     ///
     /// [`TooManyUserVariables`] when `name` is new and the session is full.
-    pub fn set_user_var(&mut self, name: &str, value: Option<String>) -> Result<(), TooManyUserVariables> {
+    pub fn set_user_var(
+        &mut self,
+        name: &str,
+        value: Option<String>,
+    ) -> Result<(), TooManyUserVariables> {
         let key = name.to_ascii_lowercase();
         if !self.user_vars.contains_key(&key) && self.user_vars.len() >= MAX_USER_VARIABLES {
             return Err(TooManyUserVariables);
@@ -201,7 +205,9 @@ impl SessionVars {
     /// The replica asked for semi-sync: `@rpl_semi_sync_slave` or
     /// `@rpl_semi_sync_replica` is non-zero (protocol.md §5.1).
     pub fn semi_sync_requested(&self) -> bool {
-        ["rpl_semi_sync_slave", "rpl_semi_sync_replica"].iter().any(|name| self.user_var(name).is_some_and(is_nonzero))
+        ["rpl_semi_sync_slave", "rpl_semi_sync_replica"]
+            .iter()
+            .any(|name| self.user_var(name).is_some_and(is_nonzero))
     }
 
     /// `@replica_uuid`, else `@slave_uuid` (MySQL replicas, go-mysql).
@@ -274,11 +280,23 @@ mod tests {
     #[test]
     fn checksum_alg_prefers_the_source_name_and_ignores_case() {
         assert_eq!(SessionVars::new().checksum_alg(), None);
-        assert_eq!(with(&[("master_binlog_checksum", Some("crc32"))]).checksum_alg(), Some(ChecksumAlg::CRC32));
-        assert_eq!(with(&[("master_binlog_checksum", Some("NONE"))]).checksum_alg(), Some(ChecksumAlg::OFF));
-        let both = with(&[("master_binlog_checksum", Some("CRC32")), ("source_binlog_checksum", Some("NONE"))]);
+        assert_eq!(
+            with(&[("master_binlog_checksum", Some("crc32"))]).checksum_alg(),
+            Some(ChecksumAlg::CRC32)
+        );
+        assert_eq!(
+            with(&[("master_binlog_checksum", Some("NONE"))]).checksum_alg(),
+            Some(ChecksumAlg::OFF)
+        );
+        let both = with(&[
+            ("master_binlog_checksum", Some("CRC32")),
+            ("source_binlog_checksum", Some("NONE")),
+        ]);
         assert_eq!(both.checksum_alg(), Some(ChecksumAlg::OFF));
-        assert_eq!(with(&[("master_binlog_checksum", Some("MD5"))]).checksum_alg(), Some(ChecksumAlg::UNDEF));
+        assert_eq!(
+            with(&[("master_binlog_checksum", Some("MD5"))]).checksum_alg(),
+            Some(ChecksumAlg::UNDEF)
+        );
         assert_eq!(with(&[("master_binlog_checksum", None)]).checksum_alg(), None);
     }
 

@@ -8,11 +8,11 @@ use log::warn;
 use super::info::{ServerInfo, SlaveHost, UpstreamStatus};
 use super::session_vars::Warning;
 use super::Shared;
+use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, FormatDescription};
 use crate::metrics::collect::{collect, View};
 use crate::metrics::text::status_rows;
-use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, FormatDescription};
-use crate::storage::gtid_scan::{scan_file, FileGtids};
 use crate::protocol::ErrPacket;
+use crate::storage::gtid_scan::{scan_file, FileGtids};
 use crate::storage::purge::{PurgeError, Reason, RetentionPolicy};
 use crate::storage::reader::{file_size, list_files, BinlogReader};
 use crate::storage::retention::{Blocked, Criterion};
@@ -77,7 +77,9 @@ impl<'a> SessionInfo<'a> {
     }
 
     fn last_file_gtids(&self) -> FileGtids {
-        let Some((file, limit)) = durable_files(self.shared).pop() else { return FileGtids::default() };
+        let Some((file, limit)) = durable_files(self.shared).pop() else {
+            return FileGtids::default();
+        };
         scan_file(&self.shared.dir, &file, limit).unwrap_or_else(|e| {
             warn!("cannot read GTIDs of {file}: {e}");
             FileGtids::default()
@@ -154,7 +156,10 @@ impl ServerInfo for SessionInfo<'_> {
     }
 
     fn upstream_status(&self) -> Option<UpstreamStatus> {
-        self.shared.upstream.as_ref().map(|u| u.lock().unwrap_or_else(PoisonError::into_inner).clone())
+        self.shared
+            .upstream
+            .as_ref()
+            .map(|u| u.lock().unwrap_or_else(PoisonError::into_inner).clone())
     }
 
     fn connection_id(&self) -> u32 {
@@ -167,7 +172,9 @@ impl ServerInfo for SessionInfo<'_> {
 
     fn metrics_status(&self) -> Vec<(String, String)> {
         let upstream = self.upstream_status();
-        let now_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         status_rows(&collect(&View {
             metrics: &self.shared.metrics,
             upstream,
@@ -183,12 +190,22 @@ impl ServerInfo for SessionInfo<'_> {
     }
 
     fn purge_binary_logs(&self, criterion: &Criterion) -> Result<Vec<Warning>, ErrPacket> {
-        let report = match self.shared.purger.purge(criterion, Reason::Statement { client: self.connection_id }) {
+        let report = match self
+            .shared
+            .purger
+            .purge(criterion, Reason::Statement { client: self.connection_id })
+        {
             Ok(r) => r,
-            Err(PurgeError::UnknownTarget(_)) => return Err(ErrPacket::new(1373, b"HY000", "Target log not found in binlog index")),
+            Err(PurgeError::UnknownTarget(_)) => {
+                return Err(ErrPacket::new(1373, b"HY000", "Target log not found in binlog index"))
+            }
             Err(PurgeError::Storage(e)) => {
                 warn!("purge failed id={}: {e}", self.connection_id);
-                return Err(ErrPacket::new(1377, b"HY000", format!("Fatal error during log purge: {e}")));
+                return Err(ErrPacket::new(
+                    1377,
+                    b"HY000",
+                    format!("Fatal error during log purge: {e}"),
+                ));
             }
         };
         let s = &report.selection;

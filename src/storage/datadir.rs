@@ -37,23 +37,26 @@ impl DataDir {
         let meta = fs::metadata(path).map_err(|e| StorageError::Layout {
             path: path.to_owned(),
             reason: match e.kind() {
-                ErrorKind::NotFound => format!("data directory does not exist ({e}); create it or pass another --data-dir"),
+                ErrorKind::NotFound => format!(
+                    "data directory does not exist ({e}); create it or pass another --data-dir"
+                ),
                 _ => format!("cannot access data directory: {e}"),
             },
         })?;
         if !meta.is_dir() {
-            return Err(StorageError::Layout { path: path.to_owned(), reason: "not a directory".into() });
+            return Err(StorageError::Layout {
+                path: path.to_owned(),
+                reason: "not a directory".into(),
+            });
         }
         let lock_path = path.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| StorageError::Layout {
-                path: path.to_owned(),
-                reason: format!("data directory is not writable ({e})"),
-            })?;
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(
+                |e| StorageError::Layout {
+                    path: path.to_owned(),
+                    reason: format!("data directory is not writable ({e})"),
+                },
+            )?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -62,7 +65,9 @@ impl DataDir {
                     reason: "another binlogserver is using this data directory".into(),
                 })
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(StorageError::io("lock", lock_path)(e)),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StorageError::io("lock", lock_path)(e))
+            }
         }
         Ok(DataDir { path: path.to_owned(), store, _lock: lock })
     }
@@ -85,7 +90,8 @@ impl DataDir {
     /// The binlog files present, oldest first, reconciled with the index.
     pub fn binlog_files(&self) -> Result<Vec<BinlogFileName>, StorageError> {
         let mut files = Vec::new();
-        let entries = fs::read_dir(&self.path).map_err(StorageError::io("read directory", &self.path))?;
+        let entries =
+            fs::read_dir(&self.path).map_err(StorageError::io("read directory", &self.path))?;
         for entry in entries {
             let entry = entry.map_err(StorageError::io("read directory", &self.path))?;
             let name = entry.file_name();
@@ -112,21 +118,35 @@ impl DataDir {
         Ok(files)
     }
 
-    fn reconcile_index(&self, files: &[BinlogFileName], basename: &str) -> Result<(), StorageError> {
+    fn reconcile_index(
+        &self,
+        files: &[BinlogFileName],
+        basename: &str,
+    ) -> Result<(), StorageError> {
         let index = self.index_path(basename);
         let listed = match fs::read_to_string(&index) {
-            Ok(text) => text.lines().map(|l| l.trim_start_matches("./").to_owned()).collect::<Vec<_>>(),
+            Ok(text) => {
+                text.lines().map(|l| l.trim_start_matches("./").to_owned()).collect::<Vec<_>>()
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(StorageError::io("read", &index)(e)),
         };
-        if let Some(missing) = listed.iter().find(|l| !files.iter().any(|f| f.as_str() == l.as_str())) {
+        if let Some(missing) =
+            listed.iter().find(|l| !files.iter().any(|f| f.as_str() == l.as_str()))
+        {
             return Err(StorageError::Layout {
                 path: index,
-                reason: format!("lists {missing}, which is missing; restore the file or remove its line"),
+                reason: format!(
+                    "lists {missing}, which is missing; restore the file or remove its line"
+                ),
             });
         }
         if listed.len() != files.len() {
-            warn!("index does not list every binlog file, rewriting it index={} files={}", index.display(), files.len());
+            warn!(
+                "index does not list every binlog file, rewriting it index={} files={}",
+                index.display(),
+                files.len()
+            );
             self.write_index(files)?;
         }
         Ok(())
@@ -145,7 +165,10 @@ impl DataDir {
     /// Creates a new binlog file holding just the magic, durable with its
     /// directory entry. On failure the new file is removed again (best
     /// effort: recovery copes with a file that holds less than the magic).
-    pub fn create_binlog(&self, name: &BinlogFileName) -> Result<Box<dyn BinlogFile>, StorageError> {
+    pub fn create_binlog(
+        &self,
+        name: &BinlogFileName,
+    ) -> Result<Box<dyn BinlogFile>, StorageError> {
         let path = self.file_path(name);
         let mut f = self.store.create_new(&path).map_err(StorageError::io("create", &path))?;
         let made = f
@@ -178,7 +201,11 @@ impl DataDir {
 
 /// Writes `<basename>.index` in `dir` listing `files` atomically: temp
 /// file, fsync, rename, directory fsync. Nothing to do for no files.
-pub fn write_index(store: &dyn BinlogStore, dir: &Path, files: &[BinlogFileName]) -> Result<(), StorageError> {
+pub fn write_index(
+    store: &dyn BinlogStore,
+    dir: &Path,
+    files: &[BinlogFileName],
+) -> Result<(), StorageError> {
     let Some(first) = files.first() else { return Ok(()) };
     let mut text = String::with_capacity(files.len() * 24);
     for f in files {
@@ -191,7 +218,12 @@ pub fn write_index(store: &dyn BinlogStore, dir: &Path, files: &[BinlogFileName]
 
 /// Replaces `dir/name` with `text` atomically (temp file, fsync, rename,
 /// directory fsync); a failed write removes its partial temp file.
-pub fn replace_file(store: &dyn BinlogStore, dir: &Path, name: &str, text: &str) -> Result<(), StorageError> {
+pub fn replace_file(
+    store: &dyn BinlogStore,
+    dir: &Path,
+    name: &str,
+    text: &str,
+) -> Result<(), StorageError> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     if let Err(e) = store.write_synced(&tmp, text.as_bytes()) {

@@ -70,7 +70,14 @@ pub(crate) struct TrackingStore {
 impl TrackingStore {
     /// A double for the data directory `dir`, checking `watermark`.
     pub(crate) fn new(dir: &Path, watermark: Watermark, fault: Fault) -> Self {
-        let state = State { files: BTreeMap::new(), written_total: 0, syncs: 0, fault, fired: None, violations: Vec::new() };
+        let state = State {
+            files: BTreeMap::new(),
+            written_total: 0,
+            syncs: 0,
+            fault,
+            fired: None,
+            violations: Vec::new(),
+        };
         TrackingStore { dir: dir.to_owned(), watermark, state: Arc::new(Mutex::new(state)) }
     }
 
@@ -100,7 +107,10 @@ impl TrackingStore {
         }
         if let Some(at_fault) = &s.fired {
             if at_fault.as_ref() != Some(&wm) {
-                s.violations.push(format!("before {when}: watermark moved to {}:{} after the fault", wm.file, wm.offset));
+                s.violations.push(format!(
+                    "before {when}: watermark moved to {}:{} after the fault",
+                    wm.file, wm.offset
+                ));
             }
         }
     }
@@ -117,7 +127,8 @@ impl TrackingStore {
         let path = self.dir.join(ack.file.as_str());
         let f = s.files.get(&path).copied().unwrap_or_default();
         if s.fired.is_some() {
-            s.violations.push(format!("ack {}:{} after the injected fault", ack.file, ack.position));
+            s.violations
+                .push(format!("ack {}:{} after the injected fault", ack.file, ack.position));
         }
         if !f.entry_durable || ack.position > f.durable {
             s.violations.push(format!(
@@ -226,7 +237,11 @@ impl BinlogStore for TrackingStore {
         let file = OpenOptions::new().append(true).open(path)?;
         // A file the double has not seen was made durable before it started.
         let len = file.metadata()?.len();
-        s.files.entry(path.to_owned()).or_insert(FileState { written: len, durable: len, entry_durable: true });
+        s.files.entry(path.to_owned()).or_insert(FileState {
+            written: len,
+            durable: len,
+            entry_durable: true,
+        });
         Ok(Box::new(TrackedFile { store: self.clone(), path: path.to_owned(), file }))
     }
 

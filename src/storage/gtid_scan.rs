@@ -9,8 +9,11 @@ use std::path::Path;
 use super::reader::BinlogReader;
 use super::StorageError;
 use crate::binlog::gtid::GtidTriple;
-use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid, MariaGtidList, MysqlGtid};
 use crate::binlog::gtid_set::GtidSet;
+use crate::binlog::{
+    BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid,
+    MariaGtidList, MysqlGtid,
+};
 
 /// A MariaDB GTID state: the last GTID of each domain, ordered by domain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -101,7 +104,12 @@ pub fn scan_head(dir: &Path, file: &BinlogFileName, limit: u64) -> Result<FileGt
     scan(dir, file, limit, true)
 }
 
-fn scan(dir: &Path, file: &BinlogFileName, limit: u64, head_only: bool) -> Result<FileGtids, StorageError> {
+fn scan(
+    dir: &Path,
+    file: &BinlogFileName,
+    limit: u64,
+    head_only: bool,
+) -> Result<FileGtids, StorageError> {
     let mut reader = BinlogReader::open(dir, file, 4)?;
     let mut out = FileGtids::default();
     let mut event = Vec::new();
@@ -115,7 +123,10 @@ fn scan(dir: &Path, file: &BinlogFileName, limit: u64, head_only: bool) -> Resul
         let past_head = out.gtid_list.is_some() || out.previous_gtids.is_some() || events > 8;
         let group_start = matches!(
             header.event_type,
-            EventType::MARIADB_GTID | EventType::GTID | EventType::ANONYMOUS_GTID | EventType::GTID_TAGGED
+            EventType::MARIADB_GTID
+                | EventType::GTID
+                | EventType::ANONYMOUS_GTID
+                | EventType::GTID_TAGGED
         );
         if head_only && (past_head || group_start) {
             break;
@@ -123,10 +134,12 @@ fn scan(dir: &Path, file: &BinlogFileName, limit: u64, head_only: bool) -> Resul
         let alg = out.fd.as_ref().map_or(ChecksumAlg::OFF, |fd| fd.checksum_alg);
         match header.event_type {
             EventType::FORMAT_DESCRIPTION => {
-                out.fd = Some(FormatDescription::decode_event(&event).map_err(|c| corrupt(offset, c))?);
+                out.fd =
+                    Some(FormatDescription::decode_event(&event).map_err(|c| corrupt(offset, c))?);
             }
             EventType::GTID_LIST if out.gtid_list.is_none() => {
-                let list = MariaGtidList::decode_event(&event, alg).map_err(|c| corrupt(offset, c))?;
+                let list =
+                    MariaGtidList::decode_event(&event, alg).map_err(|c| corrupt(offset, c))?;
                 for g in &list.gtids {
                     out.state.update(*g);
                     out.binlog_state.update(*g);
@@ -139,7 +152,8 @@ fn scan(dir: &Path, file: &BinlogFileName, limit: u64, head_only: bool) -> Resul
                 out.binlog_state.update(g.triple());
             }
             EventType::PREVIOUS_GTIDS if out.previous_gtids.is_none() => {
-                let body = crate::binlog::checksum::event_payload(&event, alg).map_err(|c| corrupt(offset, c))?;
+                let body = crate::binlog::checksum::event_payload(&event, alg)
+                    .map_err(|c| corrupt(offset, c))?;
                 // `event_payload` is the body without the header and the CRC.
                 let set = GtidSet::decode(body).map_err(|c| corrupt(offset, c))?;
                 out.executed = set.clone();

@@ -60,7 +60,10 @@ pub struct BinlogIndex {
 
 impl std::fmt::Debug for BinlogIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BinlogIndex").field("dir", &self.dir).field("state", &self.state).finish_non_exhaustive()
+        f.debug_struct("BinlogIndex")
+            .field("dir", &self.dir)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +76,11 @@ impl BinlogIndex {
     /// As [`BinlogIndex::new`], with every change going through `store`
     /// (the data directory's: [`super::datadir::DataDir::store`]).
     pub fn with_store(dir: &Path, store: Arc<dyn BinlogStore>, files: Vec<BinlogFileName>) -> Self {
-        BinlogIndex { dir: Arc::new(dir.to_owned()), store, state: Arc::new(Mutex::new(State { files, failed: false })) }
+        BinlogIndex {
+            dir: Arc::new(dir.to_owned()),
+            store,
+            state: Arc::new(Mutex::new(State { files, failed: false })),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -160,7 +167,9 @@ pub fn finish_interrupted_purge(dir: &Path) -> Result<(), StorageError> {
     for entry in fs::read_dir(dir).map_err(StorageError::io("read directory", dir))? {
         let entry = entry.map_err(StorageError::io("read directory", dir))?;
         let name = entry.file_name();
-        let Some(basename) = name.to_str().and_then(|n| n.strip_suffix(PURGE_LOG_SUFFIX)) else { continue };
+        let Some(basename) = name.to_str().and_then(|n| n.strip_suffix(PURGE_LOG_SUFFIX)) else {
+            continue;
+        };
         let log_path = entry.path();
         let log = fs::read_to_string(&log_path).map_err(StorageError::io("read", &log_path))?;
         let index_path = dir.join(format!("{basename}.index"));
@@ -170,7 +179,10 @@ pub fn finish_interrupted_purge(dir: &Path) -> Result<(), StorageError> {
             Err(e) => return Err(StorageError::io("read", &index_path)(e)),
         };
         let Some(index) = index else {
-            warn!("purge log without an index, keeping every file purge_log={}", log_path.display());
+            warn!(
+                "purge log without an index, keeping every file purge_log={}",
+                log_path.display()
+            );
             fs::remove_file(&log_path).map_err(StorageError::io("remove", &log_path))?;
             continue;
         };
@@ -190,7 +202,11 @@ pub fn finish_interrupted_purge(dir: &Path) -> Result<(), StorageError> {
         sync_dir(&StdStore, dir)?;
         fs::remove_file(&log_path).map_err(StorageError::io("remove", &log_path))?;
         sync_dir(&StdStore, dir)?;
-        info!("finished an interrupted purge purge_log={} removed={}", log_path.display(), removed.join(","));
+        info!(
+            "finished an interrupted purge purge_log={} removed={}",
+            log_path.display(),
+            removed.join(",")
+        );
     }
     Ok(())
 }
@@ -268,7 +284,8 @@ mod tests {
             }
         }
         let last = writer.join().unwrap();
-        let listed: Vec<String> = index_text(&d.0).lines().map(|l| l.trim_start_matches("./").to_owned()).collect();
+        let listed: Vec<String> =
+            index_text(&d.0).lines().map(|l| l.trim_start_matches("./").to_owned()).collect();
         let mut on_disk: Vec<String> = fs::read_dir(&d.0)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

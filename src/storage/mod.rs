@@ -90,7 +90,10 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> StorageError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> StorageError {
         let path = path.into();
         move |source| StorageError::Io { op, path, source }
     }
@@ -104,7 +107,9 @@ impl fmt::Display for StorageError {
                 write!(f, "{} is not a valid binlog at offset {offset}", path.display())
             }
             StorageError::Layout { path, reason } => write!(f, "{}: {reason}", path.display()),
-            StorageError::Poisoned => write!(f, "storage stopped after an earlier write error; restart to recover"),
+            StorageError::Poisoned => {
+                write!(f, "storage stopped after an earlier write error; restart to recover")
+            }
         }
     }
 }

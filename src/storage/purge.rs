@@ -123,7 +123,12 @@ impl Purger {
         let mut outcome = None;
         let mut decide = |reading: &[BinlogFileName]| {
             let result = select(&facts, criterion, reading);
-            let keep = result.as_ref().ok().filter(|s| !s.purge.is_empty()).and_then(|s| facts.get(s.purge.len())).map(|f| f.name.clone());
+            let keep = result
+                .as_ref()
+                .ok()
+                .filter(|s| !s.purge.is_empty())
+                .and_then(|s| facts.get(s.purge.len()))
+                .map(|f| f.name.clone());
             outcome = Some(result);
             keep
         };
@@ -157,12 +162,13 @@ impl Purger {
     }
 
     /// Size and close time of every indexed file.
-    fn facts(&self, ) -> Result<Vec<FileFacts>, StorageError> {
+    fn facts(&self) -> Result<Vec<FileFacts>, StorageError> {
         let names = self.index.files();
         let dir = self.index.dir();
         let mut facts = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            let closed_at = names.get(i + 1).and_then(|next| first_event_time(&dir.join(next.as_str())));
+            let closed_at =
+                names.get(i + 1).and_then(|next| first_event_time(&dir.join(next.as_str())));
             facts.push(FileFacts { name: name.clone(), size: file_size(dir, name)?, closed_at });
         }
         Ok(facts)
@@ -207,7 +213,8 @@ impl RetentionPolicy {
     /// Applies the limits once at `now` (seconds since the epoch).
     pub fn apply(&self, purger: &Purger, now: u64) -> Result<(), PurgeError> {
         if let Some(expire) = self.expire {
-            purger.purge(&Criterion::Before(now.saturating_sub(expire.as_secs())), Reason::Expire)?;
+            purger
+                .purge(&Criterion::Before(now.saturating_sub(expire.as_secs())), Reason::Expire)?;
         }
         if let Some(limit) = self.max_total_size {
             purger.purge(&Criterion::MaxTotalSize(limit), Reason::MaxTotalSize)?;
@@ -229,7 +236,11 @@ pub fn spawn_retention(
     shutdown: Shutdown,
 ) -> std::io::Result<JoinHandle<()>> {
     thread::Builder::new().name("retention".into()).spawn(move || {
-        info!("retention started expire_secs={:?} max_total_size={:?}", policy.expire.map(|d| d.as_secs()), policy.max_total_size);
+        info!(
+            "retention started expire_secs={:?} max_total_size={:?}",
+            policy.expire.map(|d| d.as_secs()),
+            policy.max_total_size
+        );
         let mut file = None;
         let mut last = None::<Instant>;
         loop {
@@ -275,13 +286,21 @@ mod tests {
         for i in 1..=n {
             let mut bytes = BINLOG_MAGIC.to_vec();
             let ts = u32::try_from(1000 * i).unwrap();
-            EventHeader { timestamp: ts, event_type: EventType::FORMAT_DESCRIPTION, server_id: 1, event_len: 19, log_pos: 23, flags: 0 }
-                .encode(&mut bytes);
+            EventHeader {
+                timestamp: ts,
+                event_type: EventType::FORMAT_DESCRIPTION,
+                server_id: 1,
+                event_len: 19,
+                log_pos: 23,
+                flags: 0,
+            }
+            .encode(&mut bytes);
             bytes.resize(bytes.len() + usize::try_from(i * 100).unwrap(), 0);
             fs::write(d.join(name(i).as_str()), bytes).unwrap();
         }
         let index = BinlogIndex::new(&d, (1..=n).map(name).collect());
-        crate::storage::datadir::write_index(&crate::storage::fs::StdStore, &d, &index.files()).unwrap();
+        crate::storage::datadir::write_index(&crate::storage::fs::StdStore, &d, &index.files())
+            .unwrap();
         (Dir(d), Purger::new(index, readers))
     }
 
@@ -301,7 +320,10 @@ mod tests {
         assert_eq!(r.selection.purge, vec![name(1)]);
         assert_eq!(r.bytes, 4 + 19 + 100);
         assert!(!d.0.join("mysql-bin.000001").exists());
-        assert_eq!(fs::read_to_string(d.0.join("mysql-bin.index")).unwrap(), "./mysql-bin.000002\n./mysql-bin.000003\n./mysql-bin.000004\n");
+        assert_eq!(
+            fs::read_to_string(d.0.join("mysql-bin.index")).unwrap(),
+            "./mysql-bin.000002\n./mysql-bin.000003\n./mysql-bin.000004\n"
+        );
         let r = p.purge(&Criterion::Before(u64::MAX), Reason::Expire).unwrap();
         assert_eq!(r.selection.purge, vec![name(2), name(3)]);
         assert_eq!(r.selection.blocked, None, "the active file has no close time: never wanted");
@@ -311,11 +333,18 @@ mod tests {
     fn readers_are_fenced_and_unknown_targets_refused() {
         let readers = Arc::new(Reading(vec![name(3)], Mutex::new(None)));
         let (d, p) = purger("readers", 5, Some(readers.clone()));
-        assert!(matches!(p.purge(&Criterion::To(name(9)), Reason::Statement { client: 1 }), Err(PurgeError::UnknownTarget(_))));
+        assert!(matches!(
+            p.purge(&Criterion::To(name(9)), Reason::Statement { client: 1 }),
+            Err(PurgeError::UnknownTarget(_))
+        ));
         let r = p.purge(&Criterion::To(name(5)), Reason::Statement { client: 1 }).unwrap();
         assert_eq!(r.selection.purge, vec![name(1), name(2)]);
         assert_eq!(r.selection.blocked, Some(Blocked::InUse { file: name(3), readers: 1 }));
-        assert_eq!(*readers.1.lock().unwrap(), Some(name(3)), "the fence is at the first file kept");
+        assert_eq!(
+            *readers.1.lock().unwrap(),
+            Some(name(3)),
+            "the fence is at the first file kept"
+        );
         assert!(d.0.join("mysql-bin.000003").exists());
     }
 

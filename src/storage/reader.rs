@@ -29,7 +29,12 @@ impl BinlogReader {
         let path = dir.join(file.as_str());
         let mut f = File::open(&path).map_err(StorageError::io("open", &path))?;
         f.seek(SeekFrom::Start(pos)).map_err(StorageError::io("seek", &path))?;
-        Ok(BinlogReader { path, file: file.clone(), src: BufReader::with_capacity(64 << 10, f), pos })
+        Ok(BinlogReader {
+            path,
+            file: file.clone(),
+            src: BufReader::with_capacity(64 << 10, f),
+            pos,
+        })
     }
 
     /// The file.
@@ -54,7 +59,11 @@ impl BinlogReader {
         let header = EventHeader::parse(buf).map_err(|cause| self.corrupt(cause))?;
         let len = u64::from(header.event_len);
         if len > MAX_EVENT_LEN {
-            return Err(self.corrupt(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN }));
+            return Err(self.corrupt(DecodeError::TooLarge {
+                what: "event_len",
+                len,
+                max: MAX_EVENT_LEN,
+            }));
         }
         if self.pos + len > limit {
             return Err(self.corrupt(DecodeError::Truncated {
@@ -66,7 +75,10 @@ impl BinlogReader {
         // `take` + `read_to_end` fills the buffer without zeroing it first.
         let body_len = len - EventHeader::LEN as u64;
         buf.reserve(usize::try_from(body_len).unwrap_or(usize::MAX));
-        let got = (&mut self.src).take(body_len).read_to_end(buf).map_err(StorageError::io("read", &self.path))?;
+        let got = (&mut self.src)
+            .take(body_len)
+            .read_to_end(buf)
+            .map_err(StorageError::io("read", &self.path))?;
         if got as u64 != body_len {
             return Err(self.corrupt(DecodeError::Truncated {
                 what: "event",

@@ -91,7 +91,8 @@ pub fn recover(dir: &DataDir) -> Result<Recovered, StorageError> {
 /// that a purge a crash interrupted is completed (see [`super::index`]).
 pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, StorageError> {
     super::index::finish_interrupted_purge(dir.path())?;
-    let files = if repair_tail { dir.binlog_files()? } else { super::reader::list_files(dir.path())? };
+    let files =
+        if repair_tail { dir.binlog_files()? } else { super::reader::list_files(dir.path())? };
     let Some(last) = files.last().cloned() else {
         return Ok(Recovered { files, tail: None });
     };
@@ -253,8 +254,9 @@ fn note_event(walk: &mut Walk, event: &[u8], header: &EventHeader, fd: Option<&F
     }
     walk.rotated_to = None;
     if let (EventType::ROTATE, Some(fd)) = (header.event_type, fd) {
-        walk.rotated_to =
-            Rotate::decode_event(event, fd.checksum_alg).ok().and_then(|r| BinlogFileName::new(&r.next_file).ok());
+        walk.rotated_to = Rotate::decode_event(event, fd.checksum_alg)
+            .ok()
+            .and_then(|r| BinlogFileName::new(&r.next_file).ok());
     }
 }
 
@@ -274,7 +276,11 @@ fn next_event<R: Read>(
         return Ok(None);
     }
     if head.len() < EventHeader::LEN {
-        return Ok(Some(Err(DecodeError::Truncated { what: "event header", need: EventHeader::LEN, have: head.len() })));
+        return Ok(Some(Err(DecodeError::Truncated {
+            what: "event header",
+            need: EventHeader::LEN,
+            have: head.len(),
+        })));
     }
     let header = match EventHeader::parse(head) {
         Ok(h) => h,
@@ -301,7 +307,10 @@ fn check_event(
 ) -> Result<bool, DecodeError> {
     let end = offset + event.len() as u64;
     if header.log_pos != 0 && u64::from(header.log_pos) != end & 0xffff_ffff {
-        return Err(DecodeError::Invalid { what: "event log_pos", value: u64::from(header.log_pos) });
+        return Err(DecodeError::Invalid {
+            what: "event log_pos",
+            value: u64::from(header.log_pos),
+        });
     }
     if header.event_type == EventType::FORMAT_DESCRIPTION {
         let new_fd = FormatDescription::decode_event(event)?;
@@ -309,7 +318,10 @@ fn check_event(
         *fd = Some(new_fd);
     } else {
         let Some(current) = fd.as_ref() else {
-            return Err(DecodeError::Invalid { what: "first event type", value: u64::from(header.event_type.0) });
+            return Err(DecodeError::Invalid {
+                what: "first event type",
+                value: u64::from(header.event_type.0),
+            });
         };
         verify_event(event, current.checksum_alg)?;
     }
@@ -335,7 +347,8 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    const FIXTURE: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+    const FIXTURE: &[u8] =
+        include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
 
     fn summary(w: &Walk) -> (u64, u64, Option<u64>, Option<EventSample>, Option<Vec<u8>>) {
         (w.last_trx_end, w.events, w.stop.as_ref().map(|s| s.0), w.last_event.clone(), w.fd.clone())
@@ -373,13 +386,24 @@ mod tests {
     fn a_torn_header_claiming_1_gib_is_not_allocated() {
         // Magic, then a header whose event_len is 1 GiB, then 10 bytes.
         let mut image = BINLOG_MAGIC.to_vec();
-        EventHeader { timestamp: 1, event_type: EventType::QUERY, server_id: 1, event_len: 1 << 30, log_pos: 0, flags: 0 }
-            .encode(&mut image);
+        EventHeader {
+            timestamp: 1,
+            event_type: EventType::QUERY,
+            server_id: 1,
+            event_len: 1 << 30,
+            log_pos: 0,
+            flags: 0,
+        }
+        .encode(&mut image);
         image.extend_from_slice(&[0; 10]);
         let mut probe = Probe { data: &image, largest_read: 0 };
         let walk = walk_file(&mut probe).unwrap();
         assert_eq!(walk.last_trx_end, 4);
         assert!(matches!(walk.stop, Some((4, DecodeError::Truncated { .. }))), "{:?}", walk.stop);
-        assert!(probe.largest_read <= 4 << 20, "asked to read {} bytes at once", probe.largest_read);
+        assert!(
+            probe.largest_read <= 4 << 20,
+            "asked to read {} bytes at once",
+            probe.largest_read
+        );
     }
 }

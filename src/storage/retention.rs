@@ -78,7 +78,11 @@ pub struct UnknownTarget(pub BinlogFileName);
 /// Selects the files to purge from `files` (the index, oldest first) for
 /// `criterion`, never the active file nor a file at or after the oldest
 /// one in `reading` (one entry per connected client reading a file).
-pub fn select(files: &[FileFacts], criterion: &Criterion, reading: &[BinlogFileName]) -> Result<Selection, UnknownTarget> {
+pub fn select(
+    files: &[FileFacts],
+    criterion: &Criterion,
+    reading: &[BinlogFileName],
+) -> Result<Selection, UnknownTarget> {
     let wanted = wanted(files, criterion)?;
     let oldest_read = reading.iter().min();
     let last = files.len().saturating_sub(1);
@@ -101,8 +105,13 @@ pub fn select(files: &[FileFacts], criterion: &Criterion, reading: &[BinlogFileN
 /// How many leading files `criterion` asks for.
 fn wanted(files: &[FileFacts], criterion: &Criterion) -> Result<usize, UnknownTarget> {
     Ok(match criterion {
-        Criterion::To(target) => files.iter().position(|f| f.name == *target).ok_or_else(|| UnknownTarget(target.clone()))?,
-        Criterion::Before(t) => files.iter().take_while(|f| f.closed_at.is_some_and(|c| c < *t)).count(),
+        Criterion::To(target) => files
+            .iter()
+            .position(|f| f.name == *target)
+            .ok_or_else(|| UnknownTarget(target.clone()))?,
+        Criterion::Before(t) => {
+            files.iter().take_while(|f| f.closed_at.is_some_and(|c| c < *t)).count()
+        }
         Criterion::MaxTotalSize(limit) => {
             let mut total: u64 = files.iter().map(|f| f.size).sum();
             let mut n = 0;
@@ -128,7 +137,9 @@ mod tests {
 
     /// Files 1..=n of 100 bytes each, file i closed at 1000 + i (the last one open).
     fn files(n: u64) -> Vec<FileFacts> {
-        (1..=n).map(|i| FileFacts { name: name(i), size: 100, closed_at: (i < n).then_some(1000 + i) }).collect()
+        (1..=n)
+            .map(|i| FileFacts { name: name(i), size: 100, closed_at: (i < n).then_some(1000 + i) })
+            .collect()
     }
 
     fn names(range: std::ops::RangeInclusive<u64>) -> Vec<BinlogFileName> {

@@ -88,8 +88,12 @@ impl std::fmt::Debug for WriterMsg {
             WriterMsg::AckSink { connection, sink } => {
                 write!(f, "AckSink {{ connection: {connection}, sink: {} }}", sink.is_some())
             }
-            WriterMsg::Open { file, create } => write!(f, "Open {{ file: {file}, create: {create} }}"),
-            WriterMsg::Append { bytes, end, ack, .. } => write!(f, "Append {{ len: {}, end: {end}, ack: {ack:?} }}", bytes.len()),
+            WriterMsg::Open { file, create } => {
+                write!(f, "Open {{ file: {file}, create: {create} }}")
+            }
+            WriterMsg::Append { bytes, end, ack, .. } => {
+                write!(f, "Append {{ len: {}, end: {end}, ack: {ack:?} }}", bytes.len())
+            }
         }
     }
 }
@@ -189,7 +193,8 @@ impl Writer {
 
     fn open(&mut self, file: BinlogFileName, create: bool) -> Result<(), StorageError> {
         self.sync()?;
-        let handle = if create { self.dir.create_binlog(&file)? } else { self.dir.open_binlog(&file)? };
+        let handle =
+            if create { self.dir.create_binlog(&file)? } else { self.dir.open_binlog(&file)? };
         let path = self.dir.file_path(&file);
         let len = handle.size().map_err(StorageError::io("stat", &path))?;
         if create {
@@ -201,9 +206,17 @@ impl Writer {
         Ok(())
     }
 
-    fn append(&mut self, bytes: &[u8], end: u64, ack: Option<AckRequest>) -> Result<(), StorageError> {
+    fn append(
+        &mut self,
+        bytes: &[u8],
+        end: u64,
+        ack: Option<AckRequest>,
+    ) -> Result<(), StorageError> {
         let Some((name, file, len)) = self.current.as_mut() else {
-            return Err(StorageError::Layout { path: self.dir.path().to_owned(), reason: "append before any file was opened".into() });
+            return Err(StorageError::Layout {
+                path: self.dir.path().to_owned(),
+                reason: "append before any file was opened".into(),
+            });
         };
         if *len + bytes.len() as u64 != end {
             return Err(StorageError::Layout {

@@ -33,7 +33,8 @@ use super::StorageError;
 use crate::binlog::scan::walk;
 use crate::binlog::BinlogFileName;
 
-const FIXTURE: &str = "tests/fixtures/binlogs/mariadb_operator_poc/domain_id_0/mariadb-repl-bin.000005";
+const FIXTURE: &str =
+    "tests/fixtures/binlogs/mariadb_operator_poc/domain_id_0/mariadb-repl-bin.000005";
 const SEEDS: u64 = 100;
 
 /// splitmix64: small, deterministic, good enough to pick test cases.
@@ -68,14 +69,19 @@ struct Ev {
 fn fixture_events() -> Vec<Ev> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
     let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let events: Vec<Ev> =
-        walk(&bytes).map(|e| Ev { bytes: e.bytes.to_vec(), end: e.end(), boundary: e.at_boundary }).collect();
-    assert!(events.len() > 50 && events.iter().filter(|e| e.boundary).count() > 20, "fixture has transactions");
+    let events: Vec<Ev> = walk(&bytes)
+        .map(|e| Ev { bytes: e.bytes.to_vec(), end: e.end(), boundary: e.at_boundary })
+        .collect();
+    assert!(
+        events.len() > 50 && events.iter().filter(|e| e.boundary).count() > 20,
+        "fixture has transactions"
+    );
     events
 }
 
 fn temp_dir(label: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let dir = std::env::temp_dir().join(format!("bls-unit-{label}-{}-{nanos}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     dir
@@ -165,7 +171,12 @@ fn plan(rng: &mut Rng, events: &[Ev]) -> (Vec<Step>, u64, Vec<u64>) {
 
 /// Follows the watermark like `BinlogSender`: the live file up to the
 /// watermark, a closed file to its end; checks each event against the double.
-fn follow(dir: &Path, watermark: &Watermark, store: &TrackingStore, stop: &AtomicBool) -> Result<u64, String> {
+fn follow(
+    dir: &Path,
+    watermark: &Watermark,
+    store: &TrackingStore,
+    stop: &AtomicBool,
+) -> Result<u64, String> {
     let mut file = name(1);
     let mut reader: Option<BinlogReader> = None;
     let mut buf = Vec::new();
@@ -194,7 +205,11 @@ fn follow(dir: &Path, watermark: &Watermark, store: &TrackingStore, stop: &Atomi
             events += 1;
             let state = store.file(&dir.join(file.as_str()));
             if r.position() > state.durable || !state.entry_durable {
-                return Err(format!("read {file} up to {} but only {} bytes are durable", r.position(), state.durable));
+                return Err(format!(
+                    "read {file} up to {} but only {} bytes are durable",
+                    r.position(),
+                    state.durable
+                ));
             }
             continue;
         }
@@ -240,12 +255,22 @@ fn run(seed: u64, events: &[Ev], fault_kind: u64) -> Outcome {
     let datadir = DataDir::open_with(&dir, Arc::new(store.clone())).unwrap();
     let (tx, rx) = bounded(4);
     let budget = ByteBudget::new(1 << 20);
-    let index = crate::storage::index::BinlogIndex::with_store(datadir.path(), datadir.store(), Vec::new());
-    let writer = Writer::new(datadir, index, rx, watermark.clone(), budget.clone(), std::sync::Arc::default());
-    let writer = thread::Builder::new().name("binlog-writer".into()).spawn(move || writer.run()).unwrap();
+    let index =
+        crate::storage::index::BinlogIndex::with_store(datadir.path(), datadir.store(), Vec::new());
+    let writer = Writer::new(
+        datadir,
+        index,
+        rx,
+        watermark.clone(),
+        budget.clone(),
+        std::sync::Arc::default(),
+    );
+    let writer =
+        thread::Builder::new().name("binlog-writer".into()).spawn(move || writer.run()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let follower = {
-        let (dir, watermark, store, stop) = (dir.clone(), watermark.clone(), store.clone(), stop.clone());
+        let (dir, watermark, store, stop) =
+            (dir.clone(), watermark.clone(), store.clone(), stop.clone());
         thread::spawn(move || follow(&dir, &watermark, &store, &stop))
     };
     let sent: Sent = Arc::default();
@@ -276,10 +301,9 @@ fn run(seed: u64, events: &[Ev], fault_kind: u64) -> Outcome {
     drop(tx);
     let result = writer.join().unwrap();
     stop.store(true, Ordering::SeqCst);
-    let read_events = follower
-        .join()
-        .unwrap()
-        .unwrap_or_else(|e| panic!("seed {seed}: reader: {e}; violations: {:?}", store.violations()));
+    let read_events = follower.join().unwrap().unwrap_or_else(|e| {
+        panic!("seed {seed}: reader: {e}; violations: {:?}", store.violations())
+    });
     store.check_watermark("the end of the run");
     let sent = sent.lock().unwrap().clone();
     let broke = broke.lock().unwrap().clone();
@@ -303,9 +327,12 @@ fn crash_image(out: &Outcome) -> PathBuf {
 
 /// Recovers `dir` and checks that it ends at or after the last ACK sent.
 fn assert_recovers_past_acks(seed: u64, dir: &Path, sent: &[AckRequest], what: &str) {
-    let recovered = recover(&DataDir::open(dir).unwrap()).unwrap_or_else(|e| panic!("seed {seed}: {what}: {e}"));
+    let recovered = recover(&DataDir::open(dir).unwrap())
+        .unwrap_or_else(|e| panic!("seed {seed}: {what}: {e}"));
     let Some(last) = sent.last() else { return };
-    let tail = recovered.tail.unwrap_or_else(|| panic!("seed {seed}: {what}: no files, but {last:?} was acked"));
+    let tail = recovered
+        .tail
+        .unwrap_or_else(|| panic!("seed {seed}: {what}: no files, but {last:?} was acked"));
     assert!(
         (&tail.file, tail.len) >= (&last.file, last.position),
         "seed {seed}: {what} recovers to {}:{} but {}:{} was acked",
@@ -328,19 +355,33 @@ fn check(seed: u64, out: &Outcome) {
     }
     if out.store.fired() {
         match &out.result {
-            Err(StorageError::Io { source, .. }) if matches!(source.raw_os_error(), Some(28 | 5)) => {}
-            other => panic!("seed {seed}: the writer must stop with the injected error, got {other:?}"),
+            Err(StorageError::Io { source, .. })
+                if matches!(source.raw_os_error(), Some(28 | 5)) => {}
+            other => {
+                panic!("seed {seed}: the writer must stop with the injected error, got {other:?}")
+            }
         }
     } else {
         assert!(out.result.is_ok(), "seed {seed}: {:?}", out.result);
         for (path, f) in out.store.files() {
-            assert_eq!(f.written, f.durable, "seed {seed}: {} not synced at the end", path.display());
+            assert_eq!(
+                f.written,
+                f.durable,
+                "seed {seed}: {} not synced at the end",
+                path.display()
+            );
         }
         // The newest request of a connection whose sink stayed is answered.
         if let Some(req) = &out.last_request {
-            let answered = out.sent.iter().any(|a| a.connection == req.connection && a.position >= req.position && a.file == req.file);
+            let answered = out.sent.iter().any(|a| {
+                a.connection == req.connection && a.position >= req.position && a.file == req.file
+            });
             let sink_broke = out.broke.contains(&req.connection);
-            assert!(answered || sink_broke, "seed {seed}: {req:?} was never acked; sent {:?}", out.sent.last());
+            assert!(
+                answered || sink_broke,
+                "seed {seed}: {req:?} was never acked; sent {:?}",
+                out.sent.last()
+            );
         }
         let wm = out.watermark.get().unwrap();
         let len = fs::metadata(out.dir.join(wm.file.as_str())).unwrap().len();
@@ -381,7 +422,10 @@ fn run_seeds(fault_kind: u64) -> (u64, u64, usize) {
 fn acks_and_watermark_never_pass_the_durable_end() {
     let (fired, read, acks) = run_seeds(0);
     assert_eq!(fired, 0);
-    assert!(read > SEEDS * 10 && acks > SEEDS as usize, "the runs did something: read {read} events, {acks} acks");
+    assert!(
+        read > SEEDS * 10 && acks > SEEDS as usize,
+        "the runs did something: read {read} events, {acks} acks"
+    );
 }
 
 #[test]

@@ -11,8 +11,9 @@ use std::fmt::Write;
 
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
-    checksum::event_payload, query_text, verify_event, ChecksumAlg, rows_table_id, EventHeader, EventType, FormatDescription, MariaGtid,
-    MariaGtidList, MysqlGtid, MysqlTaggedGtid, Rotate, TableMap,
+    checksum::event_payload, query_text, rows_table_id, verify_event, ChecksumAlg, EventHeader,
+    EventType, FormatDescription, MariaGtid, MariaGtidList, MysqlGtid, MysqlTaggedGtid, Rotate,
+    TableMap,
 };
 use crate::protocol::DecodeError;
 
@@ -41,7 +42,10 @@ impl EventDescriber {
     /// table, query, next file...). `end` is the end position to show: the
     /// file offset after the event, or the header's `log_pos` on the wire.
     pub fn line(&mut self, header: &EventHeader, event: &[u8], end: u64) -> String {
-        let name = header.event_type.name().map_or_else(|| format!("Unknown_{}", header.event_type.0), str::to_owned);
+        let name = header
+            .event_type
+            .name()
+            .map_or_else(|| format!("Unknown_{}", header.event_type.0), str::to_owned);
         let mut s = format!(
             "{} {name:<18} server_id={} size={} end={}",
             utc_iso8601(header.timestamp),
@@ -68,7 +72,10 @@ impl EventDescriber {
         if t == EventType::FORMAT_DESCRIPTION {
             let fd = FormatDescription::decode_event(event)?;
             let alg = fd.checksum_alg.as_name().unwrap_or("undef").to_ascii_lowercase();
-            let d = format!("server_version={} binlog_version={} checksum={alg}", fd.server_version, fd.binlog_version);
+            let d = format!(
+                "server_version={} binlog_version={} checksum={alg}",
+                fd.server_version, fd.binlog_version
+            );
             self.fd = Some(fd);
             self.tables.clear();
             return Ok(d);
@@ -77,7 +84,11 @@ impl EventDescriber {
             // A dump opens with an artificial ROTATE before the FD: its
             // checksum alg is the one the replica asked for; the CRC tells.
             if t == EventType::ROTATE {
-                let alg = if verify_event(event, ChecksumAlg::CRC32).is_ok() { ChecksumAlg::CRC32 } else { ChecksumAlg::OFF };
+                let alg = if verify_event(event, ChecksumAlg::CRC32).is_ok() {
+                    ChecksumAlg::CRC32
+                } else {
+                    ChecksumAlg::OFF
+                };
                 return rotate(event, alg);
             }
             return Ok(String::new());
@@ -91,7 +102,9 @@ impl EventDescriber {
             }
             EventType::GTID => format!("gtid={}", MysqlGtid::decode_event(event)?),
             EventType::ANONYMOUS_GTID => "gtid=anonymous".to_owned(),
-            EventType::GTID_TAGGED => format!("gtid={}", MysqlTaggedGtid::decode_event(event, alg)?),
+            EventType::GTID_TAGGED => {
+                format!("gtid={}", MysqlTaggedGtid::decode_event(event, alg)?)
+            }
             EventType::GTID_LIST => {
                 let list = MariaGtidList::decode_event(event, alg)?;
                 let parts: Vec<String> = list.gtids.iter().map(ToString::to_string).collect();
@@ -102,8 +115,13 @@ impl EventDescriber {
                 format!("previous_gtids=[{set}]")
             }
             EventType::QUERY => format!("query=\"{}\"", text(query_text(event, fd)?)),
-            EventType::ANNOTATE_ROWS => format!("annotate=\"{}\"", text(event_payload(event, alg)?)),
-            EventType::ROWS_QUERY => format!("rows_query=\"{}\"", text(event_payload(event, alg)?.get(1..).unwrap_or_default())),
+            EventType::ANNOTATE_ROWS => {
+                format!("annotate=\"{}\"", text(event_payload(event, alg)?))
+            }
+            EventType::ROWS_QUERY => format!(
+                "rows_query=\"{}\"",
+                text(event_payload(event, alg)?.get(1..).unwrap_or_default())
+            ),
             EventType::XID => {
                 let body = event_payload(event, alg)?;
                 let mut r = crate::protocol::Reader::new(body);

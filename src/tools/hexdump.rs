@@ -45,7 +45,9 @@ fn line(chunk: &[u8], offset: u64) -> String {
     }
     s.push(' ');
     s.push('|');
-    s.extend(chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b) } else { '.' }));
+    s.extend(
+        chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b) } else { '.' }),
+    );
     s.push('|');
     s
 }
@@ -59,9 +61,18 @@ mod tests {
         let bytes: Vec<u8> = b"\xfebin\x00ABCDEFGHIJKLMNOPQRSTU".to_vec();
         let lines = hexdump_lines(&bytes, 0x10);
         assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0], "00000010  fe 62 69 6e 00 41 42 43  44 45 46 47 48 49 4a 4b  |.bin.ABCDEFGHIJK|");
-        assert_eq!(lines[1], "00000020  4c 4d 4e 4f 50 51 52 53  54 55                    |LMNOPQRSTU|");
+        assert_eq!(
+            lines[0],
+            "00000010  fe 62 69 6e 00 41 42 43  44 45 46 47 48 49 4a 4b  |.bin.ABCDEFGHIJK|"
+        );
+        assert_eq!(
+            lines[1],
+            "00000020  4c 4d 4e 4f 50 51 52 53  54 55                    |LMNOPQRSTU|"
+        );
         assert!(hexdump(&[], 0).is_empty());
-        assert_eq!(hexdump(b"\n", 0), "00000000  0a                                                |.|\n");
+        assert_eq!(
+            hexdump(b"\n", 0),
+            "00000000  0a                                                |.|\n"
+        );
     }
 }

@@ -34,10 +34,15 @@ pub fn dispatch(args: &[String]) -> Option<ExitCode> {
 /// Where and why a [`crate::binlog::walk`] stopped.
 pub fn stop_reason(stop: &ScanStop, len: u64) -> (u64, String) {
     match stop {
-        ScanStop::BadMagic => (0, "not a binlog file: the first 4 bytes are not \\xfebin".to_owned()),
+        ScanStop::BadMagic => {
+            (0, "not a binlog file: the first 4 bytes are not \\xfebin".to_owned())
+        }
         ScanStop::Torn { offset, need } => (
             *offset,
-            format!("truncated: an event of {need} bytes starts here but only {} bytes follow", len.saturating_sub(*offset)),
+            format!(
+                "truncated: an event of {need} bytes starts here but only {} bytes follow",
+                len.saturating_sub(*offset)
+            ),
         ),
         ScanStop::Corrupt { offset, cause } => (*offset, format!("corrupt event: {cause}")),
     }
@@ -45,7 +50,11 @@ pub fn stop_reason(stop: &ScanStop, len: u64) -> (u64, String) {
 
 /// Parses `args` with `opts`; `Err(code)` when the tool should exit now
 /// (help printed: 0; bad flags: 2).
-pub(crate) fn parse_args(opts: &getopts::Options, args: &[String], brief: &str) -> Result<getopts::Matches, u8> {
+pub(crate) fn parse_args(
+    opts: &getopts::Options,
+    args: &[String],
+    brief: &str,
+) -> Result<getopts::Matches, u8> {
     match opts.parse(args) {
         Ok(m) if m.opt_present("help") => {
             print!("{}", opts.usage(brief));
@@ -53,7 +62,10 @@ pub(crate) fn parse_args(opts: &getopts::Options, args: &[String], brief: &str) 
         }
         Ok(m) => Ok(m),
         Err(e) => {
-            eprintln!("binlogserver: {e}\n{}", opts.short_usage(brief.lines().next().unwrap_or_default()));
+            eprintln!(
+                "binlogserver: {e}\n{}",
+                opts.short_usage(brief.lines().next().unwrap_or_default())
+            );
             Err(2)
         }
     }

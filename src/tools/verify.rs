@@ -88,7 +88,13 @@ fn verify_dir(dir: &Path, out: &mut Output) {
     }
 }
 
-fn verify_one(dir: &Path, name: &BinlogFileName, next: Option<&BinlogFileName>, chain: &mut Chain, out: &mut Output) {
+fn verify_one(
+    dir: &Path,
+    name: &BinlogFileName,
+    next: Option<&BinlogFileName>,
+    chain: &mut Chain,
+    out: &mut Output,
+) {
     out.files += 1;
     let path = dir.join(name.as_str());
     let (buf, growing) = match read_at_open(&path) {
@@ -148,11 +154,19 @@ fn list(dir: &Path) -> Result<(Vec<BinlogFileName>, Option<PathBuf>), String> {
             Some(f) => f.basename().to_owned(),
             None => return Ok((files, None)),
         },
-        many => return Err(format!("several index files ({}); one binlog set per directory", many.join(".index, "))),
+        many => {
+            return Err(format!(
+                "several index files ({}); one binlog set per directory",
+                many.join(".index, ")
+            ))
+        }
     };
     if let Some(other) = files.iter().find(|f| f.basename() != basename) {
         if indexes.is_empty() {
-            return Err(format!("binlogs of two basenames ({basename} and {}) and no index", other.basename()));
+            return Err(format!(
+                "binlogs of two basenames ({basename} and {}) and no index",
+                other.basename()
+            ));
         }
     }
     files.retain(|f| f.basename() == basename);
@@ -168,8 +182,12 @@ fn check_index(index: &Path, files: &[BinlogFileName], out: &mut Output) {
         Ok(t) => t,
         Err(e) => return out.problem(&what, &format!("cannot read: {e}")),
     };
-    let listed: Vec<&str> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.rsplit('/').next().unwrap_or(l)).collect();
+    let listed: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.rsplit('/').next().unwrap_or(l))
+        .collect();
     let mut problems = Vec::new();
     for f in files {
         if !listed.contains(&f.as_str()) {

@@ -16,8 +16,8 @@ use super::stop_reason;
 use crate::binlog::checksum::event_payload;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
-    walk, BinlogFileName, EventType, FormatDescription, GtidTriple, MariaGtid, MariaGtidList, MysqlGtid, MysqlTaggedGtid, Rotate,
-    ScanStop, ScannedEvent,
+    walk, BinlogFileName, EventType, FormatDescription, GtidTriple, MariaGtid, MariaGtidList,
+    MysqlGtid, MysqlTaggedGtid, Rotate, ScanStop, ScannedEvent,
 };
 use crate::protocol::DecodeError;
 
@@ -65,7 +65,10 @@ pub fn check_file(buf: &[u8], place: Place<'_>, chain: &mut Chain) -> FileCheck 
         gtids.file.events += 1;
         if let Some(fd) = w.report().fd.as_ref() {
             if let Err(e) = gtids.event(&ev, fd) {
-                gtids.file.problems.push((ev.offset, format!("cannot decode {}: {e}", ev.header.event_type)));
+                gtids
+                    .file
+                    .problems
+                    .push((ev.offset, format!("cannot decode {}: {e}", ev.header.event_type)));
             }
         }
         last = Some(ev);
@@ -73,7 +76,9 @@ pub fn check_file(buf: &[u8], place: Place<'_>, chain: &mut Chain) -> FileCheck 
     let report = w.into_report();
     match &report.stop {
         Some(ScanStop::Torn { offset, .. }) if place.next.is_none() && place.growing => {
-            check.note = Some(format!("live file, checked up to offset {offset} (an event was being written)"));
+            check.note = Some(format!(
+                "live file, checked up to offset {offset} (an event was being written)"
+            ));
         }
         Some(stop) => {
             let (offset, why) = stop_reason(stop, check.len);
@@ -87,27 +92,47 @@ pub fn check_file(buf: &[u8], place: Place<'_>, chain: &mut Chain) -> FileCheck 
     if let (Some(ev), Some(fd)) = (last, report.fd.as_ref()) {
         check_end(&ev, fd, place.next, &mut check);
     } else if report.stop.is_none() {
-        check.problems.push((check.len.min(4), "no events: a binlog file starts with a FORMAT_DESCRIPTION".into()));
+        check.problems.push((
+            check.len.min(4),
+            "no events: a binlog file starts with a FORMAT_DESCRIPTION".into(),
+        ));
     }
     check
 }
 
 /// The last event: ROTATE to the next file (or STOP), nothing after the last.
-fn check_end(ev: &ScannedEvent<'_>, fd: &FormatDescription, next: Option<&BinlogFileName>, check: &mut FileCheck) {
+fn check_end(
+    ev: &ScannedEvent<'_>,
+    fd: &FormatDescription,
+    next: Option<&BinlogFileName>,
+    check: &mut FileCheck,
+) {
     let t = ev.header.event_type;
-    let rotate = if t == EventType::ROTATE { Rotate::decode_event(ev.bytes, fd.checksum_alg).ok() } else { None };
+    let rotate = if t == EventType::ROTATE {
+        Rotate::decode_event(ev.bytes, fd.checksum_alg).ok()
+    } else {
+        None
+    };
     let target = rotate.as_ref().map(|r| String::from_utf8_lossy(&r.next_file).into_owned());
     match (next, target) {
         (Some(next), Some(target)) if target != next.as_str() => {
-            check.problems.push((ev.offset, format!("ends with a ROTATE to {target}, but the next file is {next}")));
+            check.problems.push((
+                ev.offset,
+                format!("ends with a ROTATE to {target}, but the next file is {next}"),
+            ));
         }
         (Some(_), Some(_)) => {}
         (Some(_), None) if t == EventType::STOP => {}
         (Some(next), None) => {
-            check.problems.push((ev.offset, format!("last event is {t}, not a ROTATE to the next file {next}")));
+            check.problems.push((
+                ev.offset,
+                format!("last event is {t}, not a ROTATE to the next file {next}"),
+            ));
         }
         (None, Some(target)) => {
-            check.problems.push((ev.offset, format!("ends with a ROTATE to {target}, which is missing")));
+            check
+                .problems
+                .push((ev.offset, format!("ends with a ROTATE to {target}, which is missing")));
         }
         (None, None) => {}
     }
@@ -190,7 +215,10 @@ impl GtidTracker<'_, '_> {
         let state = self.chain.maria.get_or_insert_with(BTreeMap::new);
         if let Some(prev) = state.get(&g.domain_id) {
             if g.seq_no <= prev.seq_no {
-                let why = format!("GTID {g} does not follow {prev}: seq_no must increase within domain {}", g.domain_id);
+                let why = format!(
+                    "GTID {g} does not follow {prev}: seq_no must increase within domain {}",
+                    g.domain_id
+                );
                 self.file.problems.push((offset, why));
             }
         }
@@ -200,7 +228,9 @@ impl GtidTracker<'_, '_> {
     fn previous_gtids(&mut self, offset: u64, set: GtidSet) {
         if let Some(executed) = &self.chain.mysql {
             if *executed != set {
-                let why = format!("PREVIOUS_GTIDS [{set}] is not the GTIDs of the files before it [{executed}]");
+                let why = format!(
+                    "PREVIOUS_GTIDS [{set}] is not the GTIDs of the files before it [{executed}]"
+                );
                 self.file.problems.push((offset, why));
             }
         }

@@ -5,9 +5,11 @@ use super::*;
 use crate::binlog::checksum::compute_event_crc;
 use crate::binlog::EventHeader;
 
-const MARIADB: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+const MARIADB: &[u8] =
+    include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
 /// MySQL 8.0.26: PREVIOUS_GTIDS [], five GTIDs of one uuid, ends with STOP.
-const MYSQL: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/binlog-invisible-columns.000001");
+const MYSQL: &[u8] =
+    include_bytes!("../../tests/fixtures/binlogs/mysql_common/binlog-invisible-columns.000001");
 
 fn name(n: &str) -> BinlogFileName {
     BinlogFileName::new(n).unwrap()
@@ -50,7 +52,8 @@ fn mysql_previous_gtids_must_continue_the_previous_file() {
         let first = check_file(MYSQL, Place { next: Some(&next), growing: false }, &mut chain);
         assert!(first.problems.is_empty(), "{:?}", first.problems);
         assert_eq!(first.events, 22);
-        let second = check_file(&mysql_next_file(&set), Place { next: None, growing: false }, &mut chain);
+        let second =
+            check_file(&mysql_next_file(&set), Place { next: None, growing: false }, &mut chain);
         assert_eq!(second.problems.is_empty(), ok, "{:?}", second.problems);
         if !ok {
             assert_eq!(second.problems[0].0, 4 + 121, "the PREVIOUS_GTIDS follows the FD");
@@ -75,7 +78,11 @@ fn mariadb_seq_no_must_rise_within_a_domain() {
     let check = check_file(&bytes, Place { next: None, growing: false }, &mut chain);
     assert_eq!(check.problems.len(), 1, "{:?}", check.problems);
     assert_eq!(check.problems[0].0, 702);
-    assert!(check.problems[0].1.contains("GTID 0-1-1 does not follow 0-1-1"), "{:?}", check.problems);
+    assert!(
+        check.problems[0].1.contains("GTID 0-1-1 does not follow 0-1-1"),
+        "{:?}",
+        check.problems
+    );
 }
 
 #[test]
@@ -85,7 +92,11 @@ fn file_ends_and_live_tails() {
     let next = name("mariadb-bin.000002");
     let check = check_file(MARIADB, Place { next: Some(&next), growing: false }, &mut chain);
     assert_eq!(check.problems.len(), 1);
-    assert!(check.problems[0].1.contains("not a ROTATE to the next file mariadb-bin.000002"), "{:?}", check.problems);
+    assert!(
+        check.problems[0].1.contains("not a ROTATE to the next file mariadb-bin.000002"),
+        "{:?}",
+        check.problems
+    );
     // A torn tail: a problem, unless the last file is still growing.
     let torn = &MARIADB[..MARIADB.len() - 5];
     let check = check_file(torn, Place { next: None, growing: false }, &mut Chain::default());
@@ -95,6 +106,7 @@ fn file_ends_and_live_tails() {
     assert!(check.problems.is_empty());
     assert!(check.note.unwrap().starts_with("live file"));
     // Not a binlog at all.
-    let check = check_file(b"hello world", Place { next: None, growing: false }, &mut Chain::default());
+    let check =
+        check_file(b"hello world", Place { next: None, growing: false }, &mut Chain::default());
     assert_eq!(check.problems[0].0, 0);
 }

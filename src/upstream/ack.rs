@@ -22,10 +22,15 @@ pub fn ack_sink(mut stream: TcpStream, trace_packets: bool) -> AckSink {
     Box::new(move |ack: &AckRequest| {
         payload.clear();
         wire.clear();
-        SemiSyncAck { position: ack.position, file: ack.file.as_str().as_bytes().to_vec() }.encode(&mut payload);
+        SemiSyncAck { position: ack.position, file: ack.file.as_str().as_bytes().to_vec() }
+            .encode(&mut payload);
         encode_packets(&payload, &mut 0, &mut wire);
         if trace_packets {
-            trace!("packet out seq=0 len={}\n{}", payload.len(), crate::net::packet_stream::hexdump(&payload));
+            trace!(
+                "packet out seq=0 len={}\n{}",
+                payload.len(),
+                crate::net::packet_stream::hexdump(&payload)
+            );
         }
         stream.write_all(&wire)?;
         trace!("semi-sync ack sent file={} position={}", ack.file, ack.position);

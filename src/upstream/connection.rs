@@ -59,7 +59,8 @@ impl Connection {
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let connect_err = |source| UpstreamError::Connect { addr: addr.clone(), source };
         let addrs: Vec<_> = addr.to_socket_addrs().map_err(connect_err)?.collect();
-        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "host resolved to no address");
+        let mut last =
+            std::io::Error::new(std::io::ErrorKind::NotFound, "host resolved to no address");
         let mut stream = None;
         for a in &addrs {
             match TcpStream::connect_timeout(a, cfg.connect_timeout) {
@@ -79,12 +80,19 @@ impl Connection {
         let mut buf = Vec::new();
         ps.read_packet(&mut buf)?;
         if is_err(&buf) {
-            return Err(UpstreamError::Server { during: "the connection".into(), err: decode_err(&buf)? });
+            return Err(UpstreamError::Server {
+                during: "the connection".into(),
+                err: decode_err(&buf)?,
+            });
         }
         let greeting = HandshakeV10::decode(&mut Reader::new(&buf))?;
         let caps = wanted_capabilities().and(greeting.capabilities);
-        if !caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41.with(CapabilityFlags::CLIENT_PLUGIN_AUTH)) {
-            return Err(UpstreamError::Unsupported("primary does not speak protocol 4.1 with pluggable auth".into()));
+        if !caps
+            .contains(CapabilityFlags::CLIENT_PROTOCOL_41.with(CapabilityFlags::CLIENT_PLUGIN_AUTH))
+        {
+            return Err(UpstreamError::Unsupported(
+                "primary does not speak protocol 4.1 with pluggable auth".into(),
+            ));
         }
         let mut conn = Connection { ps, caps, greeting, buf };
         conn.authenticate(cfg)?;
@@ -188,7 +196,10 @@ impl Connection {
     }
 
     /// Runs a query and returns its first row (`None` for an empty result).
-    pub fn query_first_row(&mut self, sql: &str) -> Result<Option<Vec<Option<String>>>, UpstreamError> {
+    pub fn query_first_row(
+        &mut self,
+        sql: &str,
+    ) -> Result<Option<Vec<Option<String>>>, UpstreamError> {
         match self.query(sql)? {
             QueryResult::Rows { rows, .. } => Ok(rows.into_iter().next()),
             QueryResult::Ok => Err(UpstreamError::Unexpected { expected: "a result set", got: 0 }),
@@ -201,7 +212,10 @@ impl Connection {
         self.ps.write_packet(payload)?;
         self.ps.read_packet(&mut self.buf)?;
         if is_err(&self.buf) {
-            return Err(UpstreamError::Server { during: during.to_owned(), err: decode_err(&self.buf)? });
+            return Err(UpstreamError::Server {
+                during: during.to_owned(),
+                err: decode_err(&self.buf)?,
+            });
         }
         if !is_ok(&self.buf) {
             return Err(UpstreamError::Unexpected { expected: "OK", got: first(&self.buf) });
@@ -251,7 +265,10 @@ pub fn run_query<S: Read + Write>(
     if !deprecate_eof {
         ps.read_packet(buf)?;
         if !is_eof(buf) {
-            return Err(UpstreamError::Unexpected { expected: "EOF after column definitions", got: first(buf) });
+            return Err(UpstreamError::Unexpected {
+                expected: "EOF after column definitions",
+                got: first(buf),
+            });
         }
     }
     let mut rows = Vec::new();
@@ -262,12 +279,18 @@ pub fn run_query<S: Read + Write>(
         }
         // With DEPRECATE_EOF an OK packet with header 0xFE ends the rows; a
         // row can only start with 0xFE when its first value is >= 16 MiB.
-        let end = if deprecate_eof { buf.first() == Some(&0xfe) && buf.len() < 0xff_ffff } else { is_eof(buf) };
+        let end = if deprecate_eof {
+            buf.first() == Some(&0xfe) && buf.len() < 0xff_ffff
+        } else {
+            is_eof(buf)
+        };
         if end {
             return Ok(QueryResult::Rows { columns, rows });
         }
         let row = decode_text_row(buf, n)?;
-        rows.push(row.into_iter().map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned())).collect());
+        rows.push(
+            row.into_iter().map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned())).collect(),
+        );
     }
 }
 
@@ -282,7 +305,12 @@ fn decode_err(payload: &[u8]) -> Result<ErrPacket, UpstreamError> {
 /// The `name` field of a ColumnDefinition41.
 fn column_name(payload: &[u8]) -> Result<String, UpstreamError> {
     let mut r = Reader::new(payload);
-    for what in ["ColumnDefinition41.catalog", "ColumnDefinition41.schema", "ColumnDefinition41.table", "ColumnDefinition41.org_table"] {
+    for what in [
+        "ColumnDefinition41.catalog",
+        "ColumnDefinition41.schema",
+        "ColumnDefinition41.table",
+        "ColumnDefinition41.org_table",
+    ] {
         r.lenenc_bytes(what)?;
     }
     Ok(String::from_utf8_lossy(r.lenenc_bytes("ColumnDefinition41.name")?).into_owned())
@@ -347,7 +375,8 @@ mod tests {
     }
 
     fn run(wire: Vec<u8>, deprecate_eof: bool) -> Result<QueryResult, UpstreamError> {
-        let mut ps = PacketStream::new(Scripted { input: Cursor::new(wire), sent: Vec::new() }, 1 << 20);
+        let mut ps =
+            PacketStream::new(Scripted { input: Cursor::new(wire), sent: Vec::new() }, 1 << 20);
         run_query(&mut ps, &mut Vec::new(), "SHOW VARIABLES LIKE 'server_id'", deprecate_eof)
     }
 
@@ -372,7 +401,9 @@ mod tests {
         ErrPacket::new(1193, b"HY000", "Unknown system variable").encode(&mut err);
         let mut wire = Vec::new();
         encode_packets(&err, &mut 1, &mut wire);
-        assert!(matches!(run(wire, false), Err(UpstreamError::Server { err, .. }) if err.code == 1193));
+        assert!(
+            matches!(run(wire, false), Err(UpstreamError::Server { err, .. }) if err.code == 1193)
+        );
         let full = reply(false);
         for cut in 0..full.len() {
             assert!(run(full[..cut].to_vec(), false).is_err(), "cut {cut}");

@@ -98,8 +98,12 @@ impl DumpThread {
                     if started.elapsed() > Duration::from_secs(30) {
                         backoff = BACKOFF_MIN;
                     }
-                    let detail = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-                    warn!("upstream connection lost: {e}{detail}; reconnecting in {} ms", backoff.as_millis());
+                    let detail =
+                        std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
+                    warn!(
+                        "upstream connection lost: {e}{detail}; reconnecting in {} ms",
+                        backoff.as_millis()
+                    );
                     if self.shutdown.wait(backoff) {
                         return Ok(());
                     }
@@ -151,7 +155,10 @@ impl DumpThread {
         let mut ps = session.conn.into_stream();
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
         if semi_sync {
-            let stream = ps.get_ref().try_clone().map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
+            let stream = ps
+                .get_ref()
+                .try_clone()
+                .map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
             let sink = ack_sink(stream, self.cfg.trace_packets);
             self.send(WriterMsg::AckSink { connection: self.connections, sink: Some(sink) })?;
         }
@@ -161,7 +168,8 @@ impl DumpThread {
         let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
         if semi_sync {
             // Later ACKs of this connection would go nowhere; drop the sink.
-            let _ = self.writer.send(WriterMsg::AckSink { connection: self.connections, sink: None });
+            let _ =
+                self.writer.send(WriterMsg::AckSink { connection: self.connections, sink: None });
         }
         result
     }
@@ -210,7 +218,10 @@ impl DumpThread {
             }
             if is_eof(&packet) {
                 self.flush(batch)?;
-                return Err(UpstreamError::Unexpected { expected: "a binlog event (the primary ended the dump)", got: 0xfe });
+                return Err(UpstreamError::Unexpected {
+                    expected: "a binlog event (the primary ended the dump)",
+                    got: 0xfe,
+                });
             }
             if first && headers && packet.get(1) != Some(&SEMI_SYNC_MAGIC) {
                 warn!("primary sends no semi-sync headers; replicating asynchronously");
@@ -238,7 +249,11 @@ impl DumpThread {
                 Action::Skip if self.budget.is_closed() => return Err(UpstreamError::WriterGone),
                 Action::Skip => {
                     let event_type = packet.get(skip + 4).copied().map(EventType);
-                    if let (Some(EventType::HEARTBEAT | EventType::HEARTBEAT_V2), Some((file, pos))) = (event_type, self.state.position()) {
+                    if let (
+                        Some(EventType::HEARTBEAT | EventType::HEARTBEAT_V2),
+                        Some((file, pos)),
+                    ) = (event_type, self.state.position())
+                    {
                         progress.heartbeat(file, pos, &self.metrics);
                     }
                 }
@@ -296,7 +311,13 @@ impl DumpThread {
         self.send_bytes(bytes, 0, end, ack)
     }
 
-    fn send_bytes(&self, bytes: Vec<u8>, skip: usize, end: u64, ack: Option<AckRequest>) -> Result<(), UpstreamError> {
+    fn send_bytes(
+        &self,
+        bytes: Vec<u8>,
+        skip: usize,
+        end: u64,
+        ack: Option<AckRequest>,
+    ) -> Result<(), UpstreamError> {
         if !self.budget.acquire(bytes.len() as u64) {
             return Err(UpstreamError::WriterGone);
         }
@@ -326,7 +347,10 @@ impl DumpThread {
         let (event, _) = split_event(&packet, headers)?;
         let header = EventHeader::parse(event)?;
         if header.event_type != EventType::ROTATE {
-            return Err(UpstreamError::Unexpected { expected: "an artificial ROTATE", got: header.event_type.0 });
+            return Err(UpstreamError::Unexpected {
+                expected: "an artificial ROTATE",
+                got: header.event_type.0,
+            });
         }
         let (_, file) = decode_fake_rotate(event, session_checksum)?;
         info!("gtid position {gtid} starts in file={file}; fetching that file whole");
@@ -335,7 +359,8 @@ impl DumpThread {
 }
 
 fn set_read_timeout(sock: &TcpStream, t: Duration) -> Result<(), UpstreamError> {
-    sock.set_read_timeout(Some(t)).map_err(|source| UpstreamError::Connect { addr: String::new(), source })
+    sock.set_read_timeout(Some(t))
+        .map_err(|source| UpstreamError::Connect { addr: String::new(), source })
 }
 
 /// The packet length implied by the `event_len` of the event header that
@@ -354,7 +379,10 @@ pub fn split_event(packet: &[u8], semi_sync_headers: bool) -> Result<(&[u8], boo
     if semi_sync_headers {
         let magic = r.u8("semi-sync magic")?;
         if magic != SEMI_SYNC_MAGIC {
-            return Err(UpstreamError::Unexpected { expected: "the semi-sync magic 0xef", got: magic });
+            return Err(UpstreamError::Unexpected {
+                expected: "the semi-sync magic 0xef",
+                got: magic,
+            });
         }
         need_ack = r.u8("semi-sync flag")? == 1;
     }
@@ -391,7 +419,15 @@ impl Progress {
     fn new(primary_logs: Vec<(String, u64)>, listed: bool) -> Self {
         let caught_up = listed && primary_logs.is_empty();
         let now = Instant::now();
-        Progress { primary_logs, listed, last: now, last_status: now, bytes: 0, caught_up, last_timestamp: 0 }
+        Progress {
+            primary_logs,
+            listed,
+            last: now,
+            last_status: now,
+            bytes: 0,
+            caught_up,
+            last_timestamp: 0,
+        }
     }
 
     /// A heartbeat: the primary had nothing to send for a heartbeat period.
@@ -399,7 +435,9 @@ impl Progress {
         if !self.caught_up {
             self.caught_up = true;
             metrics.caught_up.store(true, Ordering::Relaxed);
-            info!("caught up with the primary (idle: heartbeat received) file={file} position={pos}");
+            info!(
+                "caught up with the primary (idle: heartbeat received) file={file} position={pos}"
+            );
         }
     }
 

@@ -131,9 +131,13 @@ impl UpstreamError {
     /// True when reconnecting may help; false when we must stop.
     pub fn is_retryable(&self) -> bool {
         match self {
-            UpstreamError::Connect { .. } | UpstreamError::Net(_) | UpstreamError::Decode(_) => true,
+            UpstreamError::Connect { .. } | UpstreamError::Net(_) | UpstreamError::Decode(_) => {
+                true
+            }
             UpstreamError::Unexpected { .. } => true,
-            UpstreamError::Server { err, .. } => !matches!(err.code, 1236 | 1045 | 1044 | 1227 | 1142 | 1698),
+            UpstreamError::Server { err, .. } => {
+                !matches!(err.code, 1236 | 1045 | 1044 | 1227 | 1142 | 1698)
+            }
             UpstreamError::AuthRejected(_)
             | UpstreamError::Unsupported(_)
             | UpstreamError::HistoryMismatch(_)
@@ -168,7 +172,9 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Unexpected { expected, got } => {
                 write!(f, "primary sent a packet starting {got:#04x} where {expected} was expected")
             }
-            UpstreamError::HistoryMismatch(what) => write!(f, "primary's binlogs do not match the stored ones: {what}"),
+            UpstreamError::HistoryMismatch(what) => {
+                write!(f, "primary's binlogs do not match the stored ones: {what}")
+            }
             UpstreamError::WriterGone => write!(f, "storage writer stopped"),
         }
     }

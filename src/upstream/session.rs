@@ -5,10 +5,12 @@
 use log::{info, warn};
 
 use super::connection::{Connection, QueryResult};
-use crate::binlog::gtid_set::GtidSet;
 use super::{SemiSyncMode, UpstreamConfig, UpstreamError};
+use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::ChecksumAlg;
-use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, BINLOG_SEND_ANNOTATE_ROWS_EVENT};
+use crate::protocol::command::{
+    ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, BINLOG_SEND_ANNOTATE_ROWS_EVENT,
+};
 
 /// ER_UNKNOWN_SYSTEM_VARIABLE.
 const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
@@ -35,7 +37,11 @@ fn first_value(row: Option<Vec<Option<String>>>, col: usize) -> Option<String> {
 /// Runs the session statements and registers as a replica. With
 /// `list_logs` false the primary's binlogs are not listed (see
 /// [`list_binlogs_is_safe`]) and `primary_logs` stays empty.
-pub fn prepare(mut conn: Connection, cfg: &UpstreamConfig, list_logs: bool) -> Result<Session, UpstreamError> {
+pub fn prepare(
+    mut conn: Connection,
+    cfg: &UpstreamConfig,
+    list_logs: bool,
+) -> Result<Session, UpstreamError> {
     let mariadb = conn.is_mariadb();
     let id = first_value(conn.query_first_row("SELECT @@GLOBAL.server_id")?, 0).unwrap_or_default();
     let primary_server_id: u32 = id.trim().parse().unwrap_or(0);
@@ -103,16 +109,26 @@ fn negotiate_checksum(conn: &mut Connection) -> Result<ChecksumAlg, UpstreamErro
     match conn.execute(set) {
         Ok(()) => {}
         // A server without checksums (before MySQL 5.6 / MariaDB 5.3).
-        Err(UpstreamError::Server { err, .. }) if err.code == ER_UNKNOWN_SYSTEM_VARIABLE => return Ok(ChecksumAlg::OFF),
+        Err(UpstreamError::Server { err, .. }) if err.code == ER_UNKNOWN_SYSTEM_VARIABLE => {
+            return Ok(ChecksumAlg::OFF)
+        }
         Err(e) => return Err(e),
     }
-    let value = first_value(conn.query_first_row("SELECT @master_binlog_checksum")?, 0).unwrap_or_default();
-    ChecksumAlg::from_name(value.as_bytes())
-        .ok_or_else(|| UpstreamError::Unsupported(format!("primary uses binlog_checksum {value:?}, expected CRC32 or NONE")))
+    let value =
+        first_value(conn.query_first_row("SELECT @master_binlog_checksum")?, 0).unwrap_or_default();
+    ChecksumAlg::from_name(value.as_bytes()).ok_or_else(|| {
+        UpstreamError::Unsupported(format!(
+            "primary uses binlog_checksum {value:?}, expected CRC32 or NONE"
+        ))
+    })
 }
 
 /// Asks for semi-sync per `mode`; true when the session is semi-sync.
-fn enable_semi_sync(conn: &mut Connection, mode: SemiSyncMode, mariadb: bool) -> Result<bool, UpstreamError> {
+fn enable_semi_sync(
+    conn: &mut Connection,
+    mode: SemiSyncMode,
+    mariadb: bool,
+) -> Result<bool, UpstreamError> {
     if mode == SemiSyncMode::Off {
         return Ok(false);
     }
@@ -142,7 +158,9 @@ fn mysql_semi_sync_enabled(conn: &mut Connection) -> Result<Option<String>, Upst
     for var in ["rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled"] {
         match conn.query_first_row(&format!("SELECT @@global.{var}")) {
             Ok(row) => return Ok(Some(first_value(row, 0).unwrap_or_default())),
-            Err(UpstreamError::Server { err, .. }) if err.code == ER_UNKNOWN_SYSTEM_VARIABLE => continue,
+            Err(UpstreamError::Server { err, .. }) if err.code == ER_UNKNOWN_SYSTEM_VARIABLE => {
+                continue
+            }
             Err(e) => return Err(e),
         }
     }
@@ -156,9 +174,16 @@ pub fn replica_uuid(server_id: u32) -> String {
 
 impl Session {
     /// Sends `COM_BINLOG_DUMP` for `file` at `pos` (empty file = the primary's oldest).
-    pub fn request_dump(&mut self, file: &[u8], pos: u64, cfg: &UpstreamConfig) -> Result<(), UpstreamError> {
+    pub fn request_dump(
+        &mut self,
+        file: &[u8],
+        pos: u64,
+        cfg: &UpstreamConfig,
+    ) -> Result<(), UpstreamError> {
         let position = u32::try_from(pos).map_err(|_| {
-            UpstreamError::Unsupported(format!("position {pos} is past 4 GiB, which COM_BINLOG_DUMP cannot express"))
+            UpstreamError::Unsupported(format!(
+                "position {pos} is past 4 GiB, which COM_BINLOG_DUMP cannot express"
+            ))
         })?;
         let flags = if self.conn.is_mariadb() { BINLOG_SEND_ANNOTATE_ROWS_EVENT } else { 0 };
         let dump = ComBinlogDump { position, flags, server_id: cfg.server_id, file: file.to_vec() };
@@ -168,19 +193,32 @@ impl Session {
     }
 
     /// Sends a GTID-positioned dump: MariaDB `@slave_connect_state`, or MySQL `COM_BINLOG_DUMP_GTID`.
-    pub fn request_gtid_dump(&mut self, gtid: &str, cfg: &UpstreamConfig) -> Result<(), UpstreamError> {
+    pub fn request_gtid_dump(
+        &mut self,
+        gtid: &str,
+        cfg: &UpstreamConfig,
+    ) -> Result<(), UpstreamError> {
         if self.conn.is_mariadb() {
             if !gtid.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b',') {
-                return Err(UpstreamError::Unsupported(format!("--start-gtid {gtid:?} is not a MariaDB GTID list like 0-1-100")));
+                return Err(UpstreamError::Unsupported(format!(
+                    "--start-gtid {gtid:?} is not a MariaDB GTID list like 0-1-100"
+                )));
             }
             self.conn.execute(&format!("SET @slave_connect_state = '{gtid}'"))?;
             self.conn.execute("SET @slave_gtid_strict_mode = 1")?;
             return self.request_dump(b"", 4, cfg);
         }
-        let set = GtidSet::parse(gtid).map_err(|e| UpstreamError::Unsupported(format!("--start-gtid: {e}")))?;
+        let set = GtidSet::parse(gtid)
+            .map_err(|e| UpstreamError::Unsupported(format!("--start-gtid: {e}")))?;
         let mut gtid_set = Vec::new();
         set.encode(&mut gtid_set);
-        let dump = ComBinlogDumpGtid { flags: 0, server_id: cfg.server_id, file: Vec::new(), position: 4, gtid_set };
+        let dump = ComBinlogDumpGtid {
+            flags: 0,
+            server_id: cfg.server_id,
+            file: Vec::new(),
+            position: 4,
+            gtid_set,
+        };
         let mut out = Vec::new();
         dump.encode(&mut out);
         self.conn.send_command(&out)

@@ -23,7 +23,10 @@ use crate::storage::recovery::{EventSample, Tail};
 /// Decodes an artificial ROTATE: its CRC is present when the session's
 /// checksum (`negotiated`) says so, and MariaDB adds one at later file
 /// switches even for 'NONE' sessions, so a valid CRC is taken as present.
-pub fn decode_fake_rotate(event: &[u8], negotiated: ChecksumAlg) -> Result<(Rotate, BinlogFileName), UpstreamError> {
+pub fn decode_fake_rotate(
+    event: &[u8],
+    negotiated: ChecksumAlg,
+) -> Result<(Rotate, BinlogFileName), UpstreamError> {
     let alg = if verify_event(event, ChecksumAlg::CRC32).is_ok() {
         ChecksumAlg::CRC32
     } else if negotiated.has_crc() {
@@ -92,7 +95,9 @@ impl StreamState {
             state.rotated_to = t.rotated_to.clone();
             state.last = t.last_event.clone();
             if let Some(fd) = &t.fd {
-                state.alg = FormatDescription::decode_event(fd).map(|f| f.checksum_alg).unwrap_or(ChecksumAlg::OFF);
+                state.alg = FormatDescription::decode_event(fd)
+                    .map(|f| f.checksum_alg)
+                    .unwrap_or(ChecksumAlg::OFF);
                 state.fd = Some(fd.clone());
             }
         }
@@ -107,7 +112,10 @@ impl StreamState {
     /// The file and position to ask the primary for (empty name = its oldest file).
     pub fn dump_request(&self) -> (Vec<u8>, u64) {
         match (&self.file, &self.start_file) {
-            (Some(f), _) => (f.as_str().as_bytes().to_vec(), self.overlap.as_ref().map_or(self.pos, |o| o.offset)),
+            (Some(f), _) => (
+                f.as_str().as_bytes().to_vec(),
+                self.overlap.as_ref().map_or(self.pos, |o| o.offset),
+            ),
             (None, Some(f)) => (f.as_str().as_bytes().to_vec(), 4),
             (None, None) => (Vec::new(), 4),
         }
@@ -156,10 +164,15 @@ impl StreamState {
             ));
         }
         let Some(file) = &self.file else {
-            return Err(UpstreamError::Unexpected { expected: "an artificial ROTATE first", got: t.0 });
+            return Err(UpstreamError::Unexpected {
+                expected: "an artificial ROTATE first",
+                got: t.0,
+            });
         };
         if self.fd.is_none() {
-            return Err(UpstreamError::HistoryMismatch(format!("{file} has no format description before event {t}")));
+            return Err(UpstreamError::HistoryMismatch(format!(
+                "{file} has no format description before event {t}"
+            )));
         }
         verify_event(event, self.alg)?;
         let end = self.pos + event.len() as u64;
@@ -215,13 +228,19 @@ impl StreamState {
                 Ok(Action::Open { file: name, create: false })
             }
             Some(cur) => {
-                let expected_next = self.rotated_to.as_ref().map_or(name.sequence() > cur.sequence(), |n| *n == name);
+                let expected_next = self
+                    .rotated_to
+                    .as_ref()
+                    .map_or(name.sequence() > cur.sequence(), |n| *n == name);
                 if rotate.position != 4 || !expected_next || name.basename() != cur.basename() {
                     return Err(UpstreamError::HistoryMismatch(format!(
                         "primary continues with {name} at {} after {cur}, which ends at {}{}",
                         rotate.position,
                         self.pos,
-                        self.rotated_to.as_ref().map(|n| format!(" and rotates to {n}")).unwrap_or_default()
+                        self.rotated_to
+                            .as_ref()
+                            .map(|n| format!(" and rotates to {n}"))
+                            .unwrap_or_default()
                     )));
                 }
                 self.begin_file(name.clone());
@@ -250,7 +269,10 @@ impl StreamState {
     fn on_format_description(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
         let fd = FormatDescription::decode_event(event)?;
         let Some(file) = &self.file else {
-            return Err(UpstreamError::Unexpected { expected: "an artificial ROTATE first", got: 15 });
+            return Err(UpstreamError::Unexpected {
+                expected: "an artificial ROTATE first",
+                got: 15,
+            });
         };
         if self.pos == 4 {
             verify_event(event, fd.checksum_alg)?;
@@ -281,14 +303,21 @@ mod tests {
     use crate::binlog::scan::walk;
     use crate::binlog::LOG_EVENT_ARTIFICIAL_F;
 
-    const FIXTURE: &[u8] = include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+    const FIXTURE: &[u8] =
+        include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
 
     fn name(s: &str) -> BinlogFileName {
         BinlogFileName::new(s).unwrap()
     }
 
     fn fake_rotate(file: &str, position: u64) -> Vec<u8> {
-        Rotate { position, next_file: file.as_bytes().to_vec() }.encode_event(0, 1, 0, LOG_EVENT_ARTIFICIAL_F, ChecksumAlg::CRC32)
+        Rotate { position, next_file: file.as_bytes().to_vec() }.encode_event(
+            0,
+            1,
+            0,
+            LOG_EVENT_ARTIFICIAL_F,
+            ChecksumAlg::CRC32,
+        )
     }
 
     fn events() -> Vec<(u64, Vec<u8>, bool)> {
@@ -328,7 +357,8 @@ mod tests {
     #[allow(clippy::type_complexity)]
     fn tail_at_a_boundary() -> (Tail, Vec<(u64, Vec<u8>, bool)>, usize) {
         let all = events();
-        let idx = all.iter().rposition(|(o, _, b)| *b && (*o as usize) < FIXTURE.len() - 200).unwrap();
+        let idx =
+            all.iter().rposition(|(o, _, b)| *b && (*o as usize) < FIXTURE.len() - 200).unwrap();
         let (offset, ev, _) = &all[idx];
         let tail = Tail {
             file: name("mariadb-bin.000001"),
@@ -350,7 +380,11 @@ mod tests {
         let open = s.on_event(&fake_rotate("mariadb-bin.000001", last_offset)).unwrap();
         assert_eq!(open, Action::Open { file: name("mariadb-bin.000001"), create: false });
         assert_eq!(s.on_event(&resent_fd(&all[0].1)).unwrap(), Action::Skip);
-        assert_eq!(s.on_event(&all[idx].1).unwrap(), Action::Skip, "the overlap event is not stored twice");
+        assert_eq!(
+            s.on_event(&all[idx].1).unwrap(),
+            Action::Skip,
+            "the overlap event is not stored twice"
+        );
         for (offset, ev, _) in &all[idx + 1..] {
             assert_eq!(s.on_event(ev).unwrap(), Action::Store { end: offset + ev.len() as u64 });
         }
@@ -389,7 +423,10 @@ mod tests {
         // A different file without a rotation to it, mid-file.
         let mut s = StreamState::resume(Some(&tail));
         s.start_connection(ChecksumAlg::CRC32);
-        assert!(matches!(s.on_event(&fake_rotate("mariadb-bin.000007", 300)), Err(UpstreamError::HistoryMismatch(_))));
+        assert!(matches!(
+            s.on_event(&fake_rotate("mariadb-bin.000007", 300)),
+            Err(UpstreamError::HistoryMismatch(_))
+        ));
     }
 
     #[test]
@@ -413,8 +450,15 @@ mod tests {
         s.on_event(&fake_rotate("mariadb-bin.000001", 4)).unwrap();
         s.on_event(&events()[0].1).unwrap();
         let mut hb = Vec::new();
-        EventHeader { timestamp: 0, event_type: EventType::HEARTBEAT, server_id: 1, event_len: 19 + 18 + 4, log_pos: 256, flags: 0 }
-            .encode(&mut hb);
+        EventHeader {
+            timestamp: 0,
+            event_type: EventType::HEARTBEAT,
+            server_id: 1,
+            event_len: 19 + 18 + 4,
+            log_pos: 256,
+            flags: 0,
+        }
+        .encode(&mut hb);
         hb.extend_from_slice(b"mariadb-bin.000001");
         hb.extend_from_slice(&crate::binlog::crc32(&hb).to_le_bytes());
         assert_eq!(s.on_event(&hb).unwrap(), Action::Skip);

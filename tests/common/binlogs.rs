@@ -91,9 +91,7 @@ pub(crate) fn event_type_name(code: u8) -> &'static str {
 /// "event GTID (162) at 1234, 42 bytes" for the event holding `offset`.
 fn describe_offset(bytes: &[u8], offset: usize) -> String {
     let events = binlog_events(bytes);
-    let holding = events
-        .iter()
-        .find(|e| e.offset <= offset && offset < e.offset + e.size as usize);
+    let holding = events.iter().find(|e| e.offset <= offset && offset < e.offset + e.size as usize);
     match holding {
         Some(e) => format!(
             "in event {} ({}) at {}, {} bytes, byte {} of it",
@@ -142,11 +140,7 @@ fn compare_file(name: &str, primary: &[u8], local: &[u8], live: bool) -> Result<
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{name}{}: {}",
-            if live { " (live file)" } else { "" },
-            problems.join("; ")
-        ))
+        Err(format!("{name}{}: {}", if live { " (live file)" } else { "" }, problems.join("; ")))
     }
 }
 
@@ -264,34 +258,28 @@ pub(crate) fn assert_index_matches(primary: &MariaDb, dir: &Path) {
 /// primary's.
 #[track_caller]
 pub(crate) fn wait_caught_up(primary: &MariaDb, dir: &Path, timeout: Duration) {
-    wait_until_ok(
-        timeout,
-        &format!("{} to catch up with the primary", dir.display()),
-        || {
-            let files = primary.binlog_files();
-            let (live, live_pos) = primary.master_status();
-            if files.last().map(|f| f.0.as_str()) != Some(live.as_str()) {
-                return Err(format!("the primary rotated while checking ({live})"));
-            }
-            for (name, size) in &files {
-                let expected = if *name == live { live_pos } else { *size };
-                let local = fs::metadata(dir.join(name)).map(|m| m.len()).ok();
-                match local {
-                    Some(len) if len == expected => {}
-                    Some(len) if len > expected && *name != live => panic!(
-                        "local {name} has {len} bytes but the primary's closed file has {expected}"
-                    ),
-                    Some(len) => return Err(format!("local {name} has {len} of {expected} bytes")),
-                    None => {
-                        return Err(format!(
-                            "local {name} is missing (primary has {expected} bytes)"
-                        ))
-                    }
+    wait_until_ok(timeout, &format!("{} to catch up with the primary", dir.display()), || {
+        let files = primary.binlog_files();
+        let (live, live_pos) = primary.master_status();
+        if files.last().map(|f| f.0.as_str()) != Some(live.as_str()) {
+            return Err(format!("the primary rotated while checking ({live})"));
+        }
+        for (name, size) in &files {
+            let expected = if *name == live { live_pos } else { *size };
+            let local = fs::metadata(dir.join(name)).map(|m| m.len()).ok();
+            match local {
+                Some(len) if len == expected => {}
+                Some(len) if len > expected && *name != live => panic!(
+                    "local {name} has {len} bytes but the primary's closed file has {expected}"
+                ),
+                Some(len) => return Err(format!("local {name} has {len} of {expected} bytes")),
+                None => {
+                    return Err(format!("local {name} is missing (primary has {expected} bytes)"))
                 }
             }
-            Ok(())
-        },
-    );
+        }
+        Ok(())
+    });
 }
 
 /// Every file under a directory (relative path -> bytes).
@@ -306,11 +294,8 @@ pub(crate) fn snapshot_dir(dir: &Path) -> DirSnapshot {
             if entry.file_type().expect("entry type").is_dir() {
                 walk(base, &path, out);
             } else {
-                let rel = path
-                    .strip_prefix(base)
-                    .expect("under base")
-                    .to_string_lossy()
-                    .into_owned();
+                let rel =
+                    path.strip_prefix(base).expect("under base").to_string_lossy().into_owned();
                 let bytes =
                     fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
                 out.insert(rel, bytes);
@@ -347,12 +332,7 @@ pub(crate) fn assert_dir_unchanged(before: &DirSnapshot, dir: &Path) {
             problems.push(format!("{name}: new file ({} bytes)", new.len()));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} was modified:\n{}",
-        dir.display(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} was modified:\n{}", dir.display(), problems.join("\n"));
 }
 
 /// Waits until the primary's live binlog ends its rotation work: its last

@@ -49,11 +49,7 @@ impl Binlogserver {
             .stderr(log2)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {exe}: {e}"));
-        eprintln!(
-            "started binlogserver pid {} with {}",
-            child.id(),
-            args.join(" ")
-        );
+        eprintln!("started binlogserver pid {} with {}", child.id(), args.join(" "));
         Binlogserver {
             child: Mutex::new(child),
             exit: Mutex::new(None),
@@ -118,12 +114,8 @@ impl Binlogserver {
         if let Some(status) = *self.exit.lock().expect("exit lock") {
             return Some(status);
         }
-        let status = self
-            .child
-            .lock()
-            .expect("child lock")
-            .try_wait()
-            .expect("try_wait on binlogserver");
+        let status =
+            self.child.lock().expect("child lock").try_wait().expect("try_wait on binlogserver");
         if let Some(status) = status {
             self.exit.lock().expect("exit lock").get_or_insert(status);
         }
@@ -188,8 +180,12 @@ impl Drop for Binlogserver {
 
 /// Waits (up to 20 s) until `bls` is the primary's one semi-sync client.
 pub(crate) fn wait_semi_sync_client(primary: &MariaDb, bls: &Binlogserver) {
-    super::wait_until(std::time::Duration::from_secs(20), "Rpl_semi_sync_master_clients = 1", || {
-        bls.assert_running();
-        primary.status_u64("Rpl_semi_sync_master_clients") == 1
-    });
+    super::wait_until(
+        std::time::Duration::from_secs(20),
+        "Rpl_semi_sync_master_clients = 1",
+        || {
+            bls.assert_running();
+            primary.status_u64("Rpl_semi_sync_master_clients") == 1
+        },
+    );
 }

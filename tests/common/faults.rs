@@ -27,18 +27,14 @@ pub(crate) fn follow_port(port: u16, datadir: &Path, extra: &[&str]) -> Binlogse
 
 /// The port binlogserver listens on, from its `listening ... addr=` line.
 pub(crate) fn listen_port(bls: &Binlogserver) -> u16 {
-    wait_for(
-        Duration::from_secs(20),
-        "binlogserver's listening line",
-        || {
-            bls.assert_running();
-            bls.log()
-                .lines()
-                .filter_map(|l| l.split_once("listening for replicas and binlog clients addr="))
-                .filter_map(|(_, addr)| addr.trim().rsplit_once(':')?.1.parse().ok())
-                .next()
-        },
-    )
+    wait_for(Duration::from_secs(20), "binlogserver's listening line", || {
+        bls.assert_running();
+        bls.log()
+            .lines()
+            .filter_map(|l| l.split_once("listening for replicas and binlog clients addr="))
+            .filter_map(|(_, addr)| addr.trim().rsplit_once(':')?.1.parse().ok())
+            .next()
+    })
 }
 
 /// How many lines of binlogserver's log contain `needle`.

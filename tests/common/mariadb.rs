@@ -19,10 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// InnoDB sizes, identical for install-db and the server so that the server
 /// never has to resize the redo log at start.
-const INNODB_ARGS: [&str; 2] = [
-    "--innodb-buffer-pool-size=64M",
-    "--innodb-log-file-size=48M",
-];
+const INNODB_ARGS: [&str; 2] = ["--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M"];
 /// The replication account every primary gets.
 pub(crate) const REPL_USER: &str = "repl";
 /// Its password.
@@ -173,18 +170,12 @@ impl MariaDb {
     /// # Panics
     /// If the client fails; the message holds the statement and stderr.
     pub(crate) fn sql(&self, stmt: &str) -> String {
-        self.try_sql(stmt)
-            .unwrap_or_else(|e| panic!("SQL failed: {stmt}\n{e}"))
+        self.try_sql(stmt).unwrap_or_else(|e| panic!("SQL failed: {stmt}\n{e}"))
     }
 
     /// Runs `stmt`; `Err` holds the client's stderr and exit status.
     pub(crate) fn try_sql(&self, stmt: &str) -> Result<String, String> {
-        let out = self
-            .client()
-            .arg("-e")
-            .arg(stmt)
-            .output()
-            .expect("spawn the mariadb client");
+        let out = self.client().arg("-e").arg(stmt).output().expect("spawn the mariadb client");
         output_result(out)
     }
 
@@ -206,9 +197,7 @@ impl MariaDb {
             // Write from another thread so a chatty script cannot deadlock on
             // a full stdout pipe.
             let writer = s.spawn(move || stdin.write_all(script.as_bytes()));
-            let out = child
-                .wait_with_output()
-                .expect("wait for the mariadb client");
+            let out = child.wait_with_output().expect("wait for the mariadb client");
             // A write error means the client exited early; its stderr says why.
             let _ = writer.join().expect("stdin writer thread");
             out
@@ -230,8 +219,7 @@ impl MariaDb {
     /// A numeric status variable.
     pub(crate) fn status_u64(&self, name: &str) -> u64 {
         let v = self.status_var(name);
-        v.parse()
-            .unwrap_or_else(|_| panic!("status variable {name} = {v:?} is not a number"))
+        v.parse().unwrap_or_else(|_| panic!("status variable {name} = {v:?} is not a number"))
     }
 
     /// `SHOW BINARY LOGS`: (file name, size) in order.
@@ -242,10 +230,7 @@ impl MariaDb {
                 let mut cols = line.split('\t');
                 let name = cols.next().unwrap_or_default().to_owned();
                 let size = cols.next().and_then(|s| s.parse().ok());
-                (
-                    name,
-                    size.unwrap_or_else(|| panic!("bad SHOW BINARY LOGS row {line:?}")),
-                )
+                (name, size.unwrap_or_else(|| panic!("bad SHOW BINARY LOGS row {line:?}")))
             })
             .collect()
     }
@@ -256,10 +241,7 @@ impl MariaDb {
         let mut cols = row.split('\t');
         let file = cols.next().unwrap_or_default().to_owned();
         let pos = cols.next().and_then(|s| s.parse().ok());
-        (
-            file,
-            pos.unwrap_or_else(|| panic!("bad SHOW MASTER STATUS row {row:?}")),
-        )
+        (file, pos.unwrap_or_else(|| panic!("bad SHOW MASTER STATUS row {row:?}")))
     }
 
     /// `@@GLOBAL.gtid_binlog_pos`, e.g. `0-1-42`.
@@ -309,10 +291,7 @@ impl MariaDb {
         let status = wait_for(START_TIMEOUT, "mariadbd to exit after SHUTDOWN", || {
             child.try_wait().expect("try_wait on mariadbd")
         });
-        assert!(
-            status.success(),
-            "mariadbd exited with {status} after SHUTDOWN"
-        );
+        assert!(status.success(), "mariadbd exited with {status} after SHUTDOWN");
     }
 
     /// Starts the server again after [`MariaDb::shutdown`] or
@@ -321,13 +300,8 @@ impl MariaDb {
     pub(crate) fn restart(&mut self) {
         assert!(self.child.is_none(), "restart of a running mariadbd");
         let dir = &self.dir;
-        let mut child = spawn_mariadbd(
-            &tool("mariadbd"),
-            dir,
-            &self.datadir,
-            self.port,
-            &self.role_args,
-        );
+        let mut child =
+            spawn_mariadbd(&tool("mariadbd"), dir, &self.datadir, self.port, &self.role_args);
         match wait_ready(&mut child, self.port, &self.datadir) {
             Ready::Yes => self.child = Some(child),
             Ready::PortTaken => panic!("port {} was taken while mariadbd was down", self.port),
@@ -402,10 +376,7 @@ fn primary_args(opts: &PrimaryOpts) -> Vec<String> {
         args.extend([
             "--rpl-semi-sync-master-enabled=ON".to_owned(),
             "--rpl-semi-sync-master-wait-point=AFTER_SYNC".to_owned(),
-            format!(
-                "--rpl-semi-sync-master-timeout={}",
-                opts.semi_sync_timeout_ms
-            ),
+            format!("--rpl-semi-sync-master-timeout={}", opts.semi_sync_timeout_ms),
         ]);
     } else {
         args.push("--rpl-semi-sync-master-enabled=OFF".to_owned());
@@ -464,11 +435,7 @@ fn wait_ready(child: &mut Child, port: u16, datadir: &Path) -> Ready {
                 tail(&log, 40)
             );
         }
-        let probe = client_command(port)
-            .arg("-e")
-            .arg("SELECT 1")
-            .output()
-            .expect("spawn mariadb");
+        let probe = client_command(port).arg("-e").arg("SELECT 1").output().expect("spawn mariadb");
         probe.status.success().then_some(Ready::Yes)
     })
 }
@@ -513,14 +480,8 @@ fn make_template() -> PathBuf {
     let begin = Instant::now();
     let install_db = tool("mariadb-install-db");
     remove_stale_templates();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let root = env::temp_dir().join(format!(
-        "{TEMPLATE_PREFIX}{}-{nanos:09}",
-        std::process::id()
-    ));
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let root = env::temp_dir().join(format!("{TEMPLATE_PREFIX}{}-{nanos:09}", std::process::id()));
     let data = root.join("data");
     fs::create_dir_all(&root).expect("create the template directory");
     let mut cmd = Command::new(&install_db);
@@ -536,9 +497,7 @@ fn make_template() -> PathBuf {
     if running_as_root() {
         cmd.arg("--user=root");
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", install_db.display()));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", install_db.display()));
     assert!(
         out.status.success(),
         "mariadb-install-db failed with {}:\n{}\n{}",
@@ -582,11 +541,7 @@ fn copy_tree(from: &Path, to: &Path) {
             copy_tree(&entry.path(), &target);
         } else {
             fs::copy(entry.path(), &target).unwrap_or_else(|e| {
-                panic!(
-                    "copy {} to {}: {e}",
-                    entry.path().display(),
-                    target.display()
-                )
+                panic!("copy {} to {}: {e}", entry.path().display(), target.display())
             });
         }
     }

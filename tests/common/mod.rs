@@ -10,20 +10,15 @@
 #![allow(dead_code, unused_imports)]
 // clippy.toml's allow-*-in-tests reaches only `#[test]` functions; this
 // harness is test code too, and a panic is how it reports a failure.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod binlogs;
 mod binlogserver;
 mod faults;
 mod mariadb;
 mod python;
-mod relay;
 pub(crate) mod raw_client;
+mod relay;
 mod replica;
 mod serving;
 mod stream;
@@ -88,10 +83,8 @@ impl TestDir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
+            let nanos =
+                SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
             let name = format!("bls-{label}-{}-{n}-{nanos:09}", std::process::id());
             let path = env::temp_dir().join(name);
             match fs::create_dir(&path) {
@@ -133,13 +126,7 @@ impl Drop for TestDir {
 /// Polls `cond` until it returns true; panics with `what` after `deadline`.
 #[track_caller]
 pub(crate) fn wait_until(deadline: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    poll(deadline, what, || {
-        if cond() {
-            Ok(())
-        } else {
-            Err(String::new())
-        }
-    });
+    poll(deadline, what, || if cond() { Ok(()) } else { Err(String::new()) });
 }
 
 /// Polls `check` until it returns `Ok`; on timeout panics with `what` and the
@@ -203,13 +190,7 @@ fn poll_result<T>(
 #[track_caller]
 pub(crate) fn tool(name: &str) -> PathBuf {
     let path = env::var_os("PATH").unwrap_or_default();
-    let extra = [
-        "/usr/sbin",
-        "/usr/local/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/usr/local/bin",
-    ];
+    let extra = ["/usr/sbin", "/usr/local/sbin", "/usr/bin", "/sbin", "/usr/local/bin"];
     let found = env::split_paths(&path)
         .chain(extra.iter().map(PathBuf::from))
         .map(|dir| dir.join(name))
@@ -240,10 +221,7 @@ pub(crate) fn running_as_root() -> bool {
 pub(crate) fn free_port() -> u16 {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").expect("cannot bind 127.0.0.1:0 to pick a port");
-    listener
-        .local_addr()
-        .expect("local_addr of a bound listener")
-        .port()
+    listener.local_addr().expect("local_addr of a bound listener").port()
 }
 
 /// The last `n` lines of `text`.

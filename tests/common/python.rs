@@ -75,10 +75,7 @@ fn make_venv() -> PathBuf {
     let python = venv.join("bin").join("python");
     match venv_works(&python) {
         Ok(versions) => {
-            eprintln!(
-                "reusing {} (mysql-replication, PyMySQL: {versions})",
-                venv.display()
-            );
+            eprintln!("reusing {} (mysql-replication, PyMySQL: {versions})", venv.display());
             return python;
         }
         Err(why) if venv.exists() => {
@@ -164,9 +161,7 @@ fn find_python3() -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 fn output_text(out: &Output) -> String {
@@ -368,10 +363,7 @@ pub(crate) fn try_read_events(opts: &ReadOpts) -> Result<PyRead, String> {
     let mut end = None;
     for (i, line) in stdout.lines().enumerate() {
         let obj = parse_flat_json(line).unwrap_or_else(|e| {
-            fail(format!(
-                "line {} is not a flat JSON object ({e}): {line}",
-                i + 1
-            ))
+            fail(format!("line {} is not a flat JSON object ({e}): {line}", i + 1))
         });
         if let Some(err) = obj.get("error") {
             return Err(format!(
@@ -386,18 +378,12 @@ pub(crate) fn try_read_events(opts: &ReadOpts) -> Result<PyRead, String> {
         if let Some(summary) = obj.get("summary") {
             let n = obj.get("events").map(Json::as_u64);
             if n != Some(events.len() as u64) {
-                fail(format!(
-                    "summary counts {n:?} events, {} lines were printed",
-                    events.len()
-                ));
+                fail(format!("summary counts {n:?} events, {} lines were printed", events.len()));
             }
             end = Some(summary.as_str().to_owned());
             continue;
         }
-        let get = |k: &str| {
-            obj.get(k)
-                .unwrap_or_else(|| fail(format!("no {k:?} in {line}")))
-        };
+        let get = |k: &str| obj.get(k).unwrap_or_else(|| fail(format!("no {k:?} in {line}")));
         let opt_str = |k: &str| obj.get(k).and_then(Json::opt_str);
         events.push(PyEvent {
             class: get("event").as_str().to_owned(),
@@ -425,12 +411,7 @@ pub(crate) fn try_read_events(opts: &ReadOpts) -> Result<PyRead, String> {
     let Some(end) = end else {
         fail("no summary line".to_owned());
     };
-    Ok(PyRead {
-        events,
-        end,
-        stderr,
-        command,
-    })
+    Ok(PyRead { events, end, stderr, command })
 }
 
 /// A value of a flat JSON object.
@@ -457,8 +438,7 @@ impl Json {
     }
 
     fn as_u64(&self) -> u64 {
-        self.opt_u64()
-            .unwrap_or_else(|| panic!("expected a non-negative integer, got {self:?}"))
+        self.opt_u64().unwrap_or_else(|| panic!("expected a non-negative integer, got {self:?}"))
     }
 
     fn opt_u64(&self) -> Option<u64> {
@@ -486,10 +466,7 @@ impl Json {
 /// Parses one JSON object whose values are strings, numbers, booleans or
 /// null (what `read_events.py` prints): no nesting.
 pub(crate) fn parse_flat_json(line: &str) -> Result<BTreeMap<String, Json>, String> {
-    let mut p = JsonParser {
-        s: line.trim().as_bytes(),
-        i: 0,
-    };
+    let mut p = JsonParser { s: line.trim().as_bytes(), i: 0 };
     let mut out = BTreeMap::new();
     p.expect(b'{')?;
     p.ws();
@@ -544,11 +521,7 @@ impl JsonParser<'_> {
     fn expect(&mut self, c: u8) -> Result<(), String> {
         match self.next() {
             Some(got) if got == c => Ok(()),
-            got => Err(format!(
-                "expected {:?} at {}, got {got:?}",
-                c as char,
-                self.i - 1
-            )),
+            got => Err(format!("expected {:?} at {}, got {got:?}", c as char, self.i - 1)),
         }
     }
 
@@ -569,20 +542,14 @@ impl JsonParser<'_> {
             Some(b'n') => self.literal("null").map(|()| Json::Null),
             Some(c) if c == b'-' || c.is_ascii_digit() => {
                 let start = self.i;
-                while matches!(
-                    self.peek(),
-                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                ) {
+                while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
                     self.i += 1;
                 }
-                Ok(Json::Num(
-                    String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
-                ))
+                Ok(Json::Num(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
             }
-            other => Err(format!(
-                "unexpected {other:?} at {} (nested values are not supported)",
-                self.i
-            )),
+            other => {
+                Err(format!("unexpected {other:?} at {} (nested values are not supported)", self.i))
+            }
         }
     }
 

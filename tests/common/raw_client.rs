@@ -32,7 +32,8 @@ pub(crate) const RAW_FILE: &str = "mariadb-bin.000001";
 /// A data directory holding [`RAW_FIXTURE`] and its index.
 pub(crate) fn fixture_dir() -> TestDir {
     let dir = TestDir::new("listener-fixture");
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/binlogs").join(RAW_FIXTURE);
+    let from =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/binlogs").join(RAW_FIXTURE);
     fs::copy(&from, dir.join(RAW_FILE)).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
     fs::write(dir.join("mariadb-bin.index"), format!("./{RAW_FILE}\n")).expect("write the index");
     dir
@@ -121,7 +122,11 @@ impl RawConn {
 /// A `HandshakeResponse41` as libmariadb sends it: mysql_native_password
 /// over `scramble` (an empty auth response for an empty password).
 pub(crate) fn login_response(user: &str, password: &str, scramble: &[u8]) -> Vec<u8> {
-    let auth = if password.is_empty() { Vec::new() } else { native_password_scramble(password.as_bytes(), scramble) };
+    let auth = if password.is_empty() {
+        Vec::new()
+    } else {
+        native_password_scramble(password.as_bytes(), scramble)
+    };
     let resp = HandshakeResponse41 {
         capabilities: CapabilityFlags::CLIENT_PROTOCOL_41
             .with(CapabilityFlags::CLIENT_SECURE_CONNECTION)
@@ -188,7 +193,11 @@ pub(crate) fn proc_status(pid: u32, field: &str) -> u64 {
 /// identical to the stored one.
 pub(crate) fn assert_still_serves(bls: &Binlogserver, port: u16, dir: &TestDir) {
     bls.assert_running();
-    let out = bls_client(port, RAW_USER, RAW_PASSWORD).arg("-e").arg("SHOW BINARY LOGS").output().expect("spawn mariadb");
+    let out = bls_client(port, RAW_USER, RAW_PASSWORD)
+        .arg("-e")
+        .arg("SHOW BINARY LOGS")
+        .output()
+        .expect("spawn mariadb");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains(RAW_FILE),

@@ -132,11 +132,7 @@ impl Relay {
             .spawn(move || accept_loop(&listener, &s))
             .expect("spawn the relay accept thread");
         eprintln!("relay 127.0.0.1:{port} -> 127.0.0.1:{target_port}");
-        Relay {
-            shared,
-            port,
-            accept: Some(accept),
-        }
+        Relay { shared, port, accept: Some(accept) }
     }
 
     /// The port clients connect to.

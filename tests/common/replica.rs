@@ -62,10 +62,7 @@ impl MariaDb {
             "--skip-slave-start".to_owned(),
             "--relay-log=relay-bin".to_owned(),
             "--gtid-strict-mode=1".to_owned(),
-            format!(
-                "--rpl-semi-sync-slave-enabled={}",
-                if opts.semi_sync { "ON" } else { "OFF" }
-            ),
+            format!("--rpl-semi-sync-slave-enabled={}", if opts.semi_sync { "ON" } else { "OFF" }),
         ];
         if opts.log_bin {
             args.extend([
@@ -88,8 +85,7 @@ impl MariaDb {
     /// `@@server_id`.
     pub(crate) fn server_id(&self) -> u32 {
         let v = self.sql("SELECT @@server_id");
-        v.parse()
-            .unwrap_or_else(|_| panic!("@@server_id = {v:?} is not a number"))
+        v.parse().unwrap_or_else(|_| panic!("@@server_id = {v:?} is not a number"))
     }
 
     /// `CHANGE MASTER TO MASTER_HOST=..., MASTER_PORT=..., MASTER_USER=...,
@@ -253,27 +249,23 @@ pub(crate) fn wait_replica_caught_up_checking(
     timeout: Duration,
     also: &mut dyn FnMut(),
 ) {
-    wait_until_ok(
-        timeout,
-        &format!("the replica on port {} to catch up", replica.port()),
-        || {
-            also();
-            let st = replica.slave_status();
-            assert_replicating(replica, &st);
-            let want = primary.gtid_binlog_pos();
-            let have = replica.sql("SELECT @@GLOBAL.gtid_slave_pos");
-            let running = st.get("Slave_IO_Running").map(String::as_str) == Some("Yes")
-                && st.get("Slave_SQL_Running").map(String::as_str) == Some("Yes");
-            if have == want && running {
-                Ok(())
-            } else {
-                Err(format!(
-                    "replica gtid_slave_pos {have:?}, primary gtid_binlog_pos {want:?}\n{}",
-                    describe_slave_status(&st)
-                ))
-            }
-        },
-    );
+    wait_until_ok(timeout, &format!("the replica on port {} to catch up", replica.port()), || {
+        also();
+        let st = replica.slave_status();
+        assert_replicating(replica, &st);
+        let want = primary.gtid_binlog_pos();
+        let have = replica.sql("SELECT @@GLOBAL.gtid_slave_pos");
+        let running = st.get("Slave_IO_Running").map(String::as_str) == Some("Yes")
+            && st.get("Slave_SQL_Running").map(String::as_str) == Some("Yes");
+        if have == want && running {
+            Ok(())
+        } else {
+            Err(format!(
+                "replica gtid_slave_pos {have:?}, primary gtid_binlog_pos {want:?}\n{}",
+                describe_slave_status(&st)
+            ))
+        }
+    });
 }
 
 /// `CHECKSUM TABLE` of every base table of `db`: (table, checksum) sorted
@@ -290,18 +282,13 @@ pub(crate) fn checksum_tables(server: &MariaDb, db: &str) -> Vec<(String, String
     if tables.is_empty() {
         return Vec::new();
     }
-    let list = tables
-        .iter()
-        .map(|t| format!("`{db}`.`{t}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = tables.iter().map(|t| format!("`{db}`.`{t}`")).collect::<Vec<_>>().join(", ");
     let mut sums: Vec<(String, String)> = server
         .sql(&format!("CHECKSUM TABLE {list} EXTENDED"))
         .lines()
         .map(|line| {
-            let (name, sum) = line
-                .split_once('\t')
-                .unwrap_or_else(|| panic!("bad CHECKSUM TABLE row {line:?}"));
+            let (name, sum) =
+                line.split_once('\t').unwrap_or_else(|| panic!("bad CHECKSUM TABLE row {line:?}"));
             let table = name.split_once('.').map_or(name, |(_, t)| t).to_owned();
             (table, sum.to_owned())
         })
@@ -328,11 +315,7 @@ pub(crate) fn user_databases(server: &MariaDb) -> Vec<String> {
 #[track_caller]
 pub(crate) fn assert_same_tables(primary: &MariaDb, replica: &MariaDb) -> usize {
     let dbs = user_databases(primary);
-    assert_eq!(
-        user_databases(replica),
-        dbs,
-        "databases on the replica vs the primary"
-    );
+    assert_eq!(user_databases(replica), dbs, "databases on the replica vs the primary");
     let mut compared = 0;
     let mut problems = Vec::new();
     for db in &dbs {

@@ -66,13 +66,11 @@ fn greeting(addr: SocketAddr) -> Result<(), String> {
     s.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| format!("set_read_timeout: {e}"))?;
     let mut head = [0u8; 4];
-    s.read_exact(&mut head)
-        .map_err(|e| format!("read the greeting header: {e}"))?;
+    s.read_exact(&mut head).map_err(|e| format!("read the greeting header: {e}"))?;
     // Read the whole packet, so that closing sends a FIN, not a reset.
     let len = usize::from(head[0]) | usize::from(head[1]) << 8 | usize::from(head[2]) << 16;
     let mut payload = vec![0u8; len];
-    s.read_exact(&mut payload)
-        .map_err(|e| format!("read the greeting ({len} bytes): {e}"))?;
+    s.read_exact(&mut payload).map_err(|e| format!("read the greeting ({len} bytes): {e}"))?;
     if payload.first() == Some(&10) {
         Ok(())
     } else {
@@ -85,7 +83,9 @@ fn greeting(addr: SocketAddr) -> Result<(), String> {
 
 /// Starts `start(port)` on free ports until binlogserver greets on one
 /// (it may lose the race for a port picked by [`free_port`]).
-pub(crate) fn start_on_free_port(mut start: impl FnMut(u16) -> Binlogserver) -> (Binlogserver, u16) {
+pub(crate) fn start_on_free_port(
+    mut start: impl FnMut(u16) -> Binlogserver,
+) -> (Binlogserver, u16) {
     for _attempt in 0..5 {
         let port = free_port();
         let bls = start(port);
@@ -192,11 +192,7 @@ pub(crate) fn bls_repl_client(port: u16) -> Command {
 /// Runs `stmt` against binlogserver as `repl`; stdout trimmed, or the
 /// client's exit status and stderr.
 pub(crate) fn bls_sql(port: u16, stmt: &str) -> Result<String, String> {
-    let out = bls_repl_client(port)
-        .arg("-e")
-        .arg(stmt)
-        .output()
-        .expect("spawn the mariadb client");
+    let out = bls_repl_client(port).arg("-e").arg(stmt).output().expect("spawn the mariadb client");
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     } else {
@@ -212,9 +208,6 @@ pub(crate) fn bls_sql(port: u16, stmt: &str) -> Result<String, String> {
 /// lines (which drown everything else under load).
 pub(crate) fn bls_log_excerpt(bls: &Binlogserver, n: usize) -> String {
     let log = bls.log();
-    let lines: Vec<&str> = log
-        .lines()
-        .filter(|l| !l.contains("storage::writer] fsync"))
-        .collect();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.contains("storage::writer] fsync")).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }

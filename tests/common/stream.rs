@@ -60,11 +60,7 @@ pub(crate) enum Gtid {
 impl fmt::Display for Gtid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Gtid::Maria {
-                domain,
-                server,
-                seq,
-            } => write!(f, "{domain}-{server}-{seq}"),
+            Gtid::Maria { domain, server, seq } => write!(f, "{domain}-{server}-{seq}"),
             Gtid::Mysql { uuid, gno } => write!(f, "{uuid}:{gno}"),
         }
     }
@@ -122,19 +118,15 @@ impl GtidState {
     pub(crate) fn contains(&self, gtid: &Gtid) -> bool {
         match gtid {
             Gtid::Maria { domain, seq, .. } => self.maria.get(domain).is_some_and(|s| seq <= s),
-            Gtid::Mysql { uuid, gno } => self
-                .mysql
-                .get(uuid)
-                .is_some_and(|l| l.iter().any(|&(a, b)| a <= *gno && *gno <= b)),
+            Gtid::Mysql { uuid, gno } => {
+                self.mysql.get(uuid).is_some_and(|l| l.iter().any(|&(a, b)| a <= *gno && *gno <= b))
+            }
         }
     }
 
     /// True when every GTID of `other` is in `self`.
     pub(crate) fn includes(&self, other: &GtidState) -> bool {
-        other
-            .maria
-            .iter()
-            .all(|(d, s)| self.maria.get(d).is_some_and(|mine| s <= mine))
+        other.maria.iter().all(|(d, s)| self.maria.get(d).is_some_and(|mine| s <= mine))
             && other.mysql.iter().all(|(uuid, list)| {
                 list.iter().all(|&(a, b)| {
                     // Every number of [a, b] is in one of our intervals.
@@ -191,14 +183,7 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 
 fn uuid_at(b: &[u8], i: usize) -> String {
     let h: String = b[i..i + 16].iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// Reads and walks one stored binlog file.
@@ -228,10 +213,9 @@ pub(crate) fn stored_file(dir: &Path, name: &str) -> StoredFile {
                 domain: u32_at(ev, body + 8),
                 server: u32_at(ev, 5),
             }),
-            MYSQL_GTID => Some(Gtid::Mysql {
-                uuid: uuid_at(ev, body + 1),
-                gno: u64_at(ev, body + 17),
-            }),
+            MYSQL_GTID => {
+                Some(Gtid::Mysql { uuid: uuid_at(ev, body + 1), gno: u64_at(ev, body + 17) })
+            }
             _ => None,
         };
         match info.type_code {
@@ -272,12 +256,7 @@ pub(crate) fn stored_file(dir: &Path, name: &str) -> StoredFile {
             gtid,
         });
     }
-    StoredFile {
-        name: name.to_owned(),
-        events,
-        start_state,
-        len: bytes.len(),
-    }
+    StoredFile { name: name.to_owned(), events, start_state, len: bytes.len() }
 }
 
 /// Where a client starts reading.
@@ -346,10 +325,7 @@ pub(crate) fn expected_events(
 /// Index in `stored` of the file a GTID start begins with: the newest one
 /// whose starting state the client already has (the first one if none).
 pub(crate) fn start_file_for(stored: &[StoredFile], state: &GtidState) -> usize {
-    stored
-        .iter()
-        .rposition(|f| state.includes(&f.start_state))
-        .unwrap_or(0)
+    stored.iter().rposition(|f| state.includes(&f.start_state)).unwrap_or(0)
 }
 
 /// Event types that are never part of a transaction: one of them ends the
@@ -383,10 +359,7 @@ fn describe_py(e: &PyEvent) -> String {
         e.log_pos,
         e.size,
         e.flags,
-        e.gtid
-            .as_deref()
-            .map(|g| format!(" gtid {g}"))
-            .unwrap_or_default()
+        e.gtid.as_deref().map(|g| format!(" gtid {g}")).unwrap_or_default()
     )
 }
 
@@ -399,10 +372,7 @@ fn describe_stored(e: &StoredEvent) -> String {
         e.info.offset,
         e.info.log_pos,
         e.info.size,
-        e.gtid
-            .as_ref()
-            .map(|g| format!(" gtid {g}"))
-            .unwrap_or_default()
+        e.gtid.as_ref().map(|g| format!(" gtid {g}")).unwrap_or_default()
     )
 }
 
@@ -472,11 +442,8 @@ pub(crate) fn compare_stream(
             )),
         }
     }
-    let stored_like: Vec<(usize, &PyEvent)> = received
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !is_made_up(e))
-        .collect();
+    let stored_like: Vec<(usize, &PyEvent)> =
+        received.iter().enumerate().filter(|(_, e)| !is_made_up(e)).collect();
     let n = stored_like.len().max(expected.len());
     for k in 0..n {
         match (stored_like.get(k), expected.get(k)) {
@@ -524,11 +491,7 @@ pub(crate) fn compare_stream(
         problems.join("\n"),
         counts(stored_like.iter().map(|(_, e)| e.type_code)),
         counts(expected.iter().map(|e| e.info.type_code)),
-        received
-            .iter()
-            .filter(|e| is_made_up(e))
-            .map(describe_py)
-            .collect::<Vec<_>>()
+        received.iter().filter(|e| is_made_up(e)).map(describe_py).collect::<Vec<_>>()
     ))
 }
 
@@ -565,10 +528,7 @@ pub(crate) fn assert_received(
     let result = if read.end == "eof" {
         compare_stream(&read.events, &expected, &first_file, checksums)
     } else {
-        Err(format!(
-            "the read ended with {:?}, not the server's EOF",
-            read.end
-        ))
+        Err(format!("the read ended with {:?}, not the server's EOF", read.end))
     };
     if let Err(report) = result {
         panic!(

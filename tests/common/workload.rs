@@ -43,10 +43,7 @@ fn mixed_script(db: &str, n: usize) -> String {
          CREATE TABLE {db}.a (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(100)) ENGINE=Aria;\n"
     );
     let row = |k: usize, tag: &str| {
-        format!(
-            "({k}, 'v-{k}-{tag}', {k}.5, REPEAT('j{tag}', {}), NOW(6))",
-            20 + k % 50
-        )
+        format!("({k}, 'v-{k}-{tag}', {k}.5, REPEAT('j{tag}', {}), NOW(6))", 20 + k % 50)
     };
     let cols = "(k, v, d, j, ts)";
     let mut tables: Vec<String> = Vec::new();
@@ -77,17 +74,13 @@ fn mixed_script(db: &str, n: usize) -> String {
                 );
             }
             2 => {
-                let _ = writeln!(
-                    s,
-                    "UPDATE {t} SET j = CONCAT(j, 'x') WHERE k < {i} AND k % 3 = 0;"
-                );
+                let _ =
+                    writeln!(s, "UPDATE {t} SET j = CONCAT(j, 'x') WHERE k < {i} AND k % 3 = 0;");
             }
             3 => ddl_step(&mut s, db, i, &mut tables, &mut columns),
             4 => {
-                let _ = writeln!(
-                    s,
-                    "INSERT INTO {db}.a (note) VALUES ('aria {i}'), ('aria {i} b');"
-                );
+                let _ =
+                    writeln!(s, "INSERT INTO {db}.a (note) VALUES ('aria {i}'), ('aria {i} b');");
             }
             5 => {
                 let _ = writeln!(
@@ -131,10 +124,8 @@ fn ddl_step(
     match (i / 8) % 4 {
         0 => {
             let d = format!("{db}.d{i}");
-            let _ = writeln!(
-                s,
-                "CREATE TABLE {d} (a INT PRIMARY KEY, b VARCHAR(20)) ENGINE=InnoDB;"
-            );
+            let _ =
+                writeln!(s, "CREATE TABLE {d} (a INT PRIMARY KEY, b VARCHAR(20)) ENGINE=InnoDB;");
             tables.push(d);
         }
         1 => {
@@ -222,12 +213,7 @@ impl Load {
                     .expect("spawn a load thread")
             })
             .collect();
-        Load {
-            stop,
-            acked,
-            failed,
-            threads,
-        }
+        Load { stop, acked, failed, threads }
     }
 
     /// Commits acknowledged so far.
@@ -288,13 +274,8 @@ fn run_client(
             ),
             _ => format!("{insert}; SELECT {seq};\n"),
         };
-        if let Err(e) = stdin
-            .write_all(stmt.as_bytes())
-            .and_then(|()| stdin.flush())
-        {
-            result = Err(format!(
-                "client {id}: write to mariadb failed at seq {seq}: {e}"
-            ));
+        if let Err(e) = stdin.write_all(stmt.as_bytes()).and_then(|()| stdin.flush()) {
+            result = Err(format!("client {id}: write to mariadb failed at seq {seq}: {e}"));
             break;
         }
         line.clear();
@@ -317,19 +298,14 @@ fn run_client(
         }
     }
     drop(stdin);
-    let status = child
-        .wait()
-        .map_err(|e| format!("client {id}: wait: {e}"))?;
+    let status = child.wait().map_err(|e| format!("client {id}: wait: {e}"))?;
     let mut stderr = String::new();
     if let Some(mut err) = child.stderr.take() {
         let _ = err.read_to_string(&mut stderr);
     }
     match result {
         Ok(()) if status.success() => Ok(()),
-        Ok(()) => Err(format!(
-            "client {id}: mariadb exited with {status}: {}",
-            stderr.trim()
-        )),
+        Ok(()) => Err(format!("client {id}: mariadb exited with {status}: {}", stderr.trim())),
         Err(e) => Err(format!("{e}; exit {status}; stderr: {}", stderr.trim())),
     }
 }
