@@ -19,7 +19,7 @@ use crate::config::{default_server_id, Config};
 use crate::error::Error;
 use crate::help;
 use crate::server::ServerConfig;
-use crate::storage::purge::RetentionPolicy;
+use crate::storage::retention::RetentionPolicy;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig};
 
 /// What the command line asks for.

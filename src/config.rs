@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::server::ServerConfig;
-use crate::storage::purge::RetentionPolicy;
+use crate::storage::retention::RetentionPolicy;
 use crate::upstream::UpstreamConfig;
 
 /// Everything `run` needs.

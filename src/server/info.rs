@@ -48,8 +48,8 @@ pub struct UpstreamStatus {
 
 use crate::protocol::ErrPacket;
 use crate::server::session_vars::Warning;
-use crate::storage::purge::RetentionPolicy;
-use crate::storage::retention::Criterion;
+use crate::storage::retention::RetentionPolicy;
+use crate::storage::selection::Criterion;
 
 /// Facts about this server, as the evaluator needs them.
 pub trait ServerInfo {

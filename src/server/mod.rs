@@ -8,16 +8,13 @@
 //! writer ([`crate::storage::watermark::Watermark`]).
 
 pub mod dump;
-mod dump_compat;
-pub mod dump_start;
-pub mod gtid_start;
 pub mod info;
 pub mod listener;
 pub mod query;
 pub mod registry;
 pub mod session;
+pub mod session_info;
 pub mod session_vars;
-pub mod state;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -26,7 +23,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
-use crate::storage::purge::{Purger, RetentionPolicy};
+use crate::storage::purge::Purger;
+use crate::storage::retention::RetentionPolicy;
 use crate::storage::watermark::Watermark;
 use info::UpstreamStatus;
 use registry::Registry;

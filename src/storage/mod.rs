@@ -43,6 +43,7 @@ pub mod purge;
 pub mod reader;
 pub mod recovery;
 pub mod retention;
+pub mod selection;
 pub mod watermark;
 pub mod writer;
 

@@ -1,9 +1,10 @@
 //! [`Purger`]: carries out purges (`PURGE BINARY LOGS`, `--expire-logs-days`,
-//! `--max-total-size`) and the `retention` thread that applies the limits.
+//! `--max-total-size`); the `retention` thread that applies the limits is
+//! in [`super::retention`].
 //!
 //! A purge, serialized with every other purge: gather each file's size and
 //! close time, then, under the readers' lock ([`Readers::fence`]), see
-//! which files connected clients read, select ([`super::retention`]) and
+//! which files connected clients read, select ([`super::selection`]) and
 //! raise the fence so that no client starts reading a file being purged;
 //! then commit through the [`BinlogIndex`] (crash-safe, see there) and log
 //! what went, why, and how many bytes it freed.
@@ -12,30 +13,19 @@
 //! index (the writer stops at its next rotation); files already fenced off
 //! stay hidden from clients until restart, which completes or undoes the
 //! purge.
-//!
-//! The `retention` thread checks the limits at start, after every rotation
-//! (it looks at the durable end once a second) and every hour. A storage
-//! error ends it (logged); restart to recover, as with the writer.
 
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use log::{debug, error, info};
+use log::{debug, info};
 
 use super::index::BinlogIndex;
 use super::reader::file_size;
-use super::retention::{select, Blocked, Criterion, FileFacts, Selection};
-use super::watermark::Watermark;
+use super::selection::{select, Blocked, Criterion, FileFacts, Selection};
 use super::StorageError;
 use crate::binlog::{BinlogFileName, EventHeader, BINLOG_MAGIC};
-use crate::shutdown::Shutdown;
-
-/// How often the `retention` thread checks the limits without a rotation.
-pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The connected clients that read stored files.
 pub trait Readers: Send + Sync + fmt::Debug {
@@ -195,71 +185,6 @@ fn first_event_time(path: &std::path::Path) -> Option<u64> {
     (header.timestamp != 0).then_some(u64::from(header.timestamp))
 }
 
-/// The limits the `retention` thread enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct RetentionPolicy {
-    /// `--expire-logs-days` (as a duration): files closed longer ago go.
-    pub expire: Option<Duration>,
-    /// `--max-total-size`: the oldest files go while the total is above it.
-    pub max_total_size: Option<u64>,
-}
-
-impl RetentionPolicy {
-    /// True when there is nothing to enforce.
-    pub fn is_empty(&self) -> bool {
-        self.expire.is_none() && self.max_total_size.is_none()
-    }
-
-    /// Applies the limits once at `now` (seconds since the epoch).
-    pub fn apply(&self, purger: &Purger, now: u64) -> Result<(), PurgeError> {
-        if let Some(expire) = self.expire {
-            purger
-                .purge(&Criterion::Before(now.saturating_sub(expire.as_secs())), Reason::Expire)?;
-        }
-        if let Some(limit) = self.max_total_size {
-            purger.purge(&Criterion::MaxTotalSize(limit), Reason::MaxTotalSize)?;
-        }
-        Ok(())
-    }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// Starts the `retention` thread: applies `policy` at start, after every
-/// rotation and every [`RETENTION_INTERVAL`], until `shutdown`.
-pub fn spawn_retention(
-    purger: Arc<Purger>,
-    policy: RetentionPolicy,
-    watermark: Watermark,
-    shutdown: Shutdown,
-) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new().name("retention".into()).spawn(move || {
-        info!(
-            "retention started expire_secs={:?} max_total_size={:?}",
-            policy.expire.map(|d| d.as_secs()),
-            policy.max_total_size
-        );
-        let mut file = None;
-        let mut last = None::<Instant>;
-        loop {
-            let current = watermark.get().map(|w| w.file);
-            if current != file || last.is_none_or(|t| t.elapsed() >= RETENTION_INTERVAL) {
-                if let Err(e) = policy.apply(&purger, unix_now()) {
-                    error!("retention stopped, restart to recover: {e}");
-                    return;
-                }
-                file = current;
-                last = Some(Instant::now());
-            }
-            if shutdown.wait(Duration::from_secs(1)) {
-                return;
-            }
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,7 +281,8 @@ mod tests {
         assert_eq!(r.selection.purge, vec![name(1), name(2)]);
         assert_eq!(r.bytes, 123 + 223);
         assert_eq!(p.index.files(), vec![name(3), name(4)]);
-        let policy = RetentionPolicy { expire: None, max_total_size: Some(1) };
+        let policy =
+            crate::storage::retention::RetentionPolicy { expire: None, max_total_size: Some(1) };
         policy.apply(&p, 0).unwrap();
         assert_eq!(p.index.files(), vec![name(4)]);
     }

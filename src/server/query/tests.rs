@@ -119,9 +119,9 @@ impl ServerInfo for FakeInfo {
     /// holding the time it was asked for, so tests can check the parsing.
     fn purge_binary_logs(
         &self,
-        criterion: &crate::storage::retention::Criterion,
+        criterion: &crate::storage::selection::Criterion,
     ) -> Result<Vec<crate::server::session_vars::Warning>, crate::protocol::ErrPacket> {
-        use crate::storage::retention::Criterion;
+        use crate::storage::selection::Criterion;
         match criterion {
             Criterion::To(f) if f.sequence() > 3 => Err(crate::protocol::ErrPacket::new(
                 1373,

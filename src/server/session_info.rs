@@ -13,9 +13,10 @@ use crate::metrics::collect::{collect, View};
 use crate::metrics::text::status_rows;
 use crate::protocol::ErrPacket;
 use crate::storage::gtid_scan::{scan_file, FileGtids};
-use crate::storage::purge::{PurgeError, Reason, RetentionPolicy};
+use crate::storage::purge::{PurgeError, Reason};
 use crate::storage::reader::{file_size, list_files, BinlogReader};
-use crate::storage::retention::{Blocked, Criterion};
+use crate::storage::retention::RetentionPolicy;
+use crate::storage::selection::{Blocked, Criterion};
 
 /// Version announced when nothing is stored yet.
 const DEFAULT_VERSION: &str = "10.11.0-MariaDB-binlogserver";

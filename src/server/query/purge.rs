@@ -15,7 +15,7 @@ use crate::binlog::BinlogFileName;
 use crate::protocol::ErrPacket;
 use crate::server::info::ServerInfo;
 use crate::server::session_vars::SessionVars;
-use crate::storage::retention::Criterion;
+use crate::storage::selection::Criterion;
 
 /// `PURGE …` after the `PURGE` keyword.
 pub(super) fn purge(

@@ -1,7 +1,7 @@
 //! Tests of the query evaluator, statement by statement: flavour
 //! differences, the replication `SHOW`s, session values, `KILL`, refusals
 //! and unknown statements. The fake server and the peer tables are in
-//! `query_tests.rs`.
+//! `tests.rs`.
 
 use super::tests::{check, rows, run, Expect, FakeInfo};
 use super::*;

@@ -8,17 +8,16 @@
 //! the client's `@master_heartbeat_period`; a non-blocking dump ends with
 //! EOF instead. Nothing past the durable end is ever read.
 
+mod compat;
+pub mod mariadb_gtid;
+pub mod start;
+
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
-use super::dump_compat::{for_capability, Compat};
-use super::dump_start::{self, Skip, Start};
-use super::session_vars::SessionVars;
-use super::state::durable_files;
-use super::Shared;
 use crate::binlog::checksum::compute_event_crc;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
@@ -29,8 +28,13 @@ use crate::net::{NetError, PacketStream};
 use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, BINLOG_DUMP_NON_BLOCK};
 use crate::protocol::writer::{put_lenenc_bytes, put_lenenc_int, put_u32};
 use crate::protocol::{ErrPacket, OkPacket};
+use crate::server::session_info::durable_files;
+use crate::server::session_vars::SessionVars;
+use crate::server::Shared;
 use crate::storage::reader::{file_size, BinlogReader};
 use crate::storage::StorageError;
+use compat::{for_capability, Compat};
+use start::{Skip, Start};
 
 /// `LOG_EVENT_SKIP_REPLICATION_F`: filtered for `SET skip_replication=1` clients.
 const LOG_EVENT_SKIP_REPLICATION_F: u16 = 0x8000;
@@ -177,13 +181,13 @@ impl<'a> BinlogSender<'a> {
         match request {
             DumpRequest::FilePos(cmd) => {
                 let start = match self.vars.slave_connect_state() {
-                    Some(state) if self.vars.mariadb_capability() >= 4 => dump_start::mariadb_gtid(
+                    Some(state) if self.vars.mariadb_capability() >= 4 => start::mariadb_gtid(
                         self.shared,
                         &state,
                         self.vars.gtid_strict_mode(),
                         self.vars.gtid_ignore_duplicates(),
                     )?,
-                    _ => dump_start::file_pos(self.shared, &cmd.file, u64::from(cmd.position))?,
+                    _ => start::file_pos(self.shared, &cmd.file, u64::from(cmd.position))?,
                 };
                 Ok((cmd.flags, cmd.server_id, start))
             }
@@ -198,7 +202,7 @@ impl<'a> BinlogSender<'a> {
                 Ok((
                     cmd.flags,
                     cmd.server_id,
-                    dump_start::mysql_gtid(self.shared, &cmd.file, cmd.position, set)?,
+                    start::mysql_gtid(self.shared, &cmd.file, cmd.position, set)?,
                 ))
             }
         }
@@ -439,7 +443,7 @@ impl Stream<'_> {
                 let Skip::Mariadb { start, .. } = &mut self.skip else { return Ok(None) };
                 Ok(Some(
                     start
-                        .on_group(g.triple(), || dump_start::binlog_state(shared))
+                        .on_group(g.triple(), || start::binlog_state(shared))
                         .map_err(DumpError::Refuse)?,
                 ))
             }

@@ -23,37 +23,24 @@
 //! The evaluator does no I/O itself apart from reading the clock for `UNIX_TIMESTAMP()`
 //! in [`evaluate`]; [`evaluate_at`] takes the time as an argument. No I/O.
 //!
-//! The split files (`query_*.rs`, declared here with `#[path]` so the
-//! server module's list stays short): `query_lexer.rs` tokens,
-//! `query_parser.rs` the cursor and terms, `query_expr.rs` term evaluation,
-//! `query_sysvars.rs` the system-variable table, `query_set.rs`,
-//! `query_select.rs`, `query_show.rs` (`SHOW VARIABLES`/`STATUS`/…) and
-//! `query_show_repl.rs` (`SHOW BINARY LOGS`/`MASTER STATUS`/`SLAVE …`);
-//! tests in `query_tests.rs` and `query_statement_tests.rs`.
+//! The submodules: `lexer` tokens, `parser` the cursor and terms, `expr`
+//! term evaluation, `sysvars` the system-variable table, `set`, `select`,
+//! `show` (`SHOW VARIABLES`/`STATUS`/…), `show_repl` (`SHOW BINARY
+//! LOGS`/`MASTER STATUS`/`SLAVE …`) and `purge`; tests in `tests.rs` and
+//! `statement_tests.rs`.
 
-#[path = "query_expr.rs"]
 mod expr;
-#[path = "query_lexer.rs"]
 mod lexer;
-#[path = "query_parser.rs"]
 mod parser;
-#[path = "query_purge.rs"]
 mod purge;
-#[path = "query_select.rs"]
 mod select;
-#[path = "query_set.rs"]
 mod set;
-#[path = "query_show.rs"]
 mod show;
-#[path = "query_show_repl.rs"]
 mod show_repl;
 #[cfg(test)]
-#[path = "query_statement_tests.rs"]
 mod statement_tests;
-#[path = "query_sysvars.rs"]
 mod sysvars;
 #[cfg(test)]
-#[path = "query_tests.rs"]
 mod tests;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use super::gtid_start::MariaStart;
-use super::state::durable_files;
-use super::Shared;
+use super::mariadb_gtid::MariaStart;
 use crate::binlog::gtid::GtidTriple;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::BinlogFileName;
 use crate::protocol::ErrPacket;
+use crate::server::session_info::durable_files;
+use crate::server::Shared;
 use crate::storage::gtid_scan::{scan_file, scan_head, BinlogState, FileGtids, GtidState};
 
 /// What to skip while streaming.
