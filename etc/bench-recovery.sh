@@ -2,7 +2,7 @@
 # etc/bench-recovery.sh — startup recovery time for a large last binlog file.
 #
 # Builds a valid MariaDB binlog of SIZE bytes (default 1 GiB) with the codec
-# (tests/recovery_bench.rs: a real transaction from the fixture set, GTID,
+# (tests/it/recovery_bench.rs: a real transaction from the fixture set, GTID,
 # ANNOTATE_ROWS, TABLE_MAP, WRITE_ROWS, XID, repeated with log_pos and
 # CRC-32 rewritten) in two shapes, `small` (74-byte events on average, the
 # worst case) and `large` (1 MiB ANNOTATE_ROWS events), and times
@@ -45,7 +45,7 @@ mkdir -p target/bench
 out=target/bench/recovery.log
 echo "bench-recovery: $SIZE bytes, shapes $SHAPE, $RUNS warm runs; output in $out" >&2
 rc=0
-cargo test --release --test recovery_bench -- --ignored --nocapture >"$out" 2>&1 || rc=$?
+cargo test --release --test it -- recovery_bench:: --ignored --nocapture >"$out" 2>&1 || rc=$?
 if [ "$rc" != 0 ]; then
   echo "bench-recovery: FAILED (exit $rc):" >&2
   tail -n 40 "$out" >&2

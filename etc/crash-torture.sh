@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # etc/crash-torture.sh — the long crash torture (issue 4, part 2).
 #
-# Runs tests/crash_torture.rs with many more cycles than CI (10): a throwaway
+# Runs tests/it/crash_torture.rs with many more cycles than CI (10): a throwaway
 # MariaDB 10.11 primary on loopback with AFTER_SYNC semi-sync and a one-hour
 # rpl_semi_sync_master_timeout, 4 clients committing small transactions, and
 # binlogserver killed with SIGKILL at random moments (plain load, around
@@ -42,7 +42,7 @@ mkdir -p target/bench
 out=target/bench/crash-torture.log
 echo "crash torture: $CYCLES cycles; full output in $out" >&2
 rc=0
-BLS_TORTURE_CYCLES=$CYCLES cargo test --release --test crash_torture -- --nocapture >"$out" 2>&1 || rc=$?
+BLS_TORTURE_CYCLES=$CYCLES cargo test --release --test it -- crash_torture:: --nocapture >"$out" 2>&1 || rc=$?
 grep -E '^(crash torture:|cycle [0-9]+ done)' "$out" | tail -n 3 >&2 || true
 if [ "$rc" != 0 ]; then
   echo "crash-torture: FAILED (exit $rc); last lines of $out:" >&2

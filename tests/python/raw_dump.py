@@ -4,7 +4,7 @@ file and position, after setting exactly the session variables given with
 --set (nothing else: no @mariadb_slave_capability unless asked). Prints one
 line per event received: its bytes in hex; then "eof".
 
-Used by tests/serve_like_the_primary.rs to compare, byte for byte, what
+Used by tests/it/serve_like_the_primary.rs to compare, byte for byte, what
 binlogserver and a real primary send to the same request. Exit status 2 and
 an "error: ..." line on failure.
 """

@@ -2,7 +2,7 @@
 """Reads a binlog stream with python-mysql-replication and prints one JSON
 line per event, then one summary line.
 
-Used by the end-to-end tests (tests/common/python.rs) against binlogserver
+Used by the end-to-end tests (tests/it/common/python.rs) against binlogserver
 and, as a self-test of the harness, against a real MariaDB primary. Every
 event the library yields is printed with its header fields; the test compares
 them with the events in the stored binlog files.

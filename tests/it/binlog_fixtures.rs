@@ -6,10 +6,6 @@
 //! states are checked against the bytes; cutting a file anywhere must leave
 //! a scan that stops at the last whole transaction.
 
-// clippy.toml allows these in tests, but clippy counts only `#[test]`
-// functions and `#[cfg(test)]` modules as tests, not this file's helpers.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

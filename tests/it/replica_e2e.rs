@@ -7,11 +7,9 @@
 //! temporary directory. If `mariadbd` is missing the tests fail and say what
 //! to install. Set `BLS_KEEP_TEST_DIRS=1` to keep the directories.
 
-mod common;
+use crate::common::{wait_acked, wait_semi_sync_client};
 
-use common::{wait_acked, wait_semi_sync_client};
-
-use common::{
+use crate::common::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
     big_row, gtid_seq_of, largest_event, local_binlog_files, mixed_workload, snapshot_dir, tool,
     wait_caught_up, wait_until, Binlogserver, KillOnDrop, Load, MariaDb, PrimaryOpts, TestDir,
@@ -53,7 +51,7 @@ fn assert_failed_exit(bls: &Binlogserver, what: &str) {
     assert!(
         !status.success(),
         "binlogserver must exit with a non-zero status when {what}, got {status}; log:\n{}",
-        common::tail(&bls.log(), 40)
+        crate::common::tail(&bls.log(), 40)
     );
 }
 
@@ -65,7 +63,7 @@ fn assert_error_logged(bls: &Binlogserver, needles: &[&str]) {
         errors.iter().any(|l| needles.iter().all(|n| l.contains(n))),
         "no ERROR line of binlogserver's log contains all of {needles:?}; ERROR lines:\n{}\nlog tail:\n{}",
         errors.join("\n"),
-        common::tail(&log, 40)
+        crate::common::tail(&log, 40)
     );
 }
 
@@ -167,7 +165,7 @@ fn harness_accepts_a_mariadb_binlog_raw_copy() {
         let mut bad = good.clone();
         edit(&mut bad);
         fs::write(&path, &bad).expect("write the edited copy");
-        let report = common::compare_binlogs(&primary, copy.path());
+        let report = crate::common::compare_binlogs(&primary, copy.path());
         fs::write(&path, &good).expect("restore the copy");
         let report = report.expect_err("the edited copy must not compare equal");
         assert!(report.contains(needle), "report for {file} lacks {needle:?}:\n{report}");
@@ -180,8 +178,8 @@ fn harness_accepts_a_mariadb_binlog_raw_copy() {
     expect_diff(&|b| b.push(0), &live, "local copy has extra bytes");
     expect_diff(&|b| b[1000] ^= 1, closed, "in event");
     fs::rename(copy.join(closed), copy.join("moved")).expect("move a file away");
-    let report =
-        common::compare_binlogs(&primary, copy.path()).expect_err("a missing file must be noticed");
+    let report = crate::common::compare_binlogs(&primary, copy.path())
+        .expect_err("a missing file must be noticed");
     assert!(report.contains("mysql-bin.000001: missing"), "{report}");
 }
 

@@ -11,17 +11,6 @@
 //! three are cut at every byte offset. Several binlogservers (different
 //! server ids, `--listen off`) run in parallel on separate copies.
 
-// Test code: a panic is how a helper reports a failure.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
-
-mod common;
-
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -30,11 +19,11 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use binlogserver::binlog::walk;
-use common::{
+use crate::common::{
     assert_same_binlogs, local_binlog_files, wait_binlog_checkpointed, wait_caught_up,
     Binlogserver, MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
 };
+use binlogserver::binlog::walk;
 
 const CATCH_UP: Duration = Duration::from_secs(60);
 const WORKERS: usize = 4;

@@ -5,16 +5,12 @@
 //! `/proc/PID/cmdline` when given by `--replica-password-file` or
 //! `MYSQL_PWD`, and a listener on loopback unless told otherwise.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-
-mod common;
-
-use binlogserver::cli::{self, CliOutcome};
-use common::raw_client::{
+use crate::common::raw_client::{
     assert_still_serves, err_code, fixture_dir, login_response, serve_fixture, start_listening,
     RawConn, RAW_PASSWORD, RAW_USER,
 };
-use common::{bls_client, free_port, Binlogserver, TestDir};
+use crate::common::{bls_client, free_port, Binlogserver, TestDir};
+use binlogserver::cli::{self, CliOutcome};
 use std::collections::HashSet;
 use std::fs;
 use std::time::Duration;

@@ -7,10 +7,6 @@
 //! dropped; directories are removed on drop unless `BLS_KEEP_TEST_DIRS` is
 //! set. When `mariadbd` or its tools are missing the harness panics with the
 //! install command; a test never passes without the real server.
-#![allow(dead_code, unused_imports)]
-// clippy.toml's allow-*-in-tests reaches only `#[test]` functions; this
-// harness is test code too, and a panic is how it reports a failure.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod binlogs;
 mod binlogserver;
@@ -27,30 +23,27 @@ mod workload;
 pub(crate) use binlogs::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
     binlog_events, compare_binlogs, largest_event, local_binlog_files, snapshot_dir,
-    wait_binlog_checkpointed, wait_caught_up, DirSnapshot, EventInfo,
+    wait_binlog_checkpointed, wait_caught_up,
 };
 pub(crate) use binlogserver::{wait_semi_sync_client, Binlogserver};
 pub(crate) use faults::{
-    assert_gtids_contiguous, count_in_log, follow_port, listen_port, stored_gtids, DUMP_REQUEST,
-    LINK_LOST,
+    assert_gtids_contiguous, count_in_log, follow_port, listen_port, DUMP_REQUEST, LINK_LOST,
 };
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
-pub(crate) use python::{read_events, try_read_events, venv_python, PyEvent, PyRead, ReadOpts};
+pub(crate) use python::{read_events, try_read_events, venv_python, ReadOpts};
 pub(crate) use relay::{Relay, RelayDir};
 pub(crate) use replica::{
-    assert_replicating, assert_same_tables, checksum_tables, describe_slave_status, run_vertical,
-    user_databases, vertical_rows, wait_replica_caught_up, wait_replica_caught_up_checking,
-    ReplicaOpts, UseGtid,
+    assert_replicating, assert_same_tables, describe_slave_status, run_vertical, vertical_rows,
+    wait_replica_caught_up, wait_replica_caught_up_checking, ReplicaOpts, UseGtid,
 };
 pub(crate) use serving::{
     bls_client, bls_log_excerpt, bls_repl_client, bls_sql, follow_and_serve, follow_and_serve_at,
-    listen_addr, serve_dir, FOLLOW_ARGS,
+    serve_dir, FOLLOW_ARGS,
 };
 pub(crate) use stream::{
-    assert_received, compare_stream, expected_events, is_made_up, start_file_for, stored_file,
-    Gtid, GtidState, Start, StoredEvent, StoredFile, ANNOTATE_ROWS_TYPE, MARIA_GTID_TYPE,
-    MYSQL_GTID_TYPE,
+    assert_received, compare_stream, expected_events, stored_file, Gtid, GtidState, Start,
+    ANNOTATE_ROWS_TYPE, MARIA_GTID_TYPE, MYSQL_GTID_TYPE,
 };
 pub(crate) use workload::{big_row, mixed_workload, wait_acked, Load};
 

@@ -1,5 +1,5 @@
 //! Network faults on both links of binlogserver, injected by a relay
-//! (tests/common/relay.rs): primary -> relay -> binlogserver (semi-sync,
+//! (tests/it/common/relay.rs): primary -> relay -> binlogserver (semi-sync,
 //! `--heartbeat 1`) and binlogserver -> relay -> a real MariaDB replica
 //! (heartbeat 1 s, connect retry 1 s, `slave_net_timeout` 4 s).
 //!
@@ -12,9 +12,7 @@
 //! SO_LINGER), which binlogserver and the replica both see as a connection
 //! that broke inside a packet.
 
-mod common;
-
-use common::{
+use crate::common::{
     assert_gtids_contiguous, assert_same_binlogs, assert_same_tables, big_row, bls_sql,
     count_in_log, follow_port, largest_event, listen_port, local_binlog_files, wait_acked,
     wait_caught_up, wait_replica_caught_up_checking, wait_semi_sync_client, wait_until,

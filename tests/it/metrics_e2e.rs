@@ -8,11 +8,7 @@
 //! If `mariadbd` is missing the tests fail and say what to install. Set
 //! `BLS_KEEP_TEST_DIRS=1` to keep the directories.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-
-mod common;
-
-use common::{
+use crate::common::{
     bls_log_excerpt, bls_sql, follow_and_serve, local_binlog_files, mixed_workload, tool,
     wait_caught_up, wait_for, wait_semi_sync_client, wait_until_ok, Binlogserver, KillOnDrop,
     MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,

@@ -9,15 +9,9 @@
 //! `python3` or PyPI is missing the tests fail and say what to install. Set
 //! `BLS_KEEP_TEST_DIRS=1` to keep the directories.
 
-// clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
-// helpers here are test code too, and a panic is how they report a failure.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+use crate::common::{wait_acked, wait_semi_sync_client};
 
-mod common;
-
-use common::{wait_acked, wait_semi_sync_client};
-
-use common::{
+use crate::common::{
     assert_received, assert_replicating, assert_same_binlog_set, assert_same_binlogs,
     assert_same_tables, big_row, bls_client, bls_log_excerpt, bls_sql, compare_stream,
     describe_slave_status, expected_events, follow_and_serve, follow_and_serve_at,
@@ -69,15 +63,15 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration, what: &str) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let mut child = KillOnDrop(child);
-    let status = common::try_wait_for(timeout, || child.0.try_wait().expect("try_wait"));
+    let status = crate::common::try_wait_for(timeout, || child.0.try_wait().expect("try_wait"));
     let stdout = fs::read(&out).unwrap_or_default();
     let stderr = fs::read(&err).unwrap_or_default();
     match status {
         Some(status) => Output { status, stdout, stderr },
         None => panic!(
             "{what} did not finish within {timeout:?}; stdout:\n{}\nstderr:\n{}",
-            common::tail(&String::from_utf8_lossy(&stdout), 20),
-            common::tail(&String::from_utf8_lossy(&stderr), 20)
+            crate::common::tail(&String::from_utf8_lossy(&stdout), 20),
+            crate::common::tail(&String::from_utf8_lossy(&stderr), 20)
         ),
     }
 }
@@ -154,9 +148,9 @@ fn python_reads(port: u16, dir: &Path, files: &[String], bls: Option<&Binlogserv
     );
 }
 
-fn parse_maria_gtid(g: &str) -> common::Gtid {
+fn parse_maria_gtid(g: &str) -> crate::common::Gtid {
     let n: Vec<u64> = g.split('-').map(|x| x.parse().expect("GTID number")).collect();
-    common::Gtid::Maria {
+    crate::common::Gtid::Maria {
         domain: u32::try_from(n[0]).expect("domain"),
         server: u32::try_from(n[1]).expect("server"),
         seq: n[2],
@@ -252,7 +246,7 @@ fn harness_replica_follows_the_primary_directly() {
 #[test]
 fn harness_python_reads_every_event_from_the_primary() {
     let begin = Instant::now();
-    common::venv_python();
+    crate::common::venv_python();
     eprintln!("venv ready after {} ms", begin.elapsed().as_millis());
     let primary = MariaDb::primary(PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() });
     three_files_of_history(&primary);
@@ -537,7 +531,7 @@ fn mariadb_binlog_stop_never_follows_new_writes() {
     // It has the existing history...
     wait_until_ok(CATCH_UP, "mariadb-binlog to copy the existing binlog", || {
         running();
-        common::compare_binlogs(&primary, copy.path())
+        crate::common::compare_binlogs(&primary, copy.path())
     });
     // ...and follows new writes and rotations.
     mixed_workload(&primary, 20);
@@ -548,7 +542,7 @@ fn mariadb_binlog_stop_never_follows_new_writes() {
     wait_caught_up(&primary, data.path(), CATCH_UP);
     wait_until_ok(CATCH_UP, "mariadb-binlog to follow the new writes", || {
         running();
-        common::compare_binlogs(&primary, copy.path())
+        crate::common::compare_binlogs(&primary, copy.path())
     });
     assert_eq!(binlog_names(&primary).len(), 3);
     assert_same_binlog_set(&primary, copy.path());
@@ -558,7 +552,7 @@ fn mariadb_binlog_stop_never_follows_new_writes() {
 
 #[test]
 fn python_mysql_replication_reads_every_event() {
-    common::venv_python();
+    crate::common::venv_python();
     let primary = MariaDb::primary(PrimaryOpts::default());
     let data = TestDir::new("bls-data");
     let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
@@ -638,7 +632,7 @@ fn operator_statements() {
         "SHOW GLOBAL VARIABLES LIKE 'BINLOG_CHECKSUM'"
     );
 
-    let status = run_vertical(common::bls_repl_client(port), "SHOW SLAVE STATUS")
+    let status = run_vertical(crate::common::bls_repl_client(port), "SHOW SLAVE STATUS")
         .unwrap_or_else(|e| panic!("SHOW SLAVE STATUS failed on binlogserver: {e}"));
     let rows = vertical_rows(&status);
     assert_eq!(rows.len(), 1, "SHOW SLAVE STATUS:\n{status}");

@@ -12,13 +12,7 @@
 //! different servers do not follow from each other, so GTID reads use a
 //! single file.
 
-// clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
-// helpers here are test code too, and a panic is how they report a failure.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-
-mod common;
-
-use common::{
+use crate::common::{
     assert_received, bls_client, bls_log_excerpt, read_events, serve_dir, stored_file,
     try_read_events, Binlogserver, GtidState, ReadOpts, Start, TestDir, MYSQL_GTID_TYPE,
 };
@@ -343,9 +337,10 @@ fn mysql_show_master_status_has_the_executed_gtid_set() {
         let fixtures = [fixture];
         let (dir, bls, port) = serve(&fixtures);
         let size = fs::metadata(dir.dir.join("mysql-bin.000001")).expect("stat").len();
-        let status = common::run_vertical(bls_client(port, USER, PASSWORD), "SHOW MASTER STATUS")
-            .unwrap_or_else(|e| panic!("SHOW MASTER STATUS failed: {e}"));
-        let rows = common::vertical_rows(&status);
+        let status =
+            crate::common::run_vertical(bls_client(port, USER, PASSWORD), "SHOW MASTER STATUS")
+                .unwrap_or_else(|e| panic!("SHOW MASTER STATUS failed: {e}"));
+        let rows = crate::common::vertical_rows(&status);
         assert_eq!(rows.len(), 1, "SHOW MASTER STATUS for {fixture}:\n{status}");
         let get = |k: &str| rows[0].get(k).cloned().unwrap_or_default();
         assert_eq!(

@@ -23,17 +23,6 @@
 //! replays a run. A summary line starting with `torture summary:` is
 //! printed at the end.
 
-// Test code: a panic is how a helper reports a failure.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
-
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Cursor, Write};
@@ -44,14 +33,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use binlogserver::binlog::{walk, EventType, GtidTriple, MariaGtid};
-use binlogserver::storage::datadir::DataDir;
-use binlogserver::storage::recovery::{recover_with, walk_file};
-use common::{
+use crate::common::{
     assert_index_matches, assert_same_binlog_set, assert_same_binlogs, local_binlog_files,
     wait_binlog_checkpointed, wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver,
     MariaDb, PrimaryOpts, TestDir,
 };
+use binlogserver::binlog::{walk, EventType, GtidTriple, MariaGtid};
+use binlogserver::storage::datadir::DataDir;
+use binlogserver::storage::recovery::{recover_with, walk_file};
 
 const CATCH_UP: Duration = Duration::from_secs(60);
 const CONNECT: Duration = Duration::from_secs(20);
@@ -295,7 +284,7 @@ fn assert_acked_present(files: &[(String, Vec<u64>)], acked: &[Acked], what: &st
     let stored: BTreeSet<u64> = files.iter().flat_map(|f| f.1.iter().copied()).collect();
     let mut by_gtid = BTreeMap::new();
     for a in acked {
-        let seq = common::gtid_seq_of(&a.gtid);
+        let seq = crate::common::gtid_seq_of(&a.gtid);
         assert!(seq > 0, "bad gtid {a:?}");
         assert!(by_gtid.insert(seq, a).is_none(), "two commits report GTID {}", a.gtid);
         assert!(

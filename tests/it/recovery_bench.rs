@@ -14,26 +14,15 @@
 //! default 3). A cold run follows the warm ones when
 //! `/proc/sys/vm/drop_caches` is writable.
 
-// Test code: a panic is how a helper reports a failure.
-#![allow(
-    clippy::expect_used,
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::cast_possible_truncation
-)]
-
-mod common;
-
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use crate::common::TestDir;
 use binlogserver::binlog::{crc32, walk};
 use binlogserver::storage::datadir::DataDir;
 use binlogserver::storage::recovery::recover;
-use common::TestDir;
 
 const FIXTURE: &str = "tests/fixtures/binlogs/mysql_common/mariadb-bin.000001";
 

@@ -6,13 +6,7 @@
 //! otherwise they fail and say so. Root bypasses `chmod 000`, so the
 //! unwritable case is a read-only mount instead.
 
-// clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
-// helpers here are test code too, and a panic is how they report a failure.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-
-mod common;
-
-use common::{
+use crate::common::{
     assert_index_matches, assert_same_binlogs, big_row, local_binlog_files, running_as_root, tail,
     wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver, MariaDb, PrimaryOpts, TestDir,
     FOLLOW_ARGS,

@@ -166,11 +166,6 @@ impl Relay {
         self.shared.forwarded[dir as usize].load(Ordering::SeqCst)
     }
 
-    /// Links that are still open.
-    pub(crate) fn live(&self) -> usize {
-        self.live_links().len()
-    }
-
     fn live_links(&self) -> Vec<Arc<Link>> {
         let mut links = self.shared.links.lock().expect("links lock");
         links.retain(|l| !l.is_closed());

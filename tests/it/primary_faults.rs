@@ -7,12 +7,7 @@
 //! RESET MASTER and purge at start (tests/replica_e2e.rs), start points and
 //! unknown GTIDs (tests/start_points.rs).
 
-// Helpers outside #[test] functions are test code too.
-#![allow(clippy::expect_used, clippy::indexing_slicing)]
-
-mod common;
-
-use common::{
+use crate::common::{
     assert_dir_unchanged, assert_gtids_contiguous, assert_index_matches, assert_same_binlog_set,
     assert_same_binlogs, binlog_events, count_in_log, follow_port, mixed_workload, snapshot_dir,
     tail, wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver, MariaDb, PrimaryOpts,
@@ -269,7 +264,7 @@ fn statement_workload(primary: &MariaDb, db: &str) -> u64 {
 
 /// QUERY events whose statement is `COMMIT`, in all stored files.
 fn commit_query_events(dir: &std::path::Path) -> usize {
-    common::local_binlog_files(dir)
+    crate::common::local_binlog_files(dir)
         .iter()
         .map(|f| {
             let bytes = fs::read(dir.join(f)).expect("read a stored binlog");

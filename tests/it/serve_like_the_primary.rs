@@ -9,11 +9,8 @@
 //!   events as `BEGIN`, annotate rows, GTID lists and checkpoints as dummy
 //!   events of the same size, or left out; the two streams are equal byte
 //!   for byte, at every capability level.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-mod common;
-
-use common::{
+use crate::common::{
     describe_slave_status, follow_and_serve, mixed_workload, venv_python, wait_caught_up,
     wait_semi_sync_client, wait_until, MariaDb, PrimaryOpts, ReplicaOpts, TestDir, UseGtid,
     REPL_PASSWORD, REPL_USER,

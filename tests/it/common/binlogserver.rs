@@ -21,7 +21,7 @@ pub(crate) struct Binlogserver {
     args: Vec<String>,
     log_path: PathBuf,
     // Dropped last, after the process is killed.
-    logdir: TestDir,
+    _logdir: TestDir,
 }
 
 impl Binlogserver {
@@ -55,7 +55,7 @@ impl Binlogserver {
             exit: Mutex::new(None),
             args: args.iter().map(|s| (*s).to_owned()).collect(),
             log_path,
-            logdir,
+            _logdir: logdir,
         }
     }
 
@@ -97,11 +97,6 @@ impl Binlogserver {
     /// The process id.
     pub(crate) fn pid(&self) -> u32 {
         self.child.lock().expect("child lock").id()
-    }
-
-    /// The arguments it was started with.
-    pub(crate) fn args(&self) -> &[String] {
-        &self.args
     }
 
     /// Everything it printed so far.

@@ -3,11 +3,9 @@
 //! first stored file is the named one, or the one holding the first
 //! transaction after the GTID position, from its first byte.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     assert_same_binlogs, local_binlog_files, mixed_workload, wait_caught_up, wait_until,
     Binlogserver, MariaDb, PrimaryOpts, TestDir,
 };

@@ -7,7 +7,7 @@
 //! Where `python3`, its `venv` module or PyPI is missing the harness panics
 //! and says what to install; a test never passes without the real client.
 
-use super::{tail, wait_for};
+use super::tail;
 use std::collections::BTreeMap;
 use std::env;
 use std::fs;

@@ -273,14 +273,6 @@ impl MariaDb {
             .collect()
     }
 
-    /// True while the process has not exited.
-    pub(crate) fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(child) => matches!(child.try_wait(), Ok(None)),
-            None => false,
-        }
-    }
-
     /// Clean `SHUTDOWN`, waiting until the process has exited.
     pub(crate) fn shutdown(&mut self) {
         // The client may see the connection drop instead of an OK.

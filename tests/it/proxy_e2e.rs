@@ -5,21 +5,11 @@
 //! semi-sync ACKs reach the primary) and the proxy's output must show the
 //! decoded packets.
 
-// clippy.toml's allow-*-in-tests reaches only #[test] functions, not helpers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
-
-mod common;
-
 use std::fs;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     assert_same_binlogs, tool, wait_caught_up, wait_for, wait_semi_sync_client, wait_until,
     Binlogserver, MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
 };

@@ -6,13 +6,7 @@
 //!
 //! If `mariadbd` is missing the first test fails and says what to install.
 
-// clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
-// helpers here are test code too, and a panic is how they report a failure.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-
-mod common;
-
-use common::{
+use crate::common::{
     bls_client, wait_for, wait_semi_sync_client, wait_until_ok, Binlogserver, MariaDb, PrimaryOpts,
     TestDir, REPL_PASSWORD, REPL_USER,
 };

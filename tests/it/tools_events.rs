@@ -3,22 +3,12 @@
 //! copied), and on corrupted copies: each problem must make the tool exit 1
 //! with a line naming the file and the offset.
 
-// clippy.toml's allow-*-in-tests reaches only #[test] functions, not helpers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::cast_possible_truncation
-)]
-
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::{MariaDb, PrimaryOpts, TestDir};
 use binlogserver::binlog::{scan, walk};
-use common::{MariaDb, PrimaryOpts, TestDir};
 
 const FIXTURES: &str = "tests/fixtures/binlogs";
 

@@ -5,18 +5,14 @@
 //! real `recover` on a data directory must truncate the file to the end of
 //! the last complete transaction before the cut.
 
-#![allow(clippy::cast_possible_truncation)]
-
-mod common;
-
 use std::fs;
 use std::io::Cursor;
 use std::path::Path;
 
+use crate::common::TestDir;
 use binlogserver::binlog::scan::walk;
 use binlogserver::storage::datadir::DataDir;
 use binlogserver::storage::recovery::{recover, walk_file};
-use common::TestDir;
 
 const FIXTURES: &[&str] = &[
     "mysql_common/mariadb-bin.000001",

@@ -13,13 +13,7 @@
 //! Needs `strace` (CI installs it) and ptrace permission; without either
 //! the test fails and says so.
 
-// clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
-// helpers here are test code too, and a panic is how they report a failure.
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-
-mod common;
-
-use common::{
+use crate::common::{
     assert_same_binlogs, tail, tail_file, tool, wait_acked, wait_caught_up, wait_for,
     wait_semi_sync_client, wait_until, Binlogserver, KillOnDrop, Load, MariaDb, PrimaryOpts,
     TestDir, FOLLOW_ARGS, REPL_PASSWORD, REPL_USER,

@@ -3,8 +3,8 @@
 //! and the GTID check of the stored files (no gap, no duplicate).
 
 use super::binlogs::{binlog_events, local_binlog_files};
-use super::binlogserver::{Binlogserver, BINLOGSERVER_ID};
-use super::mariadb::{MariaDb, REPL_PASSWORD, REPL_USER};
+use super::binlogserver::Binlogserver;
+use super::mariadb::MariaDb;
 use super::serving::FOLLOW_ARGS;
 use super::stream::MARIA_GTID_TYPE;
 use super::wait_for;

@@ -9,15 +9,11 @@
 //! afterwards a normal client (`mariadb`, `mariadb-binlog --raw`) is still
 //! served, and the server's threads and memory return to where they were.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-
-mod common;
-
-use common::raw_client::{
+use crate::common::raw_client::{
     assert_one_log_line, assert_still_serves, err_code, fixture_dir, login_response, proc_status,
     serve_fixture, RawConn, RAW_PASSWORD, RAW_USER,
 };
-use common::wait_until_ok;
+use crate::common::wait_until_ok;
 use std::io::Write;
 use std::net::Shutdown;
 use std::thread;

@@ -1,0 +1,41 @@
+//! The integration and end-to-end tests: one test binary (one link, one
+//! harness), one module per area. `common` is the shared harness: temporary
+//! directories, real `mariadbd` servers, the `binlogserver` binary, binlog
+//! comparisons, workloads, fault relays and the Python clients' venv.
+//!
+//! Run one area with `cargo test --release --test it -- serve_e2e::`; the
+//! README's test command (`.ci/run`) runs them all.
+
+// clippy.toml's allow-*-in-tests reaches only `#[test]` functions; the
+// helpers here are test code too, and a panic is how they report a failure.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
+
+mod binlog_fixtures;
+mod config_file;
+mod crash_torture;
+mod disk_faults;
+mod listener_abuse;
+mod metrics_e2e;
+mod network_faults;
+mod primary_faults;
+mod proxy_e2e;
+mod recovery;
+mod recovery_bench;
+mod replica_e2e;
+mod retention_e2e;
+mod security;
+mod serve_e2e;
+mod serve_like_the_primary;
+mod serve_mysql_fixtures;
+mod start_points;
+mod strace_ack;
+mod tools_events;
+mod torn_tail;
