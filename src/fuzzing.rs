@@ -22,9 +22,10 @@ use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlav
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
 use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader};
 use crate::protocol::Reader;
-use crate::server::info::{ServerInfo, SlaveHost, UpstreamStatus};
+use crate::server::info::{ServerInfo, SlaveHost};
 use crate::server::query::evaluate_at;
 use crate::server::session_vars::SessionVars;
+use crate::status::UpstreamStatus;
 use crate::storage::recovery::walk_file;
 
 /// Payload cap for the packet targets: small, so a length prefix near

@@ -41,9 +41,9 @@ pub mod help;
 pub mod metrics;
 pub mod net;
 pub mod protocol;
-pub mod proxy;
 pub mod server;
 pub mod shutdown;
+pub mod status;
 pub mod storage;
 pub mod tools;
 pub mod upstream;
@@ -58,12 +58,11 @@ pub use config::Config;
 pub use error::{Error, Result};
 
 use metrics::http::{Exporter, Source};
-use metrics::Metrics;
-use server::info::UpstreamStatus;
 use server::listener::Listener;
 use server::registry::Registry;
 use server::Shared;
 use shutdown::Shutdown;
+use status::{Counters, UpstreamStatus};
 use storage::budget::ByteBudget;
 use storage::datadir::DataDir;
 use storage::index::BinlogIndex;
@@ -84,8 +83,21 @@ struct Parts {
     watermark: Watermark,
     registry: Arc<Registry>,
     status: Option<Arc<Mutex<UpstreamStatus>>>,
-    metrics: Arc<Metrics>,
+    counters: Arc<Counters>,
     shutdown: Shutdown,
+}
+
+impl Parts {
+    /// What the exporter reads (for `/metrics` and `SHOW STATUS`).
+    fn source(&self, config: &Config) -> Source {
+        Source {
+            counters: Arc::clone(&self.counters),
+            upstream: self.status.clone(),
+            dir: config.data_dir.clone(),
+            watermark: self.watermark.clone(),
+            registry: config.server.is_some().then(|| Arc::clone(&self.registry)),
+        }
+    }
 }
 
 /// Runs binlogserver until a fatal error (or `shutdown`).
@@ -106,7 +118,7 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         }))
     });
     let parts =
-        Parts { watermark, registry: Arc::default(), status, metrics: Arc::default(), shutdown };
+        Parts { watermark, registry: Arc::default(), status, counters: Arc::default(), shutdown };
     // One owner of the file list and the index, shared by the writer and purges.
     let index = BinlogIndex::with_store(dir.path(), dir.store(), recovered.files.clone());
     let readers = config.server.is_some().then(|| Arc::clone(&parts.registry) as Arc<dyn Readers>);
@@ -141,16 +153,13 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
 /// The `metrics` thread, with `--metrics`.
 fn start_exporter(config: &Config, parts: &Parts) -> Result<Option<thread::JoinHandle<()>>> {
     let Some(addr) = config.metrics else { return Ok(None) };
-    let source = Source {
-        metrics: Arc::clone(&parts.metrics),
-        upstream: parts.status.clone(),
-        dir: config.data_dir.clone(),
-        watermark: parts.watermark.clone(),
-        registry: config.server.is_some().then(|| Arc::clone(&parts.registry)),
-    };
-    let exporter = Exporter::bind(addr, source, parts.shutdown.clone()).map_err(|e| {
-        Error::Config { flag: "--metrics".into(), reason: format!("cannot listen on {addr}: {e}") }
-    })?;
+    let exporter =
+        Exporter::bind(addr, parts.source(config), parts.shutdown.clone()).map_err(|e| {
+            Error::Config {
+                flag: "--metrics".into(),
+                reason: format!("cannot listen on {addr}: {e}"),
+            }
+        })?;
     let handle = thread::Builder::new().name("metrics".into()).spawn(move || exporter.run());
     Ok(Some(handle.map_err(|_| Error::Thread("metrics"))?))
 }
@@ -171,7 +180,7 @@ fn start_listener(
         config: server.clone(),
         upstream: parts.status.clone(),
         shutdown: parts.shutdown.clone(),
-        metrics: Arc::clone(&parts.metrics),
+        status_rows: Some(Arc::new(parts.source(config))),
     });
     let listener = Listener::bind(shared).map_err(|e| Error::Config {
         flag: "--listen".into(),
@@ -205,7 +214,7 @@ fn follow(
         writer_rx,
         parts.watermark.clone(),
         budget.clone(),
-        Arc::clone(&parts.metrics),
+        Arc::clone(&parts.counters),
     );
     let writer_budget = budget.clone();
     let writer = thread::Builder::new()
@@ -224,7 +233,7 @@ fn follow(
         budget,
         parts.shutdown.clone(),
         status,
-        Arc::clone(&parts.metrics),
+        Arc::clone(&parts.counters),
     );
     let dump = thread::Builder::new()
         .name("upstream-dump".into())

@@ -1,4 +1,4 @@
-//! The one list of samples: built at read time from [`Metrics`], the
+//! The one list of samples: built at read time from [`Counters`], the
 //! upstream status, the data directory, the durable end and the registry of
 //! downstream connections. The exporter and `SHOW STATUS` both render it.
 
@@ -7,12 +7,11 @@ use std::sync::atomic::Ordering;
 
 use log::warn;
 
-use super::histogram::{Histogram, BUCKETS_US};
 use super::text::{Family, Kind, Sample, Value};
-use super::Metrics;
 use crate::binlog::BinlogFileName;
-use crate::server::info::UpstreamStatus;
 use crate::server::registry::{ConnectionView, Registry};
+use crate::status::histogram::{Histogram, BUCKETS_US};
+use crate::status::{Counters, UpstreamStatus};
 use crate::storage::reader::{file_size, list_files};
 use crate::storage::watermark::Watermark;
 
@@ -20,7 +19,7 @@ use crate::storage::watermark::Watermark;
 #[derive(Debug)]
 pub struct View<'a> {
     /// The counters.
-    pub metrics: &'a Metrics,
+    pub counters: &'a Counters,
     /// Our upstream; `None` when serving a directory without a primary.
     pub upstream: Option<UpstreamStatus>,
     /// The data directory.
@@ -35,7 +34,7 @@ pub struct View<'a> {
 
 /// Every metric family, in a fixed order.
 pub fn collect(v: &View<'_>) -> Vec<Family> {
-    let m = v.metrics;
+    let m = v.counters;
     let mut out = Vec::with_capacity(16);
     if let Some(up) = &v.upstream {
         out.extend(upstream(m, up, v.now_unix));
@@ -53,7 +52,7 @@ pub fn collect(v: &View<'_>) -> Vec<Family> {
     out
 }
 
-fn upstream(m: &Metrics, up: &UpstreamStatus, now_unix: u64) -> Vec<Family> {
+fn upstream(m: &Counters, up: &UpstreamStatus, now_unix: u64) -> Vec<Family> {
     let mut out = vec![
         gauge(
             "upstream_connected",
@@ -269,10 +268,10 @@ mod tests {
     #[test]
     fn upstream_figures_are_absent_without_a_primary_and_behind_only_while_connected() {
         let dir = std::path::PathBuf::from("/nonexistent/binlogserver-metrics-test");
-        let m = Metrics::default();
+        let m = Counters::default();
         let wm = Watermark::new();
         let mut view = View {
-            metrics: &m,
+            counters: &m,
             upstream: None,
             dir: &dir,
             watermark: &wm,

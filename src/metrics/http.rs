@@ -15,11 +15,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use log::{debug, info, warn};
 
 use super::collect::{collect, View};
-use super::text::{prometheus, Family};
-use super::Metrics;
-use crate::server::info::UpstreamStatus;
+use super::text::{prometheus, status_rows, Family};
 use crate::server::registry::Registry;
+use crate::server::StatusRows;
 use crate::shutdown::Shutdown;
+use crate::status::{Counters, UpstreamStatus};
 use crate::storage::watermark::Watermark;
 
 /// Largest request head (request line and headers) read.
@@ -37,7 +37,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[derive(Debug, Clone)]
 pub struct Source {
     /// The counters.
-    pub metrics: Arc<Metrics>,
+    pub counters: Arc<Counters>,
     /// Our upstream, when following a primary.
     pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
     /// The data directory.
@@ -57,13 +57,19 @@ impl Source {
             .map(|u| u.lock().unwrap_or_else(PoisonError::into_inner).clone());
         let now_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         collect(&View {
-            metrics: &self.metrics,
+            counters: &self.counters,
             upstream,
             dir: &self.dir,
             watermark: &self.watermark,
             registry: self.registry.as_deref(),
             now_unix,
         })
+    }
+}
+
+impl StatusRows for Source {
+    fn status_rows(&self) -> Vec<(String, String)> {
+        status_rows(&self.families())
     }
 }
 

@@ -19,35 +19,9 @@ pub struct SlaveHost {
     pub uuid: String,
 }
 
-/// Our own upstream, for `SHOW SLAVE STATUS`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UpstreamStatus {
-    /// Primary host.
-    pub host: String,
-    /// Primary port.
-    pub port: u16,
-    /// Replication user.
-    pub user: String,
-    /// True while the dump connection is up.
-    pub connected: bool,
-    /// The primary's file we are in.
-    pub file: String,
-    /// Our position in it (stored and durable).
-    pub position: u64,
-    /// Bytes behind the primary's end as last seen, if known.
-    pub behind_bytes: Option<u64>,
-    /// True when the session is semi-sync.
-    pub semi_sync: bool,
-    /// Semi-sync ACKs sent since start.
-    pub acks_sent: u64,
-    /// The last error, empty if none.
-    pub last_error: String,
-    /// The primary's server id.
-    pub primary_server_id: u32,
-}
-
 use crate::protocol::ErrPacket;
 use crate::server::session_vars::Warning;
+use crate::status::UpstreamStatus;
 use crate::storage::retention::RetentionPolicy;
 use crate::storage::selection::Criterion;
 

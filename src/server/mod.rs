@@ -21,12 +21,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+use crate::status::UpstreamStatus;
 use crate::storage::purge::Purger;
 use crate::storage::retention::RetentionPolicy;
 use crate::storage::watermark::Watermark;
-use info::UpstreamStatus;
 use registry::Registry;
 
 /// An account downstream clients may log in with.
@@ -76,6 +75,14 @@ pub struct Shared {
     pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
     /// Process-wide stop flag.
     pub shutdown: Shutdown,
-    /// Counters for `SHOW STATUS` (and the exporter).
-    pub metrics: Arc<Metrics>,
+    /// The `Binlogserver_*` rows of `SHOW STATUS`, from the exporter.
+    pub status_rows: Option<Arc<dyn StatusRows>>,
+}
+
+/// Where `SHOW STATUS` gets its `Binlogserver_*` rows: the exporter, which
+/// sits above the server and reads from it (the same figures it serves at
+/// `/metrics`).
+pub trait StatusRows: Send + Sync + fmt::Debug {
+    /// The rows as of now, `(name, value)`.
+    fn status_rows(&self) -> Vec<(String, String)>;
 }

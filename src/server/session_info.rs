@@ -5,13 +5,12 @@ use std::sync::PoisonError;
 
 use log::warn;
 
-use super::info::{ServerInfo, SlaveHost, UpstreamStatus};
+use super::info::{ServerInfo, SlaveHost};
 use super::session_vars::Warning;
 use super::Shared;
 use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, FormatDescription};
-use crate::metrics::collect::{collect, View};
-use crate::metrics::text::status_rows;
 use crate::protocol::ErrPacket;
+use crate::status::UpstreamStatus;
 use crate::storage::gtid_scan::{scan_file, FileGtids};
 use crate::storage::purge::{PurgeError, Reason};
 use crate::storage::reader::{file_size, list_files, BinlogReader};
@@ -98,7 +97,7 @@ impl ServerInfo for SessionInfo<'_> {
     }
 
     fn server_uuid(&self) -> String {
-        crate::upstream::session::replica_uuid(self.server_id())
+        crate::status::upstream::replica_uuid(self.server_id())
     }
 
     fn version(&self) -> String {
@@ -172,18 +171,7 @@ impl ServerInfo for SessionInfo<'_> {
     }
 
     fn metrics_status(&self) -> Vec<(String, String)> {
-        let upstream = self.upstream_status();
-        let now_unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        status_rows(&collect(&View {
-            metrics: &self.shared.metrics,
-            upstream,
-            dir: &self.shared.dir,
-            watermark: &self.shared.watermark,
-            registry: Some(&self.shared.registry),
-            now_unix,
-        }))
+        self.shared.status_rows.as_ref().map(|s| s.status_rows()).unwrap_or_default()
     }
 
     fn retention(&self) -> RetentionPolicy {

@@ -26,7 +26,7 @@ use super::index::BinlogIndex;
 use super::watermark::{DurablePosition, Watermark};
 use super::StorageError;
 use crate::binlog::BinlogFileName;
-use crate::metrics::Metrics;
+use crate::status::Counters;
 
 /// Unsynced bytes after which the writer fsyncs even without an ACK waiting.
 pub const SYNC_BYTES: u64 = 8 << 20;
@@ -109,7 +109,7 @@ pub struct Writer {
     ack_sink: Option<(u64, AckSink)>,
     watermark: Watermark,
     budget: ByteBudget,
-    metrics: Arc<Metrics>,
+    counters: Arc<Counters>,
 }
 
 impl Writer {
@@ -120,7 +120,7 @@ impl Writer {
         rx: Receiver<WriterMsg>,
         watermark: Watermark,
         budget: ByteBudget,
-        metrics: Arc<Metrics>,
+        counters: Arc<Counters>,
     ) -> Self {
         Writer {
             dir,
@@ -132,7 +132,7 @@ impl Writer {
             ack_sink: None,
             watermark,
             budget,
-            metrics,
+            counters,
         }
     }
 
@@ -238,7 +238,7 @@ impl Writer {
         let started = Instant::now();
         file.sync_data().map_err(StorageError::io("fsync", self.dir.file_path(name)))?;
         let took = started.elapsed();
-        self.metrics.fsync.observe(took);
+        self.counters.fsync.observe(took);
         debug!("fsync file={} bytes={} took_us={}", name, *len - self.synced, took.as_micros());
         let (name, len) = (name.clone(), *len);
         self.synced = len;
@@ -259,8 +259,8 @@ impl Writer {
         if let Some(ack) = newest {
             match sink(&ack) {
                 Ok(()) => {
-                    self.metrics.acks_sent.fetch_add(1, Ordering::Relaxed);
-                    self.metrics.ack_latency.observe(ack.arrived.elapsed());
+                    self.counters.acks_sent.fetch_add(1, Ordering::Relaxed);
+                    self.counters.ack_latency.observe(ack.arrived.elapsed());
                 }
                 Err(e) => {
                     debug!("semi-sync ack not sent, connection closing: {e}");

@@ -9,6 +9,7 @@
 pub mod describe;
 pub mod events;
 pub mod hexdump;
+pub mod proxy;
 pub mod verify;
 pub mod verify_file;
 
@@ -25,7 +26,7 @@ pub fn dispatch(args: &[String]) -> Option<ExitCode> {
     let code = match name.as_str() {
         "events" => events::main(rest),
         "verify" => verify::main(rest),
-        "proxy" => crate::proxy::main(rest),
+        "proxy" => proxy::main(rest),
         _ => return None,
     };
     Some(ExitCode::from(code))

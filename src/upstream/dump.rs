@@ -16,13 +16,13 @@ use super::session::{self, Session};
 use super::stream::{decode_fake_rotate, Action, StreamState};
 use super::{StartFrom, UpstreamConfig, UpstreamError};
 use crate::binlog::{BinlogFileName, EventHeader, EventType};
-use crate::metrics::Metrics;
 use crate::net::PacketStream;
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
 use crate::protocol::{ErrPacket, Reader};
-use crate::server::info::UpstreamStatus;
 use crate::shutdown::Shutdown;
+use crate::status::Counters;
+use crate::status::UpstreamStatus;
 use crate::storage::budget::ByteBudget;
 use crate::storage::writer::{AckRequest, WriterMsg};
 
@@ -46,7 +46,7 @@ pub struct DumpThread {
     budget: ByteBudget,
     shutdown: Shutdown,
     connections: u64,
-    metrics: Arc<Metrics>,
+    counters: Arc<Counters>,
     status: Arc<Mutex<UpstreamStatus>>,
 }
 
@@ -65,9 +65,9 @@ impl DumpThread {
         budget: ByteBudget,
         shutdown: Shutdown,
         status: Arc<Mutex<UpstreamStatus>>,
-        metrics: Arc<Metrics>,
+        counters: Arc<Counters>,
     ) -> Self {
-        DumpThread { cfg, state, writer, budget, shutdown, connections: 0, metrics, status }
+        DumpThread { cfg, state, writer, budget, shutdown, connections: 0, counters, status }
     }
 
     /// Updates the status shown by `SHOW SLAVE STATUS`.
@@ -77,7 +77,7 @@ impl DumpThread {
             s.file = file.as_str().to_owned();
             s.position = pos;
         }
-        s.acks_sent = self.metrics.acks_sent.load(Ordering::Relaxed);
+        s.acks_sent = self.counters.acks_sent.load(Ordering::Relaxed);
         update(&mut s);
     }
 
@@ -163,7 +163,7 @@ impl DumpThread {
             self.send(WriterMsg::AckSink { connection: self.connections, sink: Some(sink) })?;
         }
         let progress = Progress::new(primary_logs, list_logs);
-        self.metrics.caught_up.store(progress.caught_up, Ordering::Relaxed);
+        self.counters.caught_up.store(progress.caught_up, Ordering::Relaxed);
         let result = self.stream_events(&mut ps, semi_sync, progress);
         let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
         if semi_sync {
@@ -233,7 +233,7 @@ impl DumpThread {
                 (packet.len() - event.len(), need_ack)
             };
             let event_len = packet.len() - skip;
-            self.metrics.event_received(event_len);
+            self.counters.event_received(event_len);
             if need_ack {
                 // The primary restarts its packet numbering after a flagged event.
                 ps.expect_seq(1);
@@ -254,7 +254,7 @@ impl DumpThread {
                         Some((file, pos)),
                     ) = (event_type, self.state.position())
                     {
-                        progress.heartbeat(file, pos, &self.metrics);
+                        progress.heartbeat(file, pos, &self.counters);
                     }
                 }
                 Action::Open { file, create } => {
@@ -290,7 +290,7 @@ impl DumpThread {
                 self.flush(batch)?;
             }
             if let Some((file, pos)) = self.state.position() {
-                if progress.tick(file, pos, event_len as u64, &self.metrics) {
+                if progress.tick(file, pos, event_len as u64, &self.counters) {
                     let behind = progress.behind(file, pos);
                     self.report(|s| s.behind_bytes = behind);
                 }
@@ -431,10 +431,10 @@ impl Progress {
     }
 
     /// A heartbeat: the primary had nothing to send for a heartbeat period.
-    fn heartbeat(&mut self, file: &BinlogFileName, pos: u64, metrics: &Metrics) {
+    fn heartbeat(&mut self, file: &BinlogFileName, pos: u64, counters: &Counters) {
         if !self.caught_up {
             self.caught_up = true;
-            metrics.caught_up.store(true, Ordering::Relaxed);
+            counters.caught_up.store(true, Ordering::Relaxed);
             info!(
                 "caught up with the primary (idle: heartbeat received) file={file} position={pos}"
             );
@@ -470,12 +470,18 @@ impl Progress {
     }
 
     /// Counts an event; true about once a second (time to refresh the status).
-    fn tick(&mut self, file: &BinlogFileName, pos: u64, event_len: u64, metrics: &Metrics) -> bool {
+    fn tick(
+        &mut self,
+        file: &BinlogFileName,
+        pos: u64,
+        event_len: u64,
+        counters: &Counters,
+    ) -> bool {
         self.bytes += event_len;
         let refresh = self.last_status.elapsed() >= STATUS_EVERY;
         if refresh {
             self.last_status = Instant::now();
-            metrics.last_event_timestamp.store(u64::from(self.last_timestamp), Ordering::Relaxed);
+            counters.last_event_timestamp.store(u64::from(self.last_timestamp), Ordering::Relaxed);
         }
         if self.caught_up {
             return refresh;
@@ -486,7 +492,7 @@ impl Progress {
         }
         if behind == Some(0) || behind.is_none() {
             self.caught_up = true;
-            metrics.caught_up.store(true, Ordering::Relaxed);
+            counters.caught_up.store(true, Ordering::Relaxed);
             info!("caught up with the primary (received; durable within milliseconds) file={file} position={pos}");
             return true;
         }
@@ -496,7 +502,7 @@ impl Progress {
             info!(
                 "catching up file={file} position={pos} rate_mb_s={mb_s:.1} behind_bytes={} acks_sent={}",
                 behind.unwrap_or_default(),
-                metrics.acks_sent.load(Ordering::Relaxed)
+                counters.acks_sent.load(Ordering::Relaxed)
             );
             self.last = Instant::now();
             self.bytes = 0;
@@ -526,12 +532,12 @@ mod tests {
 
     #[test]
     fn unlisted_resumes_catch_up_at_the_first_heartbeat() {
-        let metrics = Metrics::default();
+        let counters = Counters::default();
         let mut p = Progress::new(Vec::new(), false);
         assert!(!p.caught_up);
-        p.tick(&name("b.000001"), 400, 100, &metrics);
+        p.tick(&name("b.000001"), 400, 100, &counters);
         assert!(!p.caught_up, "no listing: an event says nothing about the primary's end");
-        p.heartbeat(&name("b.000001"), 400, &metrics);
-        assert!(p.caught_up && metrics.caught_up.load(Ordering::Relaxed));
+        p.heartbeat(&name("b.000001"), 400, &counters);
+        assert!(p.caught_up && counters.caught_up.load(Ordering::Relaxed));
     }
 }

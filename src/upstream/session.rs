@@ -11,6 +11,7 @@ use crate::binlog::ChecksumAlg;
 use crate::protocol::command::{
     ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, BINLOG_SEND_ANNOTATE_ROWS_EVENT,
 };
+use crate::status::upstream::replica_uuid;
 
 /// ER_UNKNOWN_SYSTEM_VARIABLE.
 const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
@@ -165,11 +166,6 @@ fn mysql_semi_sync_enabled(conn: &mut Connection) -> Result<Option<String>, Upst
         }
     }
     Ok(None)
-}
-
-/// A stable replica UUID derived from our server id (MySQL keys dump threads by it).
-pub fn replica_uuid(server_id: u32) -> String {
-    format!("b1b10650-0000-4000-8000-{server_id:012x}")
 }
 
 impl Session {

@@ -23,7 +23,8 @@ use super::parser::Parser;
 use super::{not_supported, Reply};
 use crate::protocol::resultset::{Column, ResultSet};
 use crate::protocol::ErrPacket;
-use crate::server::info::{ServerInfo, UpstreamStatus};
+use crate::server::info::ServerInfo;
+use crate::status::UpstreamStatus;
 
 /// The replication `SHOW`s after `SHOW`; `None` when the words match none.
 pub(super) fn show(

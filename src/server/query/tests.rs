@@ -6,7 +6,8 @@ use super::*;
 use crate::protocol::resultset::{
     MYSQL_TYPE_LONGLONG, MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_VAR_STRING,
 };
-use crate::server::info::{SlaveHost, UpstreamStatus};
+use crate::server::info::SlaveHost;
+use crate::status::UpstreamStatus;
 use std::time::Duration;
 
 /// The clock the tests run at (the capture's `UNIX_TIMESTAMP()`).
