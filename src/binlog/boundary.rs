@@ -2,7 +2,7 @@
 //!
 //! A binlog server may only publish, acknowledge, cut or resume the stream
 //! between groups, never inside one. This state machine follows
-//! protocol.md §7.9 for both flavours:
+//! docs/protocol.md §8.17 for both flavours:
 //!
 //! * MySQL (`trx_boundary_parser.cpp`): a GTID / ANONYMOUS_GTID / GTID_TAGGED
 //!   starts a group; `BEGIN` / `XA START` opens a transaction that ends at

@@ -2,7 +2,7 @@
 //!
 //! When a file's FORMAT_DESCRIPTION says `checksum_alg = 1` (CRC32), every
 //! event ends with a little-endian CRC-32 (zlib polynomial) of all the bytes
-//! before it, and `event_len` counts those 4 bytes (protocol.md §7.3). The
+//! before it, and `event_len` counts those 4 bytes (docs/protocol.md §8.4). The
 //! FORMAT_DESCRIPTION's own CRC is computed with `LOG_EVENT_BINLOG_IN_USE_F`
 //! cleared, so the server can clear the flag on close by rewriting one byte
 //! without touching the CRC (MySQL `binlog_event.cpp::event_checksum_test`:

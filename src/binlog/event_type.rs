@@ -3,7 +3,7 @@
 //! A newtype over `u8` that keeps unknown values: an event of a type this
 //! crate does not know is still relayed byte for byte, so decoding a type
 //! code never fails. Numbers and names follow MySQL `binlog_event.h`
-//! (`Log_event_type`) and MariaDB `sql/log_event.h` (protocol.md §7.5).
+//! (`Log_event_type`) and MariaDB `sql/log_event.h` (docs/protocol.md §8.5).
 //! No I/O here.
 
 use std::fmt;

@@ -4,7 +4,7 @@
 //! It tells a reader the server version, the length of every event type's
 //! post-header, and the checksum algorithm of the whole file. Layout
 //! (MySQL `control_events.cpp` `Format_description_event`, MariaDB
-//! `Format_description_log_event`; protocol.md §7.4):
+//! `Format_description_log_event`; docs/protocol.md §8.6):
 //!
 //! ```text
 //! header         19 bytes, type 15
@@ -133,7 +133,7 @@ impl FormatDescription {
     /// The post-header length of event type `t`, if the FD lists it.
     ///
     /// The table is returned as written. Note that MySQL 8.0/9.x list 40 for
-    /// TRANSACTION_PAYLOAD where 0 was meant (protocol.md §7.4); decoders of
+    /// TRANSACTION_PAYLOAD where 0 was meant (docs/protocol.md §8.6); decoders of
     /// that event must not use this entry.
     pub fn post_header_len(&self, t: EventType) -> Option<u8> {
         let index = usize::from(t.0).checked_sub(1)?;

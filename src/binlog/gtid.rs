@@ -8,7 +8,7 @@
 //! * MySQL: `uuid:gno` ([`MysqlGtid`]) from GTID (33) and ANONYMOUS_GTID (34)
 //!   events. GTID_TAGGED (42) is in [`crate::binlog::gtid_tagged`].
 //!
-//! Layouts are in protocol.md §7.6 and §7.7. No I/O here.
+//! Layouts are in docs/protocol.md §8.11, §8.12 and §8.14. No I/O here.
 
 use std::collections::HashSet;
 use std::fmt;

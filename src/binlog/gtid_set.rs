@@ -1,5 +1,5 @@
 //! MySQL GTID sets: text (`uuid:1-5:7,uuid2:tag:3`) and the binary encoding
-//! of `COM_BINLOG_DUMP_GTID` and PREVIOUS_GTIDS (protocol.md §3.3), untagged
+//! of `COM_BINLOG_DUMP_GTID` and PREVIOUS_GTIDS (docs/protocol.md §4.6), untagged
 //! and tagged (MySQL 8.4+). No I/O.
 
 use std::collections::BTreeMap;

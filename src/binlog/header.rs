@@ -1,7 +1,7 @@
 //! `EventHeader`: the 19-byte common header (binlog v4) of every event.
 //!
-//! Layout (MySQL `Log_event_header`, MariaDB `sql/log_event.h`; protocol.md
-//! §7.2), all little-endian:
+//! Layout (MySQL `Log_event_header`, MariaDB `sql/log_event.h`;
+//! docs/protocol.md §8.2), all little-endian:
 //!
 //! ```text
 //! off len field
@@ -41,7 +41,7 @@ pub struct EventHeader {
     pub server_id: u32,
     /// Length of the whole event: header, body and CRC if any.
     pub event_len: u32,
-    /// End offset of the event in the primary's binlog file (0 in places, see protocol.md §7.1).
+    /// End offset of the event in the primary's binlog (0 in places: docs/protocol.md §8.1).
     pub log_pos: u32,
     /// `LOG_EVENT_*_F` flags.
     pub flags: u16,
@@ -146,7 +146,7 @@ impl EventHeader {
 mod tests {
     use super::*;
 
-    /// The FD header of `mysql_common/mysql-enum-string-set.000001` (protocol.md §7.4).
+    /// The FD header of `mysql_common/mysql-enum-string-set.000001` (docs/protocol.md §8.6).
     const FD_HEADER: [u8; 19] =
         [0x67, 0x2c, 0x2e, 0x62, 0x0f, 0x01, 0, 0, 0, 0x7a, 0, 0, 0, 0x7e, 0, 0, 0, 0x01, 0];
 

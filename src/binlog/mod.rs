@@ -2,7 +2,7 @@
 //!
 //! A binlog file is the 4-byte magic `\xfebin` followed by events back to
 //! back; every event is a 19-byte [`EventHeader`], a body, and a CRC-32 when
-//! the file's [`FormatDescription`] says so (protocol.md §7). This module
+//! the file's [`FormatDescription`] says so (docs/protocol.md §8). This module
 //! decodes only what the server acts on — FORMAT_DESCRIPTION, ROTATE, the
 //! GTID events of both flavours, QUERY texts at transaction boundaries — and
 //! treats every other event as opaque bytes to relay unchanged.

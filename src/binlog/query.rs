@@ -2,7 +2,7 @@
 //! `COMMIT`, `ROLLBACK` and `XA …` at transaction boundaries.
 //!
 //! Layout (MySQL `statement_events.h` `Query_event`, MariaDB
-//! `Query_log_event`; protocol.md §7.6):
+//! `Query_log_event`; docs/protocol.md §8.8):
 //!
 //! ```text
 //! header            19 bytes, type 2

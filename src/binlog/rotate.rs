@@ -3,8 +3,8 @@
 //! A server writes it as the last event of a file on rotation; a primary's
 //! dump thread also sends a *fake* one (timestamp 0, `log_pos` 0,
 //! `LOG_EVENT_ARTIFICIAL_F`) before every file it starts to read, whose CRC
-//! follows the checksum algorithm negotiated at connect (protocol.md §4.2,
-//! §7.6). Layout:
+//! follows the checksum algorithm negotiated at connect
+//! (docs/protocol.md §6.3, §8.7). Layout:
 //!
 //! ```text
 //! header     19 bytes, type 4

@@ -5,7 +5,7 @@
 //! that no torn event or half transaction survives. The scan is pure (bytes
 //! in, report out) and never panics, whatever the input. No I/O here.
 //!
-//! Checks per event (protocol.md §7.1–7.3):
+//! Checks per event (docs/protocol.md §8.1, §8.2, §8.4):
 //! * the header decodes, `19 <= event_len <= 1 GiB`;
 //! * the first event (offset 4) is a FORMAT_DESCRIPTION that decodes;
 //! * the CRC-32 verifies under the FD's algorithm (the FD's own CRC when

@@ -3,7 +3,7 @@
 //! A TABLE_MAP (19) maps a numeric table id to `db.table` for the rows
 //! events (WRITE/UPDATE/DELETE_ROWS, v1, v2, MariaDB compressed) that
 //! follow it in the same group. Only the id and the names are decoded; the
-//! column metadata is left alone. Layout (protocol.md §7, MariaDB KB
+//! column metadata is left alone. Layout (docs/protocol.md §8.10, MariaDB KB
 //! "Table_map_log_event"): post-header `table_id` (6 bytes, 4 when the FD
 //! lists a 6-byte post-header), `flags` (2); body `u8 db_len, db, NUL, u8
 //! table_len, table, NUL, ...`. Rows events start with the same table id.

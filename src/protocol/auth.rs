@@ -1,7 +1,7 @@
 //! Password scrambles: `mysql_native_password` (SHA-1) and
 //! `caching_sha2_password` (SHA-256), client and server side.
 //!
-//! protocol.md §2.6-2.7; MySQL `sql/auth/password.cc`, `sha2_password.cc`.
+//! docs/protocol.md §3.6, §3.7; MySQL `sql/auth/password.cc`, `sha2_password.cc`.
 
 use sha1::{Digest, Sha1};
 use sha2::Sha256;

@@ -1,7 +1,7 @@
 //! Commands a replica sends: `COM_QUERY`, `COM_REGISTER_SLAVE`,
 //! `COM_BINLOG_DUMP`, `COM_BINLOG_DUMP_GTID`, and the semi-sync ACK.
 //!
-//! protocol.md §3 and §5.3.
+//! docs/protocol.md §4 and §5.4.
 
 use super::error::DecodeError;
 use super::reader::Reader;
@@ -123,7 +123,7 @@ pub struct ComBinlogDumpGtid {
     pub file: Vec<u8>,
     /// Position (usually 4).
     pub position: u64,
-    /// Encoded GTID set (protocol.md §3.3).
+    /// Encoded GTID set (docs/protocol.md §4.6).
     pub gtid_set: Vec<u8>,
 }
 

@@ -1,7 +1,7 @@
 //! The connection phase: `HandshakeV10`, `HandshakeResponse41` and
 //! `AuthSwitchRequest`.
 //!
-//! Layouts: protocol.md §2 (MySQL `send_server_handshake_packet`, MariaDB
+//! Layouts: docs/protocol.md §3 (MySQL `send_server_handshake_packet`, MariaDB
 //! `sql_acl.cc`), <https://mariadb.com/kb/en/connection/>.
 
 use super::error::DecodeError;

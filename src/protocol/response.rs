@@ -1,6 +1,6 @@
 //! Generic responses: OK, ERR, EOF, and text result set rows.
 //!
-//! protocol.md §1.1-1.2; MySQL `sql/protocol_classic.cc`.
+//! docs/protocol.md §2.1 to §2.4; MySQL `sql/protocol_classic.cc`.
 
 use std::fmt;
 

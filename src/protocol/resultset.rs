@@ -1,5 +1,5 @@
 //! Text result sets, server side: the packets that answer a `SELECT` or a
-//! `SHOW` (protocol.md §1.2; MySQL `sql/protocol_classic.cc::send_field_metadata`,
+//! `SHOW` (docs/protocol.md §2.4; MySQL `sql/protocol_classic.cc::send_field_metadata`,
 //! MariaDB `sql/protocol.cc::Protocol::send_result_set_metadata`).
 //!
 //! A result set goes out as a list of packet payloads:

@@ -1,8 +1,8 @@
 //! Per-connection state that clients change with `SET`, `SET NAMES` and `USE`,
 //! and the typed views of it that the binlog sender needs.
 //!
-//! Replicas configure their dump through *user* variables (protocol.md §3.4,
-//! §4.3, §4.5, §5.1): `@master_binlog_checksum`, `@master_heartbeat_period`,
+//! Replicas configure their dump through *user* variables (docs/protocol.md §4.7):
+//! `@master_binlog_checksum`, `@master_heartbeat_period`,
 //! `@mariadb_slave_capability`, `@slave_connect_state`, `@rpl_semi_sync_slave`
 //! and their MySQL 8 `@source_…`/`@replica_…` twins. The real servers read
 //! them back with `val_int()`/`val_str()` when the dump starts; the accessors
@@ -203,7 +203,7 @@ impl SessionVars {
     }
 
     /// The replica asked for semi-sync: `@rpl_semi_sync_slave` or
-    /// `@rpl_semi_sync_replica` is non-zero (protocol.md §5.1).
+    /// `@rpl_semi_sync_replica` is non-zero (docs/protocol.md §5.1).
     pub fn semi_sync_requested(&self) -> bool {
         ["rpl_semi_sync_slave", "rpl_semi_sync_replica"]
             .iter()

@@ -2,7 +2,7 @@
 //! and writes it on the dump connection's write half. The writer calls it
 //! right after the fsync that covers the position.
 //!
-//! The ACK packet always has sequence id 0 (protocol.md §5.4).
+//! The ACK packet always has sequence id 0 (docs/protocol.md §5.4, §5.5).
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -1,5 +1,5 @@
 //! Preparing a replication session on the primary: the statements a real
-//! replica runs before the dump (protocol.md §6.1-6.2), then the dump
+//! replica runs before the dump (docs/protocol.md §10.7), then the dump
 //! request itself.
 
 use log::{info, warn};

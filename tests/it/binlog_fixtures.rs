@@ -351,7 +351,7 @@ fn mysql_5_7_files_checksums_and_rotate() {
     let buf = read("shyiko_connector_java/mysql-bin.checksum-none");
     let (events, fd) = walk_clean(&buf);
     assert_eq!(fd.checksum_alg, ChecksumAlg::OFF);
-    // The FD still carries a valid CRC (protocol.md §7.3); the others have none.
+    // The FD still carries a valid CRC (docs/protocol.md §8.4); the others have none.
     verify_event(events[0].bytes, ChecksumAlg::CRC32).unwrap();
     assert_eq!(of_type(&events, EventType::ANONYMOUS_GTID).len(), 40);
 

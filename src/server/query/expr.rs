@@ -3,7 +3,7 @@
 //! (`UNIX_TIMESTAMP()`, `VERSION()`, `USER()`, `BINLOG_GTID_POS()`, …).
 //!
 //! The value's kind picks the result column's type the way MariaDB does
-//! (peers.md): integers are `LONGLONG`, strings `VAR_STRING`, user variables
+//! (docs/protocol.md §2.5): integers are `LONGLONG`, strings `VAR_STRING`, user variables
 //! and `BINLOG_GTID_POS()` `LONG_BLOB`.
 
 use super::parser::Expr;

@@ -2,8 +2,8 @@
 //! typed replies: an OK, a text result set, or an ERR with a MySQL error code.
 //!
 //! Replicas, `mariadb-binlog`/`mysqlbinlog`, CDC libraries and the `mysql`
-//! client send a small, known set of statements on connect (protocol.md §6,
-//! peers.md). This is an honest evaluator of exactly those shapes — not a
+//! client send a small, known set of statements on connect
+//! (docs/protocol.md §10). This is an honest evaluator of exactly those shapes — not a
 //! general SQL parser and not canned packets: a tokenizer, a grammar of
 //! single terms, and one function per statement shape, every value read
 //! from [`ServerInfo`] or the session's [`SessionVars`]. Anything else gets
@@ -68,7 +68,7 @@ pub enum Reply {
 ///
 /// `BINLOG_GTID_POS(file, pos)` returns what [`ServerInfo::binlog_gtid_pos`]
 /// says, NULL for `None`: MariaDB answers `('', 4)` with the empty string
-/// (peers.md), so the implementation should return `Some("")` there.
+/// (docs/protocol.md §10.1), so the implementation should return `Some("")` there.
 pub fn evaluate(sql: &str, vars: &mut SessionVars, info: &dyn ServerInfo) -> Reply {
     let now_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     evaluate_at(sql, vars, info, now_unix)

@@ -8,7 +8,7 @@
 //! exist only when we pose as that flavour, so a client probing a variable
 //! gets the same 1193 the real server would give; `rpl_semi_sync_*_enabled`
 //! exist only while semi-sync is offered (a MariaDB replica reads an empty
-//! `SHOW VARIABLES` answer as "no semi-sync", protocol.md §5.1).
+//! `SHOW VARIABLES` answer as "no semi-sync", docs/protocol.md §5.1).
 
 use super::expr::Value;
 use super::lexer::Scope;
@@ -146,7 +146,7 @@ fn global_value(def: &Def, info: &dyn ServerInfo) -> String {
         "skip_replication" => "0",
         "binlog_format" => "ROW",
         "binlog_row_image" => "FULL",
-        // The defaults of each flavour: MariaDB 10.11 answered NO_LOG (peers.md).
+        // The defaults of each flavour: MariaDB 10.11 answered NO_LOG (docs/protocol.md §10.5).
         "binlog_row_metadata" if info.is_mariadb() => "NO_LOG",
         "binlog_row_metadata" => "MINIMAL",
         "character_set_system" => "utf8mb3",

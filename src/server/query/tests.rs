@@ -1,5 +1,5 @@
 //! Tests of the query evaluator against a fake [`ServerInfo`]: every
-//! statement quoted in peers.md and protocol.md §6.1-6.5, the MariaDB
+//! statement quoted in docs/protocol.md §10.1 to §10.6, the MariaDB
 //! replica sequence, and the column types MariaDB sent.
 
 use super::*;
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// The clock the tests run at (the capture's `UNIX_TIMESTAMP()`).
 pub(super) const NOW: u64 = 1_795_461_747;
 
-/// A server with the facts of the peers.md capture.
+/// A server with the facts of the MariaDB 10.11 capture (docs/protocol.md §10.1).
 #[derive(Debug, Clone)]
 pub(super) struct FakeInfo {
     pub(super) mariadb: bool,
@@ -190,8 +190,8 @@ const SERVER_ID_ROW: Expect =
 const SEMI_SYNC_ROW: Expect =
     Expect::Row(&[("Variable_name", Some("rpl_semi_sync_master_enabled")), ("Value", Some("ON"))]);
 
-/// peers.md, verbatim: the MariaDB 10.11 replica (all modes), mariadb-binlog
-/// and python-mysql-replication, in the order they were sent.
+/// docs/protocol.md §10.1, §10.2, §10.5, verbatim: the MariaDB 10.11 replica (all
+/// modes), mariadb-binlog and python-mysql-replication, in the order they were sent.
 const MARIADB_PEERS: &[(&str, Expect)] = &[
     ("SELECT UNIX_TIMESTAMP()", Expect::Row(&[("UNIX_TIMESTAMP()", Some("1795461747"))])),
     ("SHOW VARIABLES LIKE 'SERVER_ID'", SERVER_ID_ROW),
@@ -227,15 +227,15 @@ const MARIADB_PEERS: &[(&str, Expect)] = &[
         "SHOW VARIABLES LIKE 'BINLOG_ROW_METADATA';",
         Expect::Row(&[("Variable_name", Some("binlog_row_metadata")), ("Value", Some("NO_LOG"))]),
     ),
-    // protocol.md §6.2 statements not in the capture.
+    // docs/protocol.md §10.1: statements not in the capture.
     ("SELECT @@GLOBAL.COLLATION_SERVER", Expect::Row(&[("@@GLOBAL.COLLATION_SERVER", Some("utf8mb4_general_ci"))])),
     ("SELECT @@GLOBAL.TIME_ZONE", Expect::Row(&[("@@GLOBAL.TIME_ZONE", Some("SYSTEM"))])),
     ("SET skip_replication=1", Expect::Ok),
     ("SET @slave_until_gtid='0-23100-60'", Expect::Ok),
     ("SET @slave_gtid_until_before_gtids=1", Expect::Ok),
-    // §6.4 mariadb-binlog.
+    // docs/protocol.md §10.2: mariadb-binlog.
     ("SET @slave_connect_state='0-1-100,1-10-7'", Expect::Ok),
-    // §6.5 CDC clients, MariaDB flavour.
+    // docs/protocol.md §10.5, §10.6: CDC clients, MariaDB flavour.
     ("SET @master_binlog_checksum='NONE', @source_binlog_checksum='NONE'", Expect::Ok),
     ("SET @master_heartbeat_period = 5000000000, @source_heartbeat_period = 5000000000", Expect::Ok),
     ("SET @slave_uuid = 'u-1', @replica_uuid = 'u-1'", Expect::Ok),
@@ -263,7 +263,7 @@ const MARIADB_PEERS: &[(&str, Expect)] = &[
     ("show global variables like 'gtid_purged'", Expect::NoRows(&["Variable_name", "Value"])),
 ];
 
-/// protocol.md §6.1, §6.3, §6.5 verbatim, MySQL flavour.
+/// docs/protocol.md §10.3, §10.4, §10.6 verbatim, MySQL flavour.
 const MYSQL_PEERS: &[(&str, Expect)] = &[
     ("SET NAMES utf8mb4", Expect::Ok),
     ("SELECT UNIX_TIMESTAMP()", Expect::Row(&[("UNIX_TIMESTAMP()", Some("1795461747"))])),
