@@ -9,6 +9,8 @@
 //!
 //! * [`event_type`], [`header`], [`checksum`]: what every event has.
 //! * [`format_description`], [`rotate`], [`gtid`], [`query`], [`table_map`]: the events decoded.
+//! * [`heartbeat`], and [`FormatDescription::resent_event`]: what a dump
+//!   sends that is not stored as it is.
 //! * [`file_name`]: validated `basename.NNNNNN` names.
 //! * [`boundary`]: where transactions begin and end, for both flavours.
 //! * [`scan`](mod@scan): walk a whole file image and find the last clean cut point,
@@ -27,6 +29,7 @@ pub mod gtid;
 pub mod gtid_set;
 pub mod gtid_tagged;
 pub mod header;
+pub mod heartbeat;
 pub mod query;
 pub mod rotate;
 pub mod scan;
@@ -42,6 +45,7 @@ pub use gtid_tagged::MysqlTaggedGtid;
 pub use header::{
     EventHeader, LOG_EVENT_ARTIFICIAL_F, LOG_EVENT_BINLOG_IN_USE_F, LOG_EVENT_IGNORABLE_F,
 };
+pub use heartbeat::Heartbeat;
 pub use query::query_text;
 pub use rotate::Rotate;
 pub use scan::{scan, walk, ScanReport, ScanStop, ScannedEvent, Walk};
