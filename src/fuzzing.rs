@@ -14,7 +14,8 @@ use std::io::{self, Cursor, Read, Write};
 
 use crate::binlog::checksum::{verify_event, ChecksumAlg};
 use crate::binlog::event_type::EventType;
-use crate::binlog::gtid::{MariaGtidPos, MysqlGtid};
+use crate::binlog::gtid::MysqlGtid;
+use crate::binlog::gtid_pos::GtidPos;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::header::EventHeader;
 use crate::binlog::scan;
@@ -121,7 +122,9 @@ pub fn commands(data: &[u8]) {
         _ => {
             // GTID positions as clients give them in text.
             let text = String::from_utf8_lossy(body);
-            let _ = text.parse::<MariaGtidPos>();
+            if let Ok(pos) = text.parse::<GtidPos>() {
+                assert_eq!(pos.to_string().parse(), Ok(pos), "GtidPos round trip");
+            }
             let _ = GtidSet::parse(&text);
             let _ = GtidSet::decode(body);
         }

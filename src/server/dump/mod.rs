@@ -466,7 +466,7 @@ impl Stream<'_> {
             return Ok(());
         }
         if let Skip::Mariadb { requested, .. } = &self.skip {
-            let list = MariaGtidList { gtids: requested.0.values().copied().collect(), flags: 0 };
+            let list = MariaGtidList { gtids: requested.iter().collect(), flags: 0 };
             let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
             let log_pos = u32::try_from(pos).unwrap_or(0);
             let event = list.encode_event(0, self.server_id, log_pos, LOG_EVENT_ARTIFICIAL_F, alg);
