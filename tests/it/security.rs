@@ -153,7 +153,7 @@ fn assert_password_hidden(bls: &Binlogserver, port: u16, dir: &TestDir) {
     assert!(log.contains("packet in"), "--trace-packets with -vv logged no packets; log:\n{log}");
     // The payloads follow in the `hexdump -C` layout (offset, hex, |ascii|).
     assert!(
-        log.lines().any(|l| l.starts_with("00000000  ") && l.ends_with('|')),
+        log.lines().any(|l| l.trim_start().starts_with("00000000  ") && l.ends_with('|')),
         "the packet trace has no hexdump -C lines; log:\n{log}"
     );
     let pieces = password_pieces_in(&log);
