@@ -13,7 +13,9 @@
 use std::io::{self, Cursor, Read, Write};
 
 use crate::binlog::checksum::{verify_event, ChecksumAlg};
-use crate::binlog::gtid::{MariaGtidPos, MysqlGtid};
+use crate::binlog::event_type::EventType;
+use crate::binlog::gtid::MysqlGtid;
+use crate::binlog::gtid_pos::GtidPos;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::header::EventHeader;
 use crate::binlog::scan;
@@ -26,7 +28,7 @@ use crate::server::info::{ServerInfo, SlaveHost};
 use crate::server::query::evaluate_at;
 use crate::server::session_vars::SessionVars;
 use crate::status::UpstreamStatus;
-use crate::storage::recovery::walk_file;
+use crate::storage::recovery::{walk_in_chunks, EventSample};
 
 /// Payload cap for the packet targets: small, so a length prefix near
 /// 16 MiB is refused as the listener refuses it before authentication.
@@ -120,7 +122,9 @@ pub fn commands(data: &[u8]) {
         _ => {
             // GTID positions as clients give them in text.
             let text = String::from_utf8_lossy(body);
-            let _ = text.parse::<MariaGtidPos>();
+            if let Ok(pos) = text.parse::<GtidPos>() {
+                assert_eq!(pos.to_string().parse(), Ok(pos), "GtidPos round trip");
+            }
             let _ = GtidSet::parse(&text);
             let _ = GtidSet::decode(body);
         }
@@ -169,16 +173,53 @@ pub fn event_header(data: &[u8]) {
     }
 }
 
-/// A binlog file image through the pure scan and through recovery's
-/// streaming walk; both must agree on where the last transaction ends.
+/// A binlog file image through the pure scan (one whole buffer) and through
+/// recovery's chunked walk, in chunk sizes and read sizes derived from the
+/// input: both feed the same stepper, so they must agree exactly on the
+/// events, their ends, the stop, the last transaction end and the FD.
 pub fn tail_scan(data: &[u8]) {
-    let report = scan::scan(data);
+    let mut whole = scan::walk(data);
+    let events: Vec<scan::ScannedEvent<'_>> = whole.by_ref().collect();
+    let report = whole.into_report();
     assert!(report.last_trx_end <= report.events_end);
     assert!(report.events_end <= data.len() as u64);
-    let walked = walk_file(Cursor::new(data));
-    assert!(walked.is_ok(), "reading from memory cannot fail");
-    if let Ok(walked) = walked {
-        assert!(walked.last_trx_end <= data.len() as u64);
+    assert_eq!(report.events, events.len() as u64);
+    let fd = events.first().map(|e| e.bytes.to_vec());
+    let last_event = events
+        .iter()
+        .rev()
+        .find(|e| e.at_boundary)
+        .and_then(|e| EventSample::of(e.offset, e.bytes));
+    let seed = crate::binlog::crc32(data);
+    let len = data.len() + 1;
+    let chunks = [1 + seed as usize % 32, 1 + (seed >> 5) as usize % len, 8 << 20];
+    for (i, chunk) in (0u32..).zip(chunks) {
+        let reads = Choppy { data, seed: seed.rotate_left(7 * i) };
+        let walked = walk_in_chunks(reads, chunk);
+        assert!(walked.is_ok(), "reading from memory cannot fail");
+        let Ok(walked) = walked else { return };
+        assert_eq!(walked.report, report, "chunked (chunk {chunk}) and whole walks disagree");
+        assert_eq!(walked.fd, fd, "chunk {chunk}: FD bytes");
+        assert_eq!(walked.last_event, last_event, "chunk {chunk}: last event");
+        if walked.rotated_to.is_some() {
+            let last = events.last().map(|e| e.header.event_type);
+            assert_eq!(last, Some(EventType::ROTATE), "chunk {chunk}: rotated_to");
+        }
+    }
+}
+
+/// Reads from a byte slice in pieces of 1 to 64 bytes chosen by `seed`:
+/// short reads, as a file or pipe may give them.
+struct Choppy<'a> {
+    data: &'a [u8],
+    seed: u32,
+}
+
+impl Read for Choppy<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.seed = self.seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let n = buf.len().min(1 + (self.seed >> 16) as usize % 64);
+        self.data.read(buf.get_mut(..n).unwrap_or_default())
     }
 }
 

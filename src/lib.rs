@@ -38,6 +38,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod help;
+pub mod hexdump;
 pub mod metrics;
 pub mod net;
 pub mod protocol;

@@ -19,9 +19,10 @@
 //!
 //! No I/O here.
 
-use crate::binlog::checksum::{ChecksumAlg, CRC_LEN};
+use crate::binlog::checksum::{crc32, ChecksumAlg, CRC_LEN};
 use crate::binlog::event_type::EventType;
-use crate::binlog::header::EventHeader;
+use crate::binlog::header::{EventHeader, LOG_EVENT_BINLOG_IN_USE_F};
+use crate::protocol::writer::put_u32;
 use crate::protocol::{DecodeError, Reader};
 
 /// Length of the fixed part of the body: version, server version, created, header length.
@@ -128,6 +129,51 @@ impl FormatDescription {
             });
         }
         Ok(fd)
+    }
+
+    /// The stored FD event `stored` as a primary's dump thread re-sends it:
+    /// `LOG_EVENT_BINLOG_IN_USE_F` cleared (the replica must not think the
+    /// file was left open by a crash), and for a start in the middle of the
+    /// file (`mid_file`) `log_pos` and `create_timestamp` zeroed, which
+    /// tells the replica not to act on the file's creation again (MariaDB
+    /// `sql_repl.cc` `send_format_descriptor_event`). The CRC is computed
+    /// anew when the FD's algorithm has one; everything else is as stored.
+    ///
+    /// # Errors
+    ///
+    /// As [`FormatDescription::decode_event`] when `stored` is not a whole FD.
+    pub fn resent_event(stored: &[u8], mid_file: bool) -> Result<Vec<u8>, DecodeError> {
+        let alg = Self::decode_event(stored)?.checksum_alg;
+        let mut header = EventHeader::parse(stored)?;
+        header.flags &= !LOG_EVENT_BINLOG_IN_USE_F;
+        let mut r = Reader::new(stored);
+        r.skip(EventHeader::LEN, "FormatDescription.header")?;
+        let before = r.bytes(CREATED_OFFSET, "FormatDescription.server_version")?;
+        let mut created = r.u32_le("FormatDescription.create_timestamp")?;
+        if mid_file {
+            header.log_pos = 0;
+            created = 0;
+        }
+        // Without a CRC to recompute, the rest (a CRC field included, when
+        // the algorithm is OFF) goes out as stored.
+        let crc = if alg.has_crc() { CRC_LEN } else { 0 };
+        let rest_len = r.remaining().checked_sub(crc).ok_or(DecodeError::Truncated {
+            what: "FormatDescription.crc",
+            need: crc,
+            have: r.remaining(),
+        })?;
+        let rest = r.bytes(rest_len, "FormatDescription.post_header_len")?;
+        let mut out = Vec::with_capacity(stored.len());
+        header.encode(&mut out);
+        out.extend_from_slice(before);
+        put_u32(&mut out, created);
+        out.extend_from_slice(rest);
+        if alg.has_crc() {
+            // IN_USE is cleared already, so the CRC covers the bytes as they are.
+            let crc = crc32(&out);
+            put_u32(&mut out, crc);
+        }
+        Ok(out)
     }
 
     /// The post-header length of event type `t`, if the FD lists it.
@@ -350,5 +396,58 @@ mod tests {
         other[n - 5] = 0; // checksum alg
         assert!(!FormatDescription::same_origin(&stored, &other));
         assert!(!FormatDescription::same_origin(&stored, &stored[..40]));
+    }
+
+    /// A real MariaDB 10.5 binlog; its FD (CRC32, IN_USE set) is at 4..256.
+    const MARIADB_10_5: &[u8] =
+        include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+
+    #[test]
+    fn resends_the_fd_with_in_use_cleared_and_a_new_crc() {
+        let stored = &MARIADB_10_5[4..256];
+        assert_eq!(stored[17] & 1, 1, "the fixture's FD has IN_USE set");
+        let resent = FormatDescription::resent_event(stored, false).unwrap();
+        // Known bytes: the stored event with the flag bit cleared, and the
+        // CRC over that (which the stored CRC already is: IN_USE is left
+        // out of an FD's CRC).
+        let mut want = stored.to_vec();
+        want[17] &= !1;
+        assert_eq!(resent, want);
+        verify_event(&resent, ChecksumAlg::CRC32).unwrap();
+    }
+
+    #[test]
+    fn resends_a_mid_file_fd_without_log_pos_and_created() {
+        let stored = &MARIADB_10_5[4..256];
+        let resent = FormatDescription::resent_event(stored, true).unwrap();
+        let header = EventHeader::parse(&resent).unwrap();
+        assert_eq!((header.log_pos, header.flags & 1), (0, 0));
+        assert_eq!(&resent[19 + 52..19 + 56], &[0; 4]);
+        assert_ne!(&stored[19 + 52..19 + 56], &[0; 4], "the fixture has a creation time");
+        verify_event(&resent, ChecksumAlg::CRC32).unwrap();
+        assert!(FormatDescription::same_origin(stored, &resent));
+        let decoded = FormatDescription::decode_event(&resent).unwrap();
+        assert_eq!(decoded.create_timestamp, 0);
+        let before = FormatDescription::decode_event(stored).unwrap();
+        assert_eq!(decoded, FormatDescription { create_timestamp: 0, ..before });
+        // Without a CRC algorithm the CRC field goes out as stored.
+        let off = build_fd("10.5.15-MariaDB-log", 165, Some(0));
+        let resent = FormatDescription::resent_event(&off, true).unwrap();
+        assert_eq!(resent[resent.len() - 4..], off[off.len() - 4..]);
+        assert_eq!(resent.len(), off.len());
+    }
+
+    #[test]
+    fn refuses_to_resend_a_truncated_or_padded_fd() {
+        let stored = &MARIADB_10_5[4..256];
+        for cut in 0..stored.len() {
+            assert!(FormatDescription::resent_event(&stored[..cut], false).is_err(), "{cut}");
+        }
+        let mut longer = stored.to_vec();
+        longer.push(0);
+        assert!(matches!(
+            FormatDescription::resent_event(&longer, true),
+            Err(DecodeError::Trailing { .. })
+        ));
     }
 }

@@ -2,15 +2,13 @@
 //!
 //! * MariaDB: `domain-server-seq` triples ([`GtidTriple`]); the GTID event
 //!   (162, [`MariaGtid`]) starts every event group, the GTID_LIST event (163,
-//!   [`MariaGtidList`]) holds the binlog state at the start of a file, and a
-//!   GTID position such as `0-1-100,1-2-7` ([`MariaGtidPos`]) is what a
-//!   replica asks to start from (`@slave_connect_state`).
+//!   [`MariaGtidList`]) holds the binlog state at the start of a file; a
+//!   GTID position such as `0-1-100,1-2-7` is [`crate::binlog::gtid_pos`].
 //! * MySQL: `uuid:gno` ([`MysqlGtid`]) from GTID (33) and ANONYMOUS_GTID (34)
 //!   events. GTID_TAGGED (42) is in [`crate::binlog::gtid_tagged`].
 //!
 //! Layouts are in docs/protocol.md §8.11, §8.12 and §8.14. No I/O here.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -246,65 +244,6 @@ impl MariaGtidList {
             &body,
             alg,
         )
-    }
-}
-
-/// A MariaDB GTID position: at most one GTID per domain, e.g. `0-1-100,1-2-7`.
-///
-/// The value of `@slave_connect_state` / `gtid_slave_pos`; the empty string
-/// is the empty position.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MariaGtidPos {
-    /// One GTID per domain, in the order given.
-    pub gtids: Vec<GtidTriple>,
-}
-
-impl MariaGtidPos {
-    /// The GTID of `domain_id`, if the position has one.
-    pub fn domain(&self, domain_id: u32) -> Option<&GtidTriple> {
-        self.gtids.iter().find(|g| g.domain_id == domain_id)
-    }
-}
-
-impl FromStr for MariaGtidPos {
-    type Err = DecodeError;
-
-    /// Parses comma-separated triples; spaces around them are ignored.
-    /// A bad element gives `Invalid { what: "MariaGtidPos", value: index }`,
-    /// a second GTID for a domain `Invalid { what: "MariaGtidPos.domain_id", value: domain }`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut gtids = Vec::new();
-        let mut domains = HashSet::new();
-        if s.trim().is_empty() {
-            return Ok(Self { gtids });
-        }
-        for (index, part) in s.split(',').enumerate() {
-            let invalid = DecodeError::Invalid {
-                what: "MariaGtidPos",
-                value: u64::try_from(index).unwrap_or(u64::MAX),
-            };
-            let gtid: GtidTriple = part.trim().parse().map_err(|_| invalid)?;
-            if !domains.insert(gtid.domain_id) {
-                return Err(DecodeError::Invalid {
-                    what: "MariaGtidPos.domain_id",
-                    value: gtid.domain_id.into(),
-                });
-            }
-            gtids.push(gtid);
-        }
-        Ok(Self { gtids })
-    }
-}
-
-impl fmt::Display for MariaGtidPos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, g) in self.gtids.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            g.fmt(f)?;
-        }
-        Ok(())
     }
 }
 

@@ -183,7 +183,7 @@ fn checks_log_pos_but_accepts_zero() {
 #[test]
 fn rejects_impossible_event_lengths() {
     let mut buf = MARIADB_10_5.to_vec();
-    buf[256 + 9..256 + 13].copy_from_slice(&((1u32 << 30) + 1).to_le_bytes());
+    buf[256 + 9..256 + 13].copy_from_slice(&(MAX_EVENT_LEN + 1).to_le_bytes());
     assert!(matches!(
         scan(&buf).stop,
         Some(ScanStop::Corrupt { offset: 256, cause: DecodeError::TooLarge { .. } })
@@ -204,4 +204,70 @@ fn torn_event_reports_its_length() {
     assert_eq!(report.stop, Some(ScanStop::Torn { offset: 671, need: 31 }));
     let report = scan(&MARIADB_10_5[..675]);
     assert_eq!(report.stop, Some(ScanStop::Torn { offset: 671, need: 19 }));
+}
+
+/// Feeds `buf` to a [`Scanner`] as a chunked reader does: the window grows
+/// by `grow(i)` bytes each time the scanner asks for more, and the bytes
+/// before the scanner's position are dropped.
+fn step_in_windows(buf: &[u8], mut grow: impl FnMut(usize) -> usize) -> (Vec<u64>, ScanReport) {
+    let mut scanner = Scanner::new();
+    let mut held = 0; // bytes of `buf` handed out so far
+    let mut offsets = Vec::new();
+    for i in 0.. {
+        let pos = usize::try_from(scanner.position()).unwrap();
+        match scanner.step(&buf[pos..held.max(pos)], held == buf.len()) {
+            Step::Event(event) => {
+                assert_eq!(event.offset, pos.max(4) as u64);
+                assert_eq!(scanner.position(), event.end());
+                offsets.push(event.offset);
+            }
+            Step::NeedMore(n) => {
+                let now = usize::try_from(scanner.position()).unwrap();
+                assert!(held.saturating_sub(now) < n, "asked for {n} bytes it has");
+                held = (held + grow(i)).min(buf.len());
+            }
+            Step::End | Step::Stop(_) => break,
+        }
+    }
+    (offsets, scanner.into_report())
+}
+
+#[test]
+fn the_stepper_fed_in_windows_agrees_with_the_whole_walk() {
+    for base in [MARIADB_10_5, MYSQL_8_0_32, MYSQL_5_7_NONE] {
+        let mut flipped = base.to_vec();
+        flipped[base.len() / 2] ^= 0x10;
+        for buf in [base, &base[..base.len() * 2 / 3], &flipped[..], &base[..3]] {
+            let whole: Vec<u64> = walk(buf).map(|e| e.offset).collect();
+            for grow in [1, 2, 7, 19, 64, 4096] {
+                let (offsets, report) = step_in_windows(buf, |_| grow);
+                assert_eq!(offsets, whole, "grow {grow}");
+                assert_eq!(report, scan(buf), "grow {grow}");
+            }
+            let (_, report) = step_in_windows(buf, |i| 1 + i * 13 % 97);
+            assert_eq!(report, scan(buf));
+        }
+    }
+}
+
+#[test]
+fn the_stepper_asks_for_the_magic_the_header_then_the_event() {
+    let mut s = Scanner::new();
+    assert_eq!(s.step(b"", false), Step::NeedMore(4));
+    assert_eq!(s.step(b"\xfeb", false), Step::NeedMore(4));
+    assert_eq!(s.step(&MARIADB_10_5[..10], false), Step::NeedMore(19));
+    assert_eq!(s.position(), 4, "the magic is consumed");
+    assert_eq!(s.step(&MARIADB_10_5[4..30], false), Step::NeedMore(252));
+    let Step::Event(fd) = s.step(&MARIADB_10_5[4..], false) else { panic!("no FD") };
+    assert_eq!((fd.offset, fd.end(), s.position()), (4, 256, 256));
+    assert_eq!(s.report().fd.as_ref().map(|fd| fd.checksum_alg), Some(ChecksumAlg::CRC32));
+    // At the end of the input a short piece is torn, and the stop sticks.
+    let stop = ScanStop::Torn { offset: 256, need: 29 };
+    assert_eq!(s.step(&MARIADB_10_5[256..280], true), Step::Stop(stop));
+    assert_eq!(s.step(&MARIADB_10_5[256..], true), Step::Stop(stop));
+    assert_eq!(s.report().stop, Some(stop));
+    let mut s = Scanner::new();
+    assert_eq!(s.step(b"\xfebin", true), Step::End);
+    assert_eq!(s.step(b"", true), Step::End);
+    assert_eq!((s.report().events_end, s.report().last_trx_end, s.report().stop), (4, 4, None));
 }

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use log::trace;
 
+use crate::hexdump::hexdump;
 use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader};
 use crate::protocol::{DecodeError, Reader};
 
@@ -177,7 +178,7 @@ impl<S: Read + Write> PacketStream<S> {
                 "packet in seq={} len={}\n{}",
                 self.assembler.next_seq().wrapping_sub(1),
                 out.len(),
-                hexdump(out)
+                hexdump(out, 0)
             );
         }
         Ok(())
@@ -194,7 +195,12 @@ impl<S: Read + Write> PacketStream<S> {
     /// (binlog events) then cost few `write` calls.
     pub fn queue_packet(&mut self, payload: &[u8]) -> Result<(), NetError> {
         if self.trace_packets {
-            trace!("packet out seq={} len={}\n{}", self.write_seq, payload.len(), hexdump(payload));
+            trace!(
+                "packet out seq={} len={}\n{}",
+                self.write_seq,
+                payload.len(),
+                hexdump(payload, 0)
+            );
         }
         encode_packets(payload, &mut self.write_seq, &mut self.out);
         // The peer's reply continues the same sequence.
@@ -310,29 +316,6 @@ fn read_some<S: Read>(
             Err(source) => return Err(NetError::Io { op, source }),
         }
     }
-}
-
-/// The classic 16-bytes-per-line hex dump: offset, hex bytes, printable ASCII.
-pub fn hexdump(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 4 + 16);
-    for (i, line) in bytes.chunks(16).enumerate() {
-        s.push_str(&format!("{:08x}  ", i * 16));
-        for j in 0..16 {
-            match line.get(j) {
-                Some(b) => s.push_str(&format!("{b:02x} ")),
-                None => s.push_str("   "),
-            }
-            if j == 7 {
-                s.push(' ');
-            }
-        }
-        s.push(' ');
-        s.extend(
-            line.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }),
-        );
-        s.push('\n');
-    }
-    s
 }
 
 #[cfg(test)]

@@ -91,12 +91,3 @@ fn a_passed_read_deadline_times_out_even_with_bytes_waiting() {
     ps.read_packet(&mut p).unwrap();
     assert_eq!(p, b"hello");
 }
-
-#[test]
-fn hexdump_has_the_classic_layout() {
-    let d = hexdump(b"\xfebin0123456789abcdef");
-    assert!(d.starts_with(
-        "00000000  fe 62 69 6e 30 31 32 33  34 35 36 37 38 39 61 62  .bin0123456789ab\n"
-    ));
-    assert!(d.contains("00000010  63 64 65 66"));
-}

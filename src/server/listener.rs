@@ -97,7 +97,7 @@ fn refuse(mut stream: TcpStream, err: &ErrPacket, trace_packets: bool) {
         log::trace!(
             "packet out seq=0 len={}\n{}",
             payload.len(),
-            crate::net::packet_stream::hexdump(&payload)
+            crate::hexdump::hexdump(&payload, 0)
         );
     }
     let mut wire = Vec::new();

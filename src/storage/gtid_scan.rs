@@ -9,46 +9,12 @@ use std::path::Path;
 use super::reader::BinlogReader;
 use super::StorageError;
 use crate::binlog::gtid::GtidTriple;
+use crate::binlog::gtid_pos::GtidPos;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
     BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid,
     MariaGtidList, MysqlGtid,
 };
-
-/// A MariaDB GTID state: the last GTID of each domain, ordered by domain.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GtidState(pub BTreeMap<u32, GtidTriple>);
-
-impl GtidState {
-    /// Records `gtid` as its domain's latest.
-    pub fn update(&mut self, gtid: GtidTriple) {
-        self.0.insert(gtid.domain_id, gtid);
-    }
-
-    /// True when every GTID of `list` is at or before this state's GTID of its domain.
-    pub fn contains_all(&self, list: &[GtidTriple]) -> bool {
-        list.iter().all(|g| self.0.get(&g.domain_id).is_some_and(|s| s.seq_no >= g.seq_no))
-    }
-
-    /// Parses `D-S-N,...` (empty string = empty state).
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut state = GtidState::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let g: GtidTriple = part.parse().ok()?;
-            if state.0.insert(g.domain_id, g).is_some() {
-                return None;
-            }
-        }
-        Some(state)
-    }
-}
-
-impl std::fmt::Display for GtidState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.values().map(GtidTriple::to_string).collect();
-        f.write_str(&parts.join(","))
-    }
-}
 
 /// A binlog state: the last seq_no of every (domain, server id), and the
 /// last GTID of every domain.
@@ -84,7 +50,7 @@ pub struct FileGtids {
     /// MariaDB: the GTID_LIST at the start of the file.
     pub gtid_list: Option<Vec<GtidTriple>>,
     /// MariaDB: the state at the end of the scan (GTID_LIST plus the GTIDs seen).
-    pub state: GtidState,
+    pub state: GtidPos,
     /// MariaDB: the same per server id.
     pub binlog_state: BinlogState,
     /// MySQL: PREVIOUS_GTIDS of the file.

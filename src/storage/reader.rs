@@ -9,8 +9,8 @@ use std::fs::{self, File};
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::recovery::MAX_EVENT_LEN;
 use super::StorageError;
+use crate::binlog::scan::MAX_EVENT_LEN;
 use crate::binlog::{BinlogFileName, EventHeader};
 use crate::protocol::DecodeError;
 
@@ -58,11 +58,11 @@ impl BinlogReader {
         self.src.read_exact(buf).map_err(StorageError::io("read", &self.path))?;
         let header = EventHeader::parse(buf).map_err(|cause| self.corrupt(cause))?;
         let len = u64::from(header.event_len);
-        if len > MAX_EVENT_LEN {
+        if len > u64::from(MAX_EVENT_LEN) {
             return Err(self.corrupt(DecodeError::TooLarge {
                 what: "event_len",
                 len,
-                max: MAX_EVENT_LEN,
+                max: u64::from(MAX_EVENT_LEN),
             }));
         }
         if self.pos + len > limit {

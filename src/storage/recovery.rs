@@ -2,7 +2,8 @@
 //!
 //! Every file but the last was fsync'd before its successor was created, so
 //! only the last file is walked: event by event, with every CRC and
-//! `log_pos` checked and transaction boundaries tracked. Whatever follows
+//! `log_pos` checked and transaction boundaries tracked by the one
+//! [`Scanner`] of `binlog::scan` (this module only reads the chunks). Whatever follows
 //! the last complete transaction is cut off (and logged, with the time the
 //! walk took).
 //!
@@ -19,14 +20,8 @@ use log::{info, warn};
 
 use super::datadir::DataDir;
 use super::StorageError;
-use crate::binlog::{
-    verify_event, BinlogFileName, EventHeader, EventType, FormatDescription, Rotate, TrxBoundary,
-    BINLOG_MAGIC,
-};
-use crate::protocol::DecodeError;
-
-/// Largest event we accept (MySQL's `max_allowed_packet` limit, 1 GiB) plus headers.
-pub const MAX_EVENT_LEN: u64 = (1 << 30) + 1024;
+use crate::binlog::scan::{ScanReport, ScannedEvent, Scanner, Step};
+use crate::binlog::{BinlogFileName, EventType, FormatDescription, Rotate, BINLOG_MAGIC};
 
 /// Enough of a stored event to recognise it when the primary sends it
 /// again: its place, its length, its header and its last four bytes (the
@@ -101,16 +96,17 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
     let size = file.metadata().map_err(StorageError::io("stat", &path))?.len();
     let started = Instant::now();
     let walk = walk_file(file).map_err(StorageError::io("read", &path))?;
-    if let Some((offset, cause)) = walk.stop {
-        warn!("binlog tail is not a complete event file={} offset={offset} cause={cause}", last);
+    let Walk { report, fd, rotated_to, last_event } = walk;
+    if let Some(stop) = report.stop {
+        warn!("binlog tail is not a complete event file={last} stop=\"{stop}\"");
     }
-    if repair_tail && (walk.last_trx_end < size || walk.last_trx_end < 4) {
-        let cut = size.saturating_sub(walk.last_trx_end);
+    if repair_tail && (report.last_trx_end < size || report.last_trx_end < 4) {
+        let cut = size.saturating_sub(report.last_trx_end);
         warn!(
             "cutting incomplete tail file={} from={} to={} bytes_cut={cut}",
-            last, size, walk.last_trx_end
+            last, size, report.last_trx_end
         );
-        repair(&path, walk.last_trx_end)?;
+        repair(&path, report.last_trx_end)?;
     } else if repair_tail {
         // A process killed before its fsync leaves complete events in the
         // page cache: they are served and resumed from as durable below,
@@ -123,17 +119,11 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
         dir.path().display(),
         files.len(),
         last,
-        walk.last_trx_end,
-        walk.events,
+        report.last_trx_end,
+        report.events,
         started.elapsed().as_millis()
     );
-    let tail = Tail {
-        file: last,
-        len: walk.last_trx_end.max(4),
-        fd: walk.fd,
-        rotated_to: walk.rotated_to,
-        last_event: walk.last_event,
-    };
+    let tail = Tail { file: last, len: report.last_trx_end.max(4), fd, rotated_to, last_event };
     Ok(Recovered { files, tail: Some(tail) })
 }
 
@@ -151,19 +141,17 @@ fn repair(path: &std::path::Path, len: u64) -> Result<(), StorageError> {
 }
 
 /// The result of walking one file.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Walk {
-    /// End of the last complete transaction (0 if the magic is missing).
-    pub last_trx_end: u64,
-    /// Events read.
-    pub events: u64,
+    /// What the scan found: events, their end, the end of the last complete
+    /// transaction (0 if the magic is missing), the format description, and
+    /// where and why the walk stopped early (torn or corrupt tail).
+    pub report: ScanReport,
     /// The format description event's bytes.
     pub fd: Option<Vec<u8>>,
     /// The next file named by a final ROTATE.
     pub rotated_to: Option<BinlogFileName>,
-    /// Where and why the walk stopped early (torn or corrupt tail).
-    pub stop: Option<(u64, DecodeError)>,
-    /// The event that ends at `last_trx_end`.
+    /// The event that ends at `report.last_trx_end`.
     pub last_event: Option<EventSample>,
 }
 
@@ -173,186 +161,110 @@ pub struct Walk {
 /// than the CRCs.
 const CHUNK: usize = 8 << 20;
 
-/// A window over the file being walked: `buf[start..]` are the next bytes.
+/// A window over the file being walked: `buf` holds the file's bytes from
+/// offset `base` on.
 struct Window<R> {
     src: R,
     buf: Vec<u8>,
-    start: usize,
+    base: u64,
     eof: bool,
     chunk: usize,
 }
 
 impl<R: Read> Window<R> {
-    /// The unconsumed bytes, at least `n` of them unless the file ends first.
-    fn fill(&mut self, n: usize) -> std::io::Result<&[u8]> {
-        if self.buf.len() - self.start < n && !self.eof {
-            self.buf.drain(..self.start);
-            self.start = 0;
-            let want = n.max(self.chunk);
-            while self.buf.len() < want && !self.eof {
-                let missing = (want - self.buf.len()) as u64;
-                match (&mut self.src).take(missing).read_to_end(&mut self.buf) {
-                    Ok(0) => self.eof = true,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
+    /// The bytes held from file offset `pos` (at or past `base`) on.
+    fn from(&self, pos: u64) -> &[u8] {
+        usize::try_from(pos.saturating_sub(self.base))
+            .ok()
+            .and_then(|start| self.buf.get(start..))
+            .unwrap_or_default()
+    }
+
+    /// Holds at least `n` bytes from `pos` on, unless the file ends first;
+    /// the bytes before `pos` are dropped when more must be read.
+    fn fill(&mut self, pos: u64, n: usize) -> std::io::Result<()> {
+        if self.from(pos).len() >= n || self.eof {
+            return Ok(());
+        }
+        let start = self.buf.len() - self.from(pos).len();
+        self.buf.drain(..start);
+        self.base = pos;
+        let want = n.max(self.chunk);
+        while self.buf.len() < want && !self.eof {
+            let missing = (want - self.buf.len()) as u64;
+            match (&mut self.src).take(missing).read_to_end(&mut self.buf) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
-        Ok(self.buf.get(self.start..).unwrap_or_default())
+        Ok(())
     }
 }
 
 /// Walks a binlog image event by event, reading it in large chunks, without
-/// holding it in memory (an event larger than a chunk is held whole).
+/// holding it in memory (an event larger than a chunk is held whole). The
+/// checks are [`Scanner`]'s, so the result is the one [`crate::binlog::scan`]
+/// gives on the whole image.
 pub fn walk_file<R: Read>(src: R) -> std::io::Result<Walk> {
     walk_in_chunks(src, CHUNK)
 }
 
-fn walk_in_chunks<R: Read>(mut src: R, chunk: usize) -> std::io::Result<Walk> {
-    let mut walk = Walk::default();
-    let mut magic = [0u8; 4];
-    match read_full(&mut src, &mut magic)? {
-        4 if magic == BINLOG_MAGIC => walk.last_trx_end = 4,
-        n => {
-            walk.stop = Some((0, DecodeError::Invalid { what: "binlog magic", value: n as u64 }));
-            return Ok(walk);
-        }
-    }
-    let mut win = Window { src, buf: Vec::with_capacity(chunk), start: 0, eof: false, chunk };
-    let mut offset = 4u64;
-    let mut fd: Option<FormatDescription> = None;
-    let mut boundary = TrxBoundary::new();
+/// As [`walk_file`], reading `chunk` bytes at a time (at least one).
+pub(crate) fn walk_in_chunks<R: Read>(src: R, chunk: usize) -> std::io::Result<Walk> {
+    let chunk = chunk.max(1);
+    let mut win = Window { src, buf: Vec::with_capacity(chunk), base: 0, eof: false, chunk };
+    let mut scanner = Scanner::new();
+    let mut kept = Kept::default();
     loop {
-        let step = next_event(&mut win, offset, &mut fd, &mut boundary)?;
-        let (header, at_boundary) = match step {
-            None => return Ok(walk),
-            Some(Err(cause)) => {
-                walk.stop = Some((offset, cause));
-                return Ok(walk);
-            }
-            Some(Ok(step)) => step,
-        };
-        let len = header.event_len_usize();
-        let event = win.buf.get(win.start..win.start + len).unwrap_or_default();
-        win.start += len;
-        offset += len as u64;
-        walk.events += 1;
-        note_event(&mut walk, event, &header, fd.as_ref());
-        if at_boundary {
-            walk.last_trx_end = offset;
-            walk.last_event = EventSample::of(offset - len as u64, event);
+        match scanner.step(win.from(scanner.position()), win.eof) {
+            Step::Event(event) => kept.note(&event, scanner.report().fd.as_ref()),
+            Step::NeedMore(n) => win.fill(scanner.position(), n)?,
+            Step::End | Step::Stop(_) => break,
         }
     }
+    let Kept { fd, rotated_to, last_event } = kept;
+    Ok(Walk { report: scanner.into_report(), fd, rotated_to, last_event })
 }
 
-/// Records what the walk keeps of one valid event: the format description's
-/// bytes, and the next file named by a final ROTATE.
-fn note_event(walk: &mut Walk, event: &[u8], header: &EventHeader, fd: Option<&FormatDescription>) {
-    if walk.fd.is_none() && fd.is_some() {
-        walk.fd = Some(event.to_vec());
-    }
-    walk.rotated_to = None;
-    if let (EventType::ROTATE, Some(fd)) = (header.event_type, fd) {
-        walk.rotated_to = Rotate::decode_event(event, fd.checksum_alg)
-            .ok()
-            .and_then(|r| BinlogFileName::new(&r.next_file).ok());
-    }
+/// What the walk keeps of the valid events beyond the scan's report.
+#[derive(Debug, Default)]
+struct Kept {
+    fd: Option<Vec<u8>>,
+    rotated_to: Option<BinlogFileName>,
+    last_event: Option<EventSample>,
 }
 
-/// One checked event: its header, and whether a transaction ends with it;
-/// or why the event is torn or bad. `None` at a clean end of file.
-type Step = Option<Result<(EventHeader, bool), DecodeError>>;
-
-/// Checks the next event in `win` without consuming it. The error is I/O.
-fn next_event<R: Read>(
-    win: &mut Window<R>,
-    offset: u64,
-    fd: &mut Option<FormatDescription>,
-    boundary: &mut TrxBoundary,
-) -> std::io::Result<Step> {
-    let head = win.fill(EventHeader::LEN)?;
-    if head.is_empty() {
-        return Ok(None);
-    }
-    if head.len() < EventHeader::LEN {
-        return Ok(Some(Err(DecodeError::Truncated {
-            what: "event header",
-            need: EventHeader::LEN,
-            have: head.len(),
-        })));
-    }
-    let header = match EventHeader::parse(head) {
-        Ok(h) => h,
-        Err(e) => return Ok(Some(Err(e))),
-    };
-    let len = u64::from(header.event_len);
-    if len > MAX_EVENT_LEN {
-        return Ok(Some(Err(DecodeError::TooLarge { what: "event_len", len, max: MAX_EVENT_LEN })));
-    }
-    let need = header.event_len_usize();
-    let avail = win.fill(need)?;
-    let Some(event) = avail.get(..need) else {
-        return Ok(Some(Err(DecodeError::Truncated { what: "event", need, have: avail.len() })));
-    };
-    Ok(Some(check_event(event, &header, offset, fd, boundary).map(|b| (header, b))))
-}
-
-fn check_event(
-    event: &[u8],
-    header: &EventHeader,
-    offset: u64,
-    fd: &mut Option<FormatDescription>,
-    boundary: &mut TrxBoundary,
-) -> Result<bool, DecodeError> {
-    let end = offset + event.len() as u64;
-    if header.log_pos != 0 && u64::from(header.log_pos) != end & 0xffff_ffff {
-        return Err(DecodeError::Invalid {
-            what: "event log_pos",
-            value: u64::from(header.log_pos),
-        });
-    }
-    if header.event_type == EventType::FORMAT_DESCRIPTION {
-        let new_fd = FormatDescription::decode_event(event)?;
-        verify_event(event, new_fd.checksum_alg)?;
-        *fd = Some(new_fd);
-    } else {
-        let Some(current) = fd.as_ref() else {
-            return Err(DecodeError::Invalid {
-                what: "first event type",
-                value: u64::from(header.event_type.0),
-            });
-        };
-        verify_event(event, current.checksum_alg)?;
-    }
-    let Some(current) = fd.as_ref() else { return Ok(true) };
-    boundary.feed(event, current)
-}
-
-fn read_full<R: Read>(src: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match src.read(buf.get_mut(filled..).unwrap_or_default()) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+impl Kept {
+    /// Records one valid event: the format description's bytes, the next
+    /// file named by a final ROTATE, and the event that ends a transaction.
+    fn note(&mut self, event: &ScannedEvent<'_>, fd: Option<&FormatDescription>) {
+        let is_fd = event.header.event_type == EventType::FORMAT_DESCRIPTION;
+        if self.fd.is_none() && is_fd {
+            self.fd = Some(event.bytes.to_vec());
+        }
+        self.rotated_to = None;
+        if let (EventType::ROTATE, Some(fd)) = (event.header.event_type, fd) {
+            self.rotated_to = Rotate::decode_event(event.bytes, fd.checksum_alg)
+                .ok()
+                .and_then(|r| BinlogFileName::new(&r.next_file).ok());
+        }
+        if event.at_boundary {
+            self.last_event = EventSample::of(event.offset, event.bytes);
         }
     }
-    Ok(filled)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binlog::scan::ScanStop;
+    use crate::binlog::EventHeader;
     use std::io::Cursor;
 
     const FIXTURE: &[u8] =
         include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
-
-    fn summary(w: &Walk) -> (u64, u64, Option<u64>, Option<EventSample>, Option<Vec<u8>>) {
-        (w.last_trx_end, w.events, w.stop.as_ref().map(|s| s.0), w.last_event.clone(), w.fd.clone())
-    }
 
     #[test]
     fn walks_the_same_whatever_the_chunk_size_and_cut() {
@@ -362,11 +274,12 @@ mod tests {
             let whole = walk_in_chunks(Cursor::new(bytes), CHUNK).unwrap();
             for chunk in [1, 2, 3, 18, 19, 20, 64, 255] {
                 let w = walk_in_chunks(Cursor::new(bytes), chunk).unwrap();
-                assert_eq!(summary(&w), summary(&whole), "cut {cut} chunk {chunk}");
+                assert_eq!(w, whole, "cut {cut} chunk {chunk}");
             }
         }
         let whole = walk_file(Cursor::new(FIXTURE)).unwrap();
-        assert_eq!((whole.last_trx_end, whole.events), (FIXTURE.len() as u64, 13));
+        assert_eq!((whole.report.last_trx_end, whole.report.events), (FIXTURE.len() as u64, 13));
+        assert_eq!(whole.report, crate::binlog::scan(FIXTURE));
     }
 
     /// Reads from a slice and remembers the largest buffer it was asked to fill.
@@ -398,8 +311,8 @@ mod tests {
         image.extend_from_slice(&[0; 10]);
         let mut probe = Probe { data: &image, largest_read: 0 };
         let walk = walk_file(&mut probe).unwrap();
-        assert_eq!(walk.last_trx_end, 4);
-        assert!(matches!(walk.stop, Some((4, DecodeError::Truncated { .. }))), "{:?}", walk.stop);
+        assert_eq!(walk.report.last_trx_end, 4);
+        assert_eq!(walk.report.stop, Some(ScanStop::Torn { offset: 4, need: 1 << 30 }));
         assert!(
             probe.largest_read <= 4 << 20,
             "asked to read {} bytes at once",

@@ -11,9 +11,9 @@ use std::fs;
 use getopts::Options;
 
 use super::describe::EventDescriber;
-use super::hexdump::hexdump;
 use super::{parse_args, stop_reason};
 use crate::binlog::walk;
+use crate::hexdump::hexdump;
 
 const BRIEF: &str = "Usage: binlogserver events [--hexdump] FILE...\n\n\
     Prints one line per event of each binlog file: offset, time (UTC), type,\n\

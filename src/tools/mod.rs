@@ -8,7 +8,6 @@
 
 pub mod describe;
 pub mod events;
-pub mod hexdump;
 pub mod proxy;
 pub mod verify;
 pub mod verify_file;

@@ -29,7 +29,7 @@ pub fn ack_sink(mut stream: TcpStream, trace_packets: bool) -> AckSink {
             trace!(
                 "packet out seq=0 len={}\n{}",
                 payload.len(),
-                crate::net::packet_stream::hexdump(&payload)
+                crate::hexdump::hexdump(&payload, 0)
             );
         }
         stream.write_all(&wire)?;

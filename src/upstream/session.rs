@@ -6,6 +6,7 @@ use log::{info, warn};
 
 use super::connection::{Connection, QueryResult};
 use super::{SemiSyncMode, UpstreamConfig, UpstreamError};
+use crate::binlog::gtid_pos::{GtidPos, GtidPosError};
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::ChecksumAlg;
 use crate::protocol::command::{
@@ -195,12 +196,9 @@ impl Session {
         cfg: &UpstreamConfig,
     ) -> Result<(), UpstreamError> {
         if self.conn.is_mariadb() {
-            if !gtid.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b',') {
-                return Err(UpstreamError::Unsupported(format!(
-                    "--start-gtid {gtid:?} is not a MariaDB GTID list like 0-1-100"
-                )));
-            }
-            self.conn.execute(&format!("SET @slave_connect_state = '{gtid}'"))?;
+            let pos = mariadb_start_position(gtid)?;
+            // The position as parsed: digits, '-' and ',' only, so it is safe to quote.
+            self.conn.execute(&format!("SET @slave_connect_state = '{pos}'"))?;
             self.conn.execute("SET @slave_gtid_strict_mode = 1")?;
             return self.request_dump(b"", 4, cfg);
         }
@@ -218,5 +216,30 @@ impl Session {
         let mut out = Vec::new();
         dump.encode(&mut out);
         self.conn.send_command(&out)
+    }
+}
+
+/// `--start-gtid` for a MariaDB primary: a GTID position, whose errors name
+/// the bad element.
+fn mariadb_start_position(gtid: &str) -> Result<GtidPos, UpstreamError> {
+    gtid.parse().map_err(|e: GtidPosError| {
+        UpstreamError::Unsupported(format!(
+            "--start-gtid {gtid:?} is not a MariaDB GTID position like 0-1-100,1-2-7: {e} ({:?})",
+            e.element(gtid)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_start_gtid_names_the_element() {
+        let err = mariadb_start_position("0-1-5,0-1'; DROP").unwrap_err().to_string();
+        assert!(err.contains("GTID 2 of the position"), "{err}");
+        assert!(err.contains("\"0-1'; DROP\""), "{err}");
+        let pos = mariadb_start_position("0-1-5, 2-1-9").unwrap();
+        assert_eq!(pos.to_string(), "0-1-5,2-1-9", "sent to the primary as parsed");
     }
 }

@@ -241,7 +241,11 @@ fn stored_gtids(dir: &Path, killed: bool) -> (Vec<(String, Vec<u64>)>, u64) {
         }
         let end = if last {
             let w = walk_file(Cursor::new(&bytes)).expect("walk the last file");
-            assert_eq!(w.last_trx_end.max(4), tail_len, "{name}: walk and recovery disagree");
+            assert_eq!(
+                w.report.last_trx_end.max(4),
+                tail_len,
+                "{name}: walk and recovery disagree"
+            );
             tail_len
         } else {
             bytes.len() as u64

@@ -10,7 +10,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use crate::common::TestDir;
-use binlogserver::binlog::scan::walk;
+use binlogserver::binlog::scan::{scan, walk};
 use binlogserver::storage::datadir::DataDir;
 use binlogserver::storage::recovery::{recover, walk_file};
 
@@ -56,9 +56,11 @@ fn startup_walk_agrees_with_scan_at_every_cut() {
         let cuts = (0..tail_start).step_by(37).chain(tail_start..=bytes.len());
         for cut in cuts {
             let w = walk_file(Cursor::new(&bytes[..cut])).unwrap();
-            assert_eq!(w.last_trx_end, expected_end(&bounds, cut as u64), "{rel} cut at {cut}");
+            let r = &w.report;
+            assert_eq!(r.last_trx_end, expected_end(&bounds, cut as u64), "{rel} cut at {cut}");
             let torn = !bounds.contains(&(cut as u64));
-            assert_eq!(w.stop.is_some() || w.last_trx_end < cut as u64, torn, "{rel} cut at {cut}");
+            assert_eq!(r.stop.is_some() || r.last_trx_end < cut as u64, torn, "{rel} cut at {cut}");
+            assert_eq!(*r, scan(&bytes[..cut]), "{rel} cut at {cut}: walk and scan disagree");
         }
     }
 }
@@ -74,8 +76,8 @@ fn startup_walk_stops_at_a_corrupt_event() {
         let at = (event.offset + 10) as usize;
         bad[at] ^= 0x40;
         let w = walk_file(Cursor::new(&bad)).unwrap();
-        assert!(w.stop.is_some(), "flip at {at} went unnoticed");
-        assert_eq!(w.last_trx_end, expected_end(&bounds, event.offset), "flip at {at}");
+        assert!(w.report.stop.is_some(), "flip at {at} went unnoticed");
+        assert_eq!(w.report.last_trx_end, expected_end(&bounds, event.offset), "flip at {at}");
     }
 }
 

@@ -151,6 +151,11 @@ fn assert_password_hidden(bls: &Binlogserver, port: u16, dir: &TestDir) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let log = bls.log();
     assert!(log.contains("packet in"), "--trace-packets with -vv logged no packets; log:\n{log}");
+    // The payloads follow in the `hexdump -C` layout (offset, hex, |ascii|).
+    assert!(
+        log.lines().any(|l| l.trim_start().starts_with("00000000  ") && l.ends_with('|')),
+        "the packet trace has no hexdump -C lines; log:\n{log}"
+    );
     let pieces = password_pieces_in(&log);
     assert!(pieces.is_empty(), "the log shows the password ({pieces:?})");
     let cmdline = fs::read(format!("/proc/{}/cmdline", bls.pid())).unwrap();

@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::binlog::gtid::GtidTriple;
+use crate::binlog::gtid_pos::GtidPos;
 use crate::protocol::ErrPacket;
 use crate::storage::gtid_scan::BinlogState;
 
@@ -53,13 +54,13 @@ fn missing(gtid: GtidTriple, binlog: &BinlogState) -> ErrPacket {
 impl MariaStart {
     /// Checks the replica's `position` against the binlog state at the durable end.
     pub fn check(
-        position: &[GtidTriple],
+        position: &GtidPos,
         binlog: &BinlogState,
         strict: bool,
         ignore_duplicates: bool,
     ) -> Result<Self, ErrPacket> {
         let mut entries = BTreeMap::new();
-        for &gtid in position {
+        for gtid in position.iter() {
             let mut on_empty_domain = false;
             let present =
                 binlog.find(gtid.domain_id, gtid.server_id).is_some_and(|seq| seq >= gtid.seq_no);
@@ -134,6 +135,10 @@ impl MariaStart {
 mod tests {
     use super::*;
 
+    fn pos(gtids: &[GtidTriple]) -> GtidPos {
+        gtids.iter().copied().collect()
+    }
+
     fn g(d: u32, s: u32, n: u64) -> GtidTriple {
         GtidTriple { domain_id: d, server_id: s, seq_no: n }
     }
@@ -153,7 +158,7 @@ mod tests {
     #[test]
     fn a_position_in_the_binlog_is_accepted_and_skips_up_to_itself() {
         let binlog = state(&[g(0, 1, 10)]);
-        let mut start = MariaStart::check(&[g(0, 1, 5)], &binlog, false, false).unwrap();
+        let mut start = MariaStart::check(&pos(&[g(0, 1, 5)]), &binlog, false, false).unwrap();
         assert!(start.on_group(g(0, 1, 4), none).unwrap());
         assert!(start.on_group(g(0, 1, 5), none).unwrap());
         assert!(!start.on_group(g(0, 1, 6), none).unwrap());
@@ -164,26 +169,26 @@ mod tests {
     #[test]
     fn positions_not_in_the_binlog_get_mariadbs_errors() {
         let binlog = state(&[g(0, 1, 10)]);
-        let ahead = MariaStart::check(&[g(0, 1, 11)], &binlog, false, false).unwrap_err();
+        let ahead = MariaStart::check(&pos(&[g(0, 1, 11)]), &binlog, false, false).unwrap_err();
         assert!(
             ahead.message.contains("0-1-11, which is not in the master's binlog"),
             "{}",
             ahead.message
         );
         assert!(!ahead.message.contains("diverged"));
-        let diverged = MariaStart::check(&[g(0, 7, 3)], &binlog, false, false).unwrap_err();
+        let diverged = MariaStart::check(&pos(&[g(0, 7, 3)]), &binlog, false, false).unwrap_err();
         assert!(diverged.message.contains("diverged"), "{}", diverged.message);
         assert_eq!(diverged.code, 1236);
         // --gtid-ignore-duplicates: ahead of us is fine.
-        assert!(MariaStart::check(&[g(0, 1, 11)], &binlog, false, true).is_ok());
+        assert!(MariaStart::check(&pos(&[g(0, 1, 11)]), &binlog, false, true).is_ok());
     }
 
     #[test]
     fn strict_mode_refuses_a_hole() {
         let binlog = state(&[g(0, 1, 10)]);
-        let mut lax = MariaStart::check(&[g(0, 1, 5)], &binlog, false, false).unwrap();
+        let mut lax = MariaStart::check(&pos(&[g(0, 1, 5)]), &binlog, false, false).unwrap();
         assert!(!lax.on_group(g(0, 1, 6), none).unwrap());
-        let mut strict = MariaStart::check(&[g(0, 1, 5)], &binlog, true, false).unwrap();
+        let mut strict = MariaStart::check(&pos(&[g(0, 1, 5)]), &binlog, true, false).unwrap();
         assert!(strict.on_group(g(0, 1, 4), none).unwrap());
         let err = strict.on_group(g(0, 1, 6), none).unwrap_err();
         assert!(err.message.contains("missing the GTID 0-1-5"), "{}", err.message);
@@ -192,7 +197,7 @@ mod tests {
     #[test]
     fn other_servers_in_the_domain_are_skipped_until_the_own_gtid() {
         let binlog = state(&[g(0, 2, 3), g(0, 1, 10)]);
-        let mut start = MariaStart::check(&[g(0, 1, 5)], &binlog, false, false).unwrap();
+        let mut start = MariaStart::check(&pos(&[g(0, 1, 5)]), &binlog, false, false).unwrap();
         assert!(start.on_group(g(0, 2, 8), none).unwrap());
         assert!(start.on_group(g(0, 1, 5), none).unwrap());
         assert!(!start.on_group(g(0, 2, 9), none).unwrap());
@@ -204,7 +209,7 @@ mod tests {
     fn an_empty_domain_is_checked_when_it_shows_up() {
         let binlog = state(&[g(0, 1, 10)]);
         let mut start =
-            MariaStart::check(&[g(0, 1, 10), g(5, 9, 4)], &binlog, false, false).unwrap();
+            MariaStart::check(&pos(&[g(0, 1, 10), g(5, 9, 4)]), &binlog, false, false).unwrap();
         let later = state(&[g(0, 1, 10), g(5, 9, 2)]);
         let err = start.clone().on_group(g(5, 9, 1), || Ok(later)).unwrap_err();
         assert!(err.message.contains("5-9-4"), "{}", err.message);
@@ -215,7 +220,8 @@ mod tests {
     #[test]
     fn start_file_choice_follows_the_gtid_list() {
         let binlog = state(&[g(0, 1, 20), g(1, 1, 3)]);
-        let start = MariaStart::check(&[g(0, 1, 10), g(1, 1, 3)], &binlog, false, false).unwrap();
+        let start =
+            MariaStart::check(&pos(&[g(0, 1, 10), g(1, 1, 3)]), &binlog, false, false).unwrap();
         // A file whose list is past the position: search further back.
         assert!(!start.starts_in(&[g(0, 1, 15), g(1, 1, 3)]));
         // The position is the last GTID of each domain before the file: start there.

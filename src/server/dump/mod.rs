@@ -18,15 +18,13 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
-use crate::binlog::checksum::compute_event_crc;
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
-    BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, MariaGtid,
+    BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, Heartbeat, MariaGtid,
     MariaGtidList, MysqlGtid, Rotate, TrxBoundary, LOG_EVENT_ARTIFICIAL_F,
 };
 use crate::net::{NetError, PacketStream};
 use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, BINLOG_DUMP_NON_BLOCK};
-use crate::protocol::writer::{put_lenenc_bytes, put_lenenc_int, put_u32};
 use crate::protocol::{ErrPacket, OkPacket};
 use crate::server::session_info::durable_files;
 use crate::server::session_vars::SessionVars;
@@ -295,7 +293,9 @@ impl Stream<'_> {
         // afterwards with the FD's (MariaDB does the same at file switches).
         let fake_alg = self.alg.or(self.agreed).unwrap_or(ChecksumAlg::OFF);
         self.send(ps, &fake.encode_event(0, self.server_id, 0, LOG_EVENT_ARTIFICIAL_F, fake_alg))?;
-        self.send(ps, &resent_fd(&event, pos > 4, fd.checksum_alg))?;
+        let resent =
+            FormatDescription::resent_event(&event, pos > 4).map_err(|e| self.refuse(e))?;
+        self.send(ps, &resent)?;
         self.alg = Some(fd.checksum_alg);
         self.fd = Some(fd);
         if pos > 4 {
@@ -466,7 +466,7 @@ impl Stream<'_> {
             return Ok(());
         }
         if let Skip::Mariadb { requested, .. } = &self.skip {
-            let list = MariaGtidList { gtids: requested.0.values().copied().collect(), flags: 0 };
+            let list = MariaGtidList { gtids: requested.iter().collect(), flags: 0 };
             let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
             let log_pos = u32::try_from(pos).unwrap_or(0);
             let event = list.encode_event(0, self.server_id, log_pos, LOG_EVENT_ARTIFICIAL_F, alg);
@@ -513,38 +513,12 @@ impl Stream<'_> {
 
     fn heartbeat_event(&self, file: &BinlogFileName, pos: u64) -> Vec<u8> {
         let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
-        let log_pos = u32::try_from(pos).unwrap_or(0);
-        let mut body = Vec::new();
-        let event_type = if self.heartbeat_v2 {
-            body.push(1);
-            put_lenenc_bytes(&mut body, file.as_str().as_bytes());
-            let mut p = Vec::new();
-            put_lenenc_int(&mut p, pos);
-            body.push(2);
-            put_lenenc_bytes(&mut body, &p);
-            body.push(0);
-            EventType::HEARTBEAT_V2
-        } else {
-            body.extend_from_slice(file.as_str().as_bytes());
-            EventType::HEARTBEAT
+        let hb = Heartbeat {
+            file: file.as_str().as_bytes().to_vec(),
+            position: pos,
+            v2: self.heartbeat_v2,
         };
-        let len = EventHeader::LEN + body.len() + alg.crc_len();
-        let header = EventHeader {
-            timestamp: 0,
-            event_type,
-            server_id: self.server_id,
-            event_len: u32::try_from(len).unwrap_or(u32::MAX),
-            log_pos,
-            flags: 0,
-        };
-        let mut out = Vec::with_capacity(len);
-        header.encode(&mut out);
-        out.extend_from_slice(&body);
-        if alg.has_crc() {
-            let crc = crate::binlog::crc32(&out);
-            put_u32(&mut out, crc);
-        }
-        out
+        hb.encode_event(self.server_id, alg)
     }
 }
 
@@ -558,29 +532,4 @@ fn peer_closed(sock: &TcpStream) -> bool {
     let closed = matches!(sock.peek(&mut [0u8; 1]), Ok(0));
     let _ = sock.set_nonblocking(false);
     closed
-}
-
-/// The FD as sent: in-use flag cleared; `log_pos` and `created` zeroed for a
-/// mid-file start; CRC recomputed when the file has checksums.
-fn resent_fd(stored: &[u8], mid_file: bool, alg: ChecksumAlg) -> Vec<u8> {
-    let mut fd = stored.to_vec();
-    if let Some(flags) = fd.get_mut(17) {
-        *flags &= !0x01;
-    }
-    if mid_file {
-        for range in [13..17, 71..75] {
-            if let Some(b) = fd.get_mut(range) {
-                b.fill(0);
-            }
-        }
-    }
-    if alg.has_crc() {
-        if let Ok(crc) = compute_event_crc(&fd) {
-            let n = fd.len();
-            if let Some(tail) = fd.get_mut(n.saturating_sub(4)..) {
-                tail.copy_from_slice(&crc.to_le_bytes());
-            }
-        }
-    }
-    fd
 }

@@ -7,12 +7,13 @@ use std::path::Path;
 
 use super::mariadb_gtid::MariaStart;
 use crate::binlog::gtid::GtidTriple;
+use crate::binlog::gtid_pos::{GtidPos, GtidPosError};
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::BinlogFileName;
 use crate::protocol::ErrPacket;
 use crate::server::session_info::durable_files;
 use crate::server::Shared;
-use crate::storage::gtid_scan::{scan_file, scan_head, BinlogState, FileGtids, GtidState};
+use crate::storage::gtid_scan::{scan_file, scan_head, BinlogState, FileGtids};
 
 /// What to skip while streaming.
 #[derive(Debug, Clone)]
@@ -22,7 +23,7 @@ pub enum Skip {
     /// MariaDB: groups before the replica's position (`requested`).
     Mariadb {
         /// The position the replica asked for (`@slave_connect_state`).
-        requested: GtidState,
+        requested: GtidPos,
         /// What is still skipped.
         start: MariaStart,
     },
@@ -81,13 +82,10 @@ pub fn mariadb_gtid(
     strict: bool,
     ignore_duplicates: bool,
 ) -> Result<Start, ErrPacket> {
-    let requested = GtidState::parse(connect_state).ok_or_else(|| {
-        fatal(format!("Failed to parse GTID position '{connect_state}' requested by slave"))
-    })?;
+    let requested = requested_position(connect_state)?;
     let files = durable_files(shared);
     let binlog = binlog_state(shared)?;
-    let position: Vec<GtidTriple> = requested.0.values().copied().collect();
-    let mut start = MariaStart::check(&position, &binlog, strict, ignore_duplicates)?;
+    let mut start = MariaStart::check(&requested, &binlog, strict, ignore_duplicates)?;
     for (file, limit) in files.iter().rev() {
         let list: Vec<GtidTriple> = head(&shared.dir, file, *limit)?.gtid_list.unwrap_or_default();
         if start.starts_in(&list) {
@@ -103,6 +101,17 @@ pub fn mariadb_gtid(
         "Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and \
          required binlog files have been purged.",
     ))
+}
+
+/// The replica's `@slave_connect_state` as a position; a bad one is refused
+/// with 1236 (ending the replica's retries), naming the bad element.
+fn requested_position(connect_state: &str) -> Result<GtidPos, ErrPacket> {
+    connect_state.parse().map_err(|e: GtidPosError| {
+        fatal(format!(
+            "Failed to parse GTID position '{connect_state}' requested by slave: {e} ('{}')",
+            e.element(connect_state)
+        ))
+    })
 }
 
 /// The MariaDB binlog state at the durable end: the last file's GTID_LIST
@@ -162,4 +171,25 @@ fn scan(dir: &Path, file: &BinlogFileName, limit: u64) -> Result<FileGtids, ErrP
 
 fn head(dir: &Path, file: &BinlogFileName, limit: u64) -> Result<FileGtids, ErrPacket> {
     scan_head(dir, file, limit).map_err(|e| fatal(format!("could not read binlog {file}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_connect_state_is_refused_naming_the_element() {
+        let err = requested_position("0-1-5, 1-x-7").unwrap_err();
+        assert_eq!(err.code, 1236);
+        assert_eq!(
+            err.message,
+            "Failed to parse GTID position '0-1-5, 1-x-7' requested by slave: GTID 2 of the \
+             position is not domain-server-seq: its server id is not a 32-bit number ('1-x-7')"
+        );
+        let err = requested_position("0-1-5,0-2-9").unwrap_err();
+        assert!(err.message.ends_with("repeats domain 0 (one GTID per domain) ('0-2-9')"));
+        let pos = requested_position("").unwrap();
+        assert!(pos.is_empty());
+        assert_eq!(requested_position("1-2-3,0-1-5").unwrap().to_string(), "0-1-5,1-2-3");
+    }
 }

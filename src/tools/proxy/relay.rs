@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::decode::{Conversation, Direction};
 use super::framer::Framer;
 use super::ProxyConfig;
+use crate::hexdump::hexdump;
 use crate::tools::describe::utc_iso8601;
-use crate::tools::hexdump::hexdump;
 
 /// Largest write stall tolerated before the connection is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);

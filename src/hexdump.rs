@@ -1,5 +1,8 @@
-//! The classic `hexdump -C` layout: offset, 16 bytes in two groups of 8,
-//! and the printable ASCII between bars.
+//! The one hex dump of the crate, in the classic `hexdump -C` layout:
+//! offset, 16 bytes in two groups of 8, and the printable ASCII between
+//! bars. Used by the packet trace (`--trace-packets`), `events --hexdump`
+//! and `proxy --hexdump`, so every dump reads the same and can be compared
+//! with `hexdump -C` output. Pure: bytes in, text out.
 //!
 //! ```text
 //! 00000000  fe 62 69 6e 5c 2f 6a 65  0f 01 00 00 00 78 00 00  |.bin\/je.....x..|
@@ -19,7 +22,8 @@ pub fn hexdump_lines(bytes: &[u8], base: u64) -> Vec<String> {
         .collect()
 }
 
-/// `bytes` as a hex dump, one line per 16 bytes, each ending in a newline.
+/// `bytes` as a hex dump, one line per 16 bytes, each ending in a newline;
+/// offsets counted from `base` (0 for a packet, the file offset for an event).
 pub fn hexdump(bytes: &[u8], base: u64) -> String {
     let mut out = String::new();
     for l in hexdump_lines(bytes, base) {
@@ -70,6 +74,11 @@ mod tests {
             "00000020  4c 4d 4e 4f 50 51 52 53  54 55                    |LMNOPQRSTU|"
         );
         assert!(hexdump(&[], 0).is_empty());
+        assert_eq!(
+            hexdump(b"\xfebin0123456789abcdef", 0),
+            "00000000  fe 62 69 6e 30 31 32 33  34 35 36 37 38 39 61 62  |.bin0123456789ab|\n\
+             00000010  63 64 65 66                                       |cdef|\n"
+        );
         assert_eq!(
             hexdump(b"\n", 0),
             "00000000  0a                                                |.|\n"
