@@ -1,5 +1,6 @@
 # etc/bench/common.sh — shell functions shared by etc/bench-replica.sh and
 # etc/bench-serve.sh. Sourced (under `set -euo pipefail`), never run.
+# Their Python helpers (etc/bench/replica.py, etc/bench/serve.py) share etc/bench/common.py.
 #
 # The sourcing script provides, before it calls the functions that use them:
 #   TMP      its temp dir (mktemp -d under /tmp), removed by `cleanup` unless KEEP=1

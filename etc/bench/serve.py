@@ -13,72 +13,20 @@ render RESULTS           the markdown summary
 
 No third-party module: the MySQL client used by `latency` is a small
 implementation of the text protocol (mysql_native_password, COM_QUERY).
+What replica.py does too lives in common.py.
 """
-import hashlib, mmap, os, queue, random, resource, signal, socket, statistics, struct, sys, threading, time
+import hashlib, os, queue, resource, socket, statistics, struct, sys, threading, time
 
-
-def free_port(avoid):
-    for _ in range(500):
-        p = random.randint(20000, 32000)
-        if str(p) in avoid:
-            continue
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind(("127.0.0.1", p))
-            return p
-        except OSError:
-            pass
-        finally:
-            s.close()
-    sys.exit("no free port below 32768")
-
-
-def pct(sorted_values, q):
-    """The q-th percentile as etc/bench-replica.sh takes it (index int(n*q))."""
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
-
-
-def fsync_lat(directory, count):
-    path = os.path.join(directory, "fdatasync-probe")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    buf = os.urandom(4096)
-    lat = []
-    try:
-        for _ in range(count):
-            t = time.perf_counter()
-            os.write(fd, buf)
-            os.fdatasync(fd)
-            lat.append(time.perf_counter() - t)
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    lat.sort()
-    print(f"p50_us={statistics.median(lat) * 1e6:.1f}")
-    print(f"p90_us={pct(lat, 0.9) * 1e6:.1f}")
-    print(f"mean_us={statistics.mean(lat) * 1e6:.1f}")
+from common import (Results, cell, free_port, fsync_lat, main, notes, pct, print_median, ratio,
+                    summary_head, terminate_on_signal, verdict, walk)
 
 
 def stats(paths):
     tb = te = 0
     for path in paths:
-        size = os.path.getsize(path)
+        size, events, _ = walk(path)
         tb += size
-        if size == 0:
-            continue
-        with open(path, "rb") as f:
-            m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            try:
-                pos = 4
-                while pos + 19 <= size:
-                    ln = struct.unpack_from("<I", m, pos + 9)[0]
-                    if ln < 19:
-                        sys.exit(f"{path}: bad event length {ln} at {pos}")
-                    te += 1
-                    pos += ln
-            finally:
-                m.close()
+        te += events
     print(f"bytes={tb}\nevents={te}\navg_event={tb / te if te else 0:.1f}")
 
 
@@ -98,17 +46,7 @@ def readers(n, port, first, outbase, names, label):
         dirs.append(d)
         errs.append(os.path.join(outbase, f"{label}-{i}.err"))
     children = {}
-
-    def on_signal(signum, frame):
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    terminate_on_signal(lambda: list(children))
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     for i in range(n):
@@ -390,32 +328,9 @@ def latency(pport, dport, bport, count, warmup, first_id, gap_ms):
 
 # ---------------------------------------------------------------- summary
 def render(resfile):
-    r = {}
-    with open(resfile) as f:
-        for line in f:
-            k, _, v = line.rstrip("\n").partition("\t")
-            r[k] = v
-    g = lambda k: r.get(k, "")
-
-    def num(k):
-        try:
-            return float(r[k])
-        except (KeyError, ValueError):
-            return None
-
-    def f(x, fmt="{:.2f}"):
-        return "–" if x is None else fmt.format(x)
-
-    def verdict(ok):
-        return "–" if ok is None else ("PASS" if ok else "**FAIL**")
-
-    def ratio(a, b):
-        return a / b if a is not None and b else None
-
-    L = [f"# binlogserver serving benchmark ({g('date')})", ""]
-    L.append(f"- command: `{g('cmdline')}`")
-    L.append(f"- machine: {g('nproc')} CPUs ({g('cpu')}), {g('mem')} RAM; kernel {g('kernel')}")
-    L.append(f"- disk of the temp dir (primary, binlogserver, replicas): {g('disk')}")
+    res = Results(resfile)
+    g, num, f = res.get, res.num, cell
+    L = summary_head(res, "serving", "primary, binlogserver, replicas")
     L.append(f"- versions: {g('v_bls')} ({g('v_git')}); {g('v_rustc')}; {g('v_mariadbd')}; {g('v_mariadb_binlog')}")
     L.append(f"- primary: one throwaway mariadbd for the whole run ({g('primary_opts')}), started with: {g('primary_phases')}")
     L.append(f"- binlogserver: {g('bls_cmd')}")
@@ -492,32 +407,19 @@ def render(resfile):
     if g("fsync_runs"):
         L.append("")
         L.append(f"fdatasync on the temp dir's disk (1000 × append 4 KiB + fdatasync, median of probes): p50 {f(fs50, '{:.0f} µs')}, p90 {f(fs90, '{:.0f} µs')} (runs: {g('fsync_runs')})")
-    L.append("")
-    notes = [v for k, v in sorted(r.items()) if k.startswith("note")]
-    if notes:
-        L.append("Notes:")
-        L.extend(f"- {n}" for n in notes)
-        L.append("")
+    L.extend(notes(res))
     print("\n".join(L))
 
 
 if __name__ == "__main__":
-    cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "port":
-        print(free_port(args))
-    elif cmd == "fsync":
-        fsync_lat(args[0], int(args[1]))
-    elif cmd == "median":
-        print(f"{statistics.median([float(v) for v in args]):.3f}")
-    elif cmd == "stats":
-        stats(args)
-    elif cmd == "readers":
-        readers(int(args[0]), int(args[1]), args[2], args[3], args[4], args[5])
-    elif cmd == "rss":
-        rss(int(args[0]), int(args[1]) if len(args) > 1 else 5)
-    elif cmd == "latency":
-        latency(int(args[0]), int(args[1]), int(args[2]), int(args[3]), int(args[4]), int(args[5]), float(args[6]))
-    elif cmd == "render":
-        render(args[0])
-    else:
-        sys.exit(f"unknown helper {cmd}")
+    main({
+        "port": lambda a: print(free_port(a)),
+        "fsync": lambda a: fsync_lat(a[0], int(a[1])),
+        "median": print_median,
+        "stats": stats,
+        "readers": lambda a: readers(int(a[0]), int(a[1]), a[2], a[3], a[4], a[5]),
+        "rss": lambda a: rss(int(a[0]), int(a[1]) if len(a) > 1 else 5),
+        "latency": lambda a: latency(int(a[0]), int(a[1]), int(a[2]), int(a[3]), int(a[4]), int(a[5]),
+                                     float(a[6])),
+        "render": lambda a: render(a[0]),
+    })

@@ -9,15 +9,14 @@
 //! `BLS_KEEP_TEST_DIRS=1` to keep the directories.
 
 use crate::common::{
-    bls_log_excerpt, bls_sql, follow_and_serve, local_binlog_files, mixed_workload, tool,
-    wait_caught_up, wait_for, wait_semi_sync_client, wait_until_ok, Binlogserver, KillOnDrop,
-    MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
+    bls_log_excerpt, bls_sql, local_binlog_files, mariadb_binlog_raw, mixed_workload, wait_for,
+    wait_until_ok, Binlogserver, KillOnDrop, PrimaryOpts, TestDir, Topology, REPL_USER,
 };
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// Upper bound for binlogserver or a client to catch up after writes stop.
@@ -127,34 +126,15 @@ fn binlog_bytes(dir: &std::path::Path) -> u64 {
     local_binlog_files(dir).iter().map(|n| fs::metadata(dir.join(n)).unwrap().len()).sum()
 }
 
-fn mariadb_binlog_follow(port: u16, out: &std::path::Path, first: &str) -> Command {
-    let mut cmd = Command::new(tool("mariadb-binlog"));
-    cmd.args([
-        "--no-defaults",
-        "--read-from-remote-server",
-        "--raw",
-        "--stop-never",
-        "-h127.0.0.1",
-    ])
-    .arg(format!("-P{port}"))
-    .arg(format!("-u{REPL_USER}"))
-    .arg(format!("-p{REPL_PASSWORD}"))
-    .arg(format!("--result-file={}/", out.display()))
-    .arg(first);
-    cmd
-}
-
 #[test]
 fn metrics_follow_replication_and_match_show_status() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &["--metrics", "127.0.0.1:0"]);
-    let addr = metrics_addr(&bls);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 30);
+    let t = Topology::start(PrimaryOpts::default(), &["--metrics", "127.0.0.1:0"]);
+    let (primary, bls, port, data) = (&t.primary, &t.bls, t.port, &t.data);
+    let addr = metrics_addr(bls);
+    mixed_workload(primary, 30);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 10);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    mixed_workload(primary, 10);
+    t.wait_caught_up(CATCH_UP);
     assert!(
         primary.status_u64("Rpl_semi_sync_master_yes_tx") > 0,
         "the primary saw no semi-sync commit"
@@ -163,7 +143,7 @@ fn metrics_follow_replication_and_match_show_status() {
     let copy = TestDir::new("follow-copy");
     let log = fs::File::create(copy.join("mariadb-binlog.log")).unwrap();
     let first = primary.binlog_files()[0].0.clone();
-    let child = mariadb_binlog_follow(port, copy.path(), &first)
+    let child = mariadb_binlog_raw(port, copy.path(), &first, "--stop-never")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -177,7 +157,7 @@ fn metrics_follow_replication_and_match_show_status() {
         if let Some(status) = client.0.try_wait().unwrap() {
             panic!(
                 "mariadb-binlog --stop-never exited with {status}; binlogserver log:\n{}",
-                bls_log_excerpt(&bls, 40)
+                bls_log_excerpt(bls, 40)
             );
         }
         let s = samples(&scrape(addr));
@@ -266,10 +246,9 @@ fn metrics_follow_replication_and_match_show_status() {
 
 #[test]
 fn exporter_answers_garbage_with_errors_and_keeps_serving() {
-    let primary = MariaDb::primary(PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() });
-    let data = TestDir::new("bls-data");
-    let (bls, _port) = follow_and_serve(&primary, data.path(), &["--metrics", "127.0.0.1:0"]);
-    let addr = metrics_addr(&bls);
+    let opts = PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() };
+    let t = Topology::start(opts, &["--metrics", "127.0.0.1:0"]);
+    let (bls, addr) = (&t.bls, metrics_addr(&t.bls));
     let cases: [(&[u8], &str); 8] = [
         (b"GET / HTTP/1.1\r\n\r\n", "404"),
         (b"GET /metricsx HTTP/1.1\r\n\r\n", "404"),

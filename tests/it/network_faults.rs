@@ -14,10 +14,9 @@
 
 use crate::common::{
     assert_gtids_contiguous, assert_same_binlogs, assert_same_tables, big_row, bls_sql,
-    count_in_log, follow_port, largest_event, listen_port, local_binlog_files, wait_acked,
-    wait_caught_up, wait_replica_caught_up_checking, wait_semi_sync_client, wait_until,
-    wait_until_ok, Binlogserver, Load, MariaDb, PrimaryOpts, Relay, RelayDir, ReplicaOpts, TestDir,
-    UseGtid, DUMP_REQUEST, LINK_LOST, REPL_PASSWORD, REPL_USER,
+    count_in_log, largest_event, local_binlog_files, wait_acked, wait_replica_caught_up_checking,
+    wait_semi_sync_client, wait_until, wait_until_ok, Load, MariaDb, PrimaryOpts, Relay, RelayDir,
+    ReplicaOpts, Topology, UseGtid, DUMP_REQUEST, LINK_LOST,
 };
 use std::time::Duration;
 
@@ -34,45 +33,34 @@ const BIG_ROW: usize = 20 << 20;
 
 /// A primary, binlogserver and a replica, each link through a relay.
 struct Rig {
-    primary: MariaDb,
-    up: Relay,
-    data: TestDir,
-    bls: Binlogserver,
-    bls_port: u16,
+    /// The primary, the upstream relay and binlogserver.
+    top: Topology,
     down: Relay,
     replica: MariaDb,
 }
 
 impl Rig {
     fn start() -> Rig {
-        let primary = MariaDb::primary(PrimaryOpts::default());
-        let up = Relay::start(primary.port());
-        let data = TestDir::new("bls-data");
-        let bls = follow_port(up.port(), data.path(), &[]);
-        let bls_port = listen_port(&bls);
-        let down = Relay::start(bls_port);
-        wait_semi_sync_client(&primary, &bls);
-        let replica = MariaDb::replica(ReplicaOpts {
+        let top = Topology::through_relay(PrimaryOpts::default(), &[]);
+        let down = Relay::start(top.port);
+        let opts = ReplicaOpts {
             extra_args: vec!["--slave-net-timeout=4".to_owned()],
             ..ReplicaOpts::default()
-        });
-        replica.change_master(
-            "127.0.0.1",
-            down.port(),
-            REPL_USER,
-            REPL_PASSWORD,
-            UseGtid::SlavePos,
-        );
-        replica.change_master_options("MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1");
-        replica.start_slave();
-        Rig { primary, up, data, bls, bls_port, down, replica }
+        };
+        let replica = MariaDb::replica_of(down.port(), opts, UseGtid::SlavePos);
+        Rig { top, down, replica }
+    }
+
+    /// The relay between the primary and binlogserver.
+    fn up(&self) -> &Relay {
+        self.top.relay()
     }
 
     /// Runs `fault` under a load of two clients; afterwards the load must
     /// make progress again, and once it stops everything must agree.
     fn under_load(&self, what: &str, fault: impl FnOnce(&Load)) {
         eprintln!("--- fault: {what}");
-        let load = Load::start(&self.primary, 2);
+        let load = Load::start(&self.top.primary, 2);
         wait_acked(&load, 20);
         fault(&load);
         wait_acked(&load, 20);
@@ -83,14 +71,14 @@ impl Rig {
     /// binlogserver's files equal the primary's with every GTID once, and
     /// the replica has applied everything.
     fn assert_consistent(&self, what: &str) {
-        wait_caught_up(&self.primary, self.data.path(), CATCH_UP);
-        self.bls.assert_running();
-        assert_same_binlogs(&self.primary, self.data.path());
-        assert_gtids_contiguous(&self.primary, self.data.path());
-        wait_replica_caught_up_checking(&self.primary, &self.replica, CATCH_UP, &mut || {
-            self.bls.assert_running()
+        self.top.wait_caught_up(CATCH_UP);
+        self.top.bls.assert_running();
+        assert_same_binlogs(&self.top.primary, self.top.data.path());
+        assert_gtids_contiguous(&self.top.primary, self.top.data.path());
+        wait_replica_caught_up_checking(&self.top.primary, &self.replica, CATCH_UP, &mut || {
+            self.top.bls.assert_running()
         });
-        let tables = assert_same_tables(&self.primary, &self.replica);
+        let tables = assert_same_tables(&self.top.primary, &self.replica);
         assert!(tables > 0, "after {what}: no tables compared");
         eprintln!("--- after {what}: files, GTIDs and {tables} tables agree");
     }
@@ -99,27 +87,27 @@ impl Rig {
     /// request since `seen`, and both relays saw a new connection since.
     fn wait_reconnected(&self, what: &str, seen: &Seen) {
         wait_until(RECONNECT, &format!("binlogserver to reconnect after {what}"), || {
-            self.bls.assert_running();
-            count_in_log(&self.bls, DUMP_REQUEST) > seen.dumps && self.up.accepted() > seen.up
+            self.top.bls.assert_running();
+            count_in_log(&self.top.bls, DUMP_REQUEST) > seen.dumps && self.up().accepted() > seen.up
         });
         assert!(
-            count_in_log(&self.bls, LINK_LOST) > seen.lost,
+            count_in_log(&self.top.bls, LINK_LOST) > seen.lost,
             "binlogserver reconnected after {what} without logging `{LINK_LOST}`"
         );
         wait_until(RECONNECT, &format!("the replica to reconnect after {what}"), || {
-            self.bls.assert_running();
+            self.top.bls.assert_running();
             self.down.accepted() > seen.down
         });
         wait_until(
             RECONNECT,
             &format!("the replica's new dump on binlogserver after {what}"),
-            || count_in_log(&self.bls, SERVED_DUMP) > seen.served,
+            || count_in_log(&self.top.bls, SERVED_DUMP) > seen.served,
         );
         // The replica's new dump replaces its stale one on binlogserver.
         wait_until_ok(
             RECONNECT,
             &format!("one replica registered on binlogserver after {what}"),
-            || match bls_sql(self.bls_port, "SHOW SLAVE HOSTS") {
+            || match bls_sql(self.top.port, "SHOW SLAVE HOSTS") {
                 Ok(rows) if rows.lines().count() == 1 => Ok(()),
                 Ok(rows) => Err(format!("SHOW SLAVE HOSTS:\n{rows}")),
                 Err(e) => Err(e),
@@ -130,7 +118,7 @@ impl Rig {
     /// A link that went silent was dropped by binlogserver's own read
     /// timeout (four heartbeat periods), not closed by anyone.
     fn assert_silence_noticed(&self, what: &str, seen: &Seen) {
-        let log = self.bls.log();
+        let log = self.top.bls.log();
         let lost: Vec<&str> =
             log.lines().filter(|l| l.contains(LINK_LOST)).skip(seen.lost).collect();
         assert!(
@@ -142,11 +130,11 @@ impl Rig {
 
     fn seen(&self) -> Seen {
         Seen {
-            dumps: count_in_log(&self.bls, DUMP_REQUEST),
-            lost: count_in_log(&self.bls, LINK_LOST),
-            up: self.up.accepted(),
+            dumps: count_in_log(&self.top.bls, DUMP_REQUEST),
+            lost: count_in_log(&self.top.bls, LINK_LOST),
+            up: self.up().accepted(),
             down: self.down.accepted(),
-            served: count_in_log(&self.bls, SERVED_DUMP),
+            served: count_in_log(&self.top.bls, SERVED_DUMP),
         }
     }
 }
@@ -167,24 +155,27 @@ fn links_survive_resets_mid_packet_and_trickles() {
     rig.under_load("a reset mid-packet on both links", |_| {
         let seen = rig.seen();
         // A few hundred bytes into a stream of ~500-byte transactions.
-        assert!(rig.up.reset_after(RelayDir::ToClient, 777) >= 1, "an upstream link to reset");
+        assert!(rig.up().reset_after(RelayDir::ToClient, 777) >= 1, "an upstream link to reset");
         assert!(rig.down.reset_after(RelayDir::ToClient, 555) >= 1, "a downstream link");
         rig.wait_reconnected("a reset mid-packet", &seen);
     });
 
     rig.under_load("a reset inside a 20 MiB row event", |_| {
         let seen = rig.seen();
-        let resets = (rig.up.resets(), rig.down.resets());
+        let resets = (rig.up().resets(), rig.down.resets());
         // The load writes far less than 3 MiB before the big event starts.
-        rig.up.reset_after(RelayDir::ToClient, 3 << 20);
+        rig.up().reset_after(RelayDir::ToClient, 3 << 20);
         rig.down.reset_after(RelayDir::ToClient, 3 << 20);
-        big_row(&rig.primary, BIG_ROW);
+        big_row(&rig.top.primary, BIG_ROW);
         rig.wait_reconnected("a reset inside a large event", &seen);
-        assert!(rig.up.resets() > resets.0 && rig.down.resets() > resets.1, "both links were cut");
+        assert!(
+            rig.up().resets() > resets.0 && rig.down.resets() > resets.1,
+            "both links were cut"
+        );
     });
-    let largest = local_binlog_files(rig.data.path())
+    let largest = local_binlog_files(rig.top.data.path())
         .iter()
-        .filter_map(|f| largest_event(&rig.data.join(f)))
+        .filter_map(|f| largest_event(&rig.top.data.join(f)))
         .map(|e| e.size)
         .max();
     assert!(
@@ -195,24 +186,24 @@ fn links_survive_resets_mid_packet_and_trickles() {
     rig.under_load("a one-byte trickle on both links", |load| {
         let seen = rig.seen();
         let (up0, down0) =
-            (rig.up.forwarded(RelayDir::ToClient), rig.down.forwarded(RelayDir::ToClient));
-        rig.up.set_trickle(true);
+            (rig.up().forwarded(RelayDir::ToClient), rig.down.forwarded(RelayDir::ToClient));
+        rig.up().set_trickle(true);
         rig.down.set_trickle(true);
         wait_acked(load, 5);
         wait_until(RECONNECT, "4 KiB trickled on both links", || {
-            rig.up.forwarded(RelayDir::ToClient) > up0 + 4096
+            rig.up().forwarded(RelayDir::ToClient) > up0 + 4096
                 && rig.down.forwarded(RelayDir::ToClient) > down0 + 4096
         });
-        rig.up.set_trickle(false);
+        rig.up().set_trickle(false);
         rig.down.set_trickle(false);
         // A slow link is alive: every byte arrived well within a heartbeat.
         assert_eq!(
-            count_in_log(&rig.bls, LINK_LOST),
+            count_in_log(&rig.top.bls, LINK_LOST),
             seen.lost,
             "binlogserver dropped a trickling link"
         );
         assert_eq!(
-            count_in_log(&rig.bls, DUMP_REQUEST),
+            count_in_log(&rig.top.bls, DUMP_REQUEST),
             seen.dumps,
             "binlogserver reconnected during the trickle"
         );
@@ -225,11 +216,11 @@ fn dead_links_are_noticed_and_replaced() {
 
     rig.under_load("a stall longer than the heartbeat on both links", |_| {
         let seen = rig.seen();
-        assert!(rig.up.stall() >= 1, "an upstream link to stall");
+        assert!(rig.up().stall() >= 1, "an upstream link to stall");
         assert!(rig.down.stall() >= 1, "a downstream link to stall");
         rig.wait_reconnected("a stall", &seen);
         rig.assert_silence_noticed("a stall", &seen);
-        rig.up.release();
+        rig.up().release();
         rig.down.release();
     });
 
@@ -237,17 +228,17 @@ fn dead_links_are_noticed_and_replaced() {
     // semi-sync replica behind a half-open link reconnects: reproduced with
     // a real MariaDB replica in place of binlogserver, so not ours to fix.
     // Semi-sync is off at the primary while its link is half-open.
-    rig.primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
+    rig.top.primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
     rig.under_load("half-open links", |_| {
         let seen = rig.seen();
-        assert!(rig.up.half_open() >= 1, "an upstream link to cut");
+        assert!(rig.up().half_open() >= 1, "an upstream link to cut");
         assert!(rig.down.half_open() >= 1, "a downstream link to cut");
         rig.wait_reconnected("a half-open link", &seen);
         rig.assert_silence_noticed("a half-open link", &seen);
     });
-    rig.primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = ON");
-    wait_semi_sync_client(&rig.primary, &rig.bls);
-    let log = rig.bls.log();
+    rig.top.primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = ON");
+    wait_semi_sync_client(&rig.top.primary, &rig.top.bls);
+    let log = rig.top.bls.log();
     let lost: Vec<&str> = log.lines().filter(|l| l.contains(LINK_LOST)).collect();
     assert!(
         lost.len() >= 2,

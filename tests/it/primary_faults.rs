@@ -8,10 +8,9 @@
 //! unknown GTIDs (tests/start_points.rs).
 
 use crate::common::{
-    assert_dir_unchanged, assert_gtids_contiguous, assert_index_matches, assert_same_binlog_set,
-    assert_same_binlogs, binlog_events, count_in_log, follow_port, mixed_workload, snapshot_dir,
-    tail, wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver, MariaDb, PrimaryOpts,
-    Relay, TestDir, FOLLOW_ARGS, LINK_LOST,
+    assert_dir_unchanged, assert_gtids_contiguous, assert_same_binlog_set, assert_same_binlogs,
+    binlog_events, count_in_log, mixed_workload, snapshot_dir, tail, wait_semi_sync_client,
+    wait_until, Binlogserver, MariaDb, PrimaryOpts, Topology, LINK_LOST,
 };
 use std::fs;
 use std::time::Duration;
@@ -22,31 +21,6 @@ const CATCH_UP: Duration = Duration::from_secs(30);
 const REFUSE: Duration = Duration::from_secs(30);
 /// The QUERY_EVENT type code.
 const QUERY_EVENT: u8 = 2;
-
-fn follow(primary: &MariaDb, data: &TestDir) -> Binlogserver {
-    Binlogserver::follow(primary, data.path(), &FOLLOW_ARGS)
-}
-
-fn assert_failed_exit(bls: &Binlogserver, what: &str) {
-    let status = bls.wait_exit(REFUSE);
-    assert!(
-        !status.success(),
-        "binlogserver must exit with a non-zero status when {what}, got {status}; log:\n{}",
-        tail(&bls.log(), 40)
-    );
-}
-
-/// One ERROR line of binlogserver's log holds all of `needles`.
-fn assert_error_logged(bls: &Binlogserver, needles: &[&str]) {
-    let log = bls.log();
-    let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
-    assert!(
-        errors.iter().any(|l| needles.iter().all(|n| l.contains(n))),
-        "no ERROR line of binlogserver's log contains all of {needles:?}; ERROR lines:\n{}\nlog tail:\n{}",
-        errors.join("\n"),
-        tail(&log, 40)
-    );
-}
 
 /// The primary's semi-sync counters: (yes_tx, no_tx).
 fn semi_sync_tx(primary: &MariaDb) -> (u64, u64) {
@@ -77,30 +51,26 @@ fn assert_all_acked(primary: &MariaDb, what: &str, write: impl FnOnce() -> u64) 
 
 #[test]
 fn follows_a_restarted_primary_into_its_new_file() {
-    let mut primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let bls = follow(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 30);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    let mut t = Topology::start(PrimaryOpts::default(), &[]);
+    mixed_workload(&t.primary, 30);
+    t.wait_caught_up(CATCH_UP);
 
-    primary.shutdown();
+    t.primary.shutdown();
     wait_until(REFUSE, "binlogserver to notice the primary went away", || {
-        bls.assert_running();
-        count_in_log(&bls, LINK_LOST) > 0
+        t.bls.assert_running();
+        count_in_log(&t.bls, LINK_LOST) > 0
     });
-    primary.restart();
+    t.primary.restart();
+    let primary = &t.primary;
     let files: Vec<String> = primary.binlog_files().into_iter().map(|f| f.0).collect();
     assert_eq!(files, ["mysql-bin.000001", "mysql-bin.000002"], "setup: a new file after restart");
 
-    wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "after the restart", || mixed_workload(&primary, 20));
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    assert_same_binlogs(&primary, data.path());
-    assert_same_binlog_set(&primary, data.path());
-    assert_index_matches(&primary, data.path());
-    assert_gtids_contiguous(&primary, data.path());
-    bls.assert_running();
+    wait_semi_sync_client(primary, &t.bls);
+    assert_all_acked(primary, "after the restart", || mixed_workload(primary, 20));
+    t.wait_caught_up(CATCH_UP);
+    t.assert_same_files();
+    assert_gtids_contiguous(primary, t.data.path());
+    t.bls.assert_running();
 }
 
 /// The reconnect delays binlogserver logged (`reconnecting in N ms`).
@@ -114,15 +84,12 @@ fn backoff_delays(bls: &Binlogserver) -> Vec<u64> {
 
 #[test]
 fn stops_once_when_the_primary_purged_what_it_has_not_fetched_yet() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let relay = Relay::start(primary.port());
-    let data = TestDir::new("bls-data");
-    let bls = follow_port(relay.port(), data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 20);
+    let t = Topology::through_relay(PrimaryOpts::default(), &[]);
+    let (primary, relay, bls, data) = (&t.primary, t.relay(), &t.bls, &t.data);
+    mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 20);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    mixed_workload(primary, 20);
+    t.wait_caught_up(CATCH_UP);
 
     // The link breaks and stays broken while the primary moves on.
     relay.refuse(true);
@@ -134,7 +101,7 @@ fn stops_once_when_the_primary_purged_what_it_has_not_fetched_yet() {
     let before = snapshot_dir(data.path());
     for _ in 0..2 {
         primary.sql("FLUSH BINARY LOGS");
-        mixed_workload(&primary, 10);
+        mixed_workload(primary, 10);
     }
     primary.sql("FLUSH BINARY LOGS");
     primary.sql("PURGE BINARY LOGS TO 'mysql-bin.000004'");
@@ -144,7 +111,7 @@ fn stops_once_when_the_primary_purged_what_it_has_not_fetched_yet() {
     });
     // Bounded backoff while the primary is unreachable: each delay at
     // least the one before, doubling from 100 ms.
-    let delays = backoff_delays(&bls);
+    let delays = backoff_delays(bls);
     assert!(
         delays.len() >= 5
             && delays.windows(2).all(|w| w[1] >= w[0])
@@ -154,8 +121,8 @@ fn stops_once_when_the_primary_purged_what_it_has_not_fetched_yet() {
 
     let accepted = relay.accepted();
     relay.refuse(false);
-    assert_failed_exit(&bls, "binlogs it still needs were purged while it was away");
-    assert_error_logged(&bls, &["cannot follow the primary", "purged", "error 1236"]);
+    bls.assert_failed_exit(REFUSE, "binlogs it still needs were purged while it was away");
+    bls.assert_error_logged(&["cannot follow the primary", "purged", "error 1236"]);
     // One connection hears 1236 and binlogserver stops: no retry storm (a
     // connection attempt may have been on its way when refusing ended).
     assert!(
@@ -168,14 +135,11 @@ fn stops_once_when_the_primary_purged_what_it_has_not_fetched_yet() {
 
 #[test]
 fn refuses_a_different_server_behind_the_same_address() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let relay = Relay::start(primary.port());
-    let data = TestDir::new("bls-data");
-    let bls = follow_port(relay.port(), data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 30);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    let ours = primary.master_status();
+    let t = Topology::through_relay(PrimaryOpts::default(), &[]);
+    let (relay, bls, data) = (t.relay(), &t.bls, &t.data);
+    mixed_workload(&t.primary, 30);
+    t.wait_caught_up(CATCH_UP);
+    let ours = t.primary.master_status();
 
     // Another server with another history that reaches further into the
     // same file name, with the same server id (1) as the first.
@@ -192,7 +156,7 @@ fn refuses_a_different_server_behind_the_same_address() {
     relay.set_target(other.port());
     assert_eq!(relay.reset_now(), 1, "one link to the primary");
 
-    assert_failed_exit(&bls, "another server answers at the primary's address");
+    bls.assert_failed_exit(REFUSE, "another server answers at the primary's address");
     // Which check trips depends on where our position falls in the other
     // server's file: on an event boundary, the re-sent last event differs
     // from ours; inside an event, the server itself refuses the dump.
@@ -217,24 +181,21 @@ fn refuses_a_different_server_behind_the_same_address() {
 
 #[test]
 fn follows_a_primary_without_binlog_checksums() {
-    let primary = MariaDb::primary(PrimaryOpts {
+    let opts = PrimaryOpts {
         extra_args: vec!["--binlog-checksum=NONE".to_owned()],
         ..PrimaryOpts::default()
-    });
+    };
+    let t = Topology::start(opts, &[]);
+    let primary = &t.primary;
     assert_eq!(primary.sql("SELECT @@GLOBAL.binlog_checksum"), "NONE");
-    let data = TestDir::new("bls-data");
-    let bls = follow(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "binlog_checksum=NONE", || mixed_workload(&primary, 40));
+    assert_all_acked(primary, "binlog_checksum=NONE", || mixed_workload(primary, 40));
     primary.sql("FLUSH BINARY LOGS");
-    assert_all_acked(&primary, "binlog_checksum=NONE, second file", || {
-        mixed_workload(&primary, 10)
-    });
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    assert_same_binlogs(&primary, data.path());
-    assert_same_binlog_set(&primary, data.path());
-    assert_gtids_contiguous(&primary, data.path());
-    bls.assert_running();
+    assert_all_acked(primary, "binlog_checksum=NONE, second file", || mixed_workload(primary, 10));
+    t.wait_caught_up(CATCH_UP);
+    assert_same_binlogs(primary, t.data.path());
+    assert_same_binlog_set(primary, t.data.path());
+    assert_gtids_contiguous(primary, t.data.path());
+    t.bls.assert_running();
 }
 
 /// Autocommit statements on an InnoDB and a MyISAM table (whose statement
@@ -282,53 +243,47 @@ fn commit_query_events(dir: &std::path::Path) -> usize {
 
 #[test]
 fn acknowledges_statement_and_mixed_binlog_formats() {
-    let primary = MariaDb::primary(PrimaryOpts {
-        binlog_format: "STATEMENT".to_owned(),
-        ..PrimaryOpts::default()
-    });
-    let data = TestDir::new("bls-data");
-    let bls = follow(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "binlog_format=STATEMENT", || statement_workload(&primary, "st"));
+    let opts = PrimaryOpts { binlog_format: "STATEMENT".to_owned(), ..PrimaryOpts::default() };
+    let t = Topology::start(opts, &[]);
+    let primary = &t.primary;
+    assert_all_acked(primary, "binlog_format=STATEMENT", || statement_workload(primary, "st"));
     primary.sql("SET GLOBAL binlog_format = 'MIXED'");
     // UUID() is unsafe for statement logging: MIXED logs those rows.
-    assert_all_acked(&primary, "binlog_format=MIXED", || {
-        let n = statement_workload(&primary, "mx");
+    assert_all_acked(primary, "binlog_format=MIXED", || {
+        let n = statement_workload(primary, "mx");
         let before = primary.gtid_seq();
         primary
             .sql("INSERT INTO mx.i VALUES (5000, UUID()); INSERT INTO mx.m VALUES (5000, UUID())");
         n + primary.gtid_seq() - before
     });
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    t.wait_caught_up(CATCH_UP);
     assert!(
-        commit_query_events(data.path()) >= 30,
+        commit_query_events(t.data.path()) >= 30,
         "expected COMMIT query events from the MyISAM statements"
     );
-    assert_same_binlogs(&primary, data.path());
-    assert_gtids_contiguous(&primary, data.path());
-    bls.assert_running();
+    assert_same_binlogs(primary, t.data.path());
+    assert_gtids_contiguous(primary, t.data.path());
+    t.bls.assert_running();
 }
 
 #[test]
 fn keeps_following_while_semi_sync_is_switched_off_and_on() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let bls = follow(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "semi-sync on", || mixed_workload(&primary, 10));
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let primary = &t.primary;
+    assert_all_acked(primary, "semi-sync on", || mixed_workload(primary, 10));
 
     primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = OFF");
-    let (yes, _) = semi_sync_tx(&primary);
-    mixed_workload(&primary, 20);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    assert_eq!(semi_sync_tx(&primary).0, yes, "no semi-sync while it is off");
-    bls.assert_running();
+    let (yes, _) = semi_sync_tx(primary);
+    mixed_workload(primary, 20);
+    t.wait_caught_up(CATCH_UP);
+    assert_eq!(semi_sync_tx(primary).0, yes, "no semi-sync while it is off");
+    t.bls.assert_running();
 
     primary.sql("SET GLOBAL rpl_semi_sync_master_enabled = ON");
-    wait_semi_sync_client(&primary, &bls);
-    assert_all_acked(&primary, "semi-sync on again", || mixed_workload(&primary, 20));
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    assert_same_binlogs(&primary, data.path());
-    assert_gtids_contiguous(&primary, data.path());
-    bls.assert_running();
+    wait_semi_sync_client(primary, &t.bls);
+    assert_all_acked(primary, "semi-sync on again", || mixed_workload(primary, 20));
+    t.wait_caught_up(CATCH_UP);
+    assert_same_binlogs(primary, t.data.path());
+    assert_gtids_contiguous(primary, t.data.path());
+    t.bls.assert_running();
 }

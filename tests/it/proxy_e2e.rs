@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::common::{
     assert_same_binlogs, tool, wait_caught_up, wait_for, wait_semi_sync_client, wait_until,
-    Binlogserver, MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
+    Binlogserver, MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD,
 };
 
 /// The proxy process; killed on drop.
@@ -123,27 +123,11 @@ fn client_query_and_semi_sync_replication_through_the_proxy() {
 
     // binlogserver follows the primary through the proxy, with semi-sync.
     let data = TestDir::new("proxy-bls");
-    let port = proxy.port.to_string();
-    let bls = Binlogserver::start(&[
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-u",
-        REPL_USER,
-        "-p",
-        REPL_PASSWORD,
-        "-d",
-        data.path_str(),
-        "--server-id",
-        "1001",
-        "--semi-sync",
-        "on",
-        "--heartbeat",
-        "1",
-        "--listen",
-        "off",
-    ]);
+    let bls = Binlogserver::follow_port(
+        proxy.port,
+        data.path(),
+        &["--semi-sync", "on", "--heartbeat", "1", "--listen", "off"],
+    );
     wait_semi_sync_client(&primary, &bls);
     let yes_before = primary.status_u64("Rpl_semi_sync_master_yes_tx");
     primary.sql_script(

@@ -7,12 +7,11 @@
 //! temporary directory. If `mariadbd` is missing the tests fail and say what
 //! to install. Set `BLS_KEEP_TEST_DIRS=1` to keep the directories.
 
-use crate::common::{wait_acked, wait_semi_sync_client};
-
 use crate::common::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
     big_row, gtid_seq_of, largest_event, local_binlog_files, mixed_workload, snapshot_dir, tool,
-    wait_caught_up, wait_until, Binlogserver, KillOnDrop, Load, MariaDb, PrimaryOpts, TestDir,
+    wait_acked, wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver, KillOnDrop, Load,
+    MariaDb, PrimaryOpts, TestDir, Topology, FOLLOW_ARGS,
 };
 use std::fs;
 use std::path::Path;
@@ -30,13 +29,6 @@ const REFUSE: Duration = Duration::from_secs(20);
 const BIG_ROW: usize = 20 << 20;
 const SIXTEEN_MIB: u32 = (1 << 24) - 1;
 
-/// The flags every test gives binlogserver besides host, user and datadir.
-const FOLLOW_ARGS: [&str; 4] = ["--semi-sync", "auto", "--heartbeat", "1"];
-
-fn start_binlogserver(primary: &MariaDb, data: &TestDir) -> Binlogserver {
-    Binlogserver::follow(primary, data.path(), &FOLLOW_ARGS)
-}
-
 /// Total size of the binlog files in `dir`.
 fn binlog_bytes(dir: &Path) -> u64 {
     local_binlog_files(dir)
@@ -44,27 +36,6 @@ fn binlog_bytes(dir: &Path) -> u64 {
         .filter_map(|n| fs::metadata(dir.join(n)).ok())
         .map(|m| m.len())
         .sum()
-}
-
-fn assert_failed_exit(bls: &Binlogserver, what: &str) {
-    let status = bls.wait_exit(REFUSE);
-    assert!(
-        !status.success(),
-        "binlogserver must exit with a non-zero status when {what}, got {status}; log:\n{}",
-        crate::common::tail(&bls.log(), 40)
-    );
-}
-
-/// Asserts that one ERROR line of binlogserver's log holds all of `needles`.
-fn assert_error_logged(bls: &Binlogserver, needles: &[&str]) {
-    let log = bls.log();
-    let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
-    assert!(
-        errors.iter().any(|l| needles.iter().all(|n| l.contains(n))),
-        "no ERROR line of binlogserver's log contains all of {needles:?}; ERROR lines:\n{}\nlog tail:\n{}",
-        errors.join("\n"),
-        crate::common::tail(&log, 40)
-    );
 }
 
 #[test]
@@ -187,20 +158,17 @@ fn harness_accepts_a_mariadb_binlog_raw_copy() {
 fn follows_primary_byte_identical_with_semi_sync() {
     // A generous timeout: every commit must be acknowledged, and a slow CI
     // machine fsyncing the 20 MiB event must not count as a lost ack.
-    let primary =
-        MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 10_000, ..PrimaryOpts::default() });
-    let data = TestDir::new("bls-data");
-    let bls = start_binlogserver(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
+    let t = Topology::start(PrimaryOpts::default(), &[]).with_ack_timeout(Duration::from_secs(10));
+    let primary = &t.primary;
     let yes_before = primary.status_u64("Rpl_semi_sync_master_yes_tx");
     let no_before = primary.status_u64("Rpl_semi_sync_master_no_tx");
 
-    let mut commits = mixed_workload(&primary, 40);
+    let mut commits = mixed_workload(primary, 40);
     primary.sql("FLUSH BINARY LOGS");
-    commits += mixed_workload(&primary, 40);
+    commits += mixed_workload(primary, 40);
     primary.sql("FLUSH BINARY LOGS");
-    commits += mixed_workload(&primary, 40);
-    commits += big_row(&primary, BIG_ROW);
+    commits += mixed_workload(primary, 40);
+    commits += big_row(primary, BIG_ROW);
 
     let yes = primary.status_u64("Rpl_semi_sync_master_yes_tx") - yes_before;
     let no = primary.status_u64("Rpl_semi_sync_master_no_tx") - no_before;
@@ -212,7 +180,7 @@ fn follows_primary_byte_identical_with_semi_sync() {
     assert_eq!(no, 0, "{no} commits went without a semi-sync acknowledgement");
     assert_eq!(primary.status_var("Rpl_semi_sync_master_status"), "ON");
 
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    t.wait_caught_up(CATCH_UP);
     let (live, _) = primary.master_status();
     let big = largest_event(&primary.binlog_path(&live)).expect("events in the live binlog");
     assert!(
@@ -220,79 +188,73 @@ fn follows_primary_byte_identical_with_semi_sync() {
         "the test must relay an event above 16 MiB, largest is {}",
         big.size
     );
-    assert_same_binlogs(&primary, data.path());
-    assert_same_binlog_set(&primary, data.path());
-    assert_index_matches(&primary, data.path());
-    bls.assert_running();
+    t.assert_same_files();
+    t.bls.assert_running();
 }
 
 #[test]
 fn resumes_after_kill_9_during_load() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let mut bls = start_binlogserver(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
-    let load = Load::start(&primary, 4);
+    let mut t = Topology::start(PrimaryOpts::default(), &[]);
+    let load = Load::start(&t.primary, 4);
     // Killed instances stay here so their logs are printed if the test fails.
     let mut killed = Vec::new();
 
     // 1. While streaming in step with the primary.
     wait_acked(&load, 300);
-    bls.kill9();
+    t.bls.kill9();
     wait_acked(&load, 300);
-    killed.push(std::mem::replace(&mut bls, start_binlogserver(&primary, &data)));
+    let again = t.follow_again();
+    killed.push(std::mem::replace(&mut t.bls, again));
 
     // 2. While catching up on the backlog: as soon as it has written anything.
-    let size = binlog_bytes(data.path());
+    let size = binlog_bytes(t.data.path());
     wait_until(CONNECT, "binlogserver to write after restart", || {
-        bls.assert_running();
-        binlog_bytes(data.path()) > size
+        t.bls.assert_running();
+        binlog_bytes(t.data.path()) > size
     });
-    bls.kill9();
-    primary.sql("FLUSH BINARY LOGS");
+    t.bls.kill9();
+    t.primary.sql("FLUSH BINARY LOGS");
     wait_acked(&load, 200);
-    killed.push(std::mem::replace(&mut bls, start_binlogserver(&primary, &data)));
+    let again = t.follow_again();
+    killed.push(std::mem::replace(&mut t.bls, again));
 
     // 3. Right after a rotation, once it is a semi-sync client again.
-    wait_semi_sync_client(&primary, &bls);
+    wait_semi_sync_client(&t.primary, &t.bls);
     wait_acked(&load, 200);
-    primary.sql("FLUSH BINARY LOGS");
-    bls.kill9();
+    t.primary.sql("FLUSH BINARY LOGS");
+    t.bls.kill9();
     wait_acked(&load, 100);
-    killed.push(std::mem::replace(&mut bls, start_binlogserver(&primary, &data)));
+    let again = t.follow_again();
+    killed.push(std::mem::replace(&mut t.bls, again));
 
-    wait_semi_sync_client(&primary, &bls);
+    wait_semi_sync_client(&t.primary, &t.bls);
     wait_acked(&load, 300);
     let acked = load.stop();
     eprintln!(
         "load: {acked} acknowledged commits; semi-sync yes_tx {}, no_tx {}",
-        primary.status_u64("Rpl_semi_sync_master_yes_tx"),
-        primary.status_u64("Rpl_semi_sync_master_no_tx")
+        t.primary.status_u64("Rpl_semi_sync_master_yes_tx"),
+        t.primary.status_u64("Rpl_semi_sync_master_no_tx")
     );
-    let rows: u64 = primary.sql("SELECT COUNT(*) FROM loadgen.t").parse().expect("count");
+    let rows: u64 = t.primary.sql("SELECT COUNT(*) FROM loadgen.t").parse().expect("count");
     assert_eq!(rows, acked, "every acknowledged commit inserted one row");
 
-    wait_caught_up(&primary, data.path(), Duration::from_secs(60));
+    t.wait_caught_up(Duration::from_secs(60));
     wait_until(CONNECT, "Rpl_semi_sync_master_status = ON again", || {
-        bls.assert_running();
-        primary.status_var("Rpl_semi_sync_master_status") == "ON"
+        t.bls.assert_running();
+        t.primary.status_var("Rpl_semi_sync_master_status") == "ON"
     });
-    assert_same_binlogs(&primary, data.path());
-    assert_same_binlog_set(&primary, data.path());
-    assert_index_matches(&primary, data.path());
-    bls.assert_running();
+    t.assert_same_files();
+    t.bls.assert_running();
 }
 
 #[test]
 fn reconnects_after_connection_is_cut() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let bls = start_binlogserver(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let primary = &t.primary;
     let start = primary.gtid_seq();
 
     thread::scope(|s| {
-        let workload = s.spawn(|| mixed_workload(&primary, 240));
+        let workload = s.spawn(|| mixed_workload(primary, 240));
         for k in 1..=3 {
             wait_until(Duration::from_secs(30), "workload progress", || {
                 primary.gtid_seq() >= start + 50 * k
@@ -300,7 +262,7 @@ fn reconnects_after_connection_is_cut() {
             let cut = primary.kill_dump_threads();
             assert_eq!(cut.len(), 1, "exactly one dump connection to cut, found {cut:?}");
             wait_until(CONNECT, "binlogserver to reconnect with a new dump connection", || {
-                bls.assert_running();
+                t.bls.assert_running();
                 let now = primary.dump_threads();
                 now.len() == 1 && !cut.contains(&now[0])
             });
@@ -308,12 +270,10 @@ fn reconnects_after_connection_is_cut() {
         workload.join().expect("workload thread");
     });
 
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    wait_semi_sync_client(&primary, &bls);
-    assert_same_binlogs(&primary, data.path());
-    assert_same_binlog_set(&primary, data.path());
-    assert_index_matches(&primary, data.path());
-    bls.assert_running();
+    t.wait_caught_up(CATCH_UP);
+    wait_semi_sync_client(primary, &t.bls);
+    t.assert_same_files();
+    t.bls.assert_running();
 }
 
 #[test]
@@ -329,7 +289,7 @@ fn starts_from_the_oldest_binlog_the_primary_has() {
     assert_eq!(names, ["mysql-bin.000003", "mysql-bin.000004", "mysql-bin.000005"]);
 
     let data = TestDir::new("bls-data");
-    let bls = start_binlogserver(&primary, &data);
+    let bls = Binlogserver::follow(&primary, data.path(), &FOLLOW_ARGS);
     wait_caught_up(&primary, data.path(), CATCH_UP);
     mixed_workload(&primary, 10);
     wait_caught_up(&primary, data.path(), CATCH_UP);
@@ -341,34 +301,29 @@ fn starts_from_the_oldest_binlog_the_primary_has() {
 
 #[test]
 fn refuses_when_the_primary_history_no_longer_matches() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let bls = start_binlogserver(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 30);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let primary = &t.primary;
+    mixed_workload(primary, 30);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 30);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    assert_same_binlogs(&primary, data.path());
-    bls.kill9();
-    let before = snapshot_dir(data.path());
+    mixed_workload(primary, 30);
+    t.wait_caught_up(CATCH_UP);
+    assert_same_binlogs(primary, t.data.path());
+    t.bls.kill9();
+    let before = snapshot_dir(t.data.path());
 
     primary.sql("RESET MASTER");
-    mixed_workload(&primary, 5);
-    let again = start_binlogserver(&primary, &data);
-    assert_failed_exit(&again, "the primary's binlog history was reset");
+    mixed_workload(primary, 5);
+    let again = t.follow_again();
+    again.assert_failed_exit(REFUSE, "the primary's binlog history was reset");
     // The primary no longer has our last file; binlogserver cannot tell a
     // reset from a purge, and names both.
-    assert_error_logged(
-        &again,
-        &[
-            "cannot follow the primary",
-            "RESET MASTER",
-            "error 1236",
-            "Could not find first log file name",
-        ],
-    );
-    assert_dir_unchanged(&before, data.path());
+    again.assert_error_logged(&[
+        "cannot follow the primary",
+        "RESET MASTER",
+        "error 1236",
+        "Could not find first log file name",
+    ]);
+    assert_dir_unchanged(&before, t.data.path());
 }
 
 /// Beyond the brief's list: after RESET MASTER the primary writes more than
@@ -377,23 +332,21 @@ fn refuses_when_the_primary_history_no_longer_matches() {
 /// histories.
 #[test]
 fn refuses_when_the_primary_was_reset_and_wrote_past_our_position() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let bls = start_binlogserver(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 20);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let primary = &t.primary;
+    mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 10);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    mixed_workload(primary, 10);
+    t.wait_caught_up(CATCH_UP);
     let (our_file, our_pos) = primary.master_status();
     let our_gtid = primary.gtid_binlog_pos();
-    bls.kill9();
-    let before = snapshot_dir(data.path());
+    t.bls.kill9();
+    let before = snapshot_dir(t.data.path());
 
     primary.sql("RESET MASTER");
-    mixed_workload(&primary, 20);
+    mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 30);
+    mixed_workload(primary, 30);
     let (file, pos) = primary.master_status();
     assert!(
         file == our_file && pos > our_pos,
@@ -408,55 +361,47 @@ fn refuses_when_the_primary_was_reset_and_wrote_past_our_position() {
     let new_file = fs::read(primary.binlog_path(&file)).expect("read the primary's file");
     assert_ne!(fd_time(&before[&our_file]), fd_time(&new_file), "setup: FD timestamps must differ");
 
-    let again = start_binlogserver(&primary, &data);
-    assert_failed_exit(&again, "the primary's history no longer contains ours");
-    assert_error_logged(
-        &again,
-        &[
-            "cannot follow the primary",
-            "do not match the stored ones",
-            "format description",
-            "RESET MASTER",
-        ],
-    );
-    assert_dir_unchanged(&before, data.path());
+    let again = t.follow_again();
+    again.assert_failed_exit(REFUSE, "the primary's history no longer contains ours");
+    again.assert_error_logged(&[
+        "cannot follow the primary",
+        "do not match the stored ones",
+        "format description",
+        "RESET MASTER",
+    ]);
+    assert_dir_unchanged(&before, t.data.path());
 }
 
 #[test]
 fn stops_when_needed_binlog_was_purged() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let bls = start_binlogserver(&primary, &data);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 20);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let primary = &t.primary;
+    mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 20);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    assert_same_binlogs(&primary, data.path());
-    assert_eq!(local_binlog_files(data.path()), ["mysql-bin.000001", "mysql-bin.000002"]);
-    bls.kill9();
-    let before = snapshot_dir(data.path());
+    mixed_workload(primary, 20);
+    t.wait_caught_up(CATCH_UP);
+    assert_same_binlogs(primary, t.data.path());
+    assert_eq!(local_binlog_files(t.data.path()), ["mysql-bin.000001", "mysql-bin.000002"]);
+    t.bls.kill9();
+    let before = snapshot_dir(t.data.path());
 
     // We still need the rest of mysql-bin.000002 (its ROTATE) and 000003.
     for _ in 0..2 {
         primary.sql("FLUSH BINARY LOGS");
-        mixed_workload(&primary, 10);
+        mixed_workload(primary, 10);
     }
     primary.sql("FLUSH BINARY LOGS");
     primary.sql("PURGE BINARY LOGS TO 'mysql-bin.000004'");
     let names: Vec<String> = primary.binlog_files().into_iter().map(|f| f.0).collect();
     assert_eq!(names, ["mysql-bin.000004", "mysql-bin.000005"]);
 
-    let again = start_binlogserver(&primary, &data);
-    assert_failed_exit(&again, "a binlog it needs was purged");
-    assert_error_logged(
-        &again,
-        &[
-            "cannot follow the primary",
-            "purged",
-            "error 1236",
-            "Could not find first log file name",
-        ],
-    );
-    assert_dir_unchanged(&before, data.path());
+    let again = t.follow_again();
+    again.assert_failed_exit(REFUSE, "a binlog it needs was purged");
+    again.assert_error_logged(&[
+        "cannot follow the primary",
+        "purged",
+        "error 1236",
+        "Could not find first log file name",
+    ]);
+    assert_dir_unchanged(&before, t.data.path());
 }

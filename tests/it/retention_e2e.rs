@@ -9,9 +9,9 @@
 //! `BLS_KEEP_TEST_DIRS=1` to keep the directories.
 
 use crate::common::{
-    big_row, bls_log_excerpt, bls_sql, follow_and_serve, local_binlog_files, mixed_workload, tool,
-    wait_semi_sync_client, wait_until, wait_until_ok, Binlogserver, KillOnDrop, MariaDb,
-    PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
+    big_row, bls_log_excerpt, bls_sql, follow_and_serve, local_binlog_files, mariadb_binlog_raw,
+    mixed_workload, wait_until, wait_until_ok, Binlogserver, KillOnDrop, MariaDb, PrimaryOpts,
+    TestDir, Topology,
 };
 use std::fs;
 use std::path::Path;
@@ -72,19 +72,7 @@ fn names(range: std::ops::RangeInclusive<u32>) -> Vec<String> {
 
 /// `mariadb-binlog --raw --stop-never` from `first`, writing into `out`.
 fn raw_reader(port: u16, out: &Path, first: &str) -> KillOnDrop {
-    let child = Command::new(tool("mariadb-binlog"))
-        .args([
-            "--no-defaults",
-            "--read-from-remote-server",
-            "--raw",
-            "--stop-never",
-            "-h127.0.0.1",
-        ])
-        .arg(format!("-P{port}"))
-        .arg(format!("-u{REPL_USER}"))
-        .arg(format!("-p{REPL_PASSWORD}"))
-        .arg(format!("--result-file={}/", out.display()))
-        .arg(first)
+    let child = mariadb_binlog_raw(port, out, first, "--stop-never")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -95,21 +83,19 @@ fn raw_reader(port: u16, out: &Path, first: &str) -> KillOnDrop {
 
 #[test]
 fn purge_statements_spare_files_being_read_and_keep_the_index_in_step() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port, data) = (&t.primary, &t.bls, t.port, &t.data);
     // Six files; file 2 far larger than what socket buffers hold.
-    mixed_workload(&primary, 10);
+    mixed_workload(primary, 10);
     primary.sql("FLUSH BINARY LOGS");
-    big_row(&primary, 20 << 20);
-    big_row(&primary, 20 << 20);
+    big_row(primary, 20 << 20);
+    big_row(primary, 20 << 20);
     for _ in 0..4 {
         primary.sql("FLUSH BINARY LOGS");
-        mixed_workload(&primary, 5);
+        mixed_workload(primary, 5);
     }
-    wait_live_end(&primary, &bls, data.path());
-    assert_eq!(assert_consistent(&primary, data.path(), port), names(1..=6));
+    wait_live_end(primary, bls, data.path());
+    assert_eq!(assert_consistent(primary, data.path(), port), names(1..=6));
 
     // A reader of file 2 whose output is a FIFO nobody opens: it blocks
     // there, so binlogserver's dump of file 2 stops once the socket is full.
@@ -132,7 +118,7 @@ fn purge_statements_spare_files_being_read_and_keep_the_index_in_step() {
             && warnings.contains("purged only 1 out of 4"),
         "expected a warning about the file in use, got {warnings:?}"
     );
-    assert_eq!(assert_consistent(&primary, data.path(), port), names(2..=6));
+    assert_eq!(assert_consistent(primary, data.path(), port), names(2..=6));
     assert!(reader.0.try_wait().unwrap().is_none(), "the reader must still be connected");
 
     // Once the reader is gone its file may go.
@@ -146,24 +132,24 @@ fn purge_statements_spare_files_being_read_and_keep_the_index_in_step() {
             Err(w)
         }
     });
-    assert_eq!(assert_consistent(&primary, data.path(), port), names(5..=6));
+    assert_eq!(assert_consistent(primary, data.path(), port), names(5..=6));
     assert!(
         bls.log().contains("purged binlogs reason=purge-statement"),
         "{}",
-        bls_log_excerpt(&bls, 20)
+        bls_log_excerpt(bls, 20)
     );
 
     // BEFORE: nothing closed before 2000; everything but the active file before 2099.
     assert_eq!(purge("PURGE BINARY LOGS BEFORE '2000-01-01 00:00:00'").unwrap(), "");
     assert_eq!(local_binlog_files(data.path()), names(5..=6));
     purge("PURGE BINARY LOGS BEFORE '2099-01-01'").unwrap();
-    assert_eq!(assert_consistent(&primary, data.path(), port), names(6..=6));
+    assert_eq!(assert_consistent(primary, data.path(), port), names(6..=6));
 
     // Still following and serving after the purges.
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 5);
-    wait_live_end(&primary, &bls, data.path());
-    assert_eq!(assert_consistent(&primary, data.path(), port), names(6..=7));
+    mixed_workload(primary, 5);
+    wait_live_end(primary, bls, data.path());
+    assert_eq!(assert_consistent(primary, data.path(), port), names(6..=7));
 }
 
 fn total_size(dir: &Path) -> u64 {
@@ -173,22 +159,20 @@ fn total_size(dir: &Path) -> u64 {
 #[test]
 fn max_total_size_after_rotations_and_expiry_at_start() {
     const LIMIT: u64 = 64 << 10;
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &["--max-total-size", "64K"]);
-    wait_semi_sync_client(&primary, &bls);
+    let t = Topology::start(PrimaryOpts::default(), &["--max-total-size", "64K"]);
+    let (primary, data, bls, port) = (&t.primary, &t.data, &t.bls, t.port);
     assert_eq!(bls_sql(port, "SELECT @@max_binlog_total_size").unwrap(), "65536");
     for round in 0..6 {
-        mixed_workload(&primary, 40);
+        mixed_workload(primary, 40);
         primary.sql("FLUSH BINARY LOGS");
-        wait_live_end(&primary, &bls, data.path());
+        wait_live_end(primary, bls, data.path());
         // The purge ends with the removal of its `~rec~` log, after the files.
         wait_until(CATCH_UP, &format!("the total to fit the limit after rotation {round}"), || {
             bls.assert_running();
             total_size(data.path()) <= LIMIT && !data.join("mysql-bin.~rec~").exists()
         });
     }
-    let files = assert_consistent(&primary, data.path(), port);
+    let files = assert_consistent(primary, data.path(), port);
     assert!(files[0] != "mysql-bin.000001", "nothing was purged: {files:?}");
     // The log line follows the unlinks.
     wait_until(CATCH_UP, "the max-total-size purge in the log", || {
@@ -200,7 +184,7 @@ fn max_total_size_after_rotations_and_expiry_at_start() {
         names(first..=first + u32::try_from(files.len()).unwrap() - 1),
         "files left must be contiguous"
     );
-    drop(bls);
+    bls.kill9();
 
     // Restarted with an expiry, it purges what closed long enough ago at start.
     let closed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
@@ -208,7 +192,7 @@ fn max_total_size_after_rotations_and_expiry_at_start() {
         SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() >= closed + 3
     });
     let (bls, port) =
-        follow_and_serve(&primary, data.path(), &["--binlog-expire-logs-seconds", "2"]);
+        follow_and_serve(primary, data.path(), &["--binlog-expire-logs-seconds", "2"]);
     let live = primary.master_status().0;
     wait_until(CATCH_UP, "expired files to be purged at start", || {
         bls.assert_running();
@@ -218,6 +202,6 @@ fn max_total_size_after_rotations_and_expiry_at_start() {
     wait_until(CATCH_UP, "the expiry purge in the log", || {
         bls.log().contains("purged binlogs reason=expire-logs-days")
     });
-    wait_live_end(&primary, &bls, data.path());
-    assert_eq!(assert_consistent(&primary, data.path(), port), vec![live]);
+    wait_live_end(primary, &bls, data.path());
+    assert_eq!(assert_consistent(primary, data.path(), port), vec![live]);
 }

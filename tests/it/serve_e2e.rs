@@ -9,16 +9,14 @@
 //! `python3` or PyPI is missing the tests fail and say what to install. Set
 //! `BLS_KEEP_TEST_DIRS=1` to keep the directories.
 
-use crate::common::{wait_acked, wait_semi_sync_client};
-
 use crate::common::{
     assert_received, assert_replicating, assert_same_binlog_set, assert_same_binlogs,
     assert_same_tables, big_row, bls_client, bls_log_excerpt, bls_sql, compare_stream,
-    describe_slave_status, expected_events, follow_and_serve, follow_and_serve_at,
-    local_binlog_files, mixed_workload, read_events, run_vertical, stored_file, tool,
-    vertical_rows, wait_caught_up, wait_replica_caught_up, wait_replica_caught_up_checking,
+    describe_slave_status, expected_events, follow_and_serve_at, local_binlog_files,
+    mariadb_binlog_raw, mixed_workload, read_events, run_vertical, stored_file, vertical_rows,
+    wait_acked, wait_replica_caught_up, wait_replica_caught_up_checking, wait_semi_sync_client,
     wait_until, wait_until_ok, Binlogserver, GtidState, KillOnDrop, Load, MariaDb, PrimaryOpts,
-    ReadOpts, ReplicaOpts, Start, TestDir, UseGtid, ANNOTATE_ROWS_TYPE, MARIA_GTID_TYPE,
+    ReadOpts, ReplicaOpts, Start, TestDir, Topology, UseGtid, ANNOTATE_ROWS_TYPE, MARIA_GTID_TYPE,
     REPL_PASSWORD, REPL_USER,
 };
 use std::fs;
@@ -178,9 +176,7 @@ fn harness_replica_follows_the_primary_directly() {
     assert_ne!(by_gtid.server_id(), by_pos.server_id());
     assert!(by_gtid.slave_status().is_empty(), "no replication configured yet");
     for (replica, mode) in [(&by_gtid, UseGtid::SlavePos), (&by_pos, UseGtid::No)] {
-        replica.change_master("127.0.0.1", primary.port(), REPL_USER, REPL_PASSWORD, mode);
-        replica.change_master_options("MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1");
-        replica.start_slave();
+        replica.replicate_from(primary.port(), mode);
     }
     wait_replica_caught_up(&primary, &by_gtid, CATCH_UP);
     wait_replica_caught_up(&primary, &by_pos, CATCH_UP);
@@ -297,22 +293,18 @@ fn wait_listed_in_slave_hosts(port: u16, bls: &Binlogserver, server_id: u32) {
 #[test]
 fn mariadb_replica_via_binlogserver_file_pos() {
     let begin = Instant::now();
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 30);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port) = (&t.primary, &t.bls, t.port);
+    mixed_workload(primary, 30);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 20);
+    mixed_workload(primary, 20);
 
-    let replica = MariaDb::replica(ReplicaOpts::default());
-    replica.change_master("127.0.0.1", port, REPL_USER, REPL_PASSWORD, UseGtid::No);
-    replica.start_slave();
+    let replica = t.replica(ReplicaOpts::default(), UseGtid::No);
     let mut alive = || bls.assert_running();
-    wait_replica_caught_up_checking(&primary, &replica, CATCH_UP, &mut alive);
-    wait_listed_in_slave_hosts(port, &bls, replica.server_id());
+    wait_replica_caught_up_checking(primary, &replica, CATCH_UP, &mut alive);
+    wait_listed_in_slave_hosts(port, bls, replica.server_id());
 
-    let load = Load::start(&primary, 4);
+    let load = Load::start(primary, 4);
     load_step(&load);
     primary.sql("FLUSH BINARY LOGS");
     load_step(&load);
@@ -321,17 +313,17 @@ fn mariadb_replica_via_binlogserver_file_pos() {
     replica.start_slave();
     load_step(&load);
     let acked = load.stop();
-    mixed_workload(&primary, 10);
+    mixed_workload(primary, 10);
 
-    wait_replica_caught_up_checking(&primary, &replica, CATCH_UP, &mut alive);
+    wait_replica_caught_up_checking(primary, &replica, CATCH_UP, &mut alive);
     let st = replica.slave_status();
     assert_eq!(st["Using_Gtid"], "No", "{}", describe_slave_status(&st));
     assert_eq!(st["Master_Port"], port.to_string());
     let rows: u64 = replica.sql("SELECT COUNT(*) FROM loadgen.t").parse().expect("count");
     assert_eq!(rows, acked, "every acknowledged commit reached the replica");
-    let tables = assert_same_tables(&primary, &replica);
+    let tables = assert_same_tables(primary, &replica);
     assert!(tables >= 3, "only {tables} tables compared");
-    wait_listed_in_slave_hosts(port, &bls, replica.server_id());
+    wait_listed_in_slave_hosts(port, bls, replica.server_id());
     bls.assert_running();
     eprintln!(
         "file/pos replica via binlogserver: {acked} load commits, {tables} tables, {} ms",
@@ -345,25 +337,21 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     // A timeout long enough that a slow machine never counts a late ACK as
     // a missing one (no_tx must not rise while binlogserver is up), short
     // enough that the load goes on soon after binlogserver is killed.
-    let primary =
-        MariaDb::primary(PrimaryOpts { semi_sync_timeout_ms: 5_000, ..PrimaryOpts::default() });
-    let data = TestDir::new("bls-data");
-    let (mut bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 30);
+    let mut t =
+        Topology::start(PrimaryOpts::default(), &[]).with_ack_timeout(Duration::from_secs(5));
+    let (primary, port) = (&t.primary, t.port);
+    mixed_workload(primary, 30);
 
-    let replica = MariaDb::replica(ReplicaOpts { semi_sync: true, ..ReplicaOpts::default() });
-    replica.change_master("127.0.0.1", port, REPL_USER, REPL_PASSWORD, UseGtid::SlavePos);
-    replica.change_master_options("MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1");
-    replica.start_slave();
-    wait_replica_caught_up_checking(&primary, &replica, CATCH_UP, &mut || bls.assert_running());
+    let replica =
+        t.replica(ReplicaOpts { semi_sync: true, ..ReplicaOpts::default() }, UseGtid::SlavePos);
+    wait_replica_caught_up_checking(primary, &replica, CATCH_UP, &mut || t.bls.assert_running());
     wait_until(CONNECT, "the replica's semi-sync to binlogserver to be ON", || {
         replica.status_var("Rpl_semi_sync_slave_status") == "ON"
     });
 
     let yes_start = primary.status_u64("Rpl_semi_sync_master_yes_tx");
     let no_start = primary.status_u64("Rpl_semi_sync_master_no_tx");
-    let load = Load::start(&primary, 4);
+    let load = Load::start(primary, 4);
     load_step(&load);
     // A semi-sync replica stops by killing its dump connection from a
     // second connection (KILL <id>).
@@ -388,13 +376,13 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     );
 
     // kill -9 binlogserver mid-load, and restart it on the same port.
-    bls.kill9();
+    t.bls.kill9();
     wait_acked(&load, LOAD_STEP / 3);
-    let killed =
-        std::mem::replace(&mut bls, follow_and_serve_at(&primary, data.path(), port, &[], true));
-    wait_semi_sync_client(&primary, &bls);
+    let again = follow_and_serve_at(primary, t.data.path(), port, &[], true);
+    let killed = std::mem::replace(&mut t.bls, again);
+    wait_semi_sync_client(primary, &t.bls);
     wait_until(CONNECT, "Rpl_semi_sync_master_status = ON again", || {
-        bls.assert_running();
+        t.bls.assert_running();
         primary.status_var("Rpl_semi_sync_master_status") == "ON"
     });
     let no_after_restart = primary.status_u64("Rpl_semi_sync_master_no_tx");
@@ -402,9 +390,9 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     load_step(&load);
     // The replica reconnects on its own (MASTER_CONNECT_RETRY=1) and
     // registers with the new instance.
-    wait_listed_in_slave_hosts(port, &bls, replica.server_id());
+    wait_listed_in_slave_hosts(port, &t.bls, replica.server_id());
     wait_until_ok(CONNECT, "the replica to reconnect to binlogserver", || {
-        bls.assert_running();
+        t.bls.assert_running();
         let st = replica.slave_status();
         assert_replicating(&replica, &st);
         if st["Slave_IO_Running"] == "Yes" {
@@ -429,20 +417,20 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
         yes_end - yes_after_restart
     );
 
-    mixed_workload(&primary, 10);
-    wait_replica_caught_up_checking(&primary, &replica, CATCH_UP, &mut || bls.assert_running());
+    mixed_workload(primary, 10);
+    wait_replica_caught_up_checking(primary, &replica, CATCH_UP, &mut || t.bls.assert_running());
     let st = replica.slave_status();
     assert_eq!(st["Using_Gtid"], "Slave_Pos", "{}", describe_slave_status(&st));
     let rows: u64 = replica.sql("SELECT COUNT(*) FROM loadgen.t").parse().expect("count");
     assert_eq!(rows, acked, "every acknowledged commit reached the replica");
-    let tables = assert_same_tables(&primary, &replica);
+    let tables = assert_same_tables(primary, &replica);
     assert!(tables >= 3, "only {tables} tables compared");
     wait_until(CONNECT, "the replica's semi-sync to binlogserver to be ON", || {
         replica.status_var("Rpl_semi_sync_slave_status") == "ON"
     });
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    assert_same_binlogs(&primary, data.path());
-    bls.assert_running();
+    t.wait_caught_up(CATCH_UP);
+    assert_same_binlogs(primary, t.data.path());
+    t.bls.assert_running();
     drop(killed);
     eprintln!(
         "GTID semi-sync replica via binlogserver: {acked} load commits, yes_tx +{}, {tables} tables, {} ms",
@@ -451,36 +439,21 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     );
 }
 
-/// `mariadb-binlog --read-from-remote-server --raw` against binlogserver
-/// on `port`, writing into `out`.
-fn mariadb_binlog_raw(port: u16, out: &Path, first: &str, mode: &str) -> Command {
-    let mut cmd = Command::new(tool("mariadb-binlog"));
-    cmd.args(["--no-defaults", "--read-from-remote-server", "--raw", mode, "-h127.0.0.1"])
-        .arg(format!("-P{port}"))
-        .arg(format!("-u{REPL_USER}"))
-        .arg(format!("-p{REPL_PASSWORD}"))
-        .arg(format!("--result-file={}/", out.display()))
-        .arg(first);
-    cmd
-}
-
 #[test]
 fn mariadb_binlog_raw_copy_from_binlogserver_is_identical() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 30);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port) = (&t.primary, &t.bls, t.port);
+    mixed_workload(primary, 30);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 20);
+    mixed_workload(primary, 20);
     // One event bigger than a 16 MiB protocol packet.
-    big_row(&primary, 20 << 20);
+    big_row(primary, 20 << 20);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 10);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    mixed_workload(primary, 10);
+    t.wait_caught_up(CATCH_UP);
 
     let copy = TestDir::new("raw-copy");
-    let first = binlog_names(&primary)[0].clone();
+    let first = binlog_names(primary)[0].clone();
     let out = run_with_timeout(
         mariadb_binlog_raw(port, copy.path(), &first, "--to-last-log"),
         Duration::from_secs(60),
@@ -491,25 +464,23 @@ fn mariadb_binlog_raw_copy_from_binlogserver_is_identical() {
         "mariadb-binlog exited with {}: {}\nbinlogserver log tail:\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr),
-        bls_log_excerpt(&bls, 40)
+        bls_log_excerpt(bls, 40)
     );
-    assert_same_binlog_set(&primary, copy.path());
-    assert_same_binlogs(&primary, copy.path());
+    assert_same_binlog_set(primary, copy.path());
+    assert_same_binlogs(primary, copy.path());
     bls.assert_running();
 }
 
 #[test]
 fn mariadb_binlog_stop_never_follows_new_writes() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 20);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port) = (&t.primary, &t.bls, t.port);
+    mixed_workload(primary, 20);
+    t.wait_caught_up(CATCH_UP);
 
     let copy = TestDir::new("raw-follow");
     let log = fs::File::create(copy.join("mariadb-binlog.log")).expect("create log");
-    let first = binlog_names(&primary)[0].clone();
+    let first = binlog_names(primary)[0].clone();
     let child = mariadb_binlog_raw(port, copy.path(), &first, "--stop-never")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone log"))
@@ -524,44 +495,42 @@ fn mariadb_binlog_stop_never_follows_new_writes() {
             panic!(
                 "mariadb-binlog --stop-never exited with {status}: {}\nbinlogserver log tail:\n{}",
                 tool_log(),
-                bls_log_excerpt(&bls, 40)
+                bls_log_excerpt(bls, 40)
             );
         }
     };
     // It has the existing history...
     wait_until_ok(CATCH_UP, "mariadb-binlog to copy the existing binlog", || {
         running();
-        crate::common::compare_binlogs(&primary, copy.path())
+        crate::common::compare_binlogs(primary, copy.path())
     });
     // ...and follows new writes and rotations.
-    mixed_workload(&primary, 20);
+    mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 20);
+    mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 10);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    mixed_workload(primary, 10);
+    t.wait_caught_up(CATCH_UP);
     wait_until_ok(CATCH_UP, "mariadb-binlog to follow the new writes", || {
         running();
-        crate::common::compare_binlogs(&primary, copy.path())
+        crate::common::compare_binlogs(primary, copy.path())
     });
-    assert_eq!(binlog_names(&primary).len(), 3);
-    assert_same_binlog_set(&primary, copy.path());
-    assert_same_binlogs(&primary, copy.path());
+    assert_eq!(binlog_names(primary).len(), 3);
+    assert_same_binlog_set(primary, copy.path());
+    assert_same_binlogs(primary, copy.path());
     running();
 }
 
 #[test]
 fn python_mysql_replication_reads_every_event() {
     crate::common::venv_python();
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    three_files_of_history(&primary);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
-    let files = binlog_names(&primary);
-    assert_eq!(local_binlog_files(data.path()), files);
-    python_reads(port, data.path(), &files, Some(&bls));
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port) = (&t.primary, &t.bls, t.port);
+    three_files_of_history(primary);
+    t.wait_caught_up(CATCH_UP);
+    let files = binlog_names(primary);
+    assert_eq!(local_binlog_files(t.data.path()), files);
+    python_reads(port, t.data.path(), &files, Some(bls));
     bls.assert_running();
 }
 
@@ -591,19 +560,17 @@ fn bls_session(port: u16, user: &str, password: &str, stmts: &str) -> (String, S
 
 #[test]
 fn operator_statements() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 20);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port) = (&t.primary, &t.bls, t.port);
+    mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
-    mixed_workload(&primary, 10);
-    wait_caught_up(&primary, data.path(), CATCH_UP);
+    mixed_workload(primary, 10);
+    t.wait_caught_up(CATCH_UP);
     let q = |stmt: &str| {
         bls_sql(port, stmt).unwrap_or_else(|e| {
             panic!(
                 "{stmt} failed on binlogserver: {e}\nbinlogserver log tail:\n{}",
-                bls_log_excerpt(&bls, 30)
+                bls_log_excerpt(bls, 30)
             )
         })
     };

@@ -11,9 +11,8 @@
 //!   for byte, at every capability level.
 
 use crate::common::{
-    describe_slave_status, follow_and_serve, mixed_workload, venv_python, wait_caught_up,
-    wait_semi_sync_client, wait_until, MariaDb, PrimaryOpts, ReplicaOpts, TestDir, UseGtid,
-    REPL_PASSWORD, REPL_USER,
+    describe_slave_status, mixed_workload, venv_python, wait_until, MariaDb, PrimaryOpts,
+    ReplicaOpts, Topology, UseGtid, REPL_PASSWORD, REPL_USER,
 };
 use std::path::Path;
 use std::process::Command;
@@ -43,10 +42,8 @@ fn refused(replica: &MariaDb, port: u16, position: &str) -> String {
 
 #[test]
 fn gtid_positions_are_checked_like_the_primary_does() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port) = (&t.primary, &t.bls, t.port);
     primary.sql_script(
         "CREATE DATABASE holes;\n\
          CREATE TABLE holes.t (id INT PRIMARY KEY) ENGINE=InnoDB;\n\
@@ -59,7 +56,7 @@ fn gtid_positions_are_checked_like_the_primary_does() {
         before + 5
     ));
     assert_eq!(primary.gtid_seq(), before + 5);
-    wait_caught_up(&primary, data.path(), DEADLINE);
+    t.wait_caught_up(DEADLINE);
     let hole = format!("0-1-{}", before + 2);
 
     // Strict mode (the harness's replicas run with --gtid-strict-mode=1).
@@ -142,16 +139,14 @@ fn raw_dump(port: u16, file: &str, sets: &[&str]) -> Vec<Vec<u8>> {
 
 #[test]
 fn clients_of_every_mariadb_capability_get_what_the_primary_sends() {
-    let primary = MariaDb::primary(PrimaryOpts::default());
-    let data = TestDir::new("bls-data");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &[]);
-    wait_semi_sync_client(&primary, &bls);
-    mixed_workload(&primary, 20);
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port) = (&t.primary, &t.bls, t.port);
+    mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
     // A standalone (DDL) GTID and more transactions in the second file.
     primary.sql_script("CREATE DATABASE IF NOT EXISTS compat;\nCREATE TABLE compat.standalone (id INT PRIMARY KEY);\n");
-    mixed_workload(&primary, 10);
-    wait_caught_up(&primary, data.path(), DEADLINE);
+    mixed_workload(primary, 10);
+    t.wait_caught_up(DEADLINE);
     let files: Vec<String> = primary.binlog_files().into_iter().map(|(f, _)| f).collect();
 
     // MySQL clients set no capability (0); MariaDB's levels are 1 to 4.

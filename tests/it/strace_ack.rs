@@ -14,9 +14,9 @@
 //! the test fails and says so.
 
 use crate::common::{
-    assert_same_binlogs, tail, tail_file, tool, wait_acked, wait_caught_up, wait_for,
-    wait_semi_sync_client, wait_until, Binlogserver, KillOnDrop, Load, MariaDb, PrimaryOpts,
-    TestDir, FOLLOW_ARGS, REPL_PASSWORD, REPL_USER,
+    assert_same_binlogs, tail, tail_file, tool, upstream_args, wait_acked, wait_caught_up,
+    wait_for, wait_semi_sync_client, wait_until, Binlogserver, KillOnDrop, Load, MariaDb,
+    PrimaryOpts, TestDir, BINLOGSERVER_ID, FOLLOW_ARGS,
 };
 use std::collections::HashMap;
 use std::fs;
@@ -281,7 +281,6 @@ impl Traced {
             String::from_utf8_lossy(&probe.stderr)
         );
         let (trace, log) = (out.join("trace"), out.join("binlogserver.log"));
-        let port = primary.port().to_string();
         // binlogserver logs to the stderr it inherits from strace.
         let log_file = fs::File::create(&log).expect("create the log");
         let log_err = log_file.try_clone().expect("clone the log handle");
@@ -292,28 +291,8 @@ impl Traced {
             .arg("-o")
             .arg(&trace)
             .arg(env!("CARGO_BIN_EXE_binlogserver"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-P",
-                &port,
-                "-u",
-                REPL_USER,
-                "-p",
-                REPL_PASSWORD,
-                "--server-id",
-                "1001",
-            ])
-            .args([
-                "-d",
-                data.path_str(),
-                "--semi-sync",
-                "on",
-                "--heartbeat",
-                "1",
-                "--listen",
-                "off",
-            ])
+            .args(upstream_args(primary.port(), data.path(), BINLOGSERVER_ID))
+            .args(["--semi-sync", "on", "--heartbeat", "1", "--listen", "off"])
             .env("RUST_LOG", "binlogserver=info")
             .stdin(Stdio::null())
             .stdout(log_file)

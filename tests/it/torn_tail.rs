@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{
     assert_same_binlogs, local_binlog_files, wait_binlog_checkpointed, wait_caught_up,
-    Binlogserver, MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
+    Binlogserver, MariaDb, PrimaryOpts, TestDir,
 };
 use binlogserver::binlog::walk;
 
@@ -121,28 +121,12 @@ fn copy_data_dir(from: &Path, to: &Path) {
 }
 
 fn follow(primary: &MariaDb, dir: &Path, server_id: usize) -> Binlogserver {
-    let port = primary.port().to_string();
-    let id = server_id.to_string();
-    Binlogserver::start(&[
-        "-h",
-        "127.0.0.1",
-        "-P",
-        &port,
-        "-u",
-        REPL_USER,
-        "-p",
-        REPL_PASSWORD,
-        "-d",
-        dir.to_str().unwrap(),
-        "--server-id",
-        &id,
-        "--semi-sync",
-        "off",
-        "--heartbeat",
-        "1",
-        "--listen",
-        "off",
-    ])
+    Binlogserver::follow_port_as(
+        primary.port(),
+        dir,
+        &server_id.to_string(),
+        &["--semi-sync", "off", "--heartbeat", "1", "--listen", "off"],
+    )
 }
 
 /// Cuts the copy in `dir` per `cut`, starts binlogserver on it and checks

@@ -254,32 +254,43 @@ pub(crate) fn assert_index_matches(primary: &MariaDb, dir: &Path) {
 
 /// Polls until the local copy of the primary's live file (from `SHOW MASTER
 /// STATUS`) has the primary's size and every earlier file exists with the
-/// primary's size. Panics at once if a closed file is longer than the
-/// primary's.
+/// primary's size, and the primary has finished its rotation work (see
+/// [`wait_binlog_checkpointed`]), so that its files no longer grow on their
+/// own and can be compared. Panics at once if a closed file is longer than
+/// the primary's.
 #[track_caller]
 pub(crate) fn wait_caught_up(primary: &MariaDb, dir: &Path, timeout: Duration) {
     wait_until_ok(timeout, &format!("{} to catch up with the primary", dir.display()), || {
-        let files = primary.binlog_files();
-        let (live, live_pos) = primary.master_status();
-        if files.last().map(|f| f.0.as_str()) != Some(live.as_str()) {
-            return Err(format!("the primary rotated while checking ({live})"));
-        }
-        for (name, size) in &files {
-            let expected = if *name == live { live_pos } else { *size };
-            let local = fs::metadata(dir.join(name)).map(|m| m.len()).ok();
-            match local {
-                Some(len) if len == expected => {}
-                Some(len) if len > expected && *name != live => panic!(
-                    "local {name} has {len} bytes but the primary's closed file has {expected}"
-                ),
-                Some(len) => return Err(format!("local {name} has {len} of {expected} bytes")),
-                None => {
-                    return Err(format!("local {name} is missing (primary has {expected} bytes)"))
-                }
-            }
-        }
-        Ok(())
+        // Sizes first (cheap); then the checkpoint, which stops the live
+        // file from growing by itself; then the sizes again, which it may
+        // have changed in between.
+        same_sizes(primary, dir)?;
+        live_file_checkpointed(primary)?;
+        same_sizes(primary, dir)
     });
+}
+
+/// The check of [`wait_caught_up`]: every file of `SHOW BINARY LOGS` is in
+/// `dir` with the primary's size (the live one up to `SHOW MASTER STATUS`).
+fn same_sizes(primary: &MariaDb, dir: &Path) -> Result<(), String> {
+    let files = primary.binlog_files();
+    let (live, live_pos) = primary.master_status();
+    if files.last().map(|f| f.0.as_str()) != Some(live.as_str()) {
+        return Err(format!("the primary rotated while checking ({live})"));
+    }
+    for (name, size) in &files {
+        let expected = if *name == live { live_pos } else { *size };
+        let local = fs::metadata(dir.join(name)).map(|m| m.len()).ok();
+        match local {
+            Some(len) if len == expected => {}
+            Some(len) if len > expected && *name != live => {
+                panic!("local {name} has {len} bytes but the primary's closed file has {expected}")
+            }
+            Some(len) => return Err(format!("local {name} has {len} of {expected} bytes")),
+            None => return Err(format!("local {name} is missing (primary has {expected} bytes)")),
+        }
+    }
+    Ok(())
 }
 
 /// Every file under a directory (relative path -> bytes).
@@ -338,26 +349,31 @@ pub(crate) fn assert_dir_unchanged(before: &DirSnapshot, dir: &Path) {
 /// Waits until the primary's live binlog ends its rotation work: its last
 /// BINLOG_CHECKPOINT event names the live file itself. After a rotation
 /// MariaDB appends that event in the background once the previous file's
-/// transactions are durable in InnoDB, so without this wait a file can
-/// grow by 43 bytes after `wait_caught_up` saw it complete.
+/// transactions are durable in InnoDB, so a file can grow by 43 bytes
+/// after its copy looked complete ([`wait_caught_up`] waits for this too).
 pub(crate) fn wait_binlog_checkpointed(primary: &MariaDb, timeout: Duration) {
-    const BINLOG_CHECKPOINT: u8 = 161;
     wait_until_ok(timeout, "the primary's BINLOG_CHECKPOINT to name its live file", || {
-        let (live, _) = primary.master_status();
-        let bytes = fs::read(primary.binlog_path(&live)).map_err(|e| e.to_string())?;
-        let last = binlog_events(&bytes)
-            .into_iter()
-            .filter(|e| e.type_code == BINLOG_CHECKPOINT)
-            .rfind(|e| e.offset + e.size as usize <= bytes.len())
-            .ok_or_else(|| format!("{live} has no BINLOG_CHECKPOINT yet"))?;
-        // Body: 4-byte name length, the name; then (maybe) the CRC.
-        let body = &bytes[last.offset + HEADER_LEN..last.offset + last.size as usize];
-        let len = u32::from_le_bytes([body[0], body[1], body[2], body[3]]) as usize;
-        let named = body.get(4..4 + len).map(String::from_utf8_lossy).unwrap_or_default();
-        if named == live {
-            Ok(())
-        } else {
-            Err(format!("{live}'s last BINLOG_CHECKPOINT names {named}"))
-        }
+        live_file_checkpointed(primary)
     });
+}
+
+/// The check of [`wait_binlog_checkpointed`].
+fn live_file_checkpointed(primary: &MariaDb) -> Result<(), String> {
+    const BINLOG_CHECKPOINT: u8 = 161;
+    let (live, _) = primary.master_status();
+    let bytes = fs::read(primary.binlog_path(&live)).map_err(|e| e.to_string())?;
+    let last = binlog_events(&bytes)
+        .into_iter()
+        .filter(|e| e.type_code == BINLOG_CHECKPOINT)
+        .rfind(|e| e.offset + e.size as usize <= bytes.len())
+        .ok_or_else(|| format!("{live} has no BINLOG_CHECKPOINT yet"))?;
+    // Body: 4-byte name length, the name; then (maybe) the CRC.
+    let body = &bytes[last.offset + HEADER_LEN..last.offset + last.size as usize];
+    let len = u32::from_le_bytes([body[0], body[1], body[2], body[3]]) as usize;
+    let named = body.get(4..4 + len).map(String::from_utf8_lossy).unwrap_or_default();
+    if named == live {
+        Ok(())
+    } else {
+        Err(format!("{live}'s last BINLOG_CHECKPOINT names {named}"))
+    }
 }

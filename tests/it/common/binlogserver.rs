@@ -69,28 +69,25 @@ impl Binlogserver {
     /// [`Binlogserver::follow`] of whatever answers on 127.0.0.1:`port`
     /// (a primary, or a relay in front of one).
     pub(crate) fn follow_port(port: u16, datadir: &Path, extra: &[&str]) -> Binlogserver {
-        let port = port.to_string();
-        let dir = datadir.to_str().expect("UTF-8 datadir");
-        let mut args = vec![
-            "-h",
-            "127.0.0.1",
-            "-P",
-            &port,
-            "-u",
-            REPL_USER,
-            "-p",
-            REPL_PASSWORD,
-            "-d",
-            dir,
-            "--server-id",
-            BINLOGSERVER_ID,
-        ];
-        args.extend_from_slice(extra);
+        Binlogserver::follow_port_as(port, datadir, BINLOGSERVER_ID, extra)
+    }
+
+    /// [`Binlogserver::follow_port`] with another `--server-id` (several
+    /// instances following one primary at once need distinct ones).
+    pub(crate) fn follow_port_as(
+        port: u16,
+        datadir: &Path,
+        server_id: &str,
+        extra: &[&str],
+    ) -> Binlogserver {
+        let mut args = upstream_args(port, datadir, server_id);
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
         // Listening is on by default; tests that do not serve let the kernel
         // pick the port so that parallel tests never collide.
         if !extra.contains(&"--listen") {
-            args.extend_from_slice(&["--listen", "127.0.0.1:0"]);
+            args.extend(["--listen".to_owned(), "127.0.0.1:0".to_owned()]);
         }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Binlogserver::start(&args)
     }
 
@@ -159,6 +156,34 @@ impl Binlogserver {
     }
 }
 
+impl Binlogserver {
+    /// Waits up to `timeout` for the process to exit, and asserts that it
+    /// failed: binlogserver must refuse when `what`.
+    #[track_caller]
+    pub(crate) fn assert_failed_exit(&self, timeout: Duration, what: &str) {
+        let status = self.wait_exit(timeout);
+        assert!(
+            !status.success(),
+            "binlogserver must exit with a non-zero status when {what}, got {status}; log:\n{}",
+            tail(&self.log(), 40)
+        );
+    }
+
+    /// Asserts that one ERROR line of the log holds all of `needles`.
+    #[track_caller]
+    pub(crate) fn assert_error_logged(&self, needles: &[&str]) {
+        let log = self.log();
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains(" ERROR ")).collect();
+        assert!(
+            errors.iter().any(|l| needles.iter().all(|n| l.contains(n))),
+            "no ERROR line of binlogserver's log contains all of {needles:?}; ERROR lines:\n{}\n\
+             log tail:\n{}",
+            errors.join("\n"),
+            tail(&log, 40)
+        );
+    }
+}
+
 impl Drop for Binlogserver {
     fn drop(&mut self) {
         self.kill9();
@@ -183,4 +208,17 @@ pub(crate) fn wait_semi_sync_client(primary: &MariaDb, bls: &Binlogserver) {
             primary.status_u64("Rpl_semi_sync_master_clients") == 1
         },
     );
+}
+
+/// The upstream half of binlogserver's command line: follow the primary on
+/// 127.0.0.1:`port` as the replication account, into `datadir`, as
+/// `server_id`.
+pub(crate) fn upstream_args(port: u16, datadir: &Path, server_id: &str) -> Vec<String> {
+    let dir = datadir.to_str().expect("UTF-8 datadir");
+    let port = port.to_string();
+    ["-h", "127.0.0.1", "-P", &port, "-u", REPL_USER, "-p", REPL_PASSWORD, "-d", dir]
+        .into_iter()
+        .chain(["--server-id", server_id])
+        .map(str::to_owned)
+        .collect()
 }

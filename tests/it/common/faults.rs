@@ -1,5 +1,5 @@
 //! Helpers of the fault tests: binlogserver following a primary through a
-//! [`super::Relay`], its listening port and reconnects read from its log,
+//! [`super::Relay`], its reconnects read from its log,
 //! and the GTID check of the stored files (no gap, no duplicate).
 
 use super::binlogs::{binlog_events, local_binlog_files};
@@ -7,10 +7,8 @@ use super::binlogserver::Binlogserver;
 use super::mariadb::MariaDb;
 use super::serving::FOLLOW_ARGS;
 use super::stream::MARIA_GTID_TYPE;
-use super::wait_for;
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
 
 /// The log line binlogserver writes for every dump request (one per
 /// successful (re)connection).
@@ -23,18 +21,6 @@ pub(crate) const LINK_LOST: &str = "upstream connection lost";
 /// kernel picks, plus `extra`.
 pub(crate) fn follow_port(port: u16, datadir: &Path, extra: &[&str]) -> Binlogserver {
     Binlogserver::follow_port(port, datadir, &[&FOLLOW_ARGS[..], extra].concat())
-}
-
-/// The port binlogserver listens on, from its `listening ... addr=` line.
-pub(crate) fn listen_port(bls: &Binlogserver) -> u16 {
-    wait_for(Duration::from_secs(20), "binlogserver's listening line", || {
-        bls.assert_running();
-        bls.log()
-            .lines()
-            .filter_map(|l| l.split_once("listening for replicas and binlog clients addr="))
-            .filter_map(|(_, addr)| addr.trim().rsplit_once(':')?.1.parse().ok())
-            .next()
-    })
 }
 
 /// How many lines of binlogserver's log contain `needle`.

@@ -1,6 +1,7 @@
 //! Shared harness for the end-to-end tests: self-removing temporary
 //! directories, polling with a deadline (never `sleep` for a condition),
-//! real `mariadbd` primaries, the `binlogserver` process, binlog file
+//! real `mariadbd` primaries, the `binlogserver` process, the usual
+//! primary -> binlogserver -> replica set-up ([`Topology`]), binlog file
 //! comparison and workload generators.
 //!
 //! Everything here uses std only. Processes are killed when their handle is
@@ -18,6 +19,7 @@ mod relay;
 mod replica;
 mod serving;
 mod stream;
+mod topology;
 mod workload;
 
 pub(crate) use binlogs::{
@@ -25,10 +27,10 @@ pub(crate) use binlogs::{
     binlog_events, compare_binlogs, largest_event, local_binlog_files, snapshot_dir,
     wait_binlog_checkpointed, wait_caught_up,
 };
-pub(crate) use binlogserver::{wait_semi_sync_client, Binlogserver};
-pub(crate) use faults::{
-    assert_gtids_contiguous, count_in_log, follow_port, listen_port, DUMP_REQUEST, LINK_LOST,
+pub(crate) use binlogserver::{
+    upstream_args, wait_semi_sync_client, Binlogserver, BINLOGSERVER_ID,
 };
+pub(crate) use faults::{assert_gtids_contiguous, count_in_log, DUMP_REQUEST, LINK_LOST};
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
 pub(crate) use python::{read_events, try_read_events, venv_python, ReadOpts};
@@ -39,12 +41,13 @@ pub(crate) use replica::{
 };
 pub(crate) use serving::{
     bls_client, bls_log_excerpt, bls_repl_client, bls_sql, follow_and_serve, follow_and_serve_at,
-    serve_dir, FOLLOW_ARGS,
+    mariadb_binlog_raw, serve_dir, FOLLOW_ARGS,
 };
 pub(crate) use stream::{
     assert_received, compare_stream, expected_events, stored_file, Gtid, GtidState, Start,
     ANNOTATE_ROWS_TYPE, MARIA_GTID_TYPE, MYSQL_GTID_TYPE,
 };
+pub(crate) use topology::Topology;
 pub(crate) use workload::{big_row, mixed_workload, wait_acked, Load};
 
 use std::env;

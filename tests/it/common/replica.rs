@@ -3,7 +3,7 @@
 //! its SHOW SLAVE STATUS, waiting until it has applied everything, and
 //! comparing tables with CHECKSUM TABLE.
 
-use super::mariadb::MariaDb;
+use super::mariadb::{MariaDb, REPL_PASSWORD, REPL_USER};
 use super::{tail, wait_until_ok};
 use std::collections::HashMap;
 use std::process::Command;
@@ -110,6 +110,24 @@ impl MariaDb {
     /// MASTER_HEARTBEAT_PERIOD=1` (the replication threads must be stopped).
     pub(crate) fn change_master_options(&self, options: &str) {
         self.sql(&format!("CHANGE MASTER TO {options}"));
+    }
+
+    /// A replica (`opts`) replicating from 127.0.0.1:`port` with
+    /// [`MariaDb::replicate_from`]: the usual replica of binlogserver.
+    pub(crate) fn replica_of(port: u16, opts: ReplicaOpts, use_gtid: UseGtid) -> MariaDb {
+        let replica = MariaDb::replica(opts);
+        replica.replicate_from(port, use_gtid);
+        replica
+    }
+
+    /// Points the (stopped) replica at 127.0.0.1:`port` as the replication
+    /// account, by `use_gtid`, with a connect retry and a heartbeat period
+    /// of 1 s (so that it notices a lost source and reconnects at once),
+    /// and starts it.
+    pub(crate) fn replicate_from(&self, port: u16, use_gtid: UseGtid) {
+        self.change_master("127.0.0.1", port, REPL_USER, REPL_PASSWORD, use_gtid);
+        self.change_master_options("MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1");
+        self.start_slave();
     }
 
     /// `START SLAVE`.

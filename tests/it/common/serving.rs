@@ -184,6 +184,20 @@ pub(crate) fn bls_client(port: u16, user: &str, password: &str) -> Command {
     cmd
 }
 
+/// `mariadb-binlog --read-from-remote-server --raw MODE` (`--to-last-log`
+/// or `--stop-never`) from binlogserver (or a primary) on `port` as
+/// `repl`, starting at file `first`, writing into the directory `out`.
+pub(crate) fn mariadb_binlog_raw(port: u16, out: &Path, first: &str, mode: &str) -> Command {
+    let mut cmd = Command::new(tool("mariadb-binlog"));
+    cmd.args(["--no-defaults", "--read-from-remote-server", "--raw", mode, "-h127.0.0.1"])
+        .arg(format!("-P{port}"))
+        .arg(format!("-u{REPL_USER}"))
+        .arg(format!("-p{REPL_PASSWORD}"))
+        .arg(format!("--result-file={}/", out.display()))
+        .arg(first);
+    cmd
+}
+
 /// The same as the replication account of the primary (`repl`).
 pub(crate) fn bls_repl_client(port: u16) -> Command {
     bls_client(port, REPL_USER, REPL_PASSWORD)
