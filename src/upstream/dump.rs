@@ -86,6 +86,7 @@ impl DumpThread {
         let mut backoff = BACKOFF_MIN;
         while !self.shutdown.is_set() {
             let started = Instant::now();
+            let connections = self.connections;
             let result = self.follow_once();
             let error = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
             self.report(|s| {
@@ -94,16 +95,22 @@ impl DumpThread {
             });
             match result {
                 Ok(()) => return Ok(()),
+                // Something else at the address from the start is a wrong
+                // --host/--port, not an outage: say so and stop.
+                Err(e) if e.is_wrong_service() && self.connections == 0 => return Err(e),
                 Err(e) if e.is_retryable() => {
                     if started.elapsed() > Duration::from_secs(30) {
                         backoff = BACKOFF_MIN;
                     }
                     let detail =
                         std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-                    warn!(
-                        "upstream connection lost: {e}{detail}; reconnecting in {} ms",
-                        backoff.as_millis()
-                    );
+                    // Lost: the dump was streaming; failed: it never started.
+                    let what = if self.connections > connections {
+                        "upstream connection lost"
+                    } else {
+                        "upstream connect failed"
+                    };
+                    warn!("{what}: {e}{detail}; reconnecting in {} ms", backoff.as_millis());
                     if self.shutdown.wait(backoff) {
                         return Ok(());
                     }
@@ -390,6 +397,9 @@ pub fn split_event(packet: &[u8], semi_sync_headers: bool) -> Result<(&[u8], boo
 }
 
 fn explain_dump_error(err: ErrPacket) -> UpstreamError {
+    if matches!(err.code, 1045 | 1227) {
+        return UpstreamError::needs_replication_slave("the binlog dump", err);
+    }
     let during = if err.code == 1236 {
         "the binlog dump (the binlogs binlogserver needs are not on the primary: purged, RESET MASTER, \
          or another server; binlogserver never overwrites stored files, so fix the primary or move the \

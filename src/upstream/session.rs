@@ -66,7 +66,12 @@ pub fn prepare(
     let register = ComRegisterSlave { server_id: cfg.server_id, ..Default::default() };
     let mut out = Vec::new();
     register.encode(&mut out);
-    conn.command(&out, "COM_REGISTER_SLAVE")?;
+    conn.command(&out, "COM_REGISTER_SLAVE").map_err(|e| match e {
+        UpstreamError::Server { err, .. } => {
+            UpstreamError::needs_replication_slave("COM_REGISTER_SLAVE", err)
+        }
+        e => e,
+    })?;
     let semi_sync = enable_semi_sync(&mut conn, cfg.semi_sync, mariadb)?;
     Ok(Session { conn, primary_server_id, checksum, semi_sync, primary_logs })
 }

@@ -22,6 +22,7 @@ mod binlog_fixtures;
 mod config_file;
 mod crash_torture;
 mod disk_faults;
+mod first_run;
 mod layering;
 mod listener_abuse;
 mod metrics_e2e;
