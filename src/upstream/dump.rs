@@ -153,9 +153,11 @@ impl DumpThread {
         let primary_logs = std::mem::take(&mut session.primary_logs);
         let semi_sync = session.semi_sync;
         let primary_server_id = session.primary_server_id;
+        let semi_sync_warning = session.semi_sync_warning.take().unwrap_or_default();
         self.report(|s| {
             s.connected = true;
             s.semi_sync = semi_sync;
+            s.semi_sync_warning = semi_sync_warning;
             s.primary_server_id = primary_server_id;
             s.last_error.clear();
         });

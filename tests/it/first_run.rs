@@ -5,7 +5,9 @@
 //!   named as not a MySQL/MariaDB server, and on the first connect
 //!   binlogserver stops instead of retrying every 30 s; found later, it is
 //!   retried as a failed connect, not as a lost connection;
-//! * an account without `REPLICATION SLAVE` is told which privilege it lacks.
+//! * an account without `REPLICATION SLAVE` is told which privilege it lacks;
+//! * `--semi-sync on` against a primary whose semi-sync master is disabled
+//!   warns at start and in `SHOW SLAVE STATUS`.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -15,8 +17,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    assert_same_binlogs, count_in_log, mixed_workload, wait_caught_up, wait_until, Binlogserver,
-    MariaDb, PrimaryOpts, TestDir, DUMP_REQUEST, LINK_LOST, REPL_PASSWORD,
+    assert_same_binlogs, count_in_log, listen_addr, mixed_workload, run_vertical,
+    start_on_free_port, vertical_rows, wait_caught_up, wait_until, Binlogserver, MariaDb,
+    PrimaryOpts, TestDir, DUMP_REQUEST, LINK_LOST, REPL_PASSWORD,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -178,4 +181,35 @@ fn an_account_without_replication_slave_is_told_which_privilege_it_lacks() {
             && error.contains("GRANT REPLICATION SLAVE ON *.*"),
         "{error}"
     );
+}
+
+#[test]
+fn semi_sync_on_against_a_disabled_semi_sync_master_warns_at_start_and_in_slave_status() {
+    let primary = MariaDb::primary(PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() });
+    assert_eq!(primary.sql("SELECT @@rpl_semi_sync_master_enabled"), "0");
+    let data = TestDir::new("first-run-data");
+    let (bls, port) = start_on_free_port(|port| {
+        let addr = listen_addr(port);
+        Binlogserver::follow(&primary, data.path(), &["--semi-sync", "on", "--listen", &addr])
+    });
+    let warning = "--semi-sync on, but the primary's rpl_semi_sync_master_enabled is OFF";
+    wait_until(DEADLINE, "the warning at start", || {
+        bls.assert_running();
+        count_in_log(&bls, warning) == 1
+    });
+    let line = bls.log().lines().find(|l| l.contains(warning)).unwrap().to_owned();
+    assert!(line.contains("WARN"), "{line}");
+
+    let mut last = String::new();
+    wait_until(DEADLINE, "Semi_Sync_Warning in SHOW SLAVE STATUS", || {
+        let cmd = crate::common::bls_repl_client(port);
+        last = run_vertical(cmd, "SHOW SLAVE STATUS").unwrap_or_else(|e| e);
+        let rows = vertical_rows(&last);
+        rows.first().and_then(|r| r.get("Semi_Sync_Warning")).is_some_and(|w| {
+            w.contains("rpl_semi_sync_master_enabled is OFF") && w.contains("does not wait")
+        })
+    });
+    let rows = vertical_rows(&last);
+    assert_eq!(rows[0]["Semi_Sync"], "ON", "{last}");
+    bls.assert_running();
 }

@@ -39,7 +39,7 @@ pub(crate) use replica::{
 };
 pub(crate) use serving::{
     bls_client, bls_log_excerpt, bls_repl_client, bls_sql, follow_and_serve, follow_and_serve_at,
-    serve_dir, FOLLOW_ARGS,
+    listen_addr, serve_dir, start_on_free_port, FOLLOW_ARGS,
 };
 pub(crate) use stream::{
     assert_received, compare_stream, expected_events, stored_file, Gtid, GtidState, Start,
