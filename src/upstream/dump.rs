@@ -251,6 +251,9 @@ impl DumpThread {
             if matches!(action, Action::Store { .. }) {
                 progress.stored(packet.get(skip..).unwrap_or_default());
             }
+            // The writer's "new binlog file" line is sure to precede ours only
+            // once bytes of that file follow its Open in the writer's queue.
+            let opened = matches!(action, Action::Open { .. });
             match action {
                 // Heartbeats land here: a quiet primary must not keep us
                 // connected (and the primary waiting for ACKs) after the
@@ -304,7 +307,23 @@ impl DumpThread {
                     self.report(|s| s.behind_bytes = behind);
                 }
             }
+            if !opened {
+                if let Some(line) = progress.announce.take() {
+                    self.announce_caught_up(batch, &line)?;
+                }
+            }
         }
+    }
+
+    /// Logs `line` ("caught up") after the writer has handled everything
+    /// received so far: the writer logs the new binlog file it creates, and
+    /// the catch-up in that file must not be read before it. Once per
+    /// connection; a slow disk delays the line by at most a second.
+    fn announce_caught_up(&self, batch: &mut Batch, line: &str) -> Result<(), UpstreamError> {
+        self.flush(batch)?;
+        self.budget.wait_drained(Duration::from_secs(1));
+        info!("{line}");
+        Ok(())
     }
 
     fn flush(&self, batch: &mut Batch) -> Result<(), UpstreamError> {
@@ -425,6 +444,9 @@ struct Progress {
     caught_up: bool,
     /// Header timestamp of the last stored event (0: none yet).
     last_timestamp: u32,
+    /// The "caught up" line, to log once the writer has done what came
+    /// before it (see [`DumpThread::announce_caught_up`]).
+    announce: Option<String>,
 }
 
 impl Progress {
@@ -439,6 +461,7 @@ impl Progress {
             bytes: 0,
             caught_up,
             last_timestamp: 0,
+            announce: None,
         }
     }
 
@@ -447,9 +470,9 @@ impl Progress {
         if !self.caught_up {
             self.caught_up = true;
             counters.caught_up.store(true, Ordering::Relaxed);
-            info!(
+            self.announce = Some(format!(
                 "caught up with the primary (idle: heartbeat received) file={file} position={pos}"
-            );
+            ));
         }
     }
 
@@ -505,7 +528,9 @@ impl Progress {
         if behind == Some(0) || behind.is_none() {
             self.caught_up = true;
             counters.caught_up.store(true, Ordering::Relaxed);
-            info!("caught up with the primary (received; durable within milliseconds) file={file} position={pos}");
+            self.announce = Some(format!(
+                "caught up with the primary (received; durable within milliseconds) file={file} position={pos}"
+            ));
             return true;
         }
         let elapsed = self.last.elapsed();

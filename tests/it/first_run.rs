@@ -7,7 +7,9 @@
 //!   retried as a failed connect, not as a lost connection;
 //! * an account without `REPLICATION SLAVE` is told which privilege it lacks;
 //! * `--semi-sync on` against a primary whose semi-sync master is disabled
-//!   warns at start and in `SHOW SLAVE STATUS`.
+//!   warns at start and in `SHOW SLAVE STATUS`;
+//! * `caught up with the primary` comes after the `new binlog file` line of
+//!   its file.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -212,4 +214,33 @@ fn semi_sync_on_against_a_disabled_semi_sync_master_warns_at_start_and_in_slave_
     let rows = vertical_rows(&last);
     assert_eq!(rows[0]["Semi_Sync"], "ON", "{last}");
     bls.assert_running();
+}
+
+/// `caught up with the primary` was logged by the dump thread as the last
+/// event arrived, while the writer could still be creating that file.
+#[test]
+fn caught_up_is_logged_after_the_new_file_it_is_in() {
+    let primary = MariaDb::primary(PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() });
+    mixed_workload(&primary, 5);
+    primary.sql("FLUSH BINARY LOGS");
+    mixed_workload(&primary, 5);
+    let data = TestDir::new("first-run-data");
+    let bls = Binlogserver::follow(&primary, data.path(), &["--heartbeat", "1"]);
+    wait_until(DEADLINE, "binlogserver to catch up in the second file", || {
+        bls.assert_running();
+        count_in_log(&bls, "caught up with the primary") == 1
+            && count_in_log(&bls, "new binlog file file=mysql-bin.000002") == 1
+    });
+    let log = bls.log();
+    let lines: Vec<&str> = log.lines().collect();
+    let caught_up = lines.iter().position(|l| l.contains("caught up with the primary")).unwrap();
+    let file = lines[caught_up]
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("file="))
+        .unwrap_or_else(|| panic!("no file= in {}", lines[caught_up]));
+    let created = lines
+        .iter()
+        .position(|l| l.contains(&format!("new binlog file file={file}")))
+        .unwrap_or_else(|| panic!("no new binlog file line for {file}:\n{log}"));
+    assert!(created < caught_up, "caught up in {file} before the file was created:\n{log}");
 }
