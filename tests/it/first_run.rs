@@ -9,8 +9,11 @@
 //! * `--semi-sync on` against a primary whose semi-sync master is disabled
 //!   warns at start and in `SHOW SLAVE STATUS`;
 //! * `caught up with the primary` comes after the `new binlog file` line of
-//!   its file.
+//!   its file;
+//! * a data directory copied from a primary with an absolute `log_bin`
+//!   (its index lists absolute paths) is followed.
 
+use std::fs;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::common::{
     assert_same_binlogs, count_in_log, listen_addr, mixed_workload, run_vertical,
     start_on_free_port, vertical_rows, wait_caught_up, wait_until, Binlogserver, MariaDb,
-    PrimaryOpts, TestDir, DUMP_REQUEST, LINK_LOST, REPL_PASSWORD,
+    PrimaryOpts, TestDir, DATADIR, DUMP_REQUEST, LINK_LOST, REPL_PASSWORD,
 };
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -243,4 +246,47 @@ fn caught_up_is_logged_after_the_new_file_it_is_in() {
         .position(|l| l.contains(&format!("new binlog file file={file}")))
         .unwrap_or_else(|| panic!("no new binlog file line for {file}:\n{log}"));
     assert!(created < caught_up, "caught up in {file} before the file was created:\n{log}");
+}
+
+/// A primary started with an absolute `--log-bin` lists absolute paths in
+/// its index; a data directory copied from it was refused while following
+/// ("lists /…/mysql-bin.000001, which is missing") though serving and
+/// `verify` took it.
+#[test]
+fn a_data_directory_copied_from_a_primary_with_an_absolute_log_bin_is_followed() {
+    let primary = MariaDb::primary(PrimaryOpts {
+        semi_sync: false,
+        extra_args: vec![format!("--log-bin={DATADIR}/mysql-bin")],
+        ..PrimaryOpts::default()
+    });
+    mixed_workload(&primary, 5);
+    primary.sql("FLUSH BINARY LOGS");
+    mixed_workload(&primary, 5);
+    primary.sql("FLUSH BINARY LOGS");
+    let index = fs::read_to_string(primary.binlog_path("mysql-bin.index")).unwrap();
+    let lines: Vec<&str> = index.lines().collect();
+    assert!(
+        lines.len() == 3 && lines.iter().all(|l| l.starts_with('/')),
+        "setup: the primary's index lists absolute paths:\n{index}"
+    );
+
+    // The closed files, and the index as the primary wrote it for them.
+    let data = TestDir::new("first-run-data");
+    for line in &lines[..2] {
+        let name = line.rsplit('/').next().unwrap();
+        fs::copy(line, data.join(name)).unwrap();
+    }
+    fs::write(data.join("mysql-bin.index"), format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+
+    let bls = Binlogserver::follow(&primary, data.path(), &["--heartbeat", "1"]);
+    wait_until(DEADLINE, "binlogserver to resume from the copied files", || {
+        bls.assert_running();
+        count_in_log(&bls, DUMP_REQUEST) >= 1
+    });
+    mixed_workload(&primary, 5);
+    wait_caught_up(&primary, data.path(), DEADLINE);
+    assert_same_binlogs(&primary, data.path());
+    let ours = fs::read_to_string(data.join("mysql-bin.index")).unwrap();
+    assert_eq!(ours, "./mysql-bin.000001\n./mysql-bin.000002\n./mysql-bin.000003\n");
+    bls.assert_running();
 }

@@ -29,7 +29,7 @@ pub(crate) use binlogserver::{wait_semi_sync_client, Binlogserver};
 pub(crate) use faults::{
     assert_gtids_contiguous, count_in_log, follow_port, listen_port, DUMP_REQUEST, LINK_LOST,
 };
-pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts};
+pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts, DATADIR};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
 pub(crate) use python::{read_events, try_read_events, venv_python, ReadOpts};
 pub(crate) use relay::{Relay, RelayDir};
