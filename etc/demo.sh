@@ -12,15 +12,17 @@
 # check holds, and non-zero with "demo: FAILED: ..." otherwise.
 #
 # DEMO_PORT (default 23306): the primary's port; binlogserver listens on the
-# next one, the replica on the one after.
+# next one, the replica on the one after. On a fresh Debian/Ubuntu machine
+# it first installs MariaDB and the Rust toolchain (etc/install-deps.sh).
 set -Eeuo pipefail
 
 cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/sbin"
-if ! command -v mariadbd >/dev/null; then
-  echo "demo: installing mariadb-server (apt-get)" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null
-fi
+# On a fresh machine: MariaDB (apt-get) and the Rust toolchain (rustup),
+# the same steps as .ci/run's; nothing when they are there.
+# shellcheck source=etc/install-deps.sh
+. etc/install-deps.sh
+DEPS_QUIET=1 need_mariadb
+DEPS_QUIET=1 need_rust
 cargo build --release --quiet
 BIN="$PWD/target/release/binlogserver"
 

@@ -63,7 +63,7 @@ pub(crate) fn options() -> Options {
         "MODE",
     );
     o.optopt("", "heartbeat", "heartbeat period; 4 silent periods reconnect [1]", "SECONDS");
-    o.optopt("", "connect-timeout", "TCP connect timeout [10]", "SECONDS");
+    o.optopt("", "connect-timeout", "TCP connect and greeting timeout [10]", "SECONDS");
     o.optopt("", "listen", "serve replicas and clients here, or off [127.0.0.1:3307]", "ADDR:PORT");
     o.optopt(
         "",

@@ -9,6 +9,28 @@ use super::flags::CapabilityFlags;
 use super::reader::Reader;
 use super::writer::{put_lenenc_bytes, put_lenenc_int, put_nul_terminated, put_u16, put_u32};
 
+/// The largest first packet a server sends: a greeting (about 100 bytes)
+/// or the ERR it sends instead (`Too many connections`, a blocked host).
+const MAX_FIRST_PACKET: u32 = 16 << 10;
+
+/// False when `first` (the first bytes a server sent, any number) cannot be
+/// the start of a MySQL/MariaDB connection: a packet header with sequence
+/// id 0 and a modest length, then protocol version 10 or an ERR (0xff).
+/// Another service's opening (`SSH-2.0-…`, `HTTP/1.1 400 …`) reads as a
+/// multi-megabyte packet with a letter for its sequence id. Fewer than five
+/// bytes cannot tell: true.
+pub fn could_start_greeting(first: &[u8]) -> bool {
+    let mut r = Reader::new(first);
+    let (Ok(len), Ok(seq), Ok(kind)) = (
+        r.u24_le("packet length"),
+        r.u8("packet sequence id"),
+        r.u8("HandshakeV10.protocol_version"),
+    ) else {
+        return true;
+    };
+    seq == 0 && (1..=MAX_FIRST_PACKET).contains(&len) && (kind == 10 || kind == 0xff)
+}
+
 /// The server greeting, protocol version 10.
 ///
 /// ```text
@@ -280,6 +302,28 @@ impl AuthSwitchRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_a_greeting_from_other_services_openings() {
+        let mut greeting = Vec::new();
+        crate::protocol::packet::encode_packets(&[10, b'8', 0], &mut 0, &mut greeting);
+        let mut err = Vec::new();
+        crate::protocol::packet::encode_packets(&[0xff, 0x10, 0x04], &mut 0, &mut err);
+        // Too short to tell: the packet reader decides.
+        for first in [&greeting[..], &err[..], &greeting[..4], b"SSH-", b""] {
+            assert!(could_start_greeting(first), "{first:?}");
+        }
+        for first in [
+            &b"SSH-2.0-OpenSSH_9.2\r\n"[..],
+            b"HTTP/1.1 400 Bad Request\r\n",
+            b"220 smtp ESMTP\r\n",
+        ] {
+            assert!(!could_start_greeting(first), "{}", first.escape_ascii());
+        }
+        let mut second = greeting.clone();
+        second[3] = 1;
+        assert!(!could_start_greeting(&second), "sequence id 1");
+    }
 
     fn greeting() -> HandshakeV10 {
         HandshakeV10 {

@@ -157,11 +157,21 @@ impl SessionVars {
 
     /// The checksum the replica wants before the first FORMAT_DESCRIPTION:
     /// `@source_binlog_checksum`, else `@master_binlog_checksum` (MySQL
-    /// `init_checksum_alg`). `None` when neither is set; an unknown value is
-    /// [`ChecksumAlg::UNDEF`], as MariaDB's `find_type(...) - 1` gives.
+    /// `init_checksum_alg`). `None` when neither is set.
+    ///
+    /// Only `NONE` (any case, trailing spaces ignored) turns checksums off.
+    /// MariaDB reads the value with `find_type(...) - 1`, which is -1 for
+    /// anything it does not know (`ALL`, `''`, NULL, ` NONE`); -1 is
+    /// neither OFF nor UNDEF, so the opening fake ROTATE gets a CRC. A
+    /// variable set to NULL counts as set, as it does there. Checked against
+    /// MariaDB 10.11 by `tests/it/serve_like_the_primary.rs`.
     pub fn checksum_alg(&self) -> Option<ChecksumAlg> {
-        let value = self.first_of(&["source_binlog_checksum", "master_binlog_checksum"])?;
-        Some(ChecksumAlg::from_name(value.trim().as_bytes()).unwrap_or(ChecksumAlg::UNDEF))
+        let value = ["source_binlog_checksum", "master_binlog_checksum"]
+            .iter()
+            .find_map(|name| self.user_vars.get(*name))?;
+        let none =
+            value.as_deref().is_some_and(|v| v.trim_end_matches(' ').eq_ignore_ascii_case("NONE"));
+        Some(if none { ChecksumAlg::OFF } else { ChecksumAlg::CRC32 })
     }
 
     /// The heartbeat period: `@source_heartbeat_period`, else
@@ -293,11 +303,18 @@ mod tests {
             ("source_binlog_checksum", Some("NONE")),
         ]);
         assert_eq!(both.checksum_alg(), Some(ChecksumAlg::OFF));
+        // Anything but NONE is "checksums on" to MariaDB, NULL included.
+        for on in [Some("MD5"), Some("ALL"), Some(""), Some(" NONE"), None] {
+            assert_eq!(
+                with(&[("master_binlog_checksum", on)]).checksum_alg(),
+                Some(ChecksumAlg::CRC32),
+                "{on:?}"
+            );
+        }
         assert_eq!(
-            with(&[("master_binlog_checksum", Some("MD5"))]).checksum_alg(),
-            Some(ChecksumAlg::UNDEF)
+            with(&[("master_binlog_checksum", Some("none  "))]).checksum_alg(),
+            Some(ChecksumAlg::OFF)
         );
-        assert_eq!(with(&[("master_binlog_checksum", None)]).checksum_alg(), None);
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct UpstreamStatus {
     pub behind_bytes: Option<u64>,
     /// True when the session is semi-sync.
     pub semi_sync: bool,
+    /// Why semi-sync does not protect anything although we acknowledge
+    /// (the primary's semi-sync master is disabled); empty if it does.
+    pub semi_sync_warning: String,
     /// Semi-sync ACKs sent since start.
     pub acks_sent: u64,
     /// The last error, empty if none.

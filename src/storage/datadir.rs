@@ -2,7 +2,10 @@
 //!
 //! The files themselves are the truth: the index `<basename>.index` is
 //! derived from the directory listing and rewritten atomically when they
-//! disagree (a crash between creating a file and rewriting the index).
+//! disagree (a crash between creating a file and rewriting the index). A
+//! line names a file by its last path component, so an index a primary
+//! wrote with an absolute `log_bin` (`/var/lib/mysql/mysql-bin.000001`)
+//! fits the copied files; a line naming a file that is not here is refused.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
@@ -12,6 +15,7 @@ use std::sync::Arc;
 use log::{info, warn};
 
 use super::fs::{BinlogFile, BinlogStore, StdStore};
+use super::index::index_line_name;
 use super::StorageError;
 use crate::binlog::BinlogFileName;
 
@@ -124,26 +128,30 @@ impl DataDir {
         basename: &str,
     ) -> Result<(), StorageError> {
         let index = self.index_path(basename);
-        let listed = match fs::read_to_string(&index) {
-            Ok(text) => {
-                text.lines().map(|l| l.trim_start_matches("./").to_owned()).collect::<Vec<_>>()
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+        let text = match fs::read_to_string(&index) {
+            Ok(text) => text,
+            Err(e) if e.kind() == ErrorKind::NotFound => String::new(),
             Err(e) => return Err(StorageError::io("read", &index)(e)),
         };
-        if let Some(missing) =
-            listed.iter().find(|l| !files.iter().any(|f| f.as_str() == l.as_str()))
-        {
-            return Err(StorageError::Layout {
-                path: index,
-                reason: format!(
-                    "lists {missing}, which is missing; restore the file or remove its line"
-                ),
-            });
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let mut rewrite = lines.len() != files.len();
+        for line in &lines {
+            let name = index_line_name(line);
+            if !files.iter().any(|f| f.as_str() == name) {
+                return Err(StorageError::Layout {
+                    path: index,
+                    reason: format!(
+                        "lists {line}, which is not in the data directory; restore the file or \
+                         remove its line"
+                    ),
+                });
+            }
+            // A primary with an absolute log_bin writes absolute paths.
+            rewrite |= *line != name && line.strip_prefix("./") != Some(name);
         }
-        if listed.len() != files.len() {
+        if rewrite {
             warn!(
-                "index does not list every binlog file, rewriting it index={} files={}",
+                "index does not list every binlog file by its name, rewriting it index={} files={}",
                 index.display(),
                 files.len()
             );
@@ -238,4 +246,50 @@ pub fn replace_file(
 /// Fsyncs `dir`, making creations, renames and removals in it durable.
 pub fn sync_dir(store: &dyn BinlogStore, dir: &Path) -> Result<(), StorageError> {
     store.sync_dir(dir).map_err(StorageError::io("fsync directory", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A directory with two binlog files and `index` as `mysql-bin.index`.
+    fn dir_with_index(label: &str, index: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("bls-datadir-{label}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        for n in ["mysql-bin.000001", "mysql-bin.000002"] {
+            fs::write(d.join(n), b"\xfebin").unwrap();
+        }
+        fs::write(d.join("mysql-bin.index"), index).unwrap();
+        Dir(d)
+    }
+
+    #[test]
+    fn an_index_of_absolute_paths_is_accepted_and_rewritten_with_names() {
+        let d = dir_with_index(
+            "absolute",
+            "/var/lib/mysql/mysql-bin.000001\n/var/lib/mysql/mysql-bin.000002\n",
+        );
+        let files = DataDir::open(&d.0).unwrap().binlog_files().unwrap();
+        assert_eq!(files.len(), 2);
+        let index = fs::read_to_string(d.0.join("mysql-bin.index")).unwrap();
+        assert_eq!(index, "./mysql-bin.000001\n./mysql-bin.000002\n");
+    }
+
+    #[test]
+    fn an_index_line_naming_a_file_that_is_not_here_is_refused_by_its_line() {
+        let d = dir_with_index(
+            "elsewhere",
+            "./mysql-bin.000001\n./mysql-bin.000002\n/elsewhere/mysql-bin.000003\n",
+        );
+        let err = DataDir::open(&d.0).unwrap().binlog_files().unwrap_err().to_string();
+        assert!(err.contains("lists /elsewhere/mysql-bin.000003, which is not in"), "{err}");
+    }
 }

@@ -161,6 +161,14 @@ fn names_in(text: &str) -> impl Iterator<Item = &str> {
     text.lines().map(|l| l.trim().trim_start_matches("./")).filter(|l| !l.is_empty())
 }
 
+/// The file a line of an index names: its last path component, so that
+/// `./mysql-bin.000001` (ours) and `/var/lib/mysql/mysql-bin.000001` (a
+/// primary with an absolute `log_bin`) both name `mysql-bin.000001`.
+pub fn index_line_name(line: &str) -> &str {
+    let line = line.trim();
+    line.rsplit('/').next().unwrap_or(line)
+}
+
 /// Completes a purge a crash interrupted (see the module doc): removes the
 /// files a `~rec~` file names that the index no longer names, then the `~rec~`.
 pub fn finish_interrupted_purge(dir: &Path) -> Result<(), StorageError> {
@@ -186,7 +194,8 @@ pub fn finish_interrupted_purge(dir: &Path) -> Result<(), StorageError> {
             fs::remove_file(&log_path).map_err(StorageError::io("remove", &log_path))?;
             continue;
         };
-        let named: HashSet<&str> = names_in(&index).collect();
+        // The index may name files by absolute path; the purge log is ours.
+        let named: HashSet<&str> = index.lines().map(index_line_name).collect();
         let mut removed = Vec::new();
         for file in names_in(&log) {
             // Only names that are binlog names: never a path.
@@ -315,6 +324,27 @@ mod tests {
         assert!(d.0.join("mysql-bin.000001").exists() && d.0.join("mysql-bin.000002").exists());
         assert!(!d.0.join("mysql-bin.~rec~").exists());
         assert_eq!(index_text(&d.0).lines().count(), 3);
+    }
+
+    /// The index of a directory copied from a primary with an absolute
+    /// `log_bin` names its files by path; they are still named.
+    #[test]
+    fn a_crash_before_the_rewrite_of_an_absolute_index_keeps_every_file() {
+        let d = dir_with("absolute", 3);
+        let abs: String =
+            (1..=3).map(|i| format!("/var/lib/mysql/{}\n", name(i).as_str())).collect();
+        fs::write(d.0.join("mysql-bin.index"), abs).unwrap();
+        fs::write(d.0.join("mysql-bin.~rec~"), "./mysql-bin.000001\n").unwrap();
+        finish_interrupted_purge(&d.0).unwrap();
+        assert!(d.0.join("mysql-bin.000001").exists(), "the index still names it");
+        assert!(!d.0.join("mysql-bin.~rec~").exists());
+    }
+
+    #[test]
+    fn index_lines_name_files_by_their_last_component() {
+        for line in ["./mysql-bin.000007", "mysql-bin.000007", "/data/log/mysql-bin.000007 "] {
+            assert_eq!(index_line_name(line), "mysql-bin.000007", "{line:?}");
+        }
     }
 
     #[test]

@@ -8,10 +8,11 @@
 //!
 //! Output: one line per file (`ok` or `FAIL`), one line per problem naming
 //! the file and offset, and a summary. Exit 0 when clean, 1 on any problem,
-//! 2 on a usage error.
+//! 2 on a usage error. When stdout goes away (`verify DIR | head -1`) the
+//! tool stops quietly with 1: it did not finish, so it cannot say clean.
 
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use getopts::Options;
@@ -45,31 +46,59 @@ pub fn main(args: &[String]) -> u8 {
         eprintln!("binlogserver verify: {} is not a directory", dir.display());
         return 2;
     }
-    let mut out = Output::default();
+    let mut out = Output::new(io::stdout().lock());
     verify_dir(dir, &mut out);
-    let files = out.files;
-    let problems = out.problems;
-    let s = if problems == 1 { "" } else { "s" };
-    println!("summary: {files} files, {} events, {problems} problem{s}", out.events);
-    u8::from(problems > 0)
+    let s = if out.problems == 1 { "" } else { "s" };
+    let summary =
+        format!("summary: {} files, {} events, {} problem{s}", out.files, out.events, out.problems);
+    out.line(&summary);
+    if let Err(e) = out.w.flush() {
+        out.write_failed(&e);
+    }
+    u8::from(out.problems > 0 || out.broken)
 }
 
-/// Counts and prints as it goes.
-#[derive(Debug, Default)]
-struct Output {
+/// Counts and prints as it goes; stops printing at the first failed write.
+#[derive(Debug)]
+struct Output<W: Write> {
+    w: W,
+    /// A write failed: nobody reads what follows.
+    broken: bool,
     files: u64,
     events: u64,
     problems: u64,
 }
 
-impl Output {
+impl<W: Write> Output<W> {
+    fn new(w: W) -> Self {
+        Output { w, broken: false, files: 0, events: 0, problems: 0 }
+    }
+
+    fn line(&mut self, text: &str) {
+        if self.broken {
+            return;
+        }
+        if let Err(e) = writeln!(self.w, "{text}") {
+            self.write_failed(&e);
+        }
+    }
+
+    /// A closed pipe is the reader saying it has seen enough; anything
+    /// else (a full disk) is worth a line on stderr.
+    fn write_failed(&mut self, e: &io::Error) {
+        if !self.broken && e.kind() != ErrorKind::BrokenPipe {
+            eprintln!("binlogserver verify: cannot write the report: {e}");
+        }
+        self.broken = true;
+    }
+
     fn problem(&mut self, what: &str, why: &str) {
         self.problems += 1;
-        println!("  problem: {what}: {why}");
+        self.line(&format!("  problem: {what}: {why}"));
     }
 }
 
-fn verify_dir(dir: &Path, out: &mut Output) {
+fn verify_dir<W: Write>(dir: &Path, out: &mut Output<W>) {
     let (files, index) = match list(dir) {
         Ok(found) => found,
         Err(why) => return out.problem(&dir.display().to_string(), &why),
@@ -79,6 +108,9 @@ fn verify_dir(dir: &Path, out: &mut Output) {
     }
     let mut chain = Chain::default();
     for (i, name) in files.iter().enumerate() {
+        if out.broken {
+            return;
+        }
         let next = files.get(i + 1);
         verify_one(dir, name, next, &mut chain, out);
     }
@@ -88,19 +120,19 @@ fn verify_dir(dir: &Path, out: &mut Output) {
     }
 }
 
-fn verify_one(
+fn verify_one<W: Write>(
     dir: &Path,
     name: &BinlogFileName,
     next: Option<&BinlogFileName>,
     chain: &mut Chain,
-    out: &mut Output,
+    out: &mut Output<W>,
 ) {
     out.files += 1;
     let path = dir.join(name.as_str());
     let (buf, growing) = match read_at_open(&path) {
         Ok(r) => r,
         Err(e) => {
-            println!("{name}  FAIL");
+            out.line(&format!("{name}  FAIL"));
             return out.problem(name.as_str(), &format!("cannot read: {e}"));
         }
     };
@@ -114,7 +146,7 @@ fn verify_one(
     if let Some(note) = &check.note {
         line.push_str(&format!(" ({note})"));
     }
-    println!("{line}");
+    out.line(&line);
     for (offset, why) in &check.problems {
         out.problem(&format!("{name} offset {offset}"), why);
     }
@@ -176,7 +208,7 @@ fn list(dir: &Path) -> Result<(Vec<BinlogFileName>, Option<PathBuf>), String> {
 }
 
 /// The index lists exactly `files`, in order.
-fn check_index(index: &Path, files: &[BinlogFileName], out: &mut Output) {
+fn check_index<W: Write>(index: &Path, files: &[BinlogFileName], out: &mut Output<W>) {
     let what = index.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let text = match fs::read_to_string(index) {
         Ok(t) => t,
@@ -203,7 +235,8 @@ fn check_index(index: &Path, files: &[BinlogFileName], out: &mut Output) {
     if problems.is_empty() && listed != on_disk {
         problems.push(format!("lists the files in another order: {}", listed.join(" ")));
     }
-    println!("{what}  {}  files={}", if problems.is_empty() { "ok" } else { "FAIL" }, listed.len());
+    let status = if problems.is_empty() { "ok" } else { "FAIL" };
+    out.line(&format!("{what}  {status}  files={}", listed.len()));
     for p in problems {
         out.problem(&what, &p);
     }

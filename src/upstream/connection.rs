@@ -11,7 +11,9 @@ use super::{UpstreamConfig, UpstreamError};
 use crate::net::PacketStream;
 use crate::protocol::auth::scramble_for;
 use crate::protocol::command::encode_query;
-use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
+use crate::protocol::handshake::{
+    could_start_greeting, AuthSwitchRequest, HandshakeResponse41, HandshakeV10,
+};
 use crate::protocol::response::{decode_column_count, decode_text_row, is_eof, is_err, is_ok};
 use crate::protocol::{CapabilityFlags, ErrPacket, Reader};
 
@@ -73,6 +75,7 @@ impl Connection {
         }
         let stream = stream.ok_or_else(|| connect_err(last))?;
         stream.set_nodelay(true).map_err(connect_err)?;
+        check_first_bytes(&stream, &addr, cfg.connect_timeout)?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(connect_err)?;
         stream.set_write_timeout(Some(Duration::from_secs(30))).map_err(connect_err)?;
         let mut ps = PacketStream::new(stream, MAX_PAYLOAD);
@@ -292,6 +295,47 @@ pub fn run_query<S: Read + Write>(
             row.into_iter().map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned())).collect(),
         );
     }
+}
+
+/// Refuses a peer whose first bytes (looked at, not consumed) cannot start
+/// a greeting, or that sends nothing within `wait` (the greeting is the
+/// server's first word, sent at once; the `mysql` client gives it
+/// `connect_timeout` too). Without this an SSH banner or an HTTP server's
+/// silence costs a 30 s read timeout per attempt and is reported as a
+/// broken packet or a timeout. A peer that closes at once is left to the
+/// packet reader: a proxy whose backend is down does that.
+fn check_first_bytes(stream: &TcpStream, addr: &str, wait: Duration) -> Result<(), UpstreamError> {
+    let connect_err = |source| UpstreamError::Connect { addr: addr.to_owned(), source };
+    stream.set_read_timeout(Some(wait.max(Duration::from_millis(1)))).map_err(connect_err)?;
+    let mut first = [0u8; 64];
+    let n = loop {
+        match stream.peek(&mut first) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(UpstreamError::NotMysql {
+                    addr: addr.to_owned(),
+                    opened_with: Vec::new(),
+                    waited: wait,
+                })
+            }
+            Err(e) => return Err(connect_err(e)),
+        }
+    };
+    let opened_with = first.get(..n).unwrap_or_default();
+    if could_start_greeting(opened_with) {
+        return Ok(());
+    }
+    Err(UpstreamError::NotMysql {
+        addr: addr.to_owned(),
+        opened_with: opened_with.to_vec(),
+        waited: wait,
+    })
 }
 
 fn first(b: &[u8]) -> u8 {

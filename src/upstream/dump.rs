@@ -86,6 +86,7 @@ impl DumpThread {
         let mut backoff = BACKOFF_MIN;
         while !self.shutdown.is_set() {
             let started = Instant::now();
+            let connections = self.connections;
             let result = self.follow_once();
             let error = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
             self.report(|s| {
@@ -94,16 +95,22 @@ impl DumpThread {
             });
             match result {
                 Ok(()) => return Ok(()),
+                // Something else at the address from the start is a wrong
+                // --host/--port, not an outage: say so and stop.
+                Err(e) if e.is_wrong_service() && self.connections == 0 => return Err(e),
                 Err(e) if e.is_retryable() => {
                     if started.elapsed() > Duration::from_secs(30) {
                         backoff = BACKOFF_MIN;
                     }
                     let detail =
                         std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
-                    warn!(
-                        "upstream connection lost: {e}{detail}; reconnecting in {} ms",
-                        backoff.as_millis()
-                    );
+                    // Lost: the dump was streaming; failed: it never started.
+                    let what = if self.connections > connections {
+                        "upstream connection lost"
+                    } else {
+                        "upstream connect failed"
+                    };
+                    warn!("{what}: {e}{detail}; reconnecting in {} ms", backoff.as_millis());
                     if self.shutdown.wait(backoff) {
                         return Ok(());
                     }
@@ -146,9 +153,11 @@ impl DumpThread {
         let primary_logs = std::mem::take(&mut session.primary_logs);
         let semi_sync = session.semi_sync;
         let primary_server_id = session.primary_server_id;
+        let semi_sync_warning = session.semi_sync_warning.take().unwrap_or_default();
         self.report(|s| {
             s.connected = true;
             s.semi_sync = semi_sync;
+            s.semi_sync_warning = semi_sync_warning;
             s.primary_server_id = primary_server_id;
             s.last_error.clear();
         });
@@ -242,6 +251,9 @@ impl DumpThread {
             if matches!(action, Action::Store { .. }) {
                 progress.stored(packet.get(skip..).unwrap_or_default());
             }
+            // The writer's "new binlog file" line is sure to precede ours only
+            // once bytes of that file follow its Open in the writer's queue.
+            let opened = matches!(action, Action::Open { .. });
             match action {
                 // Heartbeats land here: a quiet primary must not keep us
                 // connected (and the primary waiting for ACKs) after the
@@ -295,7 +307,23 @@ impl DumpThread {
                     self.report(|s| s.behind_bytes = behind);
                 }
             }
+            if !opened {
+                if let Some(line) = progress.announce.take() {
+                    self.announce_caught_up(batch, &line)?;
+                }
+            }
         }
+    }
+
+    /// Logs `line` ("caught up") after the writer has handled everything
+    /// received so far: the writer logs the new binlog file it creates, and
+    /// the catch-up in that file must not be read before it. Once per
+    /// connection; a slow disk delays the line by at most a second.
+    fn announce_caught_up(&self, batch: &mut Batch, line: &str) -> Result<(), UpstreamError> {
+        self.flush(batch)?;
+        self.budget.wait_drained(Duration::from_secs(1));
+        info!("{line}");
+        Ok(())
     }
 
     fn flush(&self, batch: &mut Batch) -> Result<(), UpstreamError> {
@@ -390,6 +418,9 @@ pub fn split_event(packet: &[u8], semi_sync_headers: bool) -> Result<(&[u8], boo
 }
 
 fn explain_dump_error(err: ErrPacket) -> UpstreamError {
+    if matches!(err.code, 1045 | 1227) {
+        return UpstreamError::needs_replication_slave("the binlog dump", err);
+    }
     let during = if err.code == 1236 {
         "the binlog dump (the binlogs binlogserver needs are not on the primary: purged, RESET MASTER, \
          or another server; binlogserver never overwrites stored files, so fix the primary or move the \
@@ -413,6 +444,9 @@ struct Progress {
     caught_up: bool,
     /// Header timestamp of the last stored event (0: none yet).
     last_timestamp: u32,
+    /// The "caught up" line, to log once the writer has done what came
+    /// before it (see [`DumpThread::announce_caught_up`]).
+    announce: Option<String>,
 }
 
 impl Progress {
@@ -427,6 +461,7 @@ impl Progress {
             bytes: 0,
             caught_up,
             last_timestamp: 0,
+            announce: None,
         }
     }
 
@@ -435,9 +470,9 @@ impl Progress {
         if !self.caught_up {
             self.caught_up = true;
             counters.caught_up.store(true, Ordering::Relaxed);
-            info!(
+            self.announce = Some(format!(
                 "caught up with the primary (idle: heartbeat received) file={file} position={pos}"
-            );
+            ));
         }
     }
 
@@ -493,7 +528,9 @@ impl Progress {
         if behind == Some(0) || behind.is_none() {
             self.caught_up = true;
             counters.caught_up.store(true, Ordering::Relaxed);
-            info!("caught up with the primary (received; durable within milliseconds) file={file} position={pos}");
+            self.announce = Some(format!(
+                "caught up with the primary (received; durable within milliseconds) file={file} position={pos}"
+            ));
             return true;
         }
         let elapsed = self.last.elapsed();

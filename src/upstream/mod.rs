@@ -89,6 +89,9 @@ impl fmt::Debug for UpstreamConfig {
     }
 }
 
+/// How many of a wrong service's first bytes an error shows.
+const OPENING_SHOWN: usize = 40;
+
 /// Why following the primary failed.
 #[derive(Debug)]
 pub enum UpstreamError {
@@ -112,6 +115,25 @@ pub enum UpstreamError {
     },
     /// The primary refused our credentials.
     AuthRejected(ErrPacket),
+    /// The primary denied a replication command: the account lacks a privilege.
+    MissingPrivilege {
+        /// What we asked (`COM_REGISTER_SLAVE`, the binlog dump).
+        during: &'static str,
+        /// The privilege the command needs.
+        privilege: &'static str,
+        /// The primary's answer.
+        err: ErrPacket,
+    },
+    /// What answers at the primary's address does not speak the MySQL
+    /// protocol: another service (HTTP, SSH) or nothing at all.
+    NotMysql {
+        /// `host:port`.
+        addr: String,
+        /// The first bytes it sent; empty when it sent none within `waited`.
+        opened_with: Vec<u8>,
+        /// How long we waited for a greeting.
+        waited: Duration,
+    },
     /// The primary wants something we cannot do.
     Unsupported(String),
     /// The primary sent something out of place.
@@ -134,14 +156,37 @@ impl UpstreamError {
             UpstreamError::Connect { .. } | UpstreamError::Net(_) | UpstreamError::Decode(_) => {
                 true
             }
-            UpstreamError::Unexpected { .. } => true,
+            // A primary being replaced may briefly leave something else there;
+            // on the very first connect [`UpstreamError::is_wrong_service`] stops us.
+            UpstreamError::Unexpected { .. } | UpstreamError::NotMysql { .. } => true,
             UpstreamError::Server { err, .. } => {
                 !matches!(err.code, 1236 | 1045 | 1044 | 1227 | 1142 | 1698)
             }
             UpstreamError::AuthRejected(_)
+            | UpstreamError::MissingPrivilege { .. }
             | UpstreamError::Unsupported(_)
             | UpstreamError::HistoryMismatch(_)
             | UpstreamError::WriterGone => false,
+        }
+    }
+}
+
+impl UpstreamError {
+    /// True when the address answers but not as a MySQL/MariaDB server: a
+    /// wrong `--host`/`--port`, fatal when it is so from the start.
+    pub fn is_wrong_service(&self) -> bool {
+        matches!(self, UpstreamError::NotMysql { .. })
+    }
+
+    /// `err` from a replication command, with the missing privilege named
+    /// when the primary denied it: MariaDB 10.11 answers `COM_REGISTER_SLAVE`
+    /// from an account without `REPLICATION SLAVE` with a bare 1045 "Access
+    /// denied", MySQL with 1227 (ER_SPECIFIC_ACCESS_DENIED_ERROR).
+    pub fn needs_replication_slave(during: &'static str, err: ErrPacket) -> Self {
+        if matches!(err.code, 1045 | 1227) {
+            UpstreamError::MissingPrivilege { during, privilege: "REPLICATION SLAVE", err }
+        } else {
+            UpstreamError::Server { during: during.into(), err }
         }
     }
 }
@@ -167,6 +212,30 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Server { during, err } => write!(f, "primary refused {during}: {err}"),
             UpstreamError::AuthRejected(err) => {
                 write!(f, "primary rejected the login ({err}); check --user/--password and the account's host")
+            }
+            UpstreamError::MissingPrivilege { during, privilege, err } => write!(
+                f,
+                "primary refused {during}: {err}; the replication account needs the {privilege} \
+                 privilege (on the primary: GRANT {privilege} ON *.* TO the account)"
+            ),
+            UpstreamError::NotMysql { addr, opened_with, waited } if opened_with.is_empty() => {
+                write!(
+                    f,
+                    "{addr} is not a MySQL/MariaDB server, or not answering: it accepted the \
+                     connection but sent nothing in {} s (a server greets at once); check --host \
+                     and --port",
+                    waited.as_secs_f64()
+                )
+            }
+            UpstreamError::NotMysql { addr, opened_with, .. } => {
+                let shown = opened_with.get(..OPENING_SHOWN).unwrap_or(opened_with);
+                let more = if shown.len() < opened_with.len() { "..." } else { "" };
+                write!(
+                    f,
+                    "{addr} is not a MySQL/MariaDB server: it opened with \"{}{more}\" where a \
+                     server sends its handshake packet; check --host and --port",
+                    shown.escape_ascii()
+                )
             }
             UpstreamError::Unsupported(what) => write!(f, "{what}"),
             UpstreamError::Unexpected { expected, got } => {

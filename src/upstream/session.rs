@@ -28,6 +28,9 @@ pub struct Session {
     pub checksum: ChecksumAlg,
     /// True when we asked for semi-sync.
     pub semi_sync: bool,
+    /// Set when we asked for semi-sync but the primary's semi-sync master
+    /// is disabled: its commits do not wait for our ACKs.
+    pub semi_sync_warning: Option<String>,
     /// The primary's binlogs and sizes at connect (empty if we may not see them).
     pub primary_logs: Vec<(String, u64)>,
 }
@@ -67,9 +70,14 @@ pub fn prepare(
     let register = ComRegisterSlave { server_id: cfg.server_id, ..Default::default() };
     let mut out = Vec::new();
     register.encode(&mut out);
-    conn.command(&out, "COM_REGISTER_SLAVE")?;
-    let semi_sync = enable_semi_sync(&mut conn, cfg.semi_sync, mariadb)?;
-    Ok(Session { conn, primary_server_id, checksum, semi_sync, primary_logs })
+    conn.command(&out, "COM_REGISTER_SLAVE").map_err(|e| match e {
+        UpstreamError::Server { err, .. } => {
+            UpstreamError::needs_replication_slave("COM_REGISTER_SLAVE", err)
+        }
+        e => e,
+    })?;
+    let (semi_sync, semi_sync_warning) = enable_semi_sync(&mut conn, cfg.semi_sync, mariadb)?;
+    Ok(Session { conn, primary_server_id, checksum, semi_sync, semi_sync_warning, primary_logs })
 }
 
 /// True when `SHOW BINARY LOGS` (only used for catch-up progress) cannot
@@ -125,22 +133,23 @@ fn negotiate_checksum(conn: &mut Connection) -> Result<ChecksumAlg, UpstreamErro
     })
 }
 
-/// Asks for semi-sync per `mode`; true when the session is semi-sync.
+/// Asks for semi-sync per `mode`; true when the session is semi-sync, with
+/// a warning when the primary's semi-sync master is disabled.
 fn enable_semi_sync(
     conn: &mut Connection,
     mode: SemiSyncMode,
     mariadb: bool,
-) -> Result<bool, UpstreamError> {
+) -> Result<(bool, Option<String>), UpstreamError> {
     if mode == SemiSyncMode::Off {
-        return Ok(false);
+        return Ok((false, None));
     }
     let enabled = if mariadb {
         let row = conn.query_first_row("SHOW VARIABLES LIKE 'rpl_semi_sync_master_enabled'")?;
-        row.map(|r| first_value(Some(r), 1).unwrap_or_default())
+        row.map(|r| ("rpl_semi_sync_master_enabled", first_value(Some(r), 1).unwrap_or_default()))
     } else {
         mysql_semi_sync_enabled(conn)?
     };
-    let Some(enabled) = enabled else {
+    let Some((var, enabled)) = enabled else {
         if mode == SemiSyncMode::On {
             return Err(UpstreamError::Unsupported(
                 "--semi-sync on, but the primary has no semi-sync master (install/enable rpl_semi_sync_master or \
@@ -149,17 +158,31 @@ fn enable_semi_sync(
             ));
         }
         info!("primary does not support semi-sync, replicating asynchronously");
-        return Ok(false);
+        return Ok((false, None));
     };
     conn.execute("SET @rpl_semi_sync_slave = 1, @rpl_semi_sync_replica = 1")?;
     info!("semi-sync requested, primary_semi_sync_enabled={enabled}");
-    Ok(true)
+    let disabled = enabled.eq_ignore_ascii_case("OFF") || enabled == "0";
+    let warning = disabled.then(|| {
+        format!(
+            "the primary's {var} is OFF: it does not wait for binlogserver's ACKs, so a commit \
+             it acknowledges may be missing here after a crash (SET GLOBAL {var} = ON on the primary)"
+        )
+    });
+    match (&warning, mode) {
+        (Some(w), SemiSyncMode::On) => warn!("--semi-sync on, but {w}"),
+        (Some(w), _) => info!("{w}"),
+        (None, _) => {}
+    }
+    Ok((true, warning))
 }
 
-fn mysql_semi_sync_enabled(conn: &mut Connection) -> Result<Option<String>, UpstreamError> {
+fn mysql_semi_sync_enabled(
+    conn: &mut Connection,
+) -> Result<Option<(&'static str, String)>, UpstreamError> {
     for var in ["rpl_semi_sync_source_enabled", "rpl_semi_sync_master_enabled"] {
         match conn.query_first_row(&format!("SELECT @@global.{var}")) {
-            Ok(row) => return Ok(Some(first_value(row, 0).unwrap_or_default())),
+            Ok(row) => return Ok(Some((var, first_value(row, 0).unwrap_or_default()))),
             Err(UpstreamError::Server { err, .. }) if err.code == ER_UNKNOWN_SYSTEM_VARIABLE => {
                 continue
             }

@@ -9,6 +9,8 @@
 //!   events as `BEGIN`, annotate rows, GTID lists and checkpoints as dummy
 //!   events of the same size, or left out; the two streams are equal byte
 //!   for byte, at every capability level.
+//! * The fake ROTATE that opens a dump has a CRC for every
+//!   `@master_binlog_checksum` but `NONE`, as the primary's does.
 
 use crate::common::{
     describe_slave_status, mixed_workload, venv_python, wait_until, MariaDb, PrimaryOpts,
@@ -100,6 +102,17 @@ fn gtid_positions_are_checked_like_the_primary_does() {
 /// after only the given SET statements; artificial events and heartbeats
 /// left out. Each event is its bytes.
 fn raw_dump(port: u16, file: &str, sets: &[&str]) -> Vec<Vec<u8>> {
+    raw_dump_all(port, file, sets)
+        .into_iter()
+        .filter(|e| {
+            let flags = u16::from_le_bytes([e[17], e[18]]);
+            e[4] != 27 && flags & 0x20 == 0
+        })
+        .collect()
+}
+
+/// Every event [`raw_dump`] receives, artificial ones and heartbeats included.
+fn raw_dump_all(port: u16, file: &str, sets: &[&str]) -> Vec<Vec<u8>> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/raw_dump.py");
     let mut cmd = Command::new(venv_python());
     cmd.arg(&script).args([
@@ -130,11 +143,54 @@ fn raw_dump(port: u16, file: &str, sets: &[&str]) -> Vec<Vec<u8>> {
                 .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
                 .collect::<Vec<u8>>()
         })
-        .filter(|e| {
-            let flags = u16::from_le_bytes([e[17], e[18]]);
-            e[4] != 27 && flags & 0x20 == 0
-        })
         .collect()
+}
+
+/// MariaDB reads `@master_binlog_checksum` as "checksums on" for every value
+/// but `NONE` (`find_type() - 1` is -1, neither OFF nor UNDEF): the fake
+/// ROTATE that opens the dump then ends in a CRC. A client that set `ALL`
+/// got it from binlogserver without one.
+#[test]
+fn the_opening_fake_rotate_has_a_crc_unless_the_client_said_none() {
+    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let (primary, bls, port) = (&t.primary, &t.bls, t.port);
+    mixed_workload(primary, 3);
+    t.wait_caught_up(DEADLINE);
+    let (file, _) = primary.binlog_files().remove(0);
+    let fake_rotate = |port: u16, value: &str| {
+        let set = format!("@master_binlog_checksum={value}");
+        let events = raw_dump_all(port, &file, &[&set]);
+        let first = events.first().unwrap_or_else(|| panic!("{value}: no events")).clone();
+        let flags = u16::from_le_bytes([first[17], first[18]]);
+        assert!(first[4] == 4 && flags & 0x20 != 0, "{value}: not a fake ROTATE: {first:02x?}");
+        first
+    };
+    for (value, crc) in [
+        ("'ALL'", true),
+        ("'CRC32'", true),
+        ("''", true),
+        ("NULL", true),
+        ("' NONE'", true),
+        ("'NONE'", false),
+        ("'none  '", false),
+    ] {
+        let from_primary = fake_rotate(primary.port(), value);
+        let from_bls = fake_rotate(port, value);
+        // 19 header bytes, the 8-byte position, the file name, maybe a CRC.
+        let bare = 19 + 8 + file.len();
+        assert_eq!(
+            from_primary.len(),
+            if crc { bare + 4 } else { bare },
+            "setup: the primary's fake ROTATE for {value}"
+        );
+        assert!(
+            from_primary == from_bls,
+            "fake ROTATE for @master_binlog_checksum={value}:
+             primary      {from_primary:02x?}
+binlogserver {from_bls:02x?}"
+        );
+    }
+    bls.assert_running();
 }
 
 #[test]

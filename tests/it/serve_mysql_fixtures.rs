@@ -302,6 +302,23 @@ fn mysql_5_7_without_checksums_by_file_position() {
     dir.assert_unchanged(&fixtures);
 }
 
+/// python-mysql-replication names no file in `COM_BINLOG_DUMP_GTID` with
+/// three NUL bytes, which a MySQL primary reads as an empty C string: the
+/// dump starts in the newest file whose PREVIOUS_GTIDS the set holds, not in
+/// the first file (with the set's transactions skipped). The set holds all
+/// of the 8.0.28 file and the 8.0.31 file's PREVIOUS_GTIDS, so the read
+/// must open with a ROTATE to `mysql-bin.000002` (checked by
+/// `assert_received`, which expects the stream from that file on).
+#[test]
+fn mysql_gtid_set_with_a_nul_file_name_starts_in_the_file_the_set_reaches() {
+    let fixtures = [MYSQL_8_0_28, MYSQL_8_0_31];
+    let (dir, bls, port) = serve(&fixtures);
+    let set = format!("{UUID_8_0_28}:1-5,{UUID_8_0_31}:1-10");
+    read_from_gtid_set(&dir, &bls, port, &set, &gtids(UUID_8_0_31, 11..=13));
+    bls.assert_running();
+    dir.assert_unchanged(&fixtures);
+}
+
 /// Beyond the brief's list, what a MySQL primary does: a client whose GTID
 /// set lacks transactions that are only in files the server no longer has
 /// (here :1-52, before the first file) is refused with error 1236, rather

@@ -281,3 +281,41 @@ fn verify_a_real_primary_directory_and_corrupted_copies() {
     let (code, _) = run(&["verify", tmp.join("nope").to_str().unwrap()]);
     assert_eq!(code, 2);
 }
+
+/// Runs the binary with stdout a pipe whose reading end is already closed
+/// (what `| head -1` leaves once it has its line); (exit status, stderr).
+fn run_into_closed_pipe(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().expect("make a pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_binlogserver"))
+        .args(args)
+        .stdout(writer)
+        .output()
+        .expect("run binlogserver");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `binlogserver verify DIR | head -1` panicked on the broken pipe (exit
+/// 134, the release profile aborts on panic); `events` already coped.
+#[test]
+fn verify_and_events_stop_quietly_when_stdout_is_closed() {
+    let dir = TestDir::new("tools-closed-stdout");
+    let fixture = Path::new(FIXTURES).join("mysql_common/mariadb-bin.000001");
+    fs::copy(&fixture, dir.join("mariadb-bin.000001")).unwrap();
+    fs::write(dir.join("mariadb-bin.index"), "./mariadb-bin.000001\n").unwrap();
+    let (code, out) = run(&["verify", dir.path_str()]);
+    assert_eq!(code, 0, "the directory is clean: {out}");
+
+    let (status, stderr) = run_into_closed_pipe(&["verify", dir.path_str()]);
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "verify into a closed pipe: {status} (1 expected: it did not finish); stderr:\n{stderr}"
+    );
+    assert!(stderr.is_empty(), "verify into a closed pipe wrote to stderr:\n{stderr}");
+
+    let path = fixture.to_str().unwrap();
+    let (status, stderr) = run_into_closed_pipe(&["events", path, path]);
+    assert!(status.code().is_some(), "events into a closed pipe: {status}; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "events into a closed pipe:\n{stderr}");
+}

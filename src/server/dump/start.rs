@@ -49,10 +49,7 @@ fn fatal(msg: impl Into<String>) -> ErrPacket {
 /// A file/position start, checked like MySQL's `check_start_file`.
 pub fn file_pos(shared: &Shared, file: &[u8], pos: u64) -> Result<Start, ErrPacket> {
     let files = durable_files(shared);
-    let trimmed: &[u8] = match file.iter().position(|&b| b == 0) {
-        Some(n) => file.get(..n).unwrap_or_default(),
-        None => file,
-    };
+    let trimmed = until_nul(file);
     let found = if trimmed.is_empty() {
         files.first()
     } else {
@@ -72,6 +69,12 @@ pub fn file_pos(shared: &Shared, file: &[u8], pos: u64) -> Result<Start, ErrPack
         ));
     }
     Ok(Start { file: file.clone(), pos, skip: Skip::None })
+}
+
+/// `name` up to its first NUL byte: the primary reads the file name of a
+/// dump request as a C string.
+fn until_nul(name: &[u8]) -> &[u8] {
+    name.split(|&b| b == 0).next().unwrap_or_default()
 }
 
 /// A MariaDB GTID start: the newest file whose GTID_LIST the position
@@ -143,7 +146,9 @@ pub fn mysql_gtid(
             }
         }
     }
-    if !file.is_empty() {
+    // A C string on the primary: a name of NUL bytes (python-mysql-replication
+    // sends three) is empty there, and an empty name starts by the set.
+    if !until_nul(file).is_empty() {
         let start = file_pos(shared, file, pos)?;
         return Ok(Start { skip: Skip::Mysql(set), ..start });
     }

@@ -14,8 +14,10 @@
 //!   when there is none. We store what we read and apply nothing, so the
 //!   relay and executed positions are the stored (durable) position and
 //!   `Slave_SQL_Running` is `No`. Unknowns (`Connect_Retry`,
-//!   `Seconds_Behind_Master`) are NULL. Three columns of our own follow:
-//!   `Bytes_Behind_Master`, `Semi_Sync`, `Semi_Sync_Acks_Sent`. MySQL's
+//!   `Seconds_Behind_Master`) are NULL. Four columns of our own follow:
+//!   `Bytes_Behind_Master`, `Semi_Sync`, `Semi_Sync_Acks_Sent` and
+//!   `Semi_Sync_Warning` (empty unless the primary's semi-sync master is
+//!   disabled while we acknowledge: then its commits do not wait). MySQL's
 //!   `SHOW REPLICA STATUS` gets the `Replica_…`/`Source_…` names.
 
 use super::expr::Value;
@@ -197,6 +199,7 @@ fn status_fields(
         ("Bytes_Behind_Master", up.behind_bytes.map_or(null, Value::integer)),
         ("Semi_Sync", text(if up.semi_sync { "ON" } else { "OFF" })),
         ("Semi_Sync_Acks_Sent", Value::integer(up.acks_sent)),
+        ("Semi_Sync_Warning", text(&up.semi_sync_warning)),
     ]
 }
 

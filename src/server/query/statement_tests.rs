@@ -134,7 +134,8 @@ fn slave_status_describes_our_upstream() {
     assert_eq!(get("Gtid_IO_Pos").as_deref(), Some("0-23100-55"));
     assert_eq!(get("Semi_Sync").as_deref(), Some("ON"));
     assert_eq!(get("Semi_Sync_Acks_Sent").as_deref(), Some("42"));
-    assert_eq!(rs.columns.last().unwrap().name, "Semi_Sync_Acks_Sent");
+    assert_eq!(get("Semi_Sync_Warning").as_deref(), Some(""));
+    assert_eq!(rs.columns.last().unwrap().name, "Semi_Sync_Warning");
     let none = FakeInfo { upstream: None, ..FakeInfo::mariadb() };
     assert!(rows(run("SHOW SLAVE STATUS", &mut vars, &none)).rows.is_empty());
 }

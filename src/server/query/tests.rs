@@ -33,6 +33,7 @@ impl FakeInfo {
             position: 5678,
             behind_bytes: Some(0),
             semi_sync: true,
+            semi_sync_warning: String::new(),
             acks_sent: 42,
             last_error: String::new(),
             primary_server_id: 23100,

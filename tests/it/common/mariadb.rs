@@ -20,6 +20,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// InnoDB sizes, identical for install-db and the server so that the server
 /// never has to resize the redo log at start.
 const INNODB_ARGS: [&str; 2] = ["--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M"];
+/// Stands for the server's datadir in `role_args` and `extra_args`, e.g.
+/// `--log-bin={datadir}/mysql-bin` for a primary with an absolute `log_bin`
+/// (whose index then lists absolute paths).
+pub(crate) const DATADIR: &str = "{datadir}";
 /// The replication account every primary gets.
 pub(crate) const REPL_USER: &str = "repl";
 /// Its password.
@@ -402,7 +406,7 @@ fn spawn_mariadbd(
     }
     args.extend(INNODB_ARGS.iter().map(|s| (*s).to_owned()));
     // Last, so that a role (and a test's extra_args) can override the above.
-    args.extend(role_args.iter().cloned());
+    args.extend(role_args.iter().map(|a| a.replace(DATADIR, &d.to_string())));
     let out = fs::File::create(dir.join("mariadbd.out")).expect("create mariadbd.out");
     let err = out.try_clone().expect("clone the mariadbd.out handle");
     Command::new(mariadbd)

@@ -31,7 +31,7 @@ pub(crate) use binlogserver::{
     upstream_args, wait_semi_sync_client, Binlogserver, BINLOGSERVER_ID,
 };
 pub(crate) use faults::{assert_gtids_contiguous, count_in_log, DUMP_REQUEST, LINK_LOST};
-pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts};
+pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts, DATADIR};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
 pub(crate) use python::{read_events, try_read_events, venv_python, ReadOpts};
 pub(crate) use relay::{Relay, RelayDir};
@@ -41,7 +41,7 @@ pub(crate) use replica::{
 };
 pub(crate) use serving::{
     bls_client, bls_log_excerpt, bls_repl_client, bls_sql, follow_and_serve, follow_and_serve_at,
-    mariadb_binlog_raw, serve_dir, FOLLOW_ARGS,
+    listen_addr, mariadb_binlog_raw, serve_dir, start_on_free_port, FOLLOW_ARGS,
 };
 pub(crate) use stream::{
     assert_received, compare_stream, expected_events, stored_file, Gtid, GtidState, Start,
