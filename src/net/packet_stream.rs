@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use log::trace;
 
-use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader};
+use super::packet_writer::frame_packet;
+use crate::protocol::packet::{PacketAssembler, PacketHeader};
 use crate::protocol::{DecodeError, Reader};
 
 const READ_BUF: usize = 256 * 1024;
@@ -193,10 +194,7 @@ impl<S: Read + Write> PacketStream<S> {
     /// on [`PacketStream::flush_packets`]. Streams of many small packets
     /// (binlog events) then cost few `write` calls.
     pub fn queue_packet(&mut self, payload: &[u8]) -> Result<(), NetError> {
-        if self.trace_packets {
-            trace!("packet out seq={} len={}\n{}", self.write_seq, payload.len(), hexdump(payload));
-        }
-        encode_packets(payload, &mut self.write_seq, &mut self.out);
+        frame_packet(payload, &mut self.write_seq, &mut self.out, self.trace_packets);
         // The peer's reply continues the same sequence.
         self.assembler.reset(self.write_seq);
         if self.out.len() >= 256 << 10 {

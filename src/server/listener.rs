@@ -1,7 +1,6 @@
 //! The accept loop: one named thread per connection, a connection cap, and
 //! shutdown by a flag plus a self-connection that wakes `accept`.
 
-use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -11,7 +10,7 @@ use log::{debug, info, warn};
 
 use super::session::Session;
 use super::Shared;
-use crate::protocol::packet::encode_packets;
+use crate::net::PacketWriter;
 use crate::protocol::ErrPacket;
 
 /// Accepts connections until shutdown.
@@ -90,18 +89,9 @@ impl Listener {
 }
 
 /// Sends one ERR packet in place of the greeting and closes.
-fn refuse(mut stream: TcpStream, err: &ErrPacket, trace_packets: bool) {
+fn refuse(stream: TcpStream, err: &ErrPacket, trace_packets: bool) {
     let mut payload = Vec::new();
     err.encode(&mut payload);
-    if trace_packets {
-        log::trace!(
-            "packet out seq=0 len={}\n{}",
-            payload.len(),
-            crate::net::packet_stream::hexdump(&payload)
-        );
-    }
-    let mut wire = Vec::new();
-    encode_packets(&payload, &mut 0, &mut wire);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.write_all(&wire);
+    let _ = PacketWriter::new(stream, trace_packets).write_packet(0, &payload);
 }
