@@ -14,9 +14,13 @@
 //! * `upstream-dump` ([`upstream::dump::DumpThread`]) reads the primary's
 //!   binlog stream, checks every event (CRC, position chain) and hands
 //!   batches of whole events to the writer over a bounded channel.
-//! * `binlog-writer` ([`storage::writer::Writer`]) appends, fsyncs in groups,
-//!   publishes the durable end and sends the semi-sync ACKs that the fsync
-//!   covered, on the dump connection's write half.
+//! * `binlog-writer` ([`storage::writer::Writer`]) appends, fsyncs in groups
+//!   and publishes the durable end ([`storage::watermark::Watermark`]). It
+//!   never touches a socket.
+//! * `semi-sync-ack` ([`upstream::ack::AckThread`], one per semi-sync
+//!   connection) owns the dump connection's write half and sends the ACK of
+//!   the newest flagged position the published durable end covers
+//!   ([`storage::ack_queue::AckQueue`]).
 //!
 //! * `listener` accepts downstream connections; each runs in its own
 //!   `client-<addr>` thread and reads files up to the published durable end.
@@ -70,7 +74,7 @@ use storage::purge::{Purger, Readers};
 use storage::retention::spawn_retention;
 use storage::watermark::{DurablePosition, Watermark};
 use storage::writer::Writer;
-use upstream::dump::DumpThread;
+use upstream::dump::{DumpThread, ToWriter};
 use upstream::stream::StreamState;
 
 /// Messages the dump thread may queue ahead of the writer.
@@ -226,11 +230,11 @@ fn follow(
         })
         .map_err(|_| Error::Thread("binlog-writer"))?;
     let status = parts.status.clone().unwrap_or_default();
+    let to_writer = ToWriter { tx: writer_tx, budget, durable: parts.watermark.clone() };
     let dump = DumpThread::new(
         upstream,
         state,
-        writer_tx,
-        budget,
+        to_writer,
         parts.shutdown.clone(),
         status,
         Arc::clone(&parts.counters),

@@ -4,7 +4,7 @@
 //! sent while the dump thread reads, and the ERR that refuses a
 //! connection before any session exists.
 //!
-//! [`frame_packet`] is the one place where an outgoing payload is framed
+//! `frame_packet` is the one place where an outgoing payload is framed
 //! and traced (`--trace-packets`); `PacketStream` queues through it too.
 
 use std::io::Write;

@@ -49,6 +49,14 @@ impl Watermark {
         self.inner.1.notify_all();
     }
 
+    /// Wakes every waiter without moving the durable end (the version
+    /// changes, the position does not): for a waiter that also waits on
+    /// something else, such as the ACK queue.
+    pub fn wake(&self) {
+        self.lock().version += 1;
+        self.inner.1.notify_all();
+    }
+
     /// The current durable end.
     pub fn get(&self) -> Option<DurablePosition> {
         self.lock().pos.clone()

@@ -10,21 +10,23 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use log::{debug, info, warn};
 
-use super::ack::ack_sink;
+use super::ack::AckThread;
 use super::connection::Connection;
 use super::session::{self, Session};
 use super::stream::{decode_fake_rotate, Action, StreamState};
 use super::{StartFrom, UpstreamConfig, UpstreamError};
 use crate::binlog::{BinlogFileName, EventHeader, EventType};
-use crate::net::PacketStream;
+use crate::net::{NetError, PacketStream};
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
 use crate::protocol::{ErrPacket, Reader};
 use crate::shutdown::Shutdown;
 use crate::status::Counters;
 use crate::status::UpstreamStatus;
+use crate::storage::ack_queue::AckRequest;
 use crate::storage::budget::ByteBudget;
-use crate::storage::writer::{AckRequest, WriterMsg};
+use crate::storage::watermark::Watermark;
+use crate::storage::writer::WriterMsg;
 
 /// A batch is handed to the writer once it holds this many bytes.
 const BATCH_BYTES: usize = 256 << 10;
@@ -37,15 +39,24 @@ const STATUS_EVERY: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// The dump thread's side of the writer.
+#[derive(Debug)]
+pub struct ToWriter {
+    /// The writer's queue.
+    pub tx: Sender<WriterMsg>,
+    /// The bytes that queue may hold (closed when the writer stops).
+    pub budget: ByteBudget,
+    /// The durable end the writer publishes (semi-sync ACKs wait for it).
+    pub durable: Watermark,
+}
+
 /// The upstream dump thread.
 #[derive(Debug)]
 pub struct DumpThread {
     cfg: UpstreamConfig,
     state: StreamState,
-    writer: Sender<WriterMsg>,
-    budget: ByteBudget,
+    writer: ToWriter,
     shutdown: Shutdown,
-    connections: u64,
     counters: Arc<Counters>,
     status: Arc<Mutex<UpstreamStatus>>,
 }
@@ -53,21 +64,19 @@ pub struct DumpThread {
 struct Batch {
     bytes: Vec<u8>,
     end: u64,
-    ack: Option<AckRequest>,
 }
 
 impl DumpThread {
-    /// A dump thread resuming from `state`.
+    /// A dump thread resuming from `state`, handing events to `writer`.
     pub fn new(
         cfg: UpstreamConfig,
         state: StreamState,
-        writer: Sender<WriterMsg>,
-        budget: ByteBudget,
+        writer: ToWriter,
         shutdown: Shutdown,
         status: Arc<Mutex<UpstreamStatus>>,
         counters: Arc<Counters>,
     ) -> Self {
-        DumpThread { cfg, state, writer, budget, shutdown, connections: 0, counters, status }
+        DumpThread { cfg, state, writer, shutdown, counters, status }
     }
 
     /// Updates the status shown by `SHOW SLAVE STATUS`.
@@ -142,7 +151,6 @@ impl DumpThread {
             session.semi_sync
         );
         session.request_dump(&file, pos, &self.cfg)?;
-        self.connections += 1;
         let primary_logs = std::mem::take(&mut session.primary_logs);
         let semi_sync = session.semi_sync;
         let primary_server_id = session.primary_server_id;
@@ -154,24 +162,30 @@ impl DumpThread {
         });
         let mut ps = session.conn.into_stream();
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
-        if semi_sync {
-            let stream = ps
-                .get_ref()
-                .try_clone()
-                .map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
-            let sink = ack_sink(stream, self.cfg.trace_packets);
-            self.send(WriterMsg::AckSink { connection: self.connections, sink: Some(sink) })?;
-        }
+        let acks = if semi_sync {
+            let spawned = AckThread::spawn(
+                ps.get_ref(),
+                self.writer.durable.clone(),
+                Arc::clone(&self.counters),
+                self.cfg.trace_packets,
+            );
+            let op = "start the semi-sync-ack thread";
+            Some(spawned.map_err(|source| UpstreamError::Net(NetError::Io { op, source }))?)
+        } else {
+            None
+        };
         let progress = Progress::new(primary_logs, list_logs);
         self.counters.caught_up.store(progress.caught_up, Ordering::Relaxed);
-        let result = self.stream_events(&mut ps, semi_sync, progress);
+        let result = self.stream_events(&mut ps, acks.as_ref(), progress);
+        // A clean stop sends the ACKs of what the writer still makes durable;
+        // a broken connection's requests die with it.
+        let acked = acks.map(|a| a.finish(result.is_ok()));
         let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
-        if semi_sync {
-            // Later ACKs of this connection would go nowhere; drop the sink.
-            let _ =
-                self.writer.send(WriterMsg::AckSink { connection: self.connections, sink: None });
+        match (result, acked) {
+            // The ACK thread's failed write is why the connection closed.
+            (Err(UpstreamError::Net(_)), Some(Err(e))) => Err(e.into()),
+            (result, _) => result,
         }
-        result
     }
 
     /// Streams events until shutdown or an error. On an error the events
@@ -180,11 +194,11 @@ impl DumpThread {
     fn stream_events(
         &mut self,
         ps: &mut PacketStream<TcpStream>,
-        semi_sync: bool,
+        acks: Option<&AckThread>,
         progress: Progress,
     ) -> Result<(), UpstreamError> {
-        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0, ack: None };
-        let result = self.stream_into(ps, semi_sync, progress, &mut batch);
+        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0 };
+        let result = self.stream_into(ps, acks, progress, &mut batch);
         if result.is_err() {
             self.flush(&mut batch)?;
         }
@@ -194,13 +208,13 @@ impl DumpThread {
     fn stream_into(
         &mut self,
         ps: &mut PacketStream<TcpStream>,
-        semi_sync: bool,
+        acks: Option<&AckThread>,
         mut progress: Progress,
         batch: &mut Batch,
     ) -> Result<(), UpstreamError> {
         let mut packet = Vec::new();
         let mut first = true;
-        let mut headers = semi_sync;
+        let mut headers = acks.is_some();
         ps.expect_seq(1);
         loop {
             if self.shutdown.is_set() {
@@ -242,11 +256,20 @@ impl DumpThread {
             if matches!(action, Action::Store { .. }) {
                 progress.stored(packet.get(skip..).unwrap_or_default());
             }
+            if let (true, Some(acks), Some((file, position))) =
+                (need_ack, acks, self.state.position())
+            {
+                // Queued before the event goes to the writer, so the publish
+                // that covers it finds it.
+                acks.request(AckRequest { file: file.clone(), position, arrived: Instant::now() });
+            }
             match action {
                 // Heartbeats land here: a quiet primary must not keep us
                 // connected (and the primary waiting for ACKs) after the
                 // writer stopped on a storage error.
-                Action::Skip if self.budget.is_closed() => return Err(UpstreamError::WriterGone),
+                Action::Skip if self.writer.budget.is_closed() => {
+                    return Err(UpstreamError::WriterGone)
+                }
                 Action::Skip => {
                     let event_type = packet.get(skip + 4).copied().map(EventType);
                     if let (
@@ -267,25 +290,14 @@ impl DumpThread {
                     self.flush(batch)?;
                     let bytes = std::mem::take(&mut packet);
                     batch.end = end;
-                    self.send_bytes(bytes, skip, end, None)?;
+                    self.send_bytes(bytes, skip, end)?;
                 }
                 Action::Store { end } => {
                     batch.bytes.extend_from_slice(packet.get(skip..).unwrap_or_default());
                     batch.end = end;
                 }
             }
-            if need_ack {
-                // One ACK for the newest flagged position releases every
-                // transaction waiting at or before it, so while more data is
-                // already buffered only the newest is kept.
-                batch.ack = self.state.position().map(|(file, position)| AckRequest {
-                    connection: self.connections,
-                    file: file.clone(),
-                    position,
-                    arrived: Instant::now(),
-                });
-            }
-            let pending = !batch.bytes.is_empty() || batch.ack.is_some();
+            let pending = !batch.bytes.is_empty();
             if pending && (batch.bytes.len() >= BATCH_BYTES || !ps.has_buffered()) {
                 self.flush(batch)?;
             }
@@ -299,33 +311,22 @@ impl DumpThread {
     }
 
     fn flush(&self, batch: &mut Batch) -> Result<(), UpstreamError> {
-        let ack = batch.ack.take();
-        if batch.bytes.is_empty() && ack.is_none() {
+        if batch.bytes.is_empty() {
             return Ok(());
         }
         let bytes = std::mem::replace(&mut batch.bytes, Vec::with_capacity(BATCH_BYTES));
-        let end = match (&ack, bytes.is_empty()) {
-            (Some(a), true) => a.position,
-            _ => batch.end,
-        };
-        self.send_bytes(bytes, 0, end, ack)
+        self.send_bytes(bytes, 0, batch.end)
     }
 
-    fn send_bytes(
-        &self,
-        bytes: Vec<u8>,
-        skip: usize,
-        end: u64,
-        ack: Option<AckRequest>,
-    ) -> Result<(), UpstreamError> {
-        if !self.budget.acquire(bytes.len() as u64) {
+    fn send_bytes(&self, bytes: Vec<u8>, skip: usize, end: u64) -> Result<(), UpstreamError> {
+        if !self.writer.budget.acquire(bytes.len() as u64) {
             return Err(UpstreamError::WriterGone);
         }
-        self.send(WriterMsg::Append { bytes, skip, end, ack })
+        self.send(WriterMsg::Append { bytes, skip, end })
     }
 
     fn send(&self, msg: WriterMsg) -> Result<(), UpstreamError> {
-        self.writer.send(msg).map_err(|_| UpstreamError::WriterGone)
+        self.writer.tx.send(msg).map_err(|_| UpstreamError::WriterGone)
     }
 
     /// Asks the primary where a GTID position starts and returns that file.
