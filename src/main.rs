@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use binlogserver::cli::{self, CliOutcome};
 use binlogserver::shutdown::Shutdown;
-use binlogserver::Error;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,19 +37,8 @@ fn main() -> ExitCode {
     match binlogserver::run(*config, Shutdown::new()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{}", error_chain(&e));
+            log::error!("{}", binlogserver::error::chain(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-fn error_chain(e: &Error) -> String {
-    let mut s = e.to_string();
-    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -1,5 +1,6 @@
 //! Sockets: the thin layer that moves protocol packets over a byte stream.
 
+pub mod accept;
 pub mod packet_stream;
 pub mod packet_writer;
 

@@ -103,6 +103,8 @@ impl DumpThread {
             });
             match result {
                 Ok(()) => return Ok(()),
+                // A link that broke while we were stopping is no news.
+                Err(_) if self.shutdown.is_set() => return Ok(()),
                 Err(e) if e.is_retryable() => {
                     if started.elapsed() > Duration::from_secs(30) {
                         backoff = BACKOFF_MIN;

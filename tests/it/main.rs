@@ -36,6 +36,7 @@ mod security;
 mod serve_e2e;
 mod serve_like_the_primary;
 mod serve_mysql_fixtures;
+mod shutdown_e2e;
 mod start_points;
 mod strace_ack;
 mod tools_events;
