@@ -29,6 +29,7 @@
 //!   ([`metrics::http`]), on the same accept loop.
 //! * `retention` (with `--expire-logs-days`/`--max-total-size`) purges old
 //!   files through [`storage::purge::Purger`], as `PURGE BINARY LOGS` does.
+//! * `signals` (started by `main`) turns SIGTERM and SIGINT into a clean stop.
 //!
 //! # Shutdown and supervision
 //!
@@ -57,6 +58,7 @@ pub mod net;
 pub mod protocol;
 pub mod server;
 pub mod shutdown;
+pub mod signals;
 pub mod status;
 pub mod storage;
 pub mod supervise;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use binlogserver::cli::{self, CliOutcome};
 use binlogserver::shutdown::Shutdown;
+use binlogserver::signals::SignalThread;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,7 +35,17 @@ fn main() -> ExitCode {
     for w in &warnings {
         log::warn!("{w}");
     }
-    match binlogserver::run(*config, Shutdown::new()) {
+    let shutdown = Shutdown::new();
+    let signals = match SignalThread::spawn(shutdown.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot handle SIGTERM and SIGINT: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = binlogserver::run(*config, shutdown);
+    signals.stop();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{}", binlogserver::error::chain(&e));
