@@ -84,8 +84,7 @@ impl AckQueue {
     /// Queues `request`. Call it before the bytes it covers go to the
     /// writer, so that the publish covering it wakes the ACK thread.
     pub fn push(&self, request: AckRequest) {
-        let durable = self.watermark.get();
-        let covered = durable.as_ref().is_some_and(|d| request.is_covered_by(d));
+        let covered = self.watermark.covers(&request.file, request.position);
         {
             let mut s = self.lock();
             if s.pending.len() >= MAX_PENDING {
