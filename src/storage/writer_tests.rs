@@ -482,3 +482,44 @@ fn a_failed_fsync_stops_writing_acking_and_publishing() {
     let (fired, _, _) = run_seeds(2);
     assert!(fired > SEEDS / 2, "the fault fired in {fired} of {SEEDS} runs");
 }
+
+/// Data that no ACK waits for is published while it streams in, one fsync
+/// after it arrives, not only once the stream pauses (the writer once
+/// waited for a quiet period first, which a busy primary never gives).
+#[test]
+fn a_stream_that_never_pauses_is_published_while_it_flows() {
+    const APPENDS: u64 = 20_000;
+    const LEN: u64 = 100;
+    let dir = temp_dir("busy-stream");
+    let datadir = DataDir::open(&dir).unwrap();
+    let index =
+        crate::storage::index::BinlogIndex::with_store(datadir.path(), datadir.store(), Vec::new());
+    let watermark = Watermark::new();
+    let (tx, rx) = bounded(4);
+    let writer = Writer::new(
+        datadir,
+        index,
+        rx,
+        watermark.clone(),
+        ByteBudget::new(1 << 30),
+        Arc::default(),
+    );
+    let writer = thread::spawn(move || writer.run());
+    tx.send(WriterMsg::Open { file: name(1), create: true }).unwrap();
+    let first = watermark.version();
+    // The writer only checks lengths: any bytes do. The queue stays full.
+    for i in 1..=APPENDS {
+        tx.send(WriterMsg::Append { bytes: vec![0; LEN as usize], skip: 0, end: 4 + i * LEN })
+            .unwrap();
+    }
+    let during = watermark.version() - first;
+    let offset = watermark.get().map_or(0, |w| w.offset);
+    drop(tx);
+    writer.join().unwrap().unwrap();
+    assert!(
+        during >= 10 && offset > 4,
+        "published {during} times (last at {offset}) while {} bytes streamed in",
+        APPENDS * LEN
+    );
+    fs::remove_dir_all(dir).unwrap();
+}
