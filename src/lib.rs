@@ -265,6 +265,8 @@ fn follow(
         status,
         Arc::clone(&parts.counters),
     );
+    let waker = dump.waker();
+    threads.on_shutdown(move || waker.wake());
     // When it ends it drops the writer's sender: the writer drains, fsyncs and ends.
     threads.spawn("upstream-dump", move || Ok(dump.run()?))
 }

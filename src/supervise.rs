@@ -20,13 +20,23 @@ use crate::error::{Error, Result};
 use crate::shutdown::Shutdown;
 use crate::upstream::UpstreamError;
 
+/// Run once shutdown is seen, before the threads are joined.
+type Waker = Box<dyn FnOnce() + Send>;
+
 /// The supervised threads of one run.
-#[derive(Debug)]
 pub struct Supervisor {
     shutdown: Shutdown,
     threads: Vec<(String, JoinHandle<Result<()>>)>,
     /// Thread names in the order the threads ended.
     ended: Arc<Mutex<Vec<String>>>,
+    wakers: Vec<Waker>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.threads.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Supervisor").field("threads", &names).finish_non_exhaustive()
+    }
 }
 
 /// Triggers shutdown and notes the end of its thread when dropped: when the
@@ -47,7 +57,13 @@ impl Drop for EndNotice {
 impl Supervisor {
     /// No threads yet; `shutdown` stops them all.
     pub fn new(shutdown: Shutdown) -> Self {
-        Supervisor { shutdown, threads: Vec::new(), ended: Arc::default() }
+        Supervisor { shutdown, threads: Vec::new(), ended: Arc::default(), wakers: Vec::new() }
+    }
+
+    /// Runs `wake` once shutdown is seen, before joining: for a thread
+    /// blocked where the flag alone cannot reach it (a socket read).
+    pub fn on_shutdown(&mut self, wake: impl FnOnce() + Send + 'static) {
+        self.wakers.push(Box::new(wake));
     }
 
     /// Starts thread `name` running `body`.
@@ -81,6 +97,9 @@ impl Supervisor {
     /// The first thread's error, or [`Error::Panicked`].
     pub fn wait(self) -> Result<()> {
         while !self.shutdown.wait(Duration::from_secs(3600)) {}
+        for wake in self.wakers {
+            wake();
+        }
         let mut failures: Vec<(String, Error)> = Vec::new();
         for (name, handle) in self.threads {
             match handle.join() {

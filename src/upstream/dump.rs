@@ -59,6 +59,23 @@ pub struct DumpThread {
     shutdown: Shutdown,
     counters: Arc<Counters>,
     status: Arc<Mutex<UpstreamStatus>>,
+    /// The connection being read, for [`DumpWaker`].
+    reading: Arc<Mutex<Option<TcpStream>>>,
+}
+
+/// Wakes a dump thread blocked reading the primary (at shutdown): ends
+/// the read side of its connection, so it stops at once instead of at the
+/// next event or heartbeat. The ACK side stays open for the last ACKs.
+#[derive(Debug, Clone)]
+pub struct DumpWaker(Arc<Mutex<Option<TcpStream>>>);
+
+impl DumpWaker {
+    /// Ends the current connection's reads (the shutdown flag must be set first).
+    pub fn wake(&self) {
+        if let Some(socket) = self.0.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            let _ = socket.shutdown(std::net::Shutdown::Read);
+        }
+    }
 }
 
 struct Batch {
@@ -76,7 +93,12 @@ impl DumpThread {
         status: Arc<Mutex<UpstreamStatus>>,
         counters: Arc<Counters>,
     ) -> Self {
-        DumpThread { cfg, state, writer, shutdown, counters, status }
+        DumpThread { cfg, state, writer, shutdown, counters, status, reading: Arc::default() }
+    }
+
+    /// A handle that wakes this thread out of a blocked read at shutdown.
+    pub fn waker(&self) -> DumpWaker {
+        DumpWaker(Arc::clone(&self.reading))
     }
 
     /// Updates the status shown by `SHOW SLAVE STATUS`.
@@ -178,7 +200,13 @@ impl DumpThread {
         };
         let progress = Progress::new(primary_logs, list_logs);
         self.counters.caught_up.store(progress.caught_up, Ordering::Relaxed);
+        // Set before the loop's first look at the shutdown flag: a waker
+        // that runs earlier finds the flag set there, one that runs later
+        // finds the socket.
+        *self.reading.lock().unwrap_or_else(PoisonError::into_inner) =
+            ps.get_ref().try_clone().ok();
         let result = self.stream_events(&mut ps, acks.as_ref(), progress);
+        *self.reading.lock().unwrap_or_else(PoisonError::into_inner) = None;
         // A clean stop sends the ACKs of what the writer still makes durable;
         // a broken connection's requests die with it.
         let acked = acks.map(|a| a.finish(result.is_ok()));
@@ -203,6 +231,10 @@ impl DumpThread {
         let result = self.stream_into(ps, acks, progress, &mut batch);
         if result.is_err() {
             self.flush(&mut batch)?;
+            if matches!(result, Err(UpstreamError::Net(_))) && self.shutdown.is_set() {
+                // Woken out of a read (DumpWaker): a clean stop.
+                return Ok(());
+            }
         }
         result
     }

@@ -16,7 +16,7 @@ use crate::common::{
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Sends `signal` (`TERM`, `INT`) to `bls`.
 fn signal(bls: &Binlogserver, signal: &str) {
@@ -86,6 +86,25 @@ fn sigterm_during_semi_sync_load_drains_exits_zero_and_a_restart_resumes() {
     primary.sql("CREATE DATABASE after_sigterm");
     wait_caught_up(&primary, data.path(), Duration::from_secs(60));
     assert_same_binlogs(&primary, data.path());
+}
+
+#[test]
+fn sigterm_stops_an_idle_follower_at_once_whatever_its_heartbeat_period() {
+    let primary = MariaDb::primary(PrimaryOpts::default());
+    let data = TestDir::new("sigterm-idle");
+    // Nothing arrives for 30 s: only the waker ends the dump thread's read.
+    let bls =
+        Binlogserver::follow(&primary, data.path(), &["--semi-sync", "on", "--heartbeat", "30"]);
+    wait_semi_sync_client(&primary, &bls);
+    primary.sql("CREATE DATABASE before_sigterm");
+    wait_caught_up(&primary, data.path(), Duration::from_secs(30));
+    let started = Instant::now();
+    signal(&bls, "TERM");
+    let status = bls.wait_exit(Duration::from_secs(20));
+    let took = started.elapsed();
+    assert!(status.success(), "exit status {status}:\n{}", tail(&bls.log(), 40));
+    assert!(took < Duration::from_secs(10), "took {took:?} to stop");
+    assert_prefix_of_primary(&primary, data.path());
 }
 
 #[test]
