@@ -123,7 +123,8 @@ pub fn usage() -> String {
                  Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:PORT\n";
     let footer = "Every option can go in the [binlogserver] group of the --config file as key = value (long\n\
                   names; a flag as a bare key); the command line wins. The upstream password comes from -p\n\
-                  or --password-file, else MYSQL_PWD. SIGTERM and SIGKILL are safe: no ACK before fsync.";
+                  or --password-file, else MYSQL_PWD. SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0);\n\
+                  SIGKILL is safe too: no ACK before fsync.";
     help::help(&options(), brief, footer)
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::storage::purge::PurgeError;
 use crate::storage::StorageError;
 use crate::upstream::UpstreamError;
 
@@ -28,8 +29,17 @@ pub enum Error {
     Storage(StorageError),
     /// Following the primary failed for good.
     Upstream(UpstreamError),
-    /// A thread could not be started or panicked.
+    /// The `retention` thread could not purge (a storage failure).
+    Retention(PurgeError),
+    /// A thread could not be started.
     Thread(&'static str),
+    /// A thread panicked (a bug); the process stops.
+    Panicked {
+        /// Its name.
+        thread: String,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// Result alias.
@@ -44,7 +54,9 @@ impl fmt::Display for Error {
             }
             Error::Storage(_) => write!(f, "storage error"),
             Error::Upstream(_) => write!(f, "cannot follow the primary"),
-            Error::Thread(name) => write!(f, "thread {name} failed"),
+            Error::Retention(e) => write!(f, "retention stopped (restart to retry): {e}"),
+            Error::Thread(name) => write!(f, "cannot start thread {name}"),
+            Error::Panicked { thread, message } => write!(f, "thread {thread} panicked: {message}"),
         }
     }
 }
@@ -54,14 +66,34 @@ impl std::error::Error for Error {
         match self {
             Error::Storage(e) => Some(e),
             Error::Upstream(e) => Some(e),
+            // Its message already holds the storage error's; go on with the cause.
+            Error::Retention(PurgeError::Storage(e)) => e.source(),
             _ => None,
         }
     }
 }
 
+/// `e`'s message followed by each `source()` in the chain, `: `-separated.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         Error::Storage(e)
+    }
+}
+
+impl From<PurgeError> for Error {
+    fn from(e: PurgeError) -> Self {
+        Error::Retention(e)
     }
 }
 

@@ -14,20 +14,35 @@
 //! * `upstream-dump` ([`upstream::dump::DumpThread`]) reads the primary's
 //!   binlog stream, checks every event (CRC, position chain) and hands
 //!   batches of whole events to the writer over a bounded channel.
-//! * `binlog-writer` ([`storage::writer::Writer`]) appends, fsyncs in groups,
-//!   publishes the durable end and sends the semi-sync ACKs that the fsync
-//!   covered, on the dump connection's write half.
-//!
-//! * `listener` accepts downstream connections; each runs in its own
-//!   `client-<addr>` thread and reads files up to the published durable end.
+//! * `binlog-writer` ([`storage::writer::Writer`]) appends, fsyncs in groups
+//!   and publishes the durable end ([`storage::watermark::Watermark`]). It
+//!   never touches a socket.
+//! * `semi-sync-ack` ([`upstream::ack::AckThread`], one per semi-sync
+//!   connection) owns the dump connection's write half and sends the ACK of
+//!   the newest flagged position the published durable end covers
+//!   ([`storage::ack_queue::AckQueue`]).
+//! * `listener` accepts downstream connections ([`net::accept::Acceptor`]);
+//!   each runs in its own `client-<addr>` thread and reads files up to the
+//!   published durable end. At shutdown their sockets are shut down and the
+//!   threads joined.
 //! * `metrics` (with `--metrics`) answers Prometheus scrapes, one at a time
-//!   ([`metrics::http`]).
+//!   ([`metrics::http`]), on the same accept loop.
 //! * `retention` (with `--expire-logs-days`/`--max-total-size`) purges old
 //!   files through [`storage::purge::Purger`], as `PURGE BINARY LOGS` does.
+//! * `signals` (started by `main`) turns SIGTERM and SIGINT into a clean stop.
 //!
-//! Shutdown is by closing: when the dump thread ends it drops its sender;
-//! the writer drains, fsyncs and exits. The durability contract and the
-//! crash cases are in [`storage`].
+//! # Shutdown and supervision
+//!
+//! Every thread is named and returns a `Result`. `run` supervises the
+//! top-level ones ([`supervise`]): the first to end, whatever the reason,
+//! triggers [`shutdown::Shutdown`], every thread is joined, and the first
+//! failure becomes the process's error (logged once, non-zero exit). The
+//! `client-*` and `semi-sync-ack` threads are joined by the thread that
+//! started them, and a panic in one goes on in it. (Release builds abort on
+//! a panic, after the panic message.) Shutdown itself is by closing: the
+//! dump thread stops reading and drops its sender; the writer drains,
+//! fsyncs and exits; the ACK sender sends what that fsync covers. The
+//! durability contract and the crash cases are in [`storage`].
 
 pub mod accounts;
 pub mod binlog;
@@ -44,13 +59,14 @@ pub mod net;
 pub mod protocol;
 pub mod server;
 pub mod shutdown;
+pub mod signals;
 pub mod status;
 pub mod storage;
+pub mod supervise;
 pub mod tools;
 pub mod upstream;
 
 use std::sync::{Arc, Mutex};
-use std::thread;
 
 use crossbeam_channel::bounded;
 use log::info;
@@ -68,10 +84,11 @@ use storage::budget::ByteBudget;
 use storage::datadir::DataDir;
 use storage::index::BinlogIndex;
 use storage::purge::{Purger, Readers};
-use storage::retention::spawn_retention;
+use storage::retention::Retention;
 use storage::watermark::{DurablePosition, Watermark};
 use storage::writer::Writer;
-use upstream::dump::DumpThread;
+use supervise::Supervisor;
+use upstream::dump::{DumpThread, ToWriter};
 use upstream::stream::StreamState;
 
 /// Messages the dump thread may queue ahead of the writer.
@@ -101,7 +118,9 @@ impl Parts {
     }
 }
 
-/// Runs binlogserver until a fatal error (or `shutdown`).
+/// Runs binlogserver until a fatal error (or `shutdown`). Every thread is
+/// supervised ([`supervise`]): the first to end stops the others, and the
+/// first failure is returned once all are joined.
 pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let dir = DataDir::open(&config.data_dir)?;
     // Following a primary repairs a torn tail; serving an archive changes nothing.
@@ -124,36 +143,48 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let index = BinlogIndex::with_store(dir.path(), dir.store(), recovered.files.clone());
     let readers = config.server.is_some().then(|| Arc::clone(&parts.registry) as Arc<dyn Readers>);
     let purger = Arc::new(Purger::new(index.clone(), readers));
-    let mut threads = Vec::new();
-    threads.extend(start_exporter(&config, &parts)?);
-    threads.extend(start_listener(&config, &parts, &purger)?);
-    if !config.retention.is_empty() {
-        let spawned = spawn_retention(
-            purger,
-            config.retention,
-            parts.watermark.clone(),
-            parts.shutdown.clone(),
-        );
-        threads.push(spawned.map_err(|_| Error::Thread("retention"))?);
+    let mut threads = Supervisor::new(parts.shutdown.clone());
+    let started = start(&config, &parts, purger, (dir, index, recovered), &mut threads);
+    if let Err(e) = started {
+        // Stop what did start; the reason it could not all start comes first.
+        parts.shutdown.trigger();
+        let _ = threads.wait();
+        return Err(e);
     }
-    let result = match config.upstream {
-        Some(upstream) => follow(upstream, dir, index, recovered, &parts),
+    threads.wait()
+}
+
+/// Starts every thread the configuration asks for.
+fn start(
+    config: &Config,
+    parts: &Parts,
+    purger: Arc<Purger>,
+    (dir, index, recovered): (DataDir, BinlogIndex, storage::recovery::Recovered),
+    threads: &mut Supervisor,
+) -> Result<()> {
+    start_exporter(config, parts, threads)?;
+    start_listener(config, parts, &purger, threads)?;
+    if !config.retention.is_empty() {
+        let retention = Retention {
+            purger,
+            policy: config.retention,
+            watermark: parts.watermark.clone(),
+            shutdown: parts.shutdown.clone(),
+        };
+        threads.spawn("retention", move || Ok(retention.run()?))?;
+    }
+    match &config.upstream {
+        Some(upstream) => follow(upstream.clone(), dir, index, recovered, parts, threads),
         None => {
             info!("serving data_dir={} without a primary", config.data_dir.display());
-            while !parts.shutdown.wait(std::time::Duration::from_secs(3600)) {}
             Ok(())
         }
-    };
-    parts.shutdown.trigger();
-    for h in threads {
-        let _ = h.join();
     }
-    result
 }
 
 /// The `metrics` thread, with `--metrics`.
-fn start_exporter(config: &Config, parts: &Parts) -> Result<Option<thread::JoinHandle<()>>> {
-    let Some(addr) = config.metrics else { return Ok(None) };
+fn start_exporter(config: &Config, parts: &Parts, threads: &mut Supervisor) -> Result<()> {
+    let Some(addr) = config.metrics else { return Ok(()) };
     let exporter =
         Exporter::bind(addr, parts.source(config), parts.shutdown.clone()).map_err(|e| {
             Error::Config {
@@ -161,8 +192,7 @@ fn start_exporter(config: &Config, parts: &Parts) -> Result<Option<thread::JoinH
                 reason: format!("cannot listen on {addr}: {e}"),
             }
         })?;
-    let handle = thread::Builder::new().name("metrics".into()).spawn(move || exporter.run());
-    Ok(Some(handle.map_err(|_| Error::Thread("metrics"))?))
+    threads.spawn("metrics", move || exporter.run().map_err(|_| Error::Thread("metrics-wake")))
 }
 
 /// The `listener` thread, unless `--listen off`.
@@ -170,8 +200,9 @@ fn start_listener(
     config: &Config,
     parts: &Parts,
     purger: &Arc<Purger>,
-) -> Result<Option<thread::JoinHandle<()>>> {
-    let Some(server) = &config.server else { return Ok(None) };
+    threads: &mut Supervisor,
+) -> Result<()> {
+    let Some(server) = &config.server else { return Ok(()) };
     let shared = Arc::new(Shared {
         dir: config.data_dir.clone(),
         watermark: parts.watermark.clone(),
@@ -187,16 +218,17 @@ fn start_listener(
         flag: "--listen".into(),
         reason: format!("cannot listen on {}: {e}", server.listen),
     })?;
-    let handle = thread::Builder::new().name("listener".into()).spawn(move || listener.run());
-    Ok(Some(handle.map_err(|_| Error::Thread("listener"))?))
+    threads.spawn("listener", move || listener.run().map_err(|_| Error::Thread("listener-wake")))
 }
 
+/// The `binlog-writer` and `upstream-dump` threads.
 fn follow(
     upstream: upstream::UpstreamConfig,
     dir: DataDir,
     index: BinlogIndex,
     recovered: storage::recovery::Recovered,
     parts: &Parts,
+    threads: &mut Supervisor,
 ) -> Result<()> {
     info!(
         "starting server_id={} primary={}:{} data_dir={} semi_sync={:?}",
@@ -218,32 +250,24 @@ fn follow(
         Arc::clone(&parts.counters),
     );
     let writer_budget = budget.clone();
-    let writer = thread::Builder::new()
-        .name("binlog-writer".into())
-        .spawn(move || {
-            let result = writer.run();
-            writer_budget.close();
-            result
-        })
-        .map_err(|_| Error::Thread("binlog-writer"))?;
+    threads.spawn("binlog-writer", move || {
+        let result = writer.run();
+        // The dump thread stops waiting for room in the queue.
+        writer_budget.close();
+        Ok(result?)
+    })?;
     let status = parts.status.clone().unwrap_or_default();
+    let to_writer = ToWriter { tx: writer_tx, budget, durable: parts.watermark.clone() };
     let dump = DumpThread::new(
         upstream,
         state,
-        writer_tx,
-        budget,
+        to_writer,
         parts.shutdown.clone(),
         status,
         Arc::clone(&parts.counters),
     );
-    let dump = thread::Builder::new()
-        .name("upstream-dump".into())
-        .spawn(move || dump.run())
-        .map_err(|_| Error::Thread("upstream-dump"))?;
-    let dump_result = dump.join().map_err(|_| Error::Thread("upstream-dump"))?;
-    let writer_result = writer.join().map_err(|_| Error::Thread("binlog-writer"))?;
-    // A storage failure is the root cause when both failed.
-    writer_result?;
-    dump_result?;
-    Ok(())
+    let waker = dump.waker();
+    threads.on_shutdown(move || waker.wake());
+    // When it ends it drops the writer's sender: the writer drains, fsyncs and ends.
+    threads.spawn("upstream-dump", move || Ok(dump.run()?))
 }

@@ -4,7 +4,26 @@ use std::process::ExitCode;
 
 use binlogserver::cli::{self, CliOutcome};
 use binlogserver::shutdown::Shutdown;
-use binlogserver::Error;
+use binlogserver::signals::SignalThread;
+
+/// Logs a panic through the logger, with its thread's name and message:
+/// release builds abort on panic (no unwinding to a supervisor), so this
+/// line is what the log keeps of it before the non-zero exit.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let at =
+            info.location().map(|l| format!(" at={}:{}", l.file(), l.line())).unwrap_or_default();
+        log::error!("thread panicked, stopping thread={name} message={message:?}{at}");
+    }));
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,25 +51,25 @@ fn main() -> ExitCode {
         logger.parse_filters(&spec);
     }
     logger.init();
+    log_panics();
     for w in &warnings {
         log::warn!("{w}");
     }
-    match binlogserver::run(*config, Shutdown::new()) {
+    let shutdown = Shutdown::new();
+    let signals = match SignalThread::spawn(shutdown.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot handle SIGTERM and SIGINT: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = binlogserver::run(*config, shutdown);
+    signals.stop();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{}", error_chain(&e));
+            log::error!("{}", binlogserver::error::chain(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-fn error_chain(e: &Error) -> String {
-    let mut s = e.to_string();
-    let mut cur: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

@@ -6,16 +6,16 @@
 //! atomics, the upstream status, the registry and stats the binlog files.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use log::{debug, info, warn};
+use log::{debug, info};
 
 use super::collect::{collect, View};
 use super::text::{prometheus, status_rows, Family};
+use crate::net::accept::Acceptor;
 use crate::server::registry::Registry;
 use crate::server::StatusRows;
 use crate::shutdown::Shutdown;
@@ -76,75 +76,57 @@ impl StatusRows for Source {
 /// The exporter's listening socket.
 #[derive(Debug)]
 pub struct Exporter {
-    listener: TcpListener,
+    acceptor: Acceptor,
     source: Source,
-    shutdown: Shutdown,
 }
 
 impl Exporter {
     /// Binds `addr`.
     pub fn bind(addr: SocketAddr, source: Source, shutdown: Shutdown) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(addr)?;
-        info!("serving metrics addr={} path=/metrics", listener.local_addr()?);
-        Ok(Exporter { listener, source, shutdown })
+        let acceptor = Acceptor::bind(addr, shutdown, "metrics")?;
+        info!("serving metrics addr={} path=/metrics", acceptor.local_addr()?);
+        Ok(Exporter { acceptor, source })
     }
 
     /// Answers requests one at a time until shutdown.
-    pub fn run(self) {
-        let addr = self.listener.local_addr().ok();
-        let waker = self.shutdown.clone();
-        let wake = thread::Builder::new().name("metrics-wake".into()).spawn(move || {
-            while !waker.wait(Duration::from_secs(3600)) {}
-            if let Some(a) = addr {
-                let _ = TcpStream::connect_timeout(&a, Duration::from_secs(1));
+    ///
+    /// # Errors
+    /// When the accept loop cannot run.
+    pub fn run(self) -> std::io::Result<()> {
+        let source = self.source;
+        self.acceptor.run(|s| {
+            if let Err(e) = serve(&source, s) {
+                debug!("metrics connection failed: {e}");
             }
-        });
-        for stream in self.listener.incoming() {
-            if self.shutdown.is_set() {
-                break;
-            }
-            match stream {
-                Ok(s) => {
-                    if let Err(e) = self.serve(s) {
-                        debug!("metrics connection failed: {e}");
-                    }
-                }
-                Err(e) => {
-                    warn!("metrics accept failed: {e}");
-                    thread::sleep(Duration::from_millis(50));
-                }
-            }
-        }
-        if let Ok(h) = wake {
-            let _ = h.join();
-        }
+        })
     }
+}
 
-    fn serve(&self, mut s: TcpStream) -> std::io::Result<()> {
-        s.set_read_timeout(Some(IO_TIMEOUT))?;
-        s.set_write_timeout(Some(IO_TIMEOUT))?;
-        let head = read_head(&mut s)?;
-        let (status, body) = match route(&head) {
-            Ok(()) => (Status::Ok, prometheus(&self.source.families())),
-            Err(st) => (st, format!("{}\n", st.reason())),
-        };
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-            st_code(status),
-            status.reason(),
-            if status == Status::Ok { CONTENT_TYPE } else { "text/plain; charset=utf-8" },
-            body.len()
-        );
-        if status == Status::MethodNotAllowed {
-            out.push_str("Allow: GET\r\n");
-        }
-        out.push_str("\r\n");
-        out.push_str(&body);
-        s.write_all(out.as_bytes())?;
-        let _ = s.shutdown(std::net::Shutdown::Write);
-        drain(&mut s);
-        Ok(())
+/// Answers one connection.
+fn serve(source: &Source, mut s: TcpStream) -> std::io::Result<()> {
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    let head = read_head(&mut s)?;
+    let (status, body) = match route(&head) {
+        Ok(()) => (Status::Ok, prometheus(&source.families())),
+        Err(st) => (st, format!("{}\n", st.reason())),
+    };
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        st_code(status),
+        status.reason(),
+        if status == Status::Ok { CONTENT_TYPE } else { "text/plain; charset=utf-8" },
+        body.len()
+    );
+    if status == Status::MethodNotAllowed {
+        out.push_str("Allow: GET\r\n");
     }
+    out.push_str("\r\n");
+    out.push_str(&body);
+    s.write_all(out.as_bytes())?;
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    drain(&mut s);
+    Ok(())
 }
 
 fn st_code(s: Status) -> u16 {

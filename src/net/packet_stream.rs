@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use log::trace;
 
+use super::packet_writer::frame_packet;
 use crate::hexdump::hexdump;
-use crate::protocol::packet::{encode_packets, PacketAssembler, PacketHeader};
+use crate::protocol::packet::{PacketAssembler, PacketHeader};
 use crate::protocol::{DecodeError, Reader};
 
 const READ_BUF: usize = 256 * 1024;
@@ -194,15 +195,7 @@ impl<S: Read + Write> PacketStream<S> {
     /// on [`PacketStream::flush_packets`]. Streams of many small packets
     /// (binlog events) then cost few `write` calls.
     pub fn queue_packet(&mut self, payload: &[u8]) -> Result<(), NetError> {
-        if self.trace_packets {
-            trace!(
-                "packet out seq={} len={}\n{}",
-                self.write_seq,
-                payload.len(),
-                hexdump(payload, 0)
-            );
-        }
-        encode_packets(payload, &mut self.write_seq, &mut self.out);
+        frame_packet(payload, &mut self.write_seq, &mut self.out, self.trace_packets);
         // The peer's reply continues the same sequence.
         self.assembler.reset(self.write_seq);
         if self.out.len() >= 256 << 10 {

@@ -3,6 +3,7 @@
 #![allow(clippy::cast_possible_truncation)]
 
 use super::*;
+use crate::protocol::packet::encode_packets;
 use std::io::Cursor;
 
 /// An in-memory duplex: reads from `input`, collects writes.

@@ -1,107 +1,118 @@
-//! The accept loop: one named thread per connection, a connection cap, and
-//! shutdown by a flag plus a self-connection that wakes `accept`.
+//! The accept loop of the MySQL port ([`Acceptor`]): one named
+//! `client-<addr>` thread per connection, a connection cap, and at
+//! shutdown every session's socket is shut down and its thread joined.
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use log::{debug, info, warn};
 
 use super::session::Session;
 use super::Shared;
-use crate::protocol::packet::encode_packets;
+use crate::net::accept::Acceptor;
+use crate::net::PacketWriter;
 use crate::protocol::ErrPacket;
 
 /// Accepts connections until shutdown.
 #[derive(Debug)]
 pub struct Listener {
-    listener: TcpListener,
+    acceptor: Acceptor,
     shared: Arc<Shared>,
+}
+
+/// Unregisters a connection when its thread ends, however it ends; a
+/// panic also stops the process (through shutdown and the listener).
+struct ClientGuard {
+    shared: Arc<Shared>,
+    id: u32,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.shared.registry.unregister(self.id);
+        if thread::panicking() {
+            self.shared.shutdown.trigger();
+        }
+    }
 }
 
 impl Listener {
     /// Binds the configured address.
     pub fn bind(shared: Arc<Shared>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(shared.config.listen)?;
-        info!("listening for replicas and binlog clients addr={}", listener.local_addr()?);
-        Ok(Listener { listener, shared })
+        let acceptor = Acceptor::bind(shared.config.listen, shared.shutdown.clone(), "listener")?;
+        info!("listening for replicas and binlog clients addr={}", acceptor.local_addr()?);
+        Ok(Listener { acceptor, shared })
     }
 
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.listener.local_addr()
+        self.acceptor.local_addr()
     }
 
-    /// Accepts until the shutdown flag is set; then kills every session.
-    pub fn run(self) {
-        let addr = self.listener.local_addr().ok();
-        let waker = self.shared.shutdown.clone();
-        let wake = thread::Builder::new().name("listener-wake".into()).spawn(move || {
-            while !waker.wait(Duration::from_secs(3600)) {}
-            if let Some(a) = addr {
-                let _ = TcpStream::connect_timeout(&a, Duration::from_secs(1));
+    /// Accepts until the shutdown flag is set; then kills every session
+    /// and joins its thread.
+    ///
+    /// # Errors
+    /// When the accept loop cannot run. A session thread that panicked
+    /// goes on panicking here, once every other one is joined.
+    pub fn run(self) -> std::io::Result<()> {
+        let shared = self.shared;
+        let mut clients: Vec<JoinHandle<()>> = Vec::new();
+        let result = self.acceptor.run(|stream| {
+            // Threads that ended are joined as new ones start.
+            let (done, live) = clients.drain(..).partition(|h: &JoinHandle<()>| h.is_finished());
+            clients = live;
+            let panicked = done.into_iter().filter_map(|h| h.join().err()).next();
+            if let Some(panic) = panicked {
+                std::panic::resume_unwind(panic);
             }
+            clients.extend(accept(&shared, stream));
         });
-        for stream in self.listener.incoming() {
-            if self.shared.shutdown.is_set() {
-                break;
-            }
-            match stream {
-                Ok(s) => self.accept(s),
-                Err(e) => {
-                    warn!("accept failed: {e}");
-                    thread::sleep(Duration::from_millis(50));
-                }
-            }
+        shared.registry.kill_all();
+        let panicked = clients.into_iter().filter_map(|h| h.join().err()).next();
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
         }
-        self.shared.registry.kill_all();
-        if let Ok(h) = wake {
-            let _ = h.join();
-        }
+        result
     }
+}
 
-    fn accept(&self, stream: TcpStream) {
-        let Ok(peer) = stream.peer_addr() else { return };
-        let max = self.shared.config.max_connections;
-        let Some((id, killed)) = self.shared.registry.register(peer, stream.try_clone().ok(), max)
-        else {
-            warn!("refusing connection peer={peer}: {max} connections already (--max-connections)");
-            refuse(
-                stream,
-                &ErrPacket::new(1040, b"08004", "Too many connections"),
-                self.shared.config.trace_packets,
-            );
-            return;
-        };
-        debug!("connection accepted id={id} peer={peer}");
-        let shared = Arc::clone(&self.shared);
-        let spawned = thread::Builder::new().name(format!("client-{peer}")).spawn(move || {
-            let session = Session::new(shared.clone(), stream, id, killed, peer);
-            session.run();
-            shared.registry.unregister(id);
-        });
-        if let Err(e) = spawned {
+/// Starts the session thread of a new connection (or refuses it).
+fn accept(shared: &Arc<Shared>, stream: TcpStream) -> Option<JoinHandle<()>> {
+    let peer = stream.peer_addr().ok()?;
+    let max = shared.config.max_connections;
+    let Some((id, killed)) = shared.registry.register(peer, stream.try_clone().ok(), max) else {
+        warn!("refusing connection peer={peer}: {max} connections already (--max-connections)");
+        refuse(
+            stream,
+            &ErrPacket::new(1040, b"08004", "Too many connections"),
+            shared.config.trace_packets,
+        );
+        return None;
+    };
+    debug!("connection accepted id={id} peer={peer}");
+    let guard = ClientGuard { shared: Arc::clone(shared), id };
+    let spawned = thread::Builder::new().name(format!("client-{peer}")).spawn(move || {
+        let session = Session::new(Arc::clone(&guard.shared), stream, id, killed, peer);
+        session.run();
+        drop(guard);
+    });
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            // The closure (and its guard) is dropped: the slot is freed.
             warn!("cannot start a thread for peer={peer}: {e}");
-            self.shared.registry.unregister(id);
+            None
         }
     }
 }
 
 /// Sends one ERR packet in place of the greeting and closes.
-fn refuse(mut stream: TcpStream, err: &ErrPacket, trace_packets: bool) {
+fn refuse(stream: TcpStream, err: &ErrPacket, trace_packets: bool) {
     let mut payload = Vec::new();
     err.encode(&mut payload);
-    if trace_packets {
-        log::trace!(
-            "packet out seq=0 len={}\n{}",
-            payload.len(),
-            crate::hexdump::hexdump(&payload, 0)
-        );
-    }
-    let mut wire = Vec::new();
-    encode_packets(&payload, &mut 0, &mut wire);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.write_all(&wire);
+    let _ = PacketWriter::new(stream, trace_packets).write_packet(0, &payload);
 }

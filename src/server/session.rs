@@ -184,10 +184,13 @@ impl Session {
         }
     }
 
-    fn set_timeout(&self, t: Duration) -> Result<(), NetError> {
+    /// Reads time out after `read`; writes after `@@net_write_timeout`
+    /// (60 s unless the session set it), like MariaDB's: a client that
+    /// stops reading, a dump client above all, is dropped after it.
+    fn set_timeout(&self, read: Duration) -> Result<(), NetError> {
         let s = self.ps.get_ref();
-        s.set_read_timeout(Some(t))
-            .and_then(|()| s.set_write_timeout(Some(t.max(Duration::from_secs(60)))))
+        s.set_read_timeout(Some(read))
+            .and_then(|()| s.set_write_timeout(Some(self.vars.net_write_timeout())))
             .map_err(|source| NetError::Io { op: "set socket timeout", source })
     }
 
@@ -406,6 +409,8 @@ impl Session {
     }
 
     fn dump(&mut self, request: DumpRequest) -> Result<(), NetError> {
+        // The session may have set @@net_write_timeout since login.
+        self.set_timeout(IDLE_TIMEOUT)?;
         let sender = BinlogSender::new(
             &self.shared,
             self.id,

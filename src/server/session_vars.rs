@@ -17,6 +17,11 @@ use std::time::Duration;
 
 use crate::binlog::ChecksumAlg;
 
+/// `@@net_write_timeout` unless the session sets it (MariaDB's default): a
+/// client that stops reading is dropped after this, releasing its thread,
+/// its connection slot and the file its dump keeps from being purged.
+pub const NET_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Most user variables one session may hold; `SET` of a new one beyond this fails.
 pub const MAX_USER_VARIABLES: usize = 1024;
 
@@ -225,6 +230,14 @@ impl SessionVars {
         self.first_of(&["replica_uuid", "slave_uuid"]).map(str::to_owned)
     }
 
+    /// `@@net_write_timeout` (whole seconds, at least 1 as in MariaDB), else
+    /// [`NET_WRITE_TIMEOUT`].
+    pub fn net_write_timeout(&self) -> Duration {
+        self.system_var("net_write_timeout")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(NET_WRITE_TIMEOUT, |secs| Duration::from_secs(secs.max(1)))
+    }
+
     /// The first of `names` that is set and not NULL.
     fn first_of(&self, names: &[&str]) -> Option<&str> {
         names.iter().find_map(|name| self.user_var(name))
@@ -277,6 +290,18 @@ mod tests {
             s.set_user_var(name, value.map(str::to_owned)).unwrap();
         }
         s
+    }
+
+    #[test]
+    fn net_write_timeout_is_sixty_seconds_unless_the_session_sets_it() {
+        let mut s = SessionVars::new();
+        assert_eq!(s.net_write_timeout(), Duration::from_secs(60));
+        s.set_system_var("NET_WRITE_TIMEOUT", "3");
+        assert_eq!(s.net_write_timeout(), Duration::from_secs(3));
+        s.set_system_var("net_write_timeout", "0");
+        assert_eq!(s.net_write_timeout(), Duration::from_secs(1), "at least a second");
+        s.reset_system_var("net_write_timeout");
+        assert_eq!(s.net_write_timeout(), NET_WRITE_TIMEOUT);
     }
 
     #[test]

@@ -66,26 +66,6 @@ impl ByteBudget {
         self.lock().closed
     }
 
-    /// Waits until the writer has taken everything queued so far (nothing
-    /// is in use), the budget closes, or `timeout` passes; true in the
-    /// first case. The writer handles messages in order, so whatever was
-    /// sent before the last queued bytes (a new file) has been done too.
-    pub fn wait_drained(&self, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
-        let mut s = self.lock();
-        while s.used > 0 && !s.closed {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            s = match self.inner.1.wait_timeout(s, left) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
-        s.used == 0
-    }
-
     /// Bytes currently queued.
     pub fn used(&self) -> u64 {
         self.lock().used
@@ -109,18 +89,6 @@ mod tests {
         b.release(100);
         assert!(waiter.join().unwrap());
         assert_eq!(b.used(), 1);
-    }
-
-    #[test]
-    fn wait_drained_returns_once_the_writer_took_everything() {
-        let b = ByteBudget::new(10);
-        assert!(b.wait_drained(Duration::ZERO), "nothing queued");
-        assert!(b.acquire(4));
-        assert!(!b.wait_drained(Duration::from_millis(20)), "4 bytes still queued");
-        let b2 = b.clone();
-        let writer = thread::spawn(move || b2.release(4));
-        assert!(b.wait_drained(Duration::from_secs(10)));
-        writer.join().unwrap();
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //!
 //! * One writer thread ([`writer::Writer`]) owns the files. It appends whole
 //!   events, calls `fdatasync`, and only then publishes the new durable end
-//!   ([`watermark::Watermark`]) and hands the semi-sync ACKs that the synced
-//!   bytes cover to the ACK sender. Nothing outside sees unsynced bytes.
+//!   ([`watermark::Watermark`]). Nothing outside sees unsynced bytes.
+//! * A semi-sync ACK is released only by a published durable end that
+//!   covers its position ([`ack_queue::AckQueue`]); the ACK sender that
+//!   waits for it is another thread, so the writer never waits on a socket.
 //! * A new binlog file is created with its 4-byte magic, fsync'd, the data
 //!   directory is fsync'd, and only then is the index rewritten (atomically:
 //!   temp file, fsync, rename, directory fsync).
@@ -34,6 +36,7 @@
 //! [`fs::BinlogStore`], so tests can put a double behind it that tracks
 //! which bytes are durable and injects faults (`writer_tests.rs`).
 
+pub mod ack_queue;
 pub mod budget;
 pub mod datadir;
 pub mod fs;

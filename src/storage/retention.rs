@@ -7,10 +7,9 @@
 //! with that error, which `run` reports and turns into a non-zero exit.
 
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use log::{error, info};
+use log::info;
 
 use super::purge::{PurgeError, Purger, Reason};
 use super::selection::Criterion;
@@ -52,35 +51,43 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Starts the `retention` thread: applies `policy` at start, after every
+/// The `retention` thread: applies `policy` at start, after every
 /// rotation and every [`RETENTION_INTERVAL`], until `shutdown`.
-pub fn spawn_retention(
-    purger: Arc<Purger>,
-    policy: RetentionPolicy,
-    watermark: Watermark,
-    shutdown: Shutdown,
-) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new().name("retention".into()).spawn(move || {
+#[derive(Debug)]
+pub struct Retention {
+    /// Carries out the purges.
+    pub purger: Arc<Purger>,
+    /// The limits.
+    pub policy: RetentionPolicy,
+    /// The durable end (its file changes at every rotation).
+    pub watermark: Watermark,
+    /// Ends the thread.
+    pub shutdown: Shutdown,
+}
+
+impl Retention {
+    /// Runs until shutdown.
+    ///
+    /// # Errors
+    /// The first failed purge: the thread stops, and with it the process.
+    pub fn run(self) -> Result<(), PurgeError> {
         info!(
             "retention started expire_secs={:?} max_total_size={:?}",
-            policy.expire.map(|d| d.as_secs()),
-            policy.max_total_size
+            self.policy.expire.map(|d| d.as_secs()),
+            self.policy.max_total_size
         );
         let mut file = None;
         let mut last = None::<Instant>;
         loop {
-            let current = watermark.get().map(|w| w.file);
+            let current = self.watermark.get().map(|w| w.file);
             if current != file || last.is_none_or(|t| t.elapsed() >= RETENTION_INTERVAL) {
-                if let Err(e) = policy.apply(&purger, unix_now()) {
-                    error!("retention stopped, restart to recover: {e}");
-                    return;
-                }
+                self.policy.apply(&self.purger, unix_now())?;
                 file = current;
                 last = Some(Instant::now());
             }
-            if shutdown.wait(Duration::from_secs(1)) {
-                return;
+            if self.shutdown.wait(Duration::from_secs(1)) {
+                return Ok(());
             }
         }
-    })
+    }
 }

@@ -49,6 +49,20 @@ impl Watermark {
         self.inner.1.notify_all();
     }
 
+    /// Wakes every waiter without moving the durable end (the version
+    /// changes, the position does not): for a waiter that also waits on
+    /// something else, such as the ACK queue.
+    pub fn wake(&self) {
+        self.lock().version += 1;
+        self.inner.1.notify_all();
+    }
+
+    /// True when the durable end is at or past `offset` of `file` (or in a
+    /// later file); no allocation, unlike [`Watermark::get`].
+    pub fn covers(&self, file: &BinlogFileName, offset: u64) -> bool {
+        self.lock().pos.as_ref().is_some_and(|p| (file, offset) <= (&p.file, p.offset))
+    }
+
     /// The current durable end.
     pub fn get(&self) -> Option<DurablePosition> {
         self.lock().pos.clone()
@@ -74,5 +88,35 @@ impl Watermark {
     /// A counter that changes with every publish.
     pub fn version(&self) -> u64 {
         self.lock().version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(n: u64) -> BinlogFileName {
+        BinlogFileName::new(format!("mysql-bin.{n:06}")).unwrap()
+    }
+
+    #[test]
+    fn covers_positions_up_to_the_durable_end_and_every_earlier_file() {
+        let wm = Watermark::new();
+        assert!(!wm.covers(&name(1), 4), "nothing is durable yet");
+        wm.publish(DurablePosition { file: name(2), offset: 500 });
+        assert!(wm.covers(&name(2), 500));
+        assert!(!wm.covers(&name(2), 501));
+        assert!(wm.covers(&name(1), 1 << 40), "an earlier file is durable whole");
+        assert!(!wm.covers(&name(3), 4));
+    }
+
+    #[test]
+    fn wake_changes_the_version_but_not_the_position() {
+        let wm = Watermark::new();
+        wm.publish(DurablePosition { file: name(1), offset: 4 });
+        let version = wm.version();
+        wm.wake();
+        assert_eq!(wm.wait_change(version, Duration::from_secs(5)), version + 1);
+        assert_eq!(wm.get(), Some(DurablePosition { file: name(1), offset: 4 }));
     }
 }

@@ -1,14 +1,19 @@
 //! The writer against the durability-tracking double: randomized message
-//! sequences (opens, rotations, appends with ACKs, connections and their
-//! ACK sinks coming and going) from a deterministic PRNG, many seeds, some
-//! with a full disk or a failed fsync injected.
+//! sequences (opens, rotations, appends, ACK requests, connections and
+//! their ACK queues coming and going) from a deterministic PRNG, many
+//! seeds, some with a full disk or a failed fsync injected. Each
+//! connection's ACKs are released by an ACK sender double that, like the
+//! real `semi-sync-ack` thread, sends what [`AckQueue::next`] releases
+//! from the published durable end, on its own thread.
 //!
 //! Checked at every step: no ACK and no published watermark ever exceeds
 //! the durable bytes; a reader that follows the watermark the way
 //! `BinlogSender` does never reads past them; after a fault nothing more is
-//! written, ACKed or published and the writer ends with the fault's error;
-//! a crash image (only the durable bytes) and the files as the stopped
-//! writer left them both recover to at least the last ACKed position.
+//! written or published, nothing past the watermark of the fault is ACKed,
+//! and the writer ends with the fault's error; a crash image (only the
+//! durable bytes) and the files as the stopped writer left them both
+//! recover to at least the last ACKed position; a connection that stays
+//! gets the ACK of its newest request.
 
 // Random picks are small numbers.
 #![allow(clippy::cast_possible_truncation)]
@@ -18,17 +23,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 
+use super::ack_queue::{AckQueue, AckRequest, Close};
 use super::budget::ByteBudget;
 use super::datadir::DataDir;
 use super::fs_double::{Fault, TrackingStore};
 use super::reader::{file_size, BinlogReader};
 use super::recovery::recover;
 use super::watermark::Watermark;
-use super::writer::{AckRequest, AckSink, Writer, WriterMsg};
+use super::writer::{Writer, WriterMsg};
 use super::StorageError;
 use crate::binlog::scan::walk;
 use crate::binlog::BinlogFileName;
@@ -91,31 +98,48 @@ fn name(n: u64) -> BinlogFileName {
     BinlogFileName::new(format!("mysql-bin.{n:06}")).unwrap()
 }
 
-/// What the ACK sinks received, in order.
-type Sent = Arc<Mutex<Vec<AckRequest>>>;
-/// Connections whose sink broke.
+/// What the ACK senders sent, in order, with their connection.
+type Sent = Arc<Mutex<Vec<(u64, AckRequest)>>>;
+/// Connections whose socket broke.
 type Broke = Arc<Mutex<Vec<u64>>>;
 
-fn sink(store: &TrackingStore, sent: &Sent, broke: &Broke, rng_seed: u64) -> AckSink {
+/// The ACK sender double of one connection: sends what the queue
+/// releases, checking each ACK against the double; now and then its
+/// "socket" breaks and it stops, as the real thread does.
+fn ack_sender(
+    connection: u64,
+    queue: AckQueue,
+    store: &TrackingStore,
+    sent: &Sent,
+    broke: &Broke,
+    seed: u64,
+) -> JoinHandle<()> {
     let (store, sent, broke) = (store.clone(), sent.clone(), broke.clone());
-    let mut rng = Rng(rng_seed);
-    Box::new(move |ack: &AckRequest| {
-        store.check_ack(ack);
-        // Now and then the connection breaks while the ACK is sent.
-        if rng.chance(2) {
-            broke.lock().unwrap().push(ack.connection);
-            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+    let mut rng = Rng(seed);
+    thread::spawn(move || {
+        while let Some(ack) = queue.next() {
+            store.check_ack(&ack);
+            if rng.chance(2) {
+                broke.lock().unwrap().push(connection);
+                return;
+            }
+            sent.lock().unwrap().push((connection, ack));
         }
-        sent.lock().unwrap().push(ack.clone());
-        Ok(())
     })
 }
 
-/// The messages of one run, made up front from the seed (sinks are made
-/// on the fly because they are not `Clone`).
+/// The steps of one run, made up front from the seed.
 enum Step {
     Msg(WriterMsg),
-    NewSink { connection: u64, seed: u64 },
+    /// The dump thread queues an ACK request (before the bytes it covers).
+    Ack(AckRequest),
+    /// A connection with its ACK queue and sender starts.
+    Connect {
+        connection: u64,
+        seed: u64,
+    },
+    /// The connection breaks: its queue is discarded.
+    Disconnect,
 }
 
 /// The steps, the bytes they write (index rewrites included) and the byte
@@ -125,7 +149,7 @@ fn plan(rng: &mut Rng, events: &[Ev]) -> (Vec<Step>, u64, Vec<u64>) {
     let mut creates = Vec::new();
     let mut connection = 1;
     let mut bytes_total = 0;
-    steps.push(Step::NewSink { connection, seed: rng.next() });
+    steps.push(Step::Connect { connection, seed: rng.next() });
     let files = 1 + rng.below(4);
     for f in 1..=files {
         steps.push(Step::Msg(WriterMsg::Open { file: name(f), create: true }));
@@ -147,20 +171,17 @@ fn plan(rng: &mut Rng, events: &[Ev]) -> (Vec<Step>, u64, Vec<u64>) {
                 bytes.extend_from_slice(&e.bytes);
             }
             bytes_total += (bytes.len() - skip) as u64;
-            let ack = (last.boundary && rng.chance(70)).then(|| AckRequest {
-                // Sometimes an ACK request of a connection that is gone.
-                connection: if rng.chance(10) { connection.saturating_sub(1) } else { connection },
-                file: name(f),
-                position: last.end,
-                arrived: std::time::Instant::now(),
-            });
-            steps.push(Step::Msg(WriterMsg::Append { bytes, skip, end: last.end, ack }));
+            if last.boundary && rng.chance(70) {
+                let arrived = Instant::now();
+                steps.push(Step::Ack(AckRequest { file: name(f), position: last.end, arrived }));
+            }
+            steps.push(Step::Msg(WriterMsg::Append { bytes, skip, end: last.end }));
             if rng.chance(5) {
-                // A reconnect: the old sink goes, the same file is reopened.
-                steps.push(Step::Msg(WriterMsg::AckSink { connection, sink: None }));
+                // A reconnect: the old queue goes, the same file is reopened.
+                steps.push(Step::Disconnect);
                 connection += 1;
                 if rng.chance(85) {
-                    steps.push(Step::NewSink { connection, seed: rng.next() });
+                    steps.push(Step::Connect { connection, seed: rng.next() });
                 }
                 steps.push(Step::Msg(WriterMsg::Open { file: name(f), create: false }));
             }
@@ -227,13 +248,26 @@ fn follow(
 
 struct Outcome {
     result: Result<(), StorageError>,
-    sent: Vec<AckRequest>,
+    /// The ACKs sent, with their connection.
+    sent: Vec<(u64, AckRequest)>,
     broke: Vec<u64>,
     store: TrackingStore,
     dir: PathBuf,
     watermark: Watermark,
-    last_request: Option<AckRequest>,
+    /// The newest request of the connection open at the end.
+    last_request: Option<(u64, AckRequest)>,
     read_events: u64,
+}
+
+/// The connection open now: its id, queue and ACK sender.
+type Live = Option<(u64, AckQueue, JoinHandle<()>)>;
+
+/// Ends a connection's ACK sender the way the dump thread does.
+fn end_connection(live: &mut Live, how: Close) {
+    if let Some((_, queue, sender)) = live.take() {
+        queue.close(how);
+        sender.join().unwrap();
+    }
 }
 
 fn run(seed: u64, events: &[Ev], fault_kind: u64) -> Outcome {
@@ -276,30 +310,36 @@ fn run(seed: u64, events: &[Ev], fault_kind: u64) -> Outcome {
     let sent: Sent = Arc::default();
     let broke: Broke = Arc::default();
     let mut last_request = None;
-    let mut sink_conn = 0;
+    let mut live: Live = None;
     for step in steps {
-        let msg = match step {
-            Step::NewSink { connection, seed } => {
-                sink_conn = connection;
-                WriterMsg::AckSink { connection, sink: Some(sink(&store, &sent, &broke, seed)) }
+        match step {
+            Step::Connect { connection, seed } => {
+                let queue = AckQueue::new(watermark.clone());
+                let sender = ack_sender(connection, queue.clone(), &store, &sent, &broke, seed);
+                live = Some((connection, queue, sender));
             }
-            Step::Msg(m) => m,
-        };
-        if let WriterMsg::Append { ack: Some(a), .. } = &msg {
-            if a.connection == sink_conn {
-                last_request = Some(a.clone());
+            Step::Disconnect => {
+                end_connection(&mut live, Close::Discard);
+                last_request = None;
             }
-        }
-        if let WriterMsg::AckSink { sink: None, .. } = &msg {
-            sink_conn = 0;
-            last_request = None;
-        }
-        if tx.send(msg).is_err() {
-            break;
+            Step::Ack(request) => {
+                if let Some((connection, queue, _)) = &live {
+                    last_request = Some((*connection, request.clone()));
+                    queue.push(request);
+                }
+            }
+            Step::Msg(msg) => {
+                if tx.send(msg).is_err() {
+                    break;
+                }
+            }
         }
     }
     drop(tx);
     let result = writer.join().unwrap();
+    // A clean stop drains the ACKs of what the writer made durable.
+    let until = Instant::now() + Duration::from_secs(if result.is_ok() { 10 } else { 0 });
+    end_connection(&mut live, Close::Drain { until });
     stop.store(true, Ordering::SeqCst);
     let read_events = follower.join().unwrap().unwrap_or_else(|e| {
         panic!("seed {seed}: reader: {e}; violations: {:?}", store.violations())
@@ -326,10 +366,12 @@ fn crash_image(out: &Outcome) -> PathBuf {
 }
 
 /// Recovers `dir` and checks that it ends at or after the last ACK sent.
-fn assert_recovers_past_acks(seed: u64, dir: &Path, sent: &[AckRequest], what: &str) {
+fn assert_recovers_past_acks(seed: u64, dir: &Path, sent: &[(u64, AckRequest)], what: &str) {
     let recovered = recover(&DataDir::open(dir).unwrap())
         .unwrap_or_else(|e| panic!("seed {seed}: {what}: {e}"));
-    let Some(last) = sent.last() else { return };
+    let Some(last) = sent.iter().map(|(_, a)| a).max_by_key(|a| (&a.file, a.position)) else {
+        return;
+    };
     let tail = recovered
         .tail
         .unwrap_or_else(|| panic!("seed {seed}: {what}: no files, but {last:?} was acked"));
@@ -347,10 +389,10 @@ fn check(seed: u64, out: &Outcome) {
     let violations = out.store.violations();
     assert!(violations.is_empty(), "seed {seed}: {}", violations.join("\n"));
     for pair in out.sent.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
+        let ((ca, a), (cb, b)) = (&pair[0], &pair[1]);
         assert!(
-            (&a.file, a.position) <= (&b.file, b.position) || a.connection != b.connection,
-            "seed {seed}: acks went backwards: {a:?} then {b:?}"
+            (&a.file, a.position) < (&b.file, b.position) || ca != cb,
+            "seed {seed}: acks of connection {ca} went backwards or repeated: {a:?} then {b:?}"
         );
     }
     if out.store.fired() {
@@ -371,12 +413,13 @@ fn check(seed: u64, out: &Outcome) {
                 path.display()
             );
         }
-        // The newest request of a connection whose sink stayed is answered.
-        if let Some(req) = &out.last_request {
-            let answered = out.sent.iter().any(|a| {
-                a.connection == req.connection && a.position >= req.position && a.file == req.file
-            });
-            let sink_broke = out.broke.contains(&req.connection);
+        // The newest request of the connection that stayed is answered.
+        if let Some((connection, req)) = &out.last_request {
+            let answered = out
+                .sent
+                .iter()
+                .any(|(c, a)| c == connection && a.position >= req.position && a.file == req.file);
+            let sink_broke = out.broke.contains(connection);
             assert!(
                 answered || sink_broke,
                 "seed {seed}: {req:?} was never acked; sent {:?}",
@@ -438,4 +481,45 @@ fn a_full_disk_stops_writing_acking_and_publishing() {
 fn a_failed_fsync_stops_writing_acking_and_publishing() {
     let (fired, _, _) = run_seeds(2);
     assert!(fired > SEEDS / 2, "the fault fired in {fired} of {SEEDS} runs");
+}
+
+/// Data that no ACK waits for is published while it streams in, one fsync
+/// after it arrives, not only once the stream pauses (the writer once
+/// waited for a quiet period first, which a busy primary never gives).
+#[test]
+fn a_stream_that_never_pauses_is_published_while_it_flows() {
+    const APPENDS: u64 = 20_000;
+    const LEN: u64 = 100;
+    let dir = temp_dir("busy-stream");
+    let datadir = DataDir::open(&dir).unwrap();
+    let index =
+        crate::storage::index::BinlogIndex::with_store(datadir.path(), datadir.store(), Vec::new());
+    let watermark = Watermark::new();
+    let (tx, rx) = bounded(4);
+    let writer = Writer::new(
+        datadir,
+        index,
+        rx,
+        watermark.clone(),
+        ByteBudget::new(1 << 30),
+        Arc::default(),
+    );
+    let writer = thread::spawn(move || writer.run());
+    tx.send(WriterMsg::Open { file: name(1), create: true }).unwrap();
+    let first = watermark.version();
+    // The writer only checks lengths: any bytes do. The queue stays full.
+    for i in 1..=APPENDS {
+        tx.send(WriterMsg::Append { bytes: vec![0; LEN as usize], skip: 0, end: 4 + i * LEN })
+            .unwrap();
+    }
+    let during = watermark.version() - first;
+    let offset = watermark.get().map_or(0, |w| w.offset);
+    drop(tx);
+    writer.join().unwrap().unwrap();
+    assert!(
+        during >= 10 && offset > 4,
+        "published {during} times (last at {offset}) while {} bytes streamed in",
+        APPENDS * LEN
+    );
+    fs::remove_dir_all(dir).unwrap();
 }

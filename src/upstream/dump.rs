@@ -10,21 +10,23 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use log::{debug, info, warn};
 
-use super::ack::ack_sink;
+use super::ack::AckThread;
 use super::connection::Connection;
 use super::session::{self, Session};
 use super::stream::{decode_fake_rotate, Action, StreamState};
 use super::{StartFrom, UpstreamConfig, UpstreamError};
 use crate::binlog::{BinlogFileName, EventHeader, EventType};
-use crate::net::PacketStream;
+use crate::net::{NetError, PacketStream};
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
 use crate::protocol::{ErrPacket, Reader};
 use crate::shutdown::Shutdown;
 use crate::status::Counters;
 use crate::status::UpstreamStatus;
+use crate::storage::ack_queue::AckRequest;
 use crate::storage::budget::ByteBudget;
-use crate::storage::writer::{AckRequest, WriterMsg};
+use crate::storage::watermark::Watermark;
+use crate::storage::writer::WriterMsg;
 
 /// A batch is handed to the writer once it holds this many bytes.
 const BATCH_BYTES: usize = 256 << 10;
@@ -37,37 +39,77 @@ const STATUS_EVERY: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// The dump thread's side of the writer.
+#[derive(Debug)]
+pub struct ToWriter {
+    /// The writer's queue.
+    pub tx: Sender<WriterMsg>,
+    /// The bytes that queue may hold (closed when the writer stops).
+    pub budget: ByteBudget,
+    /// The durable end the writer publishes (semi-sync ACKs wait for it).
+    pub durable: Watermark,
+}
+
 /// The upstream dump thread.
 #[derive(Debug)]
 pub struct DumpThread {
     cfg: UpstreamConfig,
     state: StreamState,
-    writer: Sender<WriterMsg>,
-    budget: ByteBudget,
+    writer: ToWriter,
     shutdown: Shutdown,
-    connections: u64,
     counters: Arc<Counters>,
     status: Arc<Mutex<UpstreamStatus>>,
+    /// The connection being read, for [`DumpWaker`].
+    reading: Arc<Mutex<Option<TcpStream>>>,
+    /// Dumps the primary accepted so far (0: none yet since start).
+    connections: u64,
+}
+
+/// Wakes a dump thread blocked reading the primary (at shutdown): ends
+/// the read side of its connection, so it stops at once instead of at the
+/// next event or heartbeat. The ACK side stays open for the last ACKs.
+#[derive(Debug, Clone)]
+pub struct DumpWaker(Arc<Mutex<Option<TcpStream>>>);
+
+impl DumpWaker {
+    /// Ends the current connection's reads (the shutdown flag must be set first).
+    pub fn wake(&self) {
+        if let Some(socket) = self.0.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            let _ = socket.shutdown(std::net::Shutdown::Read);
+        }
+    }
 }
 
 struct Batch {
     bytes: Vec<u8>,
     end: u64,
-    ack: Option<AckRequest>,
 }
 
 impl DumpThread {
-    /// A dump thread resuming from `state`.
+    /// A dump thread resuming from `state`, handing events to `writer`.
     pub fn new(
         cfg: UpstreamConfig,
         state: StreamState,
-        writer: Sender<WriterMsg>,
-        budget: ByteBudget,
+        writer: ToWriter,
         shutdown: Shutdown,
         status: Arc<Mutex<UpstreamStatus>>,
         counters: Arc<Counters>,
     ) -> Self {
-        DumpThread { cfg, state, writer, budget, shutdown, connections: 0, counters, status }
+        DumpThread {
+            cfg,
+            state,
+            writer,
+            shutdown,
+            counters,
+            status,
+            reading: Arc::default(),
+            connections: 0,
+        }
+    }
+
+    /// A handle that wakes this thread out of a blocked read at shutdown.
+    pub fn waker(&self) -> DumpWaker {
+        DumpWaker(Arc::clone(&self.reading))
     }
 
     /// Updates the status shown by `SHOW SLAVE STATUS`.
@@ -95,6 +137,8 @@ impl DumpThread {
             });
             match result {
                 Ok(()) => return Ok(()),
+                // A link that broke while we were stopping is no news.
+                Err(_) if self.shutdown.is_set() => return Ok(()),
                 // Something else at the address from the start is a wrong
                 // --host/--port, not an outage: say so and stop.
                 Err(e) if e.is_wrong_service() && self.connections == 0 => return Err(e),
@@ -163,24 +207,36 @@ impl DumpThread {
         });
         let mut ps = session.conn.into_stream();
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
-        if semi_sync {
-            let stream = ps
-                .get_ref()
-                .try_clone()
-                .map_err(|source| UpstreamError::Connect { addr: self.cfg.host.clone(), source })?;
-            let sink = ack_sink(stream, self.cfg.trace_packets);
-            self.send(WriterMsg::AckSink { connection: self.connections, sink: Some(sink) })?;
-        }
+        let acks = if semi_sync {
+            let spawned = AckThread::spawn(
+                ps.get_ref(),
+                self.writer.durable.clone(),
+                Arc::clone(&self.counters),
+                self.cfg.trace_packets,
+            );
+            let op = "start the semi-sync-ack thread";
+            Some(spawned.map_err(|source| UpstreamError::Net(NetError::Io { op, source }))?)
+        } else {
+            None
+        };
         let progress = Progress::new(primary_logs, list_logs);
         self.counters.caught_up.store(progress.caught_up, Ordering::Relaxed);
-        let result = self.stream_events(&mut ps, semi_sync, progress);
+        // Set before the loop's first look at the shutdown flag: a waker
+        // that runs earlier finds the flag set there, one that runs later
+        // finds the socket.
+        *self.reading.lock().unwrap_or_else(PoisonError::into_inner) =
+            ps.get_ref().try_clone().ok();
+        let result = self.stream_events(&mut ps, acks.as_ref(), progress);
+        *self.reading.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        // A clean stop sends the ACKs of what the writer still makes durable;
+        // a broken connection's requests die with it.
+        let acked = acks.map(|a| a.finish(result.is_ok()));
         let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
-        if semi_sync {
-            // Later ACKs of this connection would go nowhere; drop the sink.
-            let _ =
-                self.writer.send(WriterMsg::AckSink { connection: self.connections, sink: None });
+        match (result, acked) {
+            // The ACK thread's failed write is why the connection closed.
+            (Err(UpstreamError::Net(_)), Some(Err(e))) => Err(e.into()),
+            (result, _) => result,
         }
-        result
     }
 
     /// Streams events until shutdown or an error. On an error the events
@@ -189,13 +245,17 @@ impl DumpThread {
     fn stream_events(
         &mut self,
         ps: &mut PacketStream<TcpStream>,
-        semi_sync: bool,
+        acks: Option<&AckThread>,
         progress: Progress,
     ) -> Result<(), UpstreamError> {
-        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0, ack: None };
-        let result = self.stream_into(ps, semi_sync, progress, &mut batch);
+        let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0 };
+        let result = self.stream_into(ps, acks, progress, &mut batch);
         if result.is_err() {
             self.flush(&mut batch)?;
+            if matches!(result, Err(UpstreamError::Net(_))) && self.shutdown.is_set() {
+                // Woken out of a read (DumpWaker): a clean stop.
+                return Ok(());
+            }
         }
         result
     }
@@ -203,13 +263,13 @@ impl DumpThread {
     fn stream_into(
         &mut self,
         ps: &mut PacketStream<TcpStream>,
-        semi_sync: bool,
+        acks: Option<&AckThread>,
         mut progress: Progress,
         batch: &mut Batch,
     ) -> Result<(), UpstreamError> {
         let mut packet = Vec::new();
         let mut first = true;
-        let mut headers = semi_sync;
+        let mut headers = acks.is_some();
         ps.expect_seq(1);
         loop {
             if self.shutdown.is_set() {
@@ -251,14 +311,20 @@ impl DumpThread {
             if matches!(action, Action::Store { .. }) {
                 progress.stored(packet.get(skip..).unwrap_or_default());
             }
-            // The writer's "new binlog file" line is sure to precede ours only
-            // once bytes of that file follow its Open in the writer's queue.
-            let opened = matches!(action, Action::Open { .. });
+            if let (true, Some(acks), Some((file, position))) =
+                (need_ack, acks, self.state.position())
+            {
+                // Queued before the event goes to the writer, so the publish
+                // that covers it finds it.
+                acks.request(AckRequest { file: file.clone(), position, arrived: Instant::now() });
+            }
             match action {
                 // Heartbeats land here: a quiet primary must not keep us
                 // connected (and the primary waiting for ACKs) after the
                 // writer stopped on a storage error.
-                Action::Skip if self.budget.is_closed() => return Err(UpstreamError::WriterGone),
+                Action::Skip if self.writer.budget.is_closed() => {
+                    return Err(UpstreamError::WriterGone)
+                }
                 Action::Skip => {
                     let event_type = packet.get(skip + 4).copied().map(EventType);
                     if let (
@@ -279,25 +345,14 @@ impl DumpThread {
                     self.flush(batch)?;
                     let bytes = std::mem::take(&mut packet);
                     batch.end = end;
-                    self.send_bytes(bytes, skip, end, None)?;
+                    self.send_bytes(bytes, skip, end)?;
                 }
                 Action::Store { end } => {
                     batch.bytes.extend_from_slice(packet.get(skip..).unwrap_or_default());
                     batch.end = end;
                 }
             }
-            if need_ack {
-                // One ACK for the newest flagged position releases every
-                // transaction waiting at or before it, so while more data is
-                // already buffered only the newest is kept.
-                batch.ack = self.state.position().map(|(file, position)| AckRequest {
-                    connection: self.connections,
-                    file: file.clone(),
-                    position,
-                    arrived: Instant::now(),
-                });
-            }
-            let pending = !batch.bytes.is_empty() || batch.ack.is_some();
+            let pending = !batch.bytes.is_empty();
             if pending && (batch.bytes.len() >= BATCH_BYTES || !ps.has_buffered()) {
                 self.flush(batch)?;
             }
@@ -307,53 +362,29 @@ impl DumpThread {
                     self.report(|s| s.behind_bytes = behind);
                 }
             }
-            if !opened {
-                if let Some(line) = progress.announce.take() {
-                    self.announce_caught_up(batch, &line)?;
-                }
+            if let Some(line) = progress.take_announcement(&self.writer.durable) {
+                info!("{line}");
             }
         }
     }
 
-    /// Logs `line` ("caught up") after the writer has handled everything
-    /// received so far: the writer logs the new binlog file it creates, and
-    /// the catch-up in that file must not be read before it. Once per
-    /// connection; a slow disk delays the line by at most a second.
-    fn announce_caught_up(&self, batch: &mut Batch, line: &str) -> Result<(), UpstreamError> {
-        self.flush(batch)?;
-        self.budget.wait_drained(Duration::from_secs(1));
-        info!("{line}");
-        Ok(())
-    }
-
     fn flush(&self, batch: &mut Batch) -> Result<(), UpstreamError> {
-        let ack = batch.ack.take();
-        if batch.bytes.is_empty() && ack.is_none() {
+        if batch.bytes.is_empty() {
             return Ok(());
         }
         let bytes = std::mem::replace(&mut batch.bytes, Vec::with_capacity(BATCH_BYTES));
-        let end = match (&ack, bytes.is_empty()) {
-            (Some(a), true) => a.position,
-            _ => batch.end,
-        };
-        self.send_bytes(bytes, 0, end, ack)
+        self.send_bytes(bytes, 0, batch.end)
     }
 
-    fn send_bytes(
-        &self,
-        bytes: Vec<u8>,
-        skip: usize,
-        end: u64,
-        ack: Option<AckRequest>,
-    ) -> Result<(), UpstreamError> {
-        if !self.budget.acquire(bytes.len() as u64) {
+    fn send_bytes(&self, bytes: Vec<u8>, skip: usize, end: u64) -> Result<(), UpstreamError> {
+        if !self.writer.budget.acquire(bytes.len() as u64) {
             return Err(UpstreamError::WriterGone);
         }
-        self.send(WriterMsg::Append { bytes, skip, end, ack })
+        self.send(WriterMsg::Append { bytes, skip, end })
     }
 
     fn send(&self, msg: WriterMsg) -> Result<(), UpstreamError> {
-        self.writer.send(msg).map_err(|_| UpstreamError::WriterGone)
+        self.writer.tx.send(msg).map_err(|_| UpstreamError::WriterGone)
     }
 
     /// Asks the primary where a GTID position starts and returns that file.
@@ -444,9 +475,9 @@ struct Progress {
     caught_up: bool,
     /// Header timestamp of the last stored event (0: none yet).
     last_timestamp: u32,
-    /// The "caught up" line, to log once the writer has done what came
-    /// before it (see [`DumpThread::announce_caught_up`]).
-    announce: Option<String>,
+    /// The "caught up" line and the position it names, logged once that
+    /// position is durable ([`Progress::take_announcement`]).
+    announce: Option<(String, BinlogFileName, u64)>,
 }
 
 impl Progress {
@@ -465,14 +496,26 @@ impl Progress {
         }
     }
 
+    /// The "caught up" line, once the writer has made its position durable:
+    /// checked after every event and heartbeat, it never waits, and it
+    /// follows the writer's "new binlog file" line of the same file.
+    fn take_announcement(&mut self, durable: &Watermark) -> Option<String> {
+        let (_, file, pos) = self.announce.as_ref()?;
+        if !durable.covers(file, *pos) {
+            return None;
+        }
+        self.announce.take().map(|(line, ..)| line)
+    }
+
     /// A heartbeat: the primary had nothing to send for a heartbeat period.
     fn heartbeat(&mut self, file: &BinlogFileName, pos: u64, counters: &Counters) {
         if !self.caught_up {
             self.caught_up = true;
             counters.caught_up.store(true, Ordering::Relaxed);
-            self.announce = Some(format!(
+            let line = format!(
                 "caught up with the primary (idle: heartbeat received) file={file} position={pos}"
-            ));
+            );
+            self.announce = Some((line, file.clone(), pos));
         }
     }
 
@@ -528,9 +571,9 @@ impl Progress {
         if behind == Some(0) || behind.is_none() {
             self.caught_up = true;
             counters.caught_up.store(true, Ordering::Relaxed);
-            self.announce = Some(format!(
-                "caught up with the primary (received; durable within milliseconds) file={file} position={pos}"
-            ));
+            let line =
+                format!("caught up with the primary (durable here) file={file} position={pos}");
+            self.announce = Some((line, file.clone(), pos));
             return true;
         }
         let elapsed = self.last.elapsed();

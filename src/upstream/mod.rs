@@ -2,8 +2,8 @@
 //!
 //! [`dump::DumpThread`] connects ([`connection`]), prepares the session
 //! ([`session`]), asks for the binlog stream and turns it into writer
-//! messages ([`stream`]); the writer sends semi-sync ACKs ([`ack`]) for what
-//! the writer has made durable.
+//! messages ([`stream`]); the `semi-sync-ack` thread ([`ack`]) acknowledges
+//! what the writer has published as durable.
 
 pub mod ack;
 pub mod connection;

@@ -3,7 +3,7 @@
 //! under `src/` must point to a layer strictly below the module's own.
 //!
 //! ```text
-//! top     lib.rs, main.rs, cli, cnf, config, accounts, error, help, fuzzing
+//! top     lib.rs, main.rs, cli, cnf, config, accounts, error, help, fuzzing, signals, supervise
 //! 4       metrics (the exporter), tools
 //! 3       upstream | server        (side by side: never each other)
 //! 2       storage
@@ -38,6 +38,8 @@ const LAYERS: &[(&str, Option<u8>)] = &[
     ("config", None),
     ("error", None),
     ("help", None),
+    ("signals", None),
+    ("supervise", None),
     ("fuzzing", None),
 ];
 

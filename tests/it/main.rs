@@ -38,6 +38,8 @@ mod security;
 mod serve_e2e;
 mod serve_like_the_primary;
 mod serve_mysql_fixtures;
+mod shutdown_e2e;
+mod stalled_reader;
 mod start_points;
 mod strace_ack;
 mod tools_events;

@@ -2,9 +2,11 @@
 //! semi-sync MariaDB primary under load while `strace -f` records its file
 //! and socket system calls. In the trace, every semi-sync ACK packet
 //! (`0xEF | u64 position | file name`, written on the upstream socket) must
-//! come after an `fdatasync`/`fsync` of that binlog file, on the writer
+//! start after an `fdatasync`/`fsync` of that binlog file, on the writer
 //! thread, that covered the ACKed position: the bytes written to the file's
-//! descriptor up to that sync reach the position.
+//! descriptor up to that sync reach the position. The ACK leaves from
+//! another thread (`semi-sync-ack`): the writer thread writes to no socket
+//! at all, only to files it opened (and to stderr, where it logs).
 //!
 //! A second run injects EIO into one `fdatasync` (strace `inject=`): no
 //! binlog write, sync or ACK may follow it, binlogserver exits with the
@@ -18,7 +20,7 @@ use crate::common::{
     wait_for, wait_semi_sync_client, wait_until, Binlogserver, KillOnDrop, Load, MariaDb,
     PrimaryOpts, TestDir, BINLOGSERVER_ID, FOLLOW_ARGS,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -126,6 +128,8 @@ struct Report {
     acks: usize,
     syncs: usize,
     writer_tid: Option<u32>,
+    /// The threads that sent ACKs (one per semi-sync connection).
+    ack_tids: Vec<u32>,
     /// Trace line of a binlog fsync that failed.
     failed_sync: Option<usize>,
 }
@@ -136,6 +140,8 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
     let mut report = Report::default();
     // fd -> binlog file, for descriptors opened for writing.
     let mut fds: HashMap<i64, String> = HashMap::new();
+    // Every descriptor a traced openat returned (files, not sockets).
+    let mut files: HashSet<i64> = HashSet::new();
     let mut written: HashMap<String, u64> = HashMap::new();
     // file -> (line the sync completed, bytes covered), in order.
     let mut syncs: HashMap<String, Vec<(usize, u64)>> = HashMap::new();
@@ -143,6 +149,7 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
     for c in calls {
         match c.name.as_str() {
             "openat" if c.ret >= 0 => {
+                files.insert(c.ret);
                 let path = first_string(&c.args).unwrap_or_default();
                 let Some(name) = binlog_name(&path) else { continue };
                 if !(c.args.contains("O_WRONLY") || c.args.contains("O_RDWR")) {
@@ -160,10 +167,18 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
             "close" => {
                 if let Some(fd) = first_int(&c.args) {
                     fds.remove(&fd);
+                    files.remove(&fd);
                 }
             }
             "write" | "writev" | "pwrite64" | "sendto" | "sendmsg" => {
                 let Some(fd) = first_int(&c.args) else { continue };
+                if report.writer_tid == Some(c.tid) && fd > 2 && !files.contains(&fd) {
+                    return Err(format!(
+                        "the writer thread {} wrote to descriptor {fd}, not a file it opened (a socket?), at line {}",
+                        c.tid,
+                        c.end + 1
+                    ));
+                }
                 if let Some(name) = fds.get(&fd) {
                     if let Some(line) = report.failed_sync {
                         return Err(format!(
@@ -228,11 +243,14 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
                 ))
             }
         }
-        if report.writer_tid != Some(*tid) {
+        if report.writer_tid == Some(*tid) {
             return Err(format!(
-                "ACK {file}:{pos} sent by thread {tid}, not by the writer thread {:?}",
-                report.writer_tid
+                "ACK {file}:{pos} sent by the writer thread {tid} (line {}): the writer must not touch a socket",
+                start + 1
             ));
+        }
+        if !report.ack_tids.contains(tid) {
+            report.ack_tids.push(*tid);
         }
     }
     report.acks = acks.len();
@@ -247,17 +265,22 @@ fn trace_parser_joins_unfinished_calls_and_decodes_ack_packets() {
 100 10:00:00.000003 fdatasync(9 <unfinished ...>
 200 10:00:00.000004 write(7, \"\\x00\", 1) = 1
 100 10:00:00.000005 <... fdatasync resumed>) = 0
-100 10:00:00.000006 write(5, \"\\x19\\x00\\x00\\x00\\xef\\x04\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x6d\\x79\\x73\\x71\\x6c\\x2d\\x62\\x69\\x6e\\x2e\\x30\\x30\\x30\\x30\\x30\\x31\", 29) = 29
+300 10:00:00.000006 write(5, \"\\x19\\x00\\x00\\x00\\xef\\x04\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x6d\\x79\\x73\\x71\\x6c\\x2d\\x62\\x69\\x6e\\x2e\\x30\\x30\\x30\\x30\\x30\\x31\", 29) = 29
 ";
     let calls = parse_trace(trace);
     assert_eq!(calls.len(), 5);
     let report = check_trace(&calls).unwrap();
     assert_eq!((report.acks, report.syncs, report.writer_tid), (1, 1, Some(100)));
+    assert_eq!(report.ack_tids, [300]);
     // The same ACK before the sync completes is caught.
     let lines: Vec<&str> = trace.lines().collect();
     let reordered = [lines[0], lines[1], lines[2], lines[5], lines[3], lines[4]].join("\n");
     let err = check_trace(&parse_trace(&reordered)).unwrap_err();
     assert!(err.contains("ACK mysql-bin.000001:4"), "{err}");
+    // The ACK sent by the writer thread itself is caught.
+    let by_writer = trace.replace("300 10:00:00.000006", "100 10:00:00.000006");
+    let err = check_trace(&parse_trace(&by_writer)).unwrap_err();
+    assert!(err.contains("writer thread 100 wrote to descriptor 5"), "{err}");
 }
 
 /// binlogserver following `primary` into `data` under `strace -f`, with
@@ -349,11 +372,12 @@ fn every_ack_follows_the_fsync_that_covers_it_on_the_real_binary() {
     let _ = traced.child.0.wait();
     let (calls, report) = traced.check(&out);
     eprintln!(
-        "{committed} commits, {yes} acknowledged by the primary; trace: {} calls, {} binlog syncs, {} ACK packets, writer thread {:?}",
+        "{committed} commits, {yes} acknowledged by the primary; trace: {} calls, {} binlog syncs, {} ACK packets, writer thread {:?}, ACK threads {:?}",
         calls.len(),
         report.syncs,
         report.acks,
-        report.writer_tid
+        report.writer_tid,
+        report.ack_tids
     );
     assert!(yes >= COMMITS, "the primary counted {yes} semi-sync acknowledged commits");
     assert!(report.acks > 0 && report.syncs > 0, "the trace holds ACKs and syncs: {report:?}");
