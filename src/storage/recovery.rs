@@ -205,7 +205,7 @@ impl<R: Read> Window<R> {
 
 /// Walks a binlog image event by event, reading it in large chunks, without
 /// holding it in memory (an event larger than a chunk is held whole). The
-/// checks are [`Scanner`]'s, so the result is the one [`crate::binlog::scan`]
+/// checks are [`Scanner`]'s, so the result is the one [`crate::binlog::scan()`]
 /// gives on the whole image.
 pub fn walk_file<R: Read>(src: R) -> std::io::Result<Walk> {
     walk_in_chunks(src, CHUNK)

@@ -8,6 +8,7 @@
 pub mod ack;
 pub mod connection;
 pub mod dump;
+mod progress;
 pub mod session;
 pub mod stream;
 

@@ -7,8 +7,14 @@
 //! it waits on the writer's watermark (no polling) and sends heartbeats at
 //! the client's `@master_heartbeat_period`; a non-blocking dump ends with
 //! EOF instead. Nothing past the durable end is ever read.
+//!
+//! The parts: [`start`] resolves the request to a file, a position and
+//! what to skip; [`mariadb_gtid`] holds MariaDB's rules for GTID starts;
+//! `filter` decides per event what the client gets; `compat` rewrites
+//! MariaDB events for clients below capability 4.
 
 mod compat;
+mod filter;
 pub mod mariadb_gtid;
 pub mod start;
 
@@ -20,8 +26,8 @@ use log::{debug, info};
 
 use crate::binlog::gtid_set::GtidSet;
 use crate::binlog::{
-    BinlogFileName, ChecksumAlg, EventHeader, EventType, FormatDescription, Heartbeat, MariaGtid,
-    MariaGtidList, MysqlGtid, Rotate, TrxBoundary, LOG_EVENT_ARTIFICIAL_F,
+    BinlogFileName, ChecksumAlg, EventHeader, FormatDescription, Heartbeat, Rotate, TrxBoundary,
+    LOG_EVENT_ARTIFICIAL_F,
 };
 use crate::net::{NetError, PacketStream};
 use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, BINLOG_DUMP_NON_BLOCK};
@@ -31,11 +37,8 @@ use crate::server::session_vars::SessionVars;
 use crate::server::Shared;
 use crate::storage::reader::{file_size, BinlogReader};
 use crate::storage::StorageError;
-use compat::{for_capability, Compat};
 use start::{Skip, Start};
 
-/// `LOG_EVENT_SKIP_REPLICATION_F`: filtered for `SET skip_replication=1` clients.
-const LOG_EVENT_SKIP_REPLICATION_F: u16 = 0x8000;
 /// Longest wait between checks of the kill flag.
 const WAIT_SLICE: Duration = Duration::from_millis(500);
 
@@ -387,90 +390,6 @@ impl Stream<'_> {
             let hb = self.heartbeat_event(file, pos);
             self.send(ps, &hb)?;
             ps.flush_packets()?;
-        }
-        Ok(())
-    }
-
-    fn on_event(
-        &mut self,
-        ps: &mut PacketStream<TcpStream>,
-        event: &[u8],
-        end: u64,
-    ) -> Result<(), DumpError> {
-        let header = EventHeader::parse(event).map_err(|e| self.refuse(e))?;
-        match self.group_start(event, &header)? {
-            Some(true) => self.skipping = Some(TrxBoundary::new()),
-            Some(false) => {
-                self.skipping = None;
-                self.after_skipping(ps, end - event.len() as u64)?;
-            }
-            None => {}
-        }
-        if let Some(boundary) = self.skipping.as_mut() {
-            let fd = self.fd.as_ref().ok_or_else(|| {
-                DumpError::Refuse(ErrPacket::new(1236, b"HY000", "event before FD"))
-            })?;
-            let done = boundary.feed(event, fd);
-            if done.map_err(|e| self.refuse(e))? {
-                self.skipping = None;
-            }
-            self.skipped = true;
-            return Ok(());
-        }
-        if header.flags & LOG_EVENT_SKIP_REPLICATION_F != 0 && self.sender.vars.skip_replication() {
-            return Ok(());
-        }
-        let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
-        match for_capability(event, header.event_type, self.capability, self.annotate, alg)
-            .map_err(|e| self.refuse(e))?
-        {
-            Compat::AsIs => self.send(ps, event),
-            Compat::Rewritten(replacement) => self.send(ps, &replacement),
-            Compat::LeftOut => Ok(()),
-        }
-    }
-
-    /// For GTID positioning: `Some(skip?)` when `event` starts a group.
-    fn group_start(
-        &mut self,
-        event: &[u8],
-        header: &EventHeader,
-    ) -> Result<Option<bool>, DumpError> {
-        let shared = self.sender.shared;
-        match (&self.skip, header.event_type) {
-            (Skip::Mariadb { .. }, EventType::MARIADB_GTID) => {
-                let g = MariaGtid::decode_event(event).map_err(|e| self.refuse(e))?;
-                let Skip::Mariadb { start, .. } = &mut self.skip else { return Ok(None) };
-                Ok(Some(
-                    start
-                        .on_group(g.triple(), || start::binlog_state(shared))
-                        .map_err(DumpError::Refuse)?,
-                ))
-            }
-            (Skip::Mysql(set), EventType::GTID) => {
-                let g = MysqlGtid::decode_event(event).map_err(|e| self.refuse(e))?;
-                Ok(Some(set.contains(&g.sid, "", g.gno)))
-            }
-            _ => Ok(None),
-        }
-    }
-
-    /// After skipped groups a MariaDB client gets an artificial GTID_LIST
-    /// telling its position (as MariaDB's `send_fake_gtid_list`).
-    fn after_skipping(
-        &mut self,
-        ps: &mut PacketStream<TcpStream>,
-        pos: u64,
-    ) -> Result<(), DumpError> {
-        if !std::mem::take(&mut self.skipped) {
-            return Ok(());
-        }
-        if let Skip::Mariadb { requested, .. } = &self.skip {
-            let list = MariaGtidList { gtids: requested.iter().collect(), flags: 0 };
-            let alg = self.alg.unwrap_or(ChecksumAlg::OFF);
-            let log_pos = u32::try_from(pos).unwrap_or(0);
-            let event = list.encode_event(0, self.server_id, log_pos, LOG_EVENT_ARTIFICIAL_F, alg);
-            self.send(ps, &event)?;
         }
         Ok(())
     }
