@@ -6,8 +6,19 @@
 //!   out, no I/O.
 //! * [`net`] moves packets over sockets; [`storage`] is the only code that
 //!   writes binlog files.
+//! * [`status`] holds what the two sides and the writer share: the
+//!   counters the hot paths bump, the upstream status, the replica UUID.
 //! * [`upstream`] follows the primary as a replica; [`server`] serves the
-//!   stored binlogs to replicas, binlog clients and operators.
+//!   stored binlogs to replicas, binlog clients and operators. Neither
+//!   imports the other.
+//! * [`metrics`] (the exporter: `/metrics` and the `SHOW STATUS` rows) sits
+//!   above both and only reads; [`tools`] are the `events`, `verify` and
+//!   `proxy` subcommands.
+//!
+//! Imports only run down these layers (codec and [`hexdump`] at the
+//! bottom, then `net`/`status`, `storage`, `upstream`|`server`,
+//! `metrics`/`tools`, and this file with the configuration on top);
+//! `tests/it/layering.rs` checks every `crate::` path.
 //!
 //! # Threads
 //!
@@ -39,7 +50,7 @@
 //! failure becomes the process's error (logged once, non-zero exit). The
 //! `client-*` and `semi-sync-ack` threads are joined by the thread that
 //! started them, and a panic in one goes on in it. (Release builds abort on
-//! a panic, after the panic message.) Shutdown itself is by closing: the
+//! a panic, after `main`'s panic hook has logged the thread and message.) Shutdown itself is by closing: the
 //! dump thread stops reading and drops its sender; the writer drains,
 //! fsyncs and exits; the ACK sender sends what that fsync covers. The
 //! durability contract and the crash cases are in [`storage`].
