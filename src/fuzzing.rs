@@ -27,7 +27,7 @@ use crate::protocol::Reader;
 use crate::server::info::{ServerInfo, SlaveHost};
 use crate::server::query::evaluate_at;
 use crate::server::session_vars::SessionVars;
-use crate::status::UpstreamStatus;
+use crate::status::{IoState, UpstreamStatus};
 use crate::storage::recovery::{walk_in_chunks, EventSample};
 
 /// Payload cap for the packet targets: small, so a length prefix near
@@ -305,7 +305,7 @@ impl ServerInfo for FixedInfo {
         Some(UpstreamStatus {
             host: "db1".into(),
             port: 3306,
-            connected: true,
+            io: IoState::Yes,
             ..UpstreamStatus::default()
         })
     }

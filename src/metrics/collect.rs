@@ -57,7 +57,7 @@ fn upstream(m: &Counters, up: &UpstreamStatus, now_unix: u64) -> Vec<Family> {
         gauge(
             "upstream_connected",
             "1 while the binlog dump connection to the primary is up, else 0.",
-            u64::from(up.connected),
+            u64::from(up.connected()),
         ),
         gauge(
             "upstream_semi_sync",
@@ -75,7 +75,7 @@ fn upstream(m: &Counters, up: &UpstreamStatus, now_unix: u64) -> Vec<Family> {
             m.events_received.load(Ordering::Relaxed),
         ),
     ];
-    if up.connected {
+    if up.connected() {
         if let Some(behind) = up.behind_bytes {
             out.push(gauge(
                 "upstream_behind_bytes",
@@ -283,8 +283,11 @@ mod tests {
         view.upstream = Some(UpstreamStatus { behind_bytes: Some(7), ..Default::default() });
         assert!(names(&view).contains(&"upstream_connected"));
         assert!(!names(&view).contains(&"upstream_behind_bytes"));
-        view.upstream =
-            Some(UpstreamStatus { connected: true, behind_bytes: Some(7), ..Default::default() });
+        view.upstream = Some(UpstreamStatus {
+            io: crate::status::IoState::Yes,
+            behind_bytes: Some(7),
+            ..Default::default()
+        });
         assert!(names(&view).contains(&"upstream_behind_bytes"));
         assert!(names(&view).contains(&"upstream_behind_seconds"));
     }

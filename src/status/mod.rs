@@ -7,7 +7,9 @@
 //!   atomics only, no lock, no allocation);
 //! * [`upstream::UpstreamStatus`]: the upstream connection as `SHOW SLAVE
 //!   STATUS` describes it, and [`upstream::replica_uuid`];
-//! * [`histogram::Histogram`]: fixed-bucket latency histograms.
+//! * [`histogram::Histogram`]: fixed-bucket latency histograms;
+//! * [`control::ReplicationControl`]: the admin statements' way to the
+//!   upstream side (`STOP`/`START SLAVE`, `CHANGE MASTER`, `RESET SLAVE`).
 //!
 //! No I/O, no threads here.
 //!
@@ -19,13 +21,14 @@
 //!   (from the flagged event's arrival in the dump thread to the ACK
 //!   written on the socket).
 
+pub mod control;
 pub mod histogram;
 pub mod upstream;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use histogram::Histogram;
-pub use upstream::UpstreamStatus;
+pub use upstream::{IoState, UpstreamStatus};
 
 /// Counters and histograms updated by the dump and writer threads.
 #[derive(Debug, Default)]

@@ -7,6 +7,29 @@ pub fn replica_uuid(server_id: u32) -> String {
     format!("b1b10650-0000-4000-8000-{server_id:012x}")
 }
 
+/// The state of our IO thread, as `Slave_IO_Running` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoState {
+    /// Not following (`STOP SLAVE`, `RESET SLAVE ALL`, or a fatal error): `No`.
+    #[default]
+    No,
+    /// Following, but not connected (connecting or reconnecting): `Connecting`.
+    Connecting,
+    /// The dump connection is up: `Yes`.
+    Yes,
+}
+
+impl IoState {
+    /// The `Slave_IO_Running` text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IoState::No => "No",
+            IoState::Connecting => "Connecting",
+            IoState::Yes => "Yes",
+        }
+    }
+}
+
 /// Our own upstream, for `SHOW SLAVE STATUS`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpstreamStatus {
@@ -16,8 +39,8 @@ pub struct UpstreamStatus {
     pub port: u16,
     /// Replication user.
     pub user: String,
-    /// True while the dump connection is up.
-    pub connected: bool,
+    /// Whether we follow, and whether the dump connection is up.
+    pub io: IoState,
     /// The primary's file we are in.
     pub file: String,
     /// Our position in it (stored and durable).
@@ -33,6 +56,19 @@ pub struct UpstreamStatus {
     pub acks_sent: u64,
     /// The last error, empty if none.
     pub last_error: String,
+    /// The MariaDB error number of the last error (`Last_IO_Errno`), 0 if none.
+    pub last_io_errno: u32,
+    /// The heartbeat period asked of the primary (`Slave_heartbeat_period`).
+    pub heartbeat_period: std::time::Duration,
+    /// The wait between connection attempts (`Connect_Retry`).
+    pub connect_retry: std::time::Duration,
     /// The primary's server id.
     pub primary_server_id: u32,
+}
+
+impl UpstreamStatus {
+    /// True while the dump connection is up.
+    pub fn connected(&self) -> bool {
+        self.io == IoState::Yes
+    }
 }

@@ -23,7 +23,7 @@ use crate::protocol::response::{is_eof, is_err};
 use crate::protocol::{ErrPacket, Reader};
 use crate::shutdown::Shutdown;
 use crate::status::Counters;
-use crate::status::UpstreamStatus;
+use crate::status::{IoState, UpstreamStatus};
 use crate::storage::ack_queue::AckRequest;
 use crate::storage::budget::ByteBudget;
 use crate::storage::watermark::Watermark;
@@ -129,7 +129,7 @@ impl DumpThread {
             let result = self.follow_once();
             let error = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
             self.report(|s| {
-                s.connected = false;
+                s.io = IoState::Connecting;
                 s.last_error = error;
             });
             match result {
@@ -196,7 +196,7 @@ impl DumpThread {
         let primary_server_id = session.primary_server_id;
         let semi_sync_warning = session.semi_sync_warning.take().unwrap_or_default();
         self.report(|s| {
-            s.connected = true;
+            s.io = IoState::Yes;
             s.semi_sync = semi_sync;
             s.semi_sync_warning = semi_sync_warning;
             s.primary_server_id = primary_server_id;

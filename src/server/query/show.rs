@@ -95,7 +95,10 @@ fn status_rows(info: &dyn ServerInfo) -> Vec<(String, String)> {
         rows.push((name, on_off(up.semi_sync)));
     }
     if maria {
-        rows.push(("Slave_running", on_off(upstream.as_ref().is_some_and(|u| u.connected))));
+        rows.push((
+            "Slave_running",
+            on_off(upstream.as_ref().is_some_and(crate::status::UpstreamStatus::connected)),
+        ));
         rows.push(("Slaves_connected", info.slave_hosts().len().to_string()));
     }
     let mut rows: Vec<(String, String)> =

@@ -162,7 +162,7 @@ fn status_fields(
 ) -> Vec<(&'static str, Value)> {
     let text = |s: &str| Value::text(Some(s.to_owned()));
     let null = Value { text: None, ..Value::integer(0) };
-    let io_state = match (up.connected, rename) {
+    let io_state = match (up.connected(), rename) {
         (true, false) => "Waiting for master to send event",
         (true, true) => "Waiting for source to send event",
         (false, false) => "Connecting to master",
@@ -185,7 +185,7 @@ fn status_fields(
         ("Relay_Log_Pos", Value::integer(up.position)),
         ("Relay_Master_Log_File", text(&up.file)),
         // We reconnect until stopped, so a lost connection is "Connecting".
-        ("Slave_IO_Running", text(if up.connected { "Yes" } else { "Connecting" })),
+        ("Slave_IO_Running", text(up.io.as_str())),
         ("Slave_SQL_Running", text("No")),
         ("Last_Errno", Value::integer(0)),
         ("Last_Error", text("")),

@@ -7,7 +7,7 @@ use crate::protocol::resultset::{
     MYSQL_TYPE_LONGLONG, MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_VAR_STRING,
 };
 use crate::server::info::SlaveHost;
-use crate::status::UpstreamStatus;
+use crate::status::{IoState, UpstreamStatus};
 use std::time::Duration;
 
 /// The clock the tests run at (the capture's `UNIX_TIMESTAMP()`).
@@ -28,7 +28,7 @@ impl FakeInfo {
             host: "10.0.0.1".into(),
             port: 3306,
             user: "repl".into(),
-            connected: true,
+            io: IoState::Yes,
             file: "mysql-bin.000002".into(),
             position: 5678,
             behind_bytes: Some(0),
@@ -37,6 +37,7 @@ impl FakeInfo {
             acks_sent: 42,
             last_error: String::new(),
             primary_server_id: 23100,
+            ..UpstreamStatus::default()
         };
         FakeInfo {
             mariadb: true,
