@@ -98,6 +98,28 @@ impl GtidSet {
         self.sids.is_empty()
     }
 
+    /// The GTIDs of `self` that are not in `other`.
+    pub fn difference(&self, other: &GtidSet) -> GtidSet {
+        let mut out = GtidSet::default();
+        for (tsid, ivs) in &self.sids {
+            let theirs = other.sids.get(tsid).map(Vec::as_slice).unwrap_or_default();
+            for &(start, end) in ivs {
+                let mut from = start;
+                // Both interval lists are sorted and disjoint.
+                for &(ts, te) in theirs.iter().filter(|&&(ts, te)| te > start && ts < end) {
+                    if ts > from {
+                        out.add_interval(tsid.clone(), from, ts);
+                    }
+                    from = from.max(te);
+                }
+                if from < end {
+                    out.add_interval(tsid.clone(), from, end);
+                }
+            }
+        }
+        out
+    }
+
     /// The binary encoding: untagged format unless a tag is present.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let tagged = self.sids.keys().any(|(_, t)| !t.is_empty());
@@ -214,6 +236,21 @@ fn parse_uuid(text: &str) -> Option<[u8; 16]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn difference_keeps_what_the_other_set_lacks() {
+        const A: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        const B: &str = "4e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let set = |t: &str| GtidSet::parse(t).unwrap();
+        let ours = set(&format!("{A}:1-10:15-20,{B}:1-3"));
+        let theirs = set(&format!("{A}:3-5:9-16,{B}:1-3"));
+        assert_eq!(ours.difference(&theirs), set(&format!("{A}:1-2:6-8:17-20")));
+        assert_eq!(theirs.difference(&ours), set(&format!("{A}:11-14")));
+        assert_eq!(ours.difference(&GtidSet::default()), ours);
+        assert_eq!(ours.difference(&ours), GtidSet::default());
+        let tagged = set(&format!("{A}:1-10,{A}:t:1-2"));
+        assert_eq!(tagged.difference(&ours), set(&format!("{A}:t:1-2")));
+    }
 
     #[test]
     fn encodes_the_protocol_md_example() {

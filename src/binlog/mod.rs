@@ -24,6 +24,7 @@
 pub mod boundary;
 pub mod checksum;
 pub mod compat;
+pub mod continuity;
 pub mod event_type;
 pub mod file_name;
 pub mod format_description;

@@ -19,14 +19,16 @@ use getopts::Options;
 
 use super::parse_args;
 use super::verify_file::{check_file, Chain, Place};
-use crate::binlog::BinlogFileName;
+use crate::binlog::{BinlogFileName, EventHeader, FormatDescription};
 
 const BRIEF: &str = "Usage: binlogserver verify DIR\n\n\
     Checks the binlog files in DIR without changing anything (a running\n\
     binlogserver may keep writing): the index lists exactly the files on disk,\n\
     each file has the magic, starts with a FORMAT_DESCRIPTION, has valid CRCs\n\
-    and a position chain, and ends with a ROTATE to the next file; GTIDs are\n\
-    continuous across files (MariaDB GTID_LIST, MySQL PREVIOUS_GTIDS).\n\
+    and a position chain, and ends with a ROTATE to the next file (or nothing\n\
+    when the next file begins after a server start or on another server: a\n\
+    crash, a restart or a failover); GTIDs are continuous across files\n\
+    (MariaDB GTID_LIST, MySQL PREVIOUS_GTIDS).\n\
     Exit status: 0 clean, 1 problems found, 2 usage error.";
 
 /// Runs the tool; returns the exit status.
@@ -136,7 +138,8 @@ fn verify_one<W: Write>(
             return out.problem(name.as_str(), &format!("cannot read: {e}"));
         }
     };
-    let check = check_file(&buf, Place { next, growing }, chain);
+    let next_after_start = next.is_some_and(|n| begins_after_start(&dir.join(n.as_str()), &buf));
+    let check = check_file(&buf, Place { next, next_after_start, growing }, chain);
     out.events += check.events;
     let status = if check.problems.is_empty() { "ok" } else { "FAIL" };
     let mut line = format!("{name}  {status}  events={} size={}", check.events, check.len);
@@ -151,6 +154,30 @@ fn verify_one<W: Write>(
         out.problem(&format!("{name} offset {offset}"), why);
     }
 }
+
+/// True when the file at `next` was begun by a server start (non-zero
+/// `created` in its FORMAT_DESCRIPTION) or by another server than the one
+/// that wrote `this` (the server ids of the two FORMAT_DESCRIPTIONs).
+fn begins_after_start(next: &Path, this: &[u8]) -> bool {
+    let mut head = Vec::with_capacity(4 + MAX_FD_LEN);
+    let read = File::open(next).and_then(|f| f.take(4 + MAX_FD_LEN as u64).read_to_end(&mut head));
+    if read.is_err() {
+        return false;
+    }
+    let fd_of = |image: &[u8]| {
+        let event = image.get(4..)?;
+        let header = EventHeader::parse(event).ok()?;
+        let fd = FormatDescription::decode_event(event.get(..header.event_len_usize())?).ok()?;
+        Some((header.server_id, fd.create_timestamp))
+    };
+    match (fd_of(this), fd_of(&head)) {
+        (Some((ours, _)), Some((theirs, created))) => created != 0 || ours != theirs,
+        _ => false,
+    }
+}
+
+/// More than any FORMAT_DESCRIPTION event is long.
+const MAX_FD_LEN: usize = 1024;
 
 /// The file's bytes up to its length at open, and whether it has grown since.
 fn read_at_open(path: &Path) -> std::io::Result<(Vec<u8>, bool)> {
@@ -239,5 +266,47 @@ fn check_index<W: Write>(index: &Path, files: &[BinlogFileName], out: &mut Outpu
     out.line(&format!("{what}  {status}  files={}", listed.len()));
     for p in problems {
         out.problem(&what, &p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binlog::checksum::compute_event_crc;
+
+    const MARIADB: &[u8] =
+        include_bytes!("../../tests/fixtures/binlogs/mysql_common/mariadb-bin.000001");
+
+    /// The fixture's magic and FD with `created` and the header's server id set.
+    fn fd_file(created: u32, server_id: u32) -> Vec<u8> {
+        let len = EventHeader::parse(&MARIADB[4..]).unwrap().event_len_usize();
+        let mut file = MARIADB[..4 + len].to_vec();
+        file[4 + 5..4 + 9].copy_from_slice(&server_id.to_le_bytes());
+        file[4 + 19 + 52..4 + 19 + 56].copy_from_slice(&created.to_le_bytes());
+        let crc = compute_event_crc(&file[4..]).unwrap();
+        let end = file.len();
+        file[end - 4..].copy_from_slice(&crc.to_le_bytes());
+        file
+    }
+
+    #[test]
+    fn a_next_file_begun_by_a_start_or_another_server_is_told_apart() {
+        let dir = std::env::temp_dir().join(format!("bls-verify-start-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let next = dir.join("mariadb-bin.000002");
+        let this = fd_file(0, 1);
+        for (created, server_id, expected) in
+            [(0, 1, false), (1_700_000_000, 1, true), (0, 2, true)]
+        {
+            fs::write(&next, fd_file(created, server_id)).unwrap();
+            assert_eq!(
+                begins_after_start(&next, &this),
+                expected,
+                "created={created} server_id={server_id}"
+            );
+        }
+        fs::write(&next, b"\xfebin").unwrap();
+        assert!(!begins_after_start(&next, &this), "no FD: not known to begin after a start");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -51,6 +51,11 @@ pub struct FileCheck {
 pub struct Place<'a> {
     /// The file after it on disk, `None` for the last.
     pub next: Option<&'a BinlogFileName>,
+    /// The next file was begun by a server start (its FORMAT_DESCRIPTION
+    /// has a non-zero `created`) or by another server (another server id in
+    /// its FORMAT_DESCRIPTION): a crash, a restart or a failover, after
+    /// which a file may end without a ROTATE (docs/protocol.md §9.3).
+    pub next_after_start: bool,
     /// True when the file is still growing (a live last file).
     pub growing: bool,
 }
@@ -90,7 +95,7 @@ pub fn check_file(buf: &[u8], place: Place<'_>, chain: &mut Chain) -> FileCheck 
         None => {}
     }
     if let (Some(ev), Some(fd)) = (last, report.fd.as_ref()) {
-        check_end(&ev, fd, place.next, &mut check);
+        check_end(&ev, fd, place, &mut check);
     } else if report.stop.is_none() {
         check.problems.push((
             check.len.min(4),
@@ -100,13 +105,15 @@ pub fn check_file(buf: &[u8], place: Place<'_>, chain: &mut Chain) -> FileCheck 
     check
 }
 
-/// The last event: ROTATE to the next file (or STOP), nothing after the last.
+/// The last event: ROTATE to the next file (or STOP, or nothing when the
+/// next file begins after a server start), nothing after the last.
 fn check_end(
     ev: &ScannedEvent<'_>,
     fd: &FormatDescription,
-    next: Option<&BinlogFileName>,
+    place: Place<'_>,
     check: &mut FileCheck,
 ) {
+    let next = place.next;
     let t = ev.header.event_type;
     let rotate = if t == EventType::ROTATE {
         Rotate::decode_event(ev.bytes, fd.checksum_alg).ok()
@@ -123,6 +130,12 @@ fn check_end(
         }
         (Some(_), Some(_)) => {}
         (Some(_), None) if t == EventType::STOP => {}
+        (Some(next), None) if place.next_after_start => {
+            check.note = Some(format!(
+                "ends without a ROTATE; {next} begins after a server start or on another server \
+                 (a crash, a restart or a failover)"
+            ));
+        }
         (Some(next), None) => {
             check.problems.push((
                 ev.offset,

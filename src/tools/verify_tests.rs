@@ -49,11 +49,18 @@ fn mysql_previous_gtids_must_continue_the_previous_file() {
     let bad = GtidSet::parse("97c7af02-4c50-11ec-acd8-681842034964:1-4").unwrap();
     for (set, ok) in [(good, true), (bad, false)] {
         let mut chain = Chain::default();
-        let first = check_file(MYSQL, Place { next: Some(&next), growing: false }, &mut chain);
+        let first = check_file(
+            MYSQL,
+            Place { next: Some(&next), next_after_start: false, growing: false },
+            &mut chain,
+        );
         assert!(first.problems.is_empty(), "{:?}", first.problems);
         assert_eq!(first.events, 22);
-        let second =
-            check_file(&mysql_next_file(&set), Place { next: None, growing: false }, &mut chain);
+        let second = check_file(
+            &mysql_next_file(&set),
+            Place { next: None, next_after_start: false, growing: false },
+            &mut chain,
+        );
         assert_eq!(second.problems.is_empty(), ok, "{:?}", second.problems);
         if !ok {
             assert_eq!(second.problems[0].0, 4 + 121, "the PREVIOUS_GTIDS follows the FD");
@@ -65,7 +72,11 @@ fn mysql_previous_gtids_must_continue_the_previous_file() {
 #[test]
 fn mariadb_seq_no_must_rise_within_a_domain() {
     let mut chain = Chain::default();
-    let clean = check_file(MARIADB, Place { next: None, growing: false }, &mut chain);
+    let clean = check_file(
+        MARIADB,
+        Place { next: None, next_after_start: false, growing: false },
+        &mut chain,
+    );
     assert!(clean.problems.is_empty(), "{:?}", clean.problems);
     assert_eq!(clean.gtids, Some(("0-1-1".into(), "0-1-2".into())));
     // Make the second GTID (at 702) repeat seq_no 1, with a valid CRC.
@@ -75,7 +86,11 @@ fn mariadb_seq_no_must_rise_within_a_domain() {
     let crc = compute_event_crc(&bytes[off..off + len]).unwrap();
     bytes[off + len - 4..off + len].copy_from_slice(&crc.to_le_bytes());
     let mut chain = Chain::default();
-    let check = check_file(&bytes, Place { next: None, growing: false }, &mut chain);
+    let check = check_file(
+        &bytes,
+        Place { next: None, next_after_start: false, growing: false },
+        &mut chain,
+    );
     assert_eq!(check.problems.len(), 1, "{:?}", check.problems);
     assert_eq!(check.problems[0].0, 702);
     assert!(
@@ -90,23 +105,46 @@ fn file_ends_and_live_tails() {
     // Not the last file, but no ROTATE at the end.
     let mut chain = Chain::default();
     let next = name("mariadb-bin.000002");
-    let check = check_file(MARIADB, Place { next: Some(&next), growing: false }, &mut chain);
+    let check = check_file(
+        MARIADB,
+        Place { next: Some(&next), next_after_start: false, growing: false },
+        &mut chain,
+    );
     assert_eq!(check.problems.len(), 1);
     assert!(
         check.problems[0].1.contains("not a ROTATE to the next file mariadb-bin.000002"),
         "{:?}",
         check.problems
     );
+    // The same when the next file begins after a server start: a note only.
+    let check = check_file(
+        MARIADB,
+        Place { next: Some(&next), next_after_start: true, growing: false },
+        &mut Chain::default(),
+    );
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert!(check.note.unwrap().contains("ends without a ROTATE"));
     // A torn tail: a problem, unless the last file is still growing.
     let torn = &MARIADB[..MARIADB.len() - 5];
-    let check = check_file(torn, Place { next: None, growing: false }, &mut Chain::default());
+    let check = check_file(
+        torn,
+        Place { next: None, next_after_start: false, growing: false },
+        &mut Chain::default(),
+    );
     assert_eq!(check.problems.len(), 1);
     assert!(check.problems[0].1.starts_with("truncated"), "{:?}", check.problems);
-    let check = check_file(torn, Place { next: None, growing: true }, &mut Chain::default());
+    let check = check_file(
+        torn,
+        Place { next: None, next_after_start: false, growing: true },
+        &mut Chain::default(),
+    );
     assert!(check.problems.is_empty());
     assert!(check.note.unwrap().starts_with("live file"));
     // Not a binlog at all.
-    let check =
-        check_file(b"hello world", Place { next: None, growing: false }, &mut Chain::default());
+    let check = check_file(
+        b"hello world",
+        Place { next: None, next_after_start: false, growing: false },
+        &mut Chain::default(),
+    );
     assert_eq!(check.problems[0].0, 0);
 }
