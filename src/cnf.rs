@@ -13,8 +13,9 @@
 //! Precedence: the command line wins over the file (`--password-file` on
 //! the command line also overrides the file's `password`, and so on for
 //! the `ALTERNATIVES`); within the file the last line wins; options that
-//! may be repeated (`replica-account`, `verbose`) add up, file first. [`Sources`] remembers which argument came from which
-//! line, so a bad value is reported as `FILE:LINE: key: reason`.
+//! may be repeated (`replica-account`, `verbose`) add up, file first.
+//! [`Sources`] remembers which argument came from which line, so a bad
+//! value is reported as `FILE:LINE: key: reason`.
 
 use std::path::{Path, PathBuf};
 

@@ -212,7 +212,7 @@ impl Session {
         self.conn.send_command(&out)
     }
 
-    /// Sends a GTID-positioned dump: MariaDB `@slave_connect_state`, or MySQL `COM_BINLOG_DUMP_GTID`.
+    /// Sends a GTID dump: MariaDB `@slave_connect_state`, or MySQL `COM_BINLOG_DUMP_GTID`.
     pub fn request_gtid_dump(
         &mut self,
         gtid: &str,

@@ -132,7 +132,7 @@ impl StreamState {
         self.overlap = self.last.clone();
     }
 
-    /// Decides what to do with one event (the bytes after the packet's status byte and semi-sync header).
+    /// Decides what to do with one event (the bytes after the status byte and semi-sync header).
     pub fn on_event(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
         let header = EventHeader::parse(event)?;
         if header.event_len as usize != event.len() {

@@ -242,7 +242,7 @@ impl Stream<'_> {
         }
     }
 
-    /// Streams one file from `pos`; returns the next file, or `None` when a non-blocking dump ended.
+    /// Streams one file from `pos`: the next file, or `None` when a non-blocking dump ended.
     fn send_file(
         &mut self,
         ps: &mut PacketStream<TcpStream>,
