@@ -284,8 +284,8 @@ pub fn load(path: &Path, opts: &Options, cli: &Matches) -> Result<(Vec<String>, 
     if let Some(key) = secret {
         if world_readable(path) {
             sources.warnings.push(format!(
-                "configuration file is readable by every user and holds a password path={} key={key} \
-                 (chmod o-r it, e.g. chmod 640)",
+                "configuration file is readable by every user and holds a password path={} \
+                 key={key} (chmod o-r it, e.g. chmod 640)",
                 path.display()
             ));
         }
