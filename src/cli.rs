@@ -113,19 +113,26 @@ pub(crate) fn options() -> Options {
     o
 }
 
+/// The lines of the help text above the options, as printed.
+const HELP_BRIEF: &str = "\
+Usage: binlogserver [--config FILE] -h PRIMARY -u USER [-p PASSWORD] [-d DIR] [options]
+       binlogserver [--config FILE] -d DIR --replica-user USER --replica-password PASSWORD
+Follows a MySQL/MariaDB primary as a replica, keeps byte-identical copies of its binlogs
+in DIR, acknowledges semi-sync transactions once they are fsync'd, and serves the binlogs
+to replicas and binlog clients on --listen. Without -h it serves DIR as it is.
+Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:PORT
+";
+
+/// The lines of the help text below the options, as printed.
+const HELP_FOOTER: &str = "\
+Every option can go in the [binlogserver] group of the --config file as key = value (long
+names; a flag as a bare key); the command line wins. The upstream password comes from -p
+or --password-file, else MYSQL_PWD. SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0);
+SIGKILL is safe too: no ACK before fsync.";
+
 /// The help text.
 pub fn usage() -> String {
-    let brief = "Usage: binlogserver [--config FILE] -h PRIMARY -u USER [-p PASSWORD] [-d DIR] [options]\n\
-                 \x20      binlogserver [--config FILE] -d DIR --replica-user USER --replica-password PASSWORD\n\
-                 Follows a MySQL/MariaDB primary as a replica, keeps byte-identical copies of its binlogs\n\
-                 in DIR, acknowledges semi-sync transactions once they are fsync'd, and serves the binlogs\n\
-                 to replicas and binlog clients on --listen. Without -h it serves DIR as it is.\n\
-                 Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:PORT\n";
-    let footer = "Every option can go in the [binlogserver] group of the --config file as key = value (long\n\
-                  names; a flag as a bare key); the command line wins. The upstream password comes from -p\n\
-                  or --password-file, else MYSQL_PWD. SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0);\n\
-                  SIGKILL is safe too: no ACK before fsync.";
-    help::help(&options(), brief, footer)
+    help::help(&options(), HELP_BRIEF, HELP_FOOTER)
 }
 
 /// Parses the arguments (without the program name), with the options of
@@ -312,7 +319,10 @@ fn start_from(m: &Matches) -> Result<StartFrom, Error> {
         if p != "4" {
             return Err(bad(
                 "--start-position",
-                format!("invalid value {p:?}: binlogserver stores whole files, so a file is always fetched from position 4"),
+                format!(
+                    "invalid value {p:?}: binlogserver stores whole files, so a file is always \
+                     fetched from position 4"
+                ),
             ));
         }
     }
@@ -415,14 +425,17 @@ mod tests {
 
     #[test]
     fn serves_a_directory_without_a_primary() {
-        let c = run("-d /x --listen 0.0.0.0:3310 --replica-user r --replica-password pw --max-connections 5").unwrap();
+        let c = run("-d /x --listen 0.0.0.0:3310 --replica-user r --replica-password pw \
+                     --max-connections 5")
+        .unwrap();
         assert!(c.upstream.is_none());
         let s = c.server.unwrap();
         assert_eq!(s.listen.to_string(), "0.0.0.0:3310");
         assert_eq!(s.max_connections, 5);
-        assert!(
-            matches!(run("-d /x --listen 127.0.0.1:1"), Err(Error::Config { flag, .. }) if flag == "--replica-user")
-        );
+        assert!(matches!(
+            run("-d /x --listen 127.0.0.1:1"),
+            Err(Error::Config { flag, .. }) if flag == "--replica-user"
+        ));
         assert!(
             matches!(run("-d /x --listen off"), Err(Error::Config { flag, .. }) if flag == "--host")
         );
@@ -435,9 +448,10 @@ mod tests {
         assert_eq!(run("-h x -u r --metrics off").unwrap().metrics, None);
         let c = run("-h x -u r --metrics 127.0.0.1:9104").unwrap();
         assert_eq!(c.metrics.map(|a| a.to_string()), Some("127.0.0.1:9104".to_owned()));
-        assert!(
-            matches!(run("-h x -u r --metrics 9104"), Err(Error::Config { flag, .. }) if flag == "--metrics")
-        );
+        assert!(matches!(
+            run("-h x -u r --metrics 9104"),
+            Err(Error::Config { flag, .. }) if flag == "--metrics"
+        ));
     }
 
     #[test]
@@ -525,9 +539,10 @@ mod tests {
 
     #[test]
     fn help_and_version() {
-        assert!(
-            matches!(parse(&args("-?"), |_| None).unwrap(), CliOutcome::Help(h) if h.contains("--semi-sync"))
-        );
+        assert!(matches!(
+            parse(&args("-?"), |_| None).unwrap(),
+            CliOutcome::Help(h) if h.contains("--semi-sync")
+        ));
         assert!(matches!(parse(&args("--version"), |_| None).unwrap(), CliOutcome::Version(_)));
     }
 }

@@ -13,8 +13,9 @@
 //! Precedence: the command line wins over the file (`--password-file` on
 //! the command line also overrides the file's `password`, and so on for
 //! the `ALTERNATIVES`); within the file the last line wins; options that
-//! may be repeated (`replica-account`, `verbose`) add up, file first. [`Sources`] remembers which argument came from which
-//! line, so a bad value is reported as `FILE:LINE: key: reason`.
+//! may be repeated (`replica-account`, `verbose`) add up, file first.
+//! [`Sources`] remembers which argument came from which line, so a bad
+//! value is reported as `FILE:LINE: key: reason`.
 
 use std::path::{Path, PathBuf};
 
@@ -283,8 +284,8 @@ pub fn load(path: &Path, opts: &Options, cli: &Matches) -> Result<(Vec<String>, 
     if let Some(key) = secret {
         if world_readable(path) {
             sources.warnings.push(format!(
-                "configuration file is readable by every user and holds a password path={} key={key} \
-                 (chmod o-r it, e.g. chmod 640)",
+                "configuration file is readable by every user and holds a password path={} \
+                 key={key} (chmod o-r it, e.g. chmod 640)",
                 path.display()
             ));
         }

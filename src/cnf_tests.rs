@@ -19,8 +19,9 @@ fn kv(line: usize, key: &str, value: Option<&str>) -> (usize, String, Option<Str
 
 #[test]
 fn reads_only_its_group_with_comments_and_both_key_spellings() {
-    let text = "# comment\n; another\n[client]\nuser = root\n\n[binlogserver]\nhost = db1  # trailing\n\
-                data_dir=/var/lib/bls\n  trace-packets\n[mysqld]\nport = 1\n[BinlogServer]\nport = 3307\n";
+    let text = "# comment\n; another\n[client]\nuser = root\n\n[binlogserver]\n\
+                host = db1  # trailing\ndata_dir=/var/lib/bls\n  trace-packets\n[mysqld]\n\
+                port = 1\n[BinlogServer]\nport = 3307\n";
     assert_eq!(
         entries(text),
         vec![
@@ -34,8 +35,8 @@ fn reads_only_its_group_with_comments_and_both_key_spellings() {
 
 #[test]
 fn quotes_and_escapes_as_in_my_cnf() {
-    let text = "[binlogserver]\na = \"se#cret\"   # comment\nb = 'it''s'\nc = \"with spaces \"\nd = a\\sb\\\\c\\q\n\
-                e = \"\nf = ''\ng =\nh = x=y\n";
+    let text = "[binlogserver]\na = \"se#cret\"   # comment\nb = 'it''s'\nc = \"with spaces \"\n\
+                d = a\\sb\\\\c\\q\ne = \"\nf = ''\ng =\nh = x=y\n";
     assert_eq!(
         entries(text),
         vec![
@@ -159,7 +160,10 @@ fn an_alternative_on_the_command_line_overrides_the_file() {
     let up = c.upstream.unwrap();
     assert_eq!(up.password, "from-file");
     assert!(
-        matches!(up.start, crate::upstream::StartFrom::File(ref f) if f.to_string() == "mysql-bin.000007"),
+        matches!(
+            up.start,
+            crate::upstream::StartFrom::File(ref f) if f.to_string() == "mysql-bin.000007"
+        ),
         "{:?}",
         up.start
     );
@@ -262,7 +266,8 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 fn several_accounts_from_file_command_line_and_accounts_file() {
     let accounts = TempFile::new("# logins\ncarol:c:pw\n\ndave:d pw\n");
     let f = TempFile::new(&format!(
-        "{BASE}replica-account = alice:a#1\nreplica-account = \"bob:b pw\"\nreplica-accounts-file = {}\n",
+        "{BASE}replica-account = alice:a#1\nreplica-account = \"bob:b pw\"\n\
+         replica-accounts-file = {}\n",
         accounts.arg()
     ));
     let (c, _, _) = run(&f, "--replica-account erin:e").unwrap();

@@ -411,6 +411,9 @@ mod tests {
                 commands(&cmd[..end]);
             }
         }
-        query(b"SET @a='x'\0SELECT @a, @@version, UNIX_TIMESTAMP()\0SHOW BINARY LOGS\0KILL 7\0SELECT BINLOG_GTID_POS('', 4)");
+        query(
+            b"SET @a='x'\0SELECT @a, @@version, UNIX_TIMESTAMP()\0SHOW BINARY LOGS\0\
+              KILL 7\0SELECT BINLOG_GTID_POS('', 4)",
+        );
     }
 }

@@ -151,7 +151,13 @@ mod tests {
         o.optopt("h", "host", "primary to follow", "HOST");
         o.optopt("", "connect-timeout", "TCP connect timeout [10]", "SECONDS");
         o.optflag("", "trace-packets", "log every packet");
-        o.optopt("", "brand-new", "an option nobody grouped yet, with a description long enough to wrap past the one hundred column limit of the help", "N");
+        o.optopt(
+            "",
+            "brand-new",
+            "an option nobody grouped yet, with a description long enough to wrap past the one \
+             hundred column limit of the help",
+            "N",
+        );
         o
     }
 

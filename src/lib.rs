@@ -50,10 +50,11 @@
 //! failure becomes the process's error (logged once, non-zero exit). The
 //! `client-*` and `semi-sync-ack` threads are joined by the thread that
 //! started them, and a panic in one goes on in it. (Release builds abort on
-//! a panic, after `main`'s panic hook has logged the thread and message.) Shutdown itself is by closing: the
-//! dump thread stops reading and drops its sender; the writer drains,
-//! fsyncs and exits; the ACK sender sends what that fsync covers. The
-//! durability contract and the crash cases are in [`storage`].
+//! a panic, after `main`'s panic hook has logged the thread and message.)
+//! Shutdown itself is by closing: the dump thread stops reading and drops
+//! its sender; the writer drains, fsyncs and exits; the ACK sender sends
+//! what that fsync covers. The durability contract and the crash cases are
+//! in [`storage`].
 
 pub mod accounts;
 pub mod binlog;

@@ -30,7 +30,8 @@ pub const LOG_EVENT_IGNORABLE_F: u16 = 0x0080;
 
 /// The common header at the start of every binlog event.
 ///
-/// See the [MariaDB KB page on the binlog event header](https://mariadb.com/kb/en/2-binlog-event-header/).
+/// See the MariaDB KB page on the
+/// [binlog event header](https://mariadb.com/kb/en/2-binlog-event-header/).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EventHeader {
     /// Seconds since the epoch when the statement started (0 for artificial events).

@@ -82,7 +82,10 @@ fn every_prefix_stops_at_the_last_whole_group() {
             assert_eq!(report.stop, Some(ScanStop::Torn { offset: 0, need: 4 }));
         } else if report.stop.is_some() {
             assert!(
-                matches!(report.stop, Some(ScanStop::Torn { offset, .. }) if offset == report.events_end),
+                matches!(
+                    report.stop,
+                    Some(ScanStop::Torn { offset, .. }) if offset == report.events_end
+                ),
                 "{cut}"
             );
         }

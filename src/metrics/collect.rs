@@ -79,15 +79,16 @@ fn upstream(m: &Counters, up: &UpstreamStatus, now_unix: u64) -> Vec<Family> {
         if let Some(behind) = up.behind_bytes {
             out.push(gauge(
                 "upstream_behind_bytes",
-                "Bytes between the last event received and the end of the primary's binlogs as listed when \
-                 the connection started (0 once caught up). Absent while disconnected.",
+                "Bytes between the last event received and the end of the primary's binlogs as \
+                 listed when the connection started (0 once caught up). Absent while disconnected.",
                 behind,
             ));
         }
         out.push(gauge(
             "upstream_behind_seconds",
-            "While catching up: now minus the timestamp of the last event received (like Seconds_Behind_Master); \
-             0 once caught up with the primary's end. Absent while disconnected.",
+            "While catching up: now minus the timestamp of the last event received (like \
+             Seconds_Behind_Master); 0 once caught up with the primary's end. \
+             Absent while disconnected.",
             m.seconds_behind(now_unix),
         ));
     }
@@ -167,17 +168,23 @@ fn downstream(conns: &[ConnectionView], durable: &[(BinlogFileName, u64)]) -> Ve
         position.push(Sample { suffix: "", labels, value: Value::Int(*pos) });
     }
     vec![
-        gauge("downstream_dump_clients", "Connected downstream clients running a binlog dump.", dumps.len() as u64),
+        gauge(
+            "downstream_dump_clients",
+            "Connected downstream clients running a binlog dump.",
+            dumps.len() as u64,
+        ),
         Family {
             name: "downstream_position_bytes",
             help: "Per dump client: offset in the file (label file) it was last sent up to; \
-                   reported at the end of each file and whenever the client reaches the durable end.",
+                   reported at the end of each file and whenever the client \
+                   reaches the durable end.",
             kind: Kind::Gauge,
             samples: position,
         },
         Family {
             name: "downstream_lag_bytes",
-            help: "Per dump client: bytes between its last reported position and the durable end, summed over files.",
+            help: "Per dump client: bytes between its last reported position and the durable end, \
+                   summed over files.",
             kind: Kind::Gauge,
             samples: lag,
         },

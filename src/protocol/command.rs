@@ -33,7 +33,8 @@ pub fn encode_query(sql: &str, out: &mut Vec<u8>) {
 
 /// `COM_REGISTER_SLAVE`.
 ///
-/// `0x15 | u32 server_id | lenenc host | lenenc user | lenenc password | u16 port | u32 rank | u32 master_id`
+/// `0x15 | u32 server_id | lenenc host | lenenc user | lenenc password | u16 port |`
+/// `u32 rank | u32 master_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ComRegisterSlave {
     /// The replica's server id.

@@ -204,7 +204,8 @@ impl ServerInfo for SessionInfo<'_> {
                 level: "Warning",
                 code: 1867,
                 message: format!(
-                    "file {file} was not purged because it was being read by {readers} thread(s), purged only {} out of {} files.",
+                    "file {file} was not purged because it was being read by {readers} thread(s), \
+                     purged only {} out of {} files.",
                     s.purge.len(),
                     s.wanted
                 ),

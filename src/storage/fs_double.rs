@@ -101,7 +101,8 @@ impl TrackingStore {
         let f = s.files.get(&path).copied().unwrap_or_default();
         if !f.entry_durable || wm.offset > f.durable {
             s.violations.push(format!(
-                "before {when}: watermark {}:{} but the file has {} durable bytes (entry durable: {})",
+                "before {when}: watermark {}:{} but the file has {} durable bytes \
+                 (entry durable: {})",
                 wm.file, wm.offset, f.durable, f.entry_durable
             ));
         }

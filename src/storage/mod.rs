@@ -17,15 +17,25 @@
 //!
 //! # Crash cases
 //!
-//! | crash during | what is on disk | what recovery does |
-//! |---|---|---|
-//! | an append | a torn last event or transaction | cuts back to the last complete transaction |
-//! | an fsync | some unsynced tail, possibly torn | as above; nothing past the tail was ACKed |
-//! | rotation, before the new file exists | old file ends with ROTATE | resumes at the old file's end; the primary re-sends the rotation |
-//! | rotation, new file created, index not rewritten | file on disk, not in the index | the directory listing wins; the index is rewritten |
-//! | the index rewrite | old index or new index (rename is atomic) | as above |
-//! | a purge, before its index rewrite | `<basename>.~rec~` names files the index still lists | keeps them, removes the `~rec~` ([`index`]) |
-//! | a purge, after its index rewrite | purged files left on disk, named in `~rec~` | removes them, then the `~rec~` |
+//! A crash during ...: what is on disk; what recovery does.
+//!
+//! * **An append**: a torn last event or transaction; recovery cuts back to
+//!   the last complete transaction.
+//! * **An fsync**: some unsynced tail, possibly torn; as above, and nothing
+//!   past the tail was ACKed.
+//! * **A rotation, before the new file exists**: the old file ends with
+//!   ROTATE; recovery resumes at the old file's end, and the primary
+//!   re-sends the rotation.
+//! * **A rotation, new file created, index not rewritten**: the file is on
+//!   disk but not in the index; the directory listing wins, and the index
+//!   is rewritten.
+//! * **The index rewrite**: the old index or the new one (rename is
+//!   atomic); as above.
+//! * **A purge, before its index rewrite**: `<basename>.~rec~` names files
+//!   the index still lists; recovery keeps them and removes the `~rec~`
+//!   ([`index`]).
+//! * **A purge, after its index rewrite**: purged files left on disk, named
+//!   in `~rec~`; recovery removes them, then the `~rec~`.
 //!
 //! A full disk or a failed fsync ends the writer the same way: nothing
 //! after it is ACKed or published, the process exits, and the next start

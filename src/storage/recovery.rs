@@ -115,7 +115,8 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
         dir.sync_dir()?;
     }
     info!(
-        "recovered data directory dir={} files={} last={} end={} events={} bytes_walked={size} ms={}",
+        "recovered data directory dir={} files={} last={} end={} events={} \
+         bytes_walked={size} ms={}",
         dir.path().display(),
         files.len(),
         last,

@@ -39,7 +39,7 @@ pub struct FileFacts {
 pub enum Criterion {
     /// `PURGE BINARY LOGS TO 'file'`: every file before `file`.
     To(BinlogFileName),
-    /// `PURGE BINARY LOGS BEFORE t`, `--expire-logs-days`: files closed before `t` (seconds since the epoch).
+    /// `PURGE BINARY LOGS BEFORE t`, `--expire-logs-days`: files closed before `t` (epoch seconds).
     Before(u64),
     /// `--max-total-size`: the oldest files while the total size is above this many bytes.
     MaxTotalSize(u64),

@@ -68,7 +68,8 @@ impl Watermark {
         self.lock().pos.clone()
     }
 
-    /// Waits until the watermark changes after `version` (see [`Watermark::version`]) or `timeout` passes.
+    /// Waits until the watermark changes after `version` (see [`Watermark::version`]) or
+    /// `timeout` passes.
     pub fn wait_change(&self, version: u64, timeout: Duration) -> u64 {
         let deadline = Instant::now() + timeout;
         let mut g = self.lock();

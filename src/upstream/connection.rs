@@ -152,7 +152,8 @@ impl Connection {
                     let reply = scramble_for(&plugin, password, &nonce).ok_or_else(|| {
                         UpstreamError::Unsupported(format!(
                             "primary asks for auth plugin {}, which binlogserver does not speak; \
-                             give the replication user mysql_native_password or caching_sha2_password",
+                             give the replication user mysql_native_password or \
+                             caching_sha2_password",
                             String::from_utf8_lossy(&plugin)
                         ))
                     })?;
@@ -161,14 +162,19 @@ impl Connection {
                 Some(0x01) if plugin == b"caching_sha2_password" => match self.buf.get(1) {
                     Some(0x03) => continue,
                     _ => return Err(UpstreamError::Unsupported(
-                        "primary demands caching_sha2_password full authentication, which needs TLS or RSA; \
-                         log in once as the replication user with the mysql client over TLS or the unix socket \
-                         (this primes the server's cache), or use mysql_native_password for that user"
+                        "primary demands caching_sha2_password full authentication, which needs \
+                         TLS or RSA; log in once as the replication user with the mysql client \
+                         over TLS or the unix socket (this primes the server's cache), or use \
+                         mysql_native_password for that user"
                             .into(),
                     )),
                 },
-                Some(&b) => return Err(UpstreamError::Unexpected { expected: "an auth reply", got: b }),
-                None => return Err(UpstreamError::Unexpected { expected: "an auth reply", got: 0 }),
+                Some(&b) => {
+                    return Err(UpstreamError::Unexpected { expected: "an auth reply", got: b })
+                }
+                None => {
+                    return Err(UpstreamError::Unexpected { expected: "an auth reply", got: 0 })
+                }
             }
         }
     }

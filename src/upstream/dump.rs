@@ -175,13 +175,17 @@ impl DumpThread {
         let conn = Connection::connect(&self.cfg)?;
         let list_logs = session::list_binlogs_is_safe(&self.cfg, self.state.position().is_some());
         if !list_logs {
-            debug!("resuming under semi-sync: not listing the primary's binlogs (no catch-up progress lines)");
+            debug!(
+                "resuming under semi-sync: not listing the primary's binlogs (no catch-up progress \
+                 lines)"
+            );
         }
         let mut session = session::prepare(conn, &self.cfg, list_logs)?;
         self.state.start_connection(session.checksum);
         let (file, pos) = self.state.dump_request();
         info!(
-            "requesting binlog dump primary={}:{} primary_server_id={} our_server_id={} file={:?} position={pos} semi_sync={}",
+            "requesting binlog dump primary={}:{} primary_server_id={} our_server_id={} file={:?} \
+             position={pos} semi_sync={}",
             self.cfg.host,
             self.cfg.port,
             session.primary_server_id,
@@ -450,9 +454,9 @@ fn explain_dump_error(err: ErrPacket) -> UpstreamError {
         return UpstreamError::needs_replication_slave("the binlog dump", err);
     }
     let during = if err.code == 1236 {
-        "the binlog dump (the binlogs binlogserver needs are not on the primary: purged, RESET MASTER, \
-         or another server; binlogserver never overwrites stored files, so fix the primary or move the \
-         data directory aside)"
+        "the binlog dump (the binlogs binlogserver needs are not on the primary: purged, RESET \
+         MASTER, or another server; binlogserver never overwrites stored files, so fix the primary \
+         or move the data directory aside)"
     } else {
         "the binlog dump"
     };

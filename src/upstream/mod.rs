@@ -212,7 +212,11 @@ impl fmt::Display for UpstreamError {
             UpstreamError::Decode(_) => write!(f, "undecodable data from primary"),
             UpstreamError::Server { during, err } => write!(f, "primary refused {during}: {err}"),
             UpstreamError::AuthRejected(err) => {
-                write!(f, "primary rejected the login ({err}); check --user/--password and the account's host")
+                write!(
+                    f,
+                    "primary rejected the login ({err}); check --user/--password and the account's \
+                     host"
+                )
             }
             UpstreamError::MissingPrivilege { during, privilege, err } => write!(
                 f,

@@ -137,7 +137,8 @@ impl Progress {
         if elapsed >= PROGRESS_EVERY {
             let mb_s = self.bytes as f64 / elapsed.as_secs_f64() / 1e6;
             info!(
-                "catching up file={file} position={pos} rate_mb_s={mb_s:.1} behind_bytes={} acks_sent={}",
+                "catching up file={file} position={pos} rate_mb_s={mb_s:.1} behind_bytes={} \
+                 acks_sent={}",
                 behind.unwrap_or_default(),
                 counters.acks_sent.load(Ordering::Relaxed)
             );

@@ -52,7 +52,8 @@ pub fn prepare(
     let primary_server_id: u32 = id.trim().parse().unwrap_or(0);
     if primary_server_id == cfg.server_id {
         return Err(UpstreamError::Unsupported(format!(
-            "the primary's server_id is {primary_server_id}, the same as ours; pass another --server-id"
+            "the primary's server_id is {primary_server_id}, the same as ours; pass another \
+             --server-id"
         )));
     }
     let checksum = negotiate_checksum(&mut conn)?;
@@ -115,7 +116,8 @@ fn list_binlogs(conn: &mut Connection) -> Result<Vec<(String, u64)>, UpstreamErr
 }
 
 fn negotiate_checksum(conn: &mut Connection) -> Result<ChecksumAlg, UpstreamError> {
-    let set = "SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum";
+    let set = "SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = \
+               @@global.binlog_checksum";
     match conn.execute(set) {
         Ok(()) => {}
         // A server without checksums (before MySQL 5.6 / MariaDB 5.3).
@@ -152,8 +154,8 @@ fn enable_semi_sync(
     let Some((var, enabled)) = enabled else {
         if mode == SemiSyncMode::On {
             return Err(UpstreamError::Unsupported(
-                "--semi-sync on, but the primary has no semi-sync master (install/enable rpl_semi_sync_master or \
-                 rpl_semi_sync_source)"
+                "--semi-sync on, but the primary has no semi-sync master (install/enable \
+                 rpl_semi_sync_master or rpl_semi_sync_source)"
                     .into(),
             ));
         }
@@ -165,8 +167,8 @@ fn enable_semi_sync(
     let disabled = enabled.eq_ignore_ascii_case("OFF") || enabled == "0";
     let warning = disabled.then(|| {
         format!(
-            "the primary's {var} is OFF: it does not wait for binlogserver's ACKs, so a commit \
-             it acknowledges may be missing here after a crash (SET GLOBAL {var} = ON on the primary)"
+            "the primary's {var} is OFF: it does not wait for binlogserver's ACKs, so a commit it \
+             acknowledges may be missing here after a crash (SET GLOBAL {var} = ON on the primary)"
         )
     });
     match (&warning, mode) {
@@ -212,7 +214,7 @@ impl Session {
         self.conn.send_command(&out)
     }
 
-    /// Sends a GTID-positioned dump: MariaDB `@slave_connect_state`, or MySQL `COM_BINLOG_DUMP_GTID`.
+    /// Sends a GTID dump: MariaDB `@slave_connect_state`, or MySQL `COM_BINLOG_DUMP_GTID`.
     pub fn request_gtid_dump(
         &mut self,
         gtid: &str,

@@ -132,7 +132,7 @@ impl StreamState {
         self.overlap = self.last.clone();
     }
 
-    /// Decides what to do with one event (the bytes after the packet's status byte and semi-sync header).
+    /// Decides what to do with one event (the bytes after the status byte and semi-sync header).
     pub fn on_event(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
         let header = EventHeader::parse(event)?;
         if header.event_len as usize != event.len() {
@@ -158,8 +158,8 @@ impl StreamState {
             // The primary decrypts before sending, so the stored file could
             // never equal its file.
             return Err(UpstreamError::Unsupported(
-                "the primary encrypts its binlogs (encrypt_binlog=ON); binlogserver stores byte-identical \
-                 copies and cannot do so for encrypted binlogs"
+                "the primary encrypts its binlogs (encrypt_binlog=ON); binlogserver stores \
+                 byte-identical copies and cannot do so for encrypted binlogs"
                     .into(),
             ));
         }
@@ -202,8 +202,9 @@ impl StreamState {
         }
         if !overlap.matches(event) {
             return Err(UpstreamError::HistoryMismatch(format!(
-                "the primary's {file} holds another event at {} ({} of {} bytes, created {}) than the stored one \
-                 ({} bytes); was RESET MASTER run or is another server behind the address?",
+                "the primary's {file} holds another event at {} ({} of {} bytes, created {}) than \
+                 the stored one ({} bytes); was RESET MASTER run or is another server behind the \
+                 address?",
                 overlap.offset,
                 header.event_type,
                 event.len(),
@@ -249,7 +250,8 @@ impl StreamState {
             None => {
                 if rotate.position != 4 {
                     return Err(UpstreamError::Unsupported(format!(
-                        "primary starts {name} at {}; binlogserver stores whole files from position 4",
+                        "primary starts {name} at {}; binlogserver stores whole files from \
+                         position 4",
                         rotate.position
                     )));
                 }
@@ -286,8 +288,8 @@ impl StreamState {
         match &self.fd {
             Some(stored) if FormatDescription::same_origin(stored, event) => Ok(Action::Skip),
             _ => Err(UpstreamError::HistoryMismatch(format!(
-                "the primary's {file} has another format description (created {}, server {}) than the stored one; \
-                 was RESET MASTER run or is another server behind the address?",
+                "the primary's {file} has another format description (created {}, server {}) than \
+                 the stored one; was RESET MASTER run or is another server behind the address?",
                 EventHeader::parse(event).map(|h| h.timestamp).unwrap_or_default(),
                 fd.server_version
             ))),

@@ -41,7 +41,10 @@ fn show_binary_logs(port: u16, user: &str, password: &str) -> Result<Vec<String>
 #[test]
 fn accounts_from_the_config_file_log_in_through_the_listener() {
     let primary = MariaDb::primary(PrimaryOpts::default());
-    primary.sql("CREATE DATABASE cfg; CREATE TABLE cfg.t (id INT PRIMARY KEY); INSERT INTO cfg.t VALUES (1)");
+    primary.sql(
+        "CREATE DATABASE cfg; CREATE TABLE cfg.t (id INT PRIMARY KEY); \
+         INSERT INTO cfg.t VALUES (1)",
+    );
     let dir = TestDir::new("config-file");
     let data = dir.join("binlogs");
     fs::create_dir(&data).unwrap();

@@ -293,7 +293,8 @@ fn assert_acked_present(files: &[(String, Vec<u64>)], acked: &[Acked], what: &st
         assert!(by_gtid.insert(seq, a).is_none(), "two commits report GTID {}", a.gtid);
         assert!(
             stored.contains(&seq),
-            "{what}: commit {} of client {} (seq {}) returned OK but is not in the data dir; stored: {} GTIDs up to {:?}",
+            "{what}: commit {} of client {} (seq {}) returned OK but is not in the data dir; \
+             stored: {} GTIDs up to {:?}",
             a.gtid,
             a.client,
             a.seq,
@@ -381,7 +382,8 @@ impl Torture<'_> {
             }
             2 => {
                 let stmt = format!(
-                    "INSERT INTO torture.big (b) VALUES (REPEAT('x', {BIG_ROW})); SELECT @@last_gtid"
+                    "INSERT INTO torture.big (b) VALUES (REPEAT('x', {BIG_ROW})); \
+                     SELECT @@last_gtid"
                 );
                 side.push(side_statement(self.primary, 1, stmt, &self.acked));
                 thread::sleep(Duration::from_micros(self.rng.below(400_000)));

@@ -32,7 +32,8 @@ const CATCH_UP: Duration = Duration::from_secs(60);
 fn require_root() {
     assert!(
         running_as_root(),
-        "disk_faults mounts tmpfs file systems and must run as root (CI does); run `cargo test --test disk_faults` as root"
+        "disk_faults mounts tmpfs file systems and must run as root (CI does); \
+         run `cargo test --test disk_faults` as root"
     );
 }
 

@@ -101,7 +101,8 @@ fn oversized_length_prefixes_are_refused_before_any_payload() {
     let rss_during = proc_status(bls.pid(), "VmRSS");
     assert!(
         rss_during < rss_before + 64 * 1024,
-        "VmRSS grew from {rss_before} kB to {rss_during} kB with 20 clients announcing 16 MiB packets"
+        "VmRSS grew from {rss_before} kB to {rss_during} kB with 20 clients announcing 16 MiB \
+         packets"
     );
     drop(many);
     drop(authed);

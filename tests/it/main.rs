@@ -25,6 +25,7 @@ mod disk_faults;
 mod docs_refs;
 mod first_run;
 mod layering;
+mod line_width;
 mod listener_abuse;
 mod metrics_e2e;
 mod network_faults;

@@ -135,8 +135,8 @@ fn bench_recovery_of_a_large_last_file() {
         let best = warm.iter().copied().fold(f64::INFINITY, f64::min);
         let cold = drop_caches().then(|| time_recovery(&dir, bytes));
         println!(
-            "recovery bench: shape={shape} bytes={bytes} events={events} avg_event={} warm_ms={} best_warm_ms={best:.0} \
-             warm_gb_s={:.2} cold_ms={}",
+            "recovery bench: shape={shape} bytes={bytes} events={events} avg_event={} warm_ms={} \
+             best_warm_ms={best:.0} warm_gb_s={:.2} cold_ms={}",
             bytes / events,
             warm.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join("/"),
             bytes as f64 / best / 1e6,

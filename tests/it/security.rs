@@ -85,7 +85,7 @@ fn there_is_no_anonymous_or_passwordless_access() {
         let using = if password.is_empty() { "using password: NO" } else { "using password: YES" };
         assert!(msg.contains(using), "{msg}");
     }
-    // A login with the right password works, so the refusals above are the accounts, not the client.
+    // The right password logs in, so the refusals above are the accounts, not the client.
     assert_eq!(login(port, RAW_USER, RAW_PASSWORD)[0].first(), Some(&0x00));
     bls.assert_running();
 }

@@ -433,7 +433,8 @@ fn mariadb_replica_via_binlogserver_gtid_semi_sync() {
     t.bls.assert_running();
     drop(killed);
     eprintln!(
-        "GTID semi-sync replica via binlogserver: {acked} load commits, yes_tx +{}, {tables} tables, {} ms",
+        "GTID semi-sync replica via binlogserver: {acked} load commits, yes_tx +{}, {tables} \
+         tables, {} ms",
         yes_end - yes_start,
         begin.elapsed().as_millis()
     );

@@ -66,7 +66,13 @@ fn gtid_positions_are_checked_like_the_primary_does() {
     let from_primary = refused(&strict, primary.port(), &hole);
     let from_bls = refused(&strict, port, &hole);
     for error in [&from_primary, &from_bls] {
-        assert!(error.contains(&format!("missing the GTID {hole} requested by the slave (even though both a prior and a subsequent"),), "{error}");
+        assert!(
+            error.contains(&format!(
+                "missing the GTID {hole} requested by the slave (even though both a prior and a \
+                 subsequent"
+            ),),
+            "{error}"
+        );
     }
     // A server id this binlog never had: diverged, from both.
     let from_primary = refused(&strict, primary.port(), "0-77-3");
@@ -200,7 +206,10 @@ fn clients_of_every_mariadb_capability_get_what_the_primary_sends() {
     mixed_workload(primary, 20);
     primary.sql("FLUSH BINARY LOGS");
     // A standalone (DDL) GTID and more transactions in the second file.
-    primary.sql_script("CREATE DATABASE IF NOT EXISTS compat;\nCREATE TABLE compat.standalone (id INT PRIMARY KEY);\n");
+    primary.sql_script(
+        "CREATE DATABASE IF NOT EXISTS compat;\n\
+         CREATE TABLE compat.standalone (id INT PRIMARY KEY);\n",
+    );
     mixed_workload(primary, 10);
     t.wait_caught_up(DEADLINE);
     let files: Vec<String> = primary.binlog_files().into_iter().map(|(f, _)| f).collect();
@@ -235,7 +244,11 @@ fn clients_of_every_mariadb_capability_get_what_the_primary_sends() {
                 "{file} with {capability:?}: event counts differ"
             );
             for (i, (p, b)) in from_primary.iter().zip(&from_bls).enumerate() {
-                assert!(p == b, "{file} with {capability:?}: event {i} differs:\nprimary      {p:02x?}\nbinlogserver {b:02x?}");
+                assert!(
+                    p == b,
+                    "{file} with {capability:?}: event {i} differs:\nprimary      {p:02x?}\n\
+                     binlogserver {b:02x?}"
+                );
             }
             eprintln!("{file} with {capability:?}: {} events identical", from_primary.len());
         }

@@ -174,7 +174,8 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
                 let Some(fd) = first_int(&c.args) else { continue };
                 if report.writer_tid == Some(c.tid) && fd > 2 && !files.contains(&fd) {
                     return Err(format!(
-                        "the writer thread {} wrote to descriptor {fd}, not a file it opened (a socket?), at line {}",
+                        "the writer thread {} wrote to descriptor {fd}, not a file it opened (a \
+                         socket?), at line {}",
                         c.tid,
                         c.end + 1
                     ));
@@ -238,14 +239,16 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
             Some(bytes) if bytes >= *pos => {}
             other => {
                 return Err(format!(
-                    "ACK {file}:{pos} written by thread {tid} at line {} but the syncs of {file} completed before it cover {other:?} bytes",
+                    "ACK {file}:{pos} written by thread {tid} at line {} but the syncs of {file} \
+                     completed before it cover {other:?} bytes",
                     start + 1
                 ))
             }
         }
         if report.writer_tid == Some(*tid) {
             return Err(format!(
-                "ACK {file}:{pos} sent by the writer thread {tid} (line {}): the writer must not touch a socket",
+                "ACK {file}:{pos} sent by the writer thread {tid} (line {}): the writer must not \
+                 touch a socket",
                 start + 1
             ));
         }
@@ -260,12 +263,15 @@ fn check_trace(calls: &[Call]) -> Result<Report, String> {
 #[test]
 fn trace_parser_joins_unfinished_calls_and_decodes_ack_packets() {
     let trace = "\
-100 10:00:00.000001 openat(AT_FDCWD, \"\\x2f\\x64\\x2f\\x6d\\x79\\x73\\x71\\x6c\\x2d\\x62\\x69\\x6e\\x2e\\x30\\x30\\x30\\x30\\x30\\x31\", O_WRONLY|O_CREAT|O_EXCL|O_APPEND|O_CLOEXEC, 0666) = 9
+100 10:00:00.000001 openat(AT_FDCWD, \"\\x2f\\x64\\x2f\
+    \\x6d\\x79\\x73\\x71\\x6c\\x2d\\x62\\x69\\x6e\\x2e\\x30\\x30\\x30\\x30\\x30\\x31\", \
+    O_WRONLY|O_CREAT|O_EXCL|O_APPEND|O_CLOEXEC, 0666) = 9
 100  10:00:00.000002 write(9, \"\\xfe\\x62\\x69\\x6e\", 4) = 4
 100 10:00:00.000003 fdatasync(9 <unfinished ...>
 200 10:00:00.000004 write(7, \"\\x00\", 1) = 1
 100 10:00:00.000005 <... fdatasync resumed>) = 0
-300 10:00:00.000006 write(5, \"\\x19\\x00\\x00\\x00\\xef\\x04\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x6d\\x79\\x73\\x71\\x6c\\x2d\\x62\\x69\\x6e\\x2e\\x30\\x30\\x30\\x30\\x30\\x31\", 29) = 29
+300 10:00:00.000006 write(5, \"\\x19\\x00\\x00\\x00\\xef\\x04\\x00\\x00\\x00\\x00\\x00\\x00\\x00\
+    \\x6d\\x79\\x73\\x71\\x6c\\x2d\\x62\\x69\\x6e\\x2e\\x30\\x30\\x30\\x30\\x30\\x31\", 29) = 29
 ";
     let calls = parse_trace(trace);
     assert_eq!(calls.len(), 5);
@@ -372,7 +378,8 @@ fn every_ack_follows_the_fsync_that_covers_it_on_the_real_binary() {
     let _ = traced.child.0.wait();
     let (calls, report) = traced.check(&out);
     eprintln!(
-        "{committed} commits, {yes} acknowledged by the primary; trace: {} calls, {} binlog syncs, {} ACK packets, writer thread {:?}, ACK threads {:?}",
+        "{committed} commits, {yes} acknowledged by the primary; trace: {} calls, {} binlog syncs, \
+         {} ACK packets, writer thread {:?}, ACK threads {:?}",
         calls.len(),
         report.syncs,
         report.acks,
@@ -417,7 +424,11 @@ fn a_failed_fdatasync_stops_writing_and_acking_and_a_restart_resumes() {
     );
     let (_, report) = traced.check(&out);
     let failed = report.failed_sync.expect("the trace holds the failed fdatasync");
-    eprintln!("{committed} commits; fdatasync failed at trace line {failed} after {} good syncs and {} ACKs", report.syncs, report.acks);
+    eprintln!(
+        "{committed} commits; fdatasync failed at trace line {failed} after {} good syncs and {} \
+         ACKs",
+        report.syncs, report.acks
+    );
     assert!(report.acks > 0, "ACKs before the failure: {report:?}");
 
     // A restart repairs the tail and catches up to identical files.

@@ -87,7 +87,13 @@ fn events_lists_every_event_of_every_fixture() {
 fn events_shows_gtids_tables_and_utc_times() {
     let (code, out) = run(&["events", &format!("{FIXTURES}/mysql_common/mariadb-bin.000001")]);
     assert_eq!(code, 0);
-    assert!(out.contains("       330 2022-04-20T22:18:04Z Gtid               server_id=1 size=42 end=372 gtid=0-1-1"), "{out}");
+    assert!(
+        out.contains(
+            "       330 2022-04-20T22:18:04Z Gtid               server_id=1 size=42 end=372 \
+             gtid=0-1-1"
+        ),
+        "{out}"
+    );
     assert!(
         out.contains(
             "Table_map          server_id=1 size=136 end=612 table_id=38 table=toddy_test.outbox"
@@ -111,7 +117,13 @@ fn events_shows_gtids_tables_and_utc_times() {
         &format!("{FIXTURES}/mysql_common/binlog_transaction_with_GTID_TAG.000001"),
     ]);
     assert_eq!(code, 0);
-    assert!(out.contains("Gtid_tagged        server_id=1 size=83 end=328 gtid=55778904-0299-11f1-b1b8-4ef0c4956feb:mytag:3"), "{out}");
+    assert!(
+        out.contains(
+            "Gtid_tagged        server_id=1 size=83 end=328 \
+             gtid=55778904-0299-11f1-b1b8-4ef0c4956feb:mytag:3"
+        ),
+        "{out}"
+    );
     let (code, out) =
         run(&["events", &format!("{FIXTURES}/shyiko_connector_java/mysql-bin.checksum-none")]);
     assert_eq!(code, 0);
@@ -179,7 +191,8 @@ fn primary_with_three_files() -> MariaDb {
     primary.sql_script(
         "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB;\n\
          INSERT INTO d.t VALUES (1, 'one'); FLUSH BINARY LOGS;\n\
-         INSERT INTO d.t VALUES (2, 'two'); UPDATE d.t SET v = 'uno' WHERE id = 1; FLUSH BINARY LOGS;\n\
+         INSERT INTO d.t VALUES (2, 'two'); UPDATE d.t SET v = 'uno' WHERE id = 1; \
+             FLUSH BINARY LOGS;\n\
          DELETE FROM d.t WHERE id = 2;",
     );
     primary

@@ -191,7 +191,8 @@ fn repairs_a_tail_cut_at_every_offset_of_the_last_transactions() {
     let primary = MariaDb::primary(PrimaryOpts { semi_sync: false, ..PrimaryOpts::default() });
     primary.sql_script(
         "CREATE DATABASE tt;\n\
-         CREATE TABLE tt.t (id INT AUTO_INCREMENT PRIMARY KEY, k INT, v VARCHAR(64)) ENGINE=InnoDB;\n\
+         CREATE TABLE tt.t (id INT AUTO_INCREMENT PRIMARY KEY, k INT, v VARCHAR(64)) \
+             ENGINE=InnoDB;\n\
          CREATE TABLE tt.big (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB;\n\
          INSERT INTO tt.t (k, v) VALUES (1, 'one'), (2, 'two');\n\
          FLUSH BINARY LOGS;\n\
@@ -200,7 +201,8 @@ fn repairs_a_tail_cut_at_every_offset_of_the_last_transactions() {
     // The last four transactions of the last file.
     primary.sql_script(&format!(
         "INSERT INTO tt.big (b) VALUES (REPEAT('b', {BIG_ROW}));\n\
-         BEGIN; INSERT INTO tt.t (k, v) VALUES (4, 'four'); UPDATE tt.t SET v = 'uno' WHERE k = 1; COMMIT;\n\
+         BEGIN; INSERT INTO tt.t (k, v) VALUES (4, 'four'); \
+             UPDATE tt.t SET v = 'uno' WHERE k = 1; COMMIT;\n\
          ALTER TABLE tt.t ADD COLUMN w INT DEFAULT 7;\n\
          UPDATE tt.t SET k = k + 10 WHERE k = 2;\n"
     ));
@@ -230,7 +232,8 @@ fn repairs_a_tail_cut_at_every_offset_of_the_last_transactions() {
     let zeros = cuts.iter().filter(|c| matches!(c.garbage, Garbage::Zeros)).count();
     let random = cuts.iter().filter(|c| matches!(c.garbage, Garbage::Random)).count();
     eprintln!(
-        "{last}: {} bytes, {} cuts from offset {} ({zeros} followed by zeros, {random} by random bytes)",
+        "{last}: {} bytes, {} cuts from offset {} ({zeros} followed by zeros, {random} by random \
+         bytes)",
         last_bytes.len(),
         cuts.len(),
         cuts.first().map_or(0, |c| c.offset)

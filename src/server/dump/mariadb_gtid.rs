@@ -41,11 +41,15 @@ fn fatal(msg: String) -> ErrPacket {
 
 /// MariaDB's `give_error_start_pos_missing_in_binlog`.
 fn missing(gtid: GtidTriple, binlog: &BinlogState) -> ErrPacket {
-    let base = format!("Error: connecting slave requested to start from GTID {gtid}, which is not in the master's binlog");
+    let base = format!(
+        "Error: connecting slave requested to start from GTID {gtid}, which is not in the master's \
+         binlog"
+    );
     match binlog.domain(gtid.domain_id) {
         Some(last) if last.seq_no >= gtid.seq_no => fatal(format!(
-            "{base}. Since the master's binlog contains GTIDs with higher sequence numbers, it probably means that \
-             the slave has diverged due to executing extra erroneous transactions"
+            "{base}. Since the master's binlog contains GTIDs with higher sequence numbers, it \
+             probably means that the slave has diverged due to executing extra erroneous \
+             transactions"
         )),
         _ => fatal(base),
     }
@@ -120,8 +124,9 @@ impl MariaStart {
         if gtid.server_id == w.server_id && gtid.seq_no >= w.seq_no {
             if self.strict && gtid.seq_no > w.seq_no {
                 return Err(fatal(format!(
-                    "The binlog on the master is missing the GTID {w} requested by the slave (even though both a prior and a \
-                     subsequent sequence number does exist), and GTID strict mode is enabled"
+                    "The binlog on the master is missing the GTID {w} requested by the slave (even \
+                     though both a prior and a subsequent sequence number does exist), and GTID \
+                     strict mode is enabled"
                 )));
             }
             self.entries.remove(&gtid.domain_id);

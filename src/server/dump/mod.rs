@@ -144,7 +144,8 @@ impl<'a> BinlogSender<'a> {
             );
         }
         info!(
-            "binlog dump started id={} server_id={server_id} file={} position={} flags={flags:#06x} gtid={}",
+            "binlog dump started id={} server_id={server_id} file={} position={} \
+             flags={flags:#06x} gtid={}",
             self.id,
             start.file,
             start.pos,
@@ -242,7 +243,7 @@ impl Stream<'_> {
         }
     }
 
-    /// Streams one file from `pos`; returns the next file, or `None` when a non-blocking dump ended.
+    /// Streams one file from `pos`: the next file, or `None` when a non-blocking dump ended.
     fn send_file(
         &mut self,
         ps: &mut PacketStream<TcpStream>,
@@ -286,8 +287,8 @@ impl Stream<'_> {
             return Err(DumpError::Refuse(ErrPacket::new(
                 1236,
                 b"HY000",
-                "Slave can not handle replication events with the checksum that master is configured to log; \
-                 set @master_binlog_checksum first",
+                "Slave can not handle replication events with the checksum that master is \
+                 configured to log; set @master_binlog_checksum first",
             )));
         }
         self.server_id = header.server_id;

@@ -101,8 +101,8 @@ pub fn mariadb_gtid(
         }
     }
     Err(fatal(
-        "Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and \
-         required binlog files have been purged.",
+        "Could not find GTID state requested by slave in any binlog files. Probably the slave \
+         state is too old and required binlog files have been purged.",
     ))
 }
 
@@ -139,9 +139,10 @@ pub fn mysql_gtid(
         if let Some(purged) = head(&shared.dir, oldest, *limit)?.previous_gtids {
             if !purged.is_subset_of(&set) {
                 return Err(fatal(format!(
-                    "Cannot replicate because the master purged required binary logs. Replicate the missing \
-                     transactions from elsewhere, or provision a new slave from backup. The GTID set sent by the \
-                     slave is '{set}', and the missing transactions are in '{purged}'"
+                    "Cannot replicate because the master purged required binary logs. Replicate \
+                     the missing transactions from elsewhere, or provision a new slave from \
+                     backup. The GTID set sent by the slave is '{set}', and the missing \
+                     transactions are in '{purged}'"
                 )));
             }
         }
@@ -165,8 +166,8 @@ pub fn mysql_gtid(
         }
     }
     Err(fatal(
-        "Cannot replicate because the master purged required binary logs. Replicate the missing transactions from \
-         elsewhere, or provision a new slave from backup.",
+        "Cannot replicate because the master purged required binary logs. Replicate the missing \
+         transactions from elsewhere, or provision a new slave from backup.",
     ))
 }
 

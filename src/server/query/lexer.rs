@@ -345,7 +345,10 @@ mod tests {
     #[test]
     fn reads_system_variables_with_scopes() {
         assert_eq!(
-            kinds("@@GLOBAL.gtid_domain_id @@session.sql_mode @@local.x @@version_comment @@global.`a b`"),
+            kinds(
+                "@@GLOBAL.gtid_domain_id @@session.sql_mode @@local.x @@version_comment \
+                 @@global.`a b`"
+            ),
             vec![
                 TokenKind::SysVar(Scope::Global, "gtid_domain_id".into()),
                 TokenKind::SysVar(Scope::Session, "sql_mode".into()),

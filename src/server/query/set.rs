@@ -157,7 +157,10 @@ mod tests {
     fn assigns_user_variables_from_every_kind_of_term() {
         let mut vars = SessionVars::new();
         let info = FakeInfo::mariadb();
-        let sql = r#"SET @s = 'a''b', @d = "x\"y", @n = -12.5, @z = NULL, @c = @@binlog_checksum, @id := @@global.server_id"#;
+        let sql = concat!(
+            r#"SET @s = 'a''b', @d = "x\"y", @n = -12.5, @z = NULL, "#,
+            "@c = @@binlog_checksum, @id := @@global.server_id"
+        );
         assert_eq!(run(sql, &mut vars, &info), Reply::Ok);
         assert_eq!(vars.user_var("s"), Some("a'b"));
         assert_eq!(vars.user_var("d"), Some("x\"y"));
@@ -183,9 +186,10 @@ mod tests {
         let reply = run("SET @a = 1, autocommit = 'maybe'", &mut vars, &info);
         assert!(matches!(reply, Reply::Err(ref e) if e.code == 1231), "{reply:?}");
         assert_eq!(vars.user_var("a"), None);
-        assert!(
-            matches!(run("SET @a = 1, @b = @@nope", &mut vars, &info), Reply::Err(ref e) if e.code == 1193)
-        );
+        assert!(matches!(
+            run("SET @a = 1, @b = @@nope", &mut vars, &info),
+            Reply::Err(ref e) if e.code == 1193
+        ));
         assert_eq!(vars.user_var("a"), None);
     }
 

@@ -13,7 +13,8 @@ fn semi_sync_not_offered_gives_an_empty_show_and_1193_to_select() {
     let empty = Expect::NoRows(&["Variable_name", "Value"]);
     check("SHOW VARIABLES LIKE 'rpl_semi_sync_master_enabled'", &mut vars, &info, &empty);
     check(
-        "SHOW VARIABLES WHERE Variable_name IN ('rpl_semi_sync_master_enabled', 'rpl_semi_sync_source_enabled')",
+        "SHOW VARIABLES WHERE Variable_name IN ('rpl_semi_sync_master_enabled', \
+         'rpl_semi_sync_source_enabled')",
         &mut vars,
         &info,
         &empty,

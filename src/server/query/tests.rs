@@ -230,7 +230,10 @@ const MARIADB_PEERS: &[(&str, Expect)] = &[
         Expect::Row(&[("Variable_name", Some("binlog_row_metadata")), ("Value", Some("NO_LOG"))]),
     ),
     // docs/protocol.md §10.1: statements not in the capture.
-    ("SELECT @@GLOBAL.COLLATION_SERVER", Expect::Row(&[("@@GLOBAL.COLLATION_SERVER", Some("utf8mb4_general_ci"))])),
+    (
+        "SELECT @@GLOBAL.COLLATION_SERVER",
+        Expect::Row(&[("@@GLOBAL.COLLATION_SERVER", Some("utf8mb4_general_ci"))]),
+    ),
     ("SELECT @@GLOBAL.TIME_ZONE", Expect::Row(&[("@@GLOBAL.TIME_ZONE", Some("SYSTEM"))])),
     ("SET skip_replication=1", Expect::Ok),
     ("SET @slave_until_gtid='0-23100-60'", Expect::Ok),
@@ -239,10 +242,14 @@ const MARIADB_PEERS: &[(&str, Expect)] = &[
     ("SET @slave_connect_state='0-1-100,1-10-7'", Expect::Ok),
     // docs/protocol.md §10.5, §10.6: CDC clients, MariaDB flavour.
     ("SET @master_binlog_checksum='NONE', @source_binlog_checksum='NONE'", Expect::Ok),
-    ("SET @master_heartbeat_period = 5000000000, @source_heartbeat_period = 5000000000", Expect::Ok),
+    (
+        "SET @master_heartbeat_period = 5000000000, @source_heartbeat_period = 5000000000",
+        Expect::Ok,
+    ),
     ("SET @slave_uuid = 'u-1', @replica_uuid = 'u-1'", Expect::Ok),
     (
-        "SHOW VARIABLES WHERE Variable_name IN ('rpl_semi_sync_master_enabled', 'rpl_semi_sync_source_enabled')",
+        "SHOW VARIABLES WHERE Variable_name IN ('rpl_semi_sync_master_enabled', \
+         'rpl_semi_sync_source_enabled')",
         SEMI_SYNC_ROW,
     ),
     ("SET @rpl_semi_sync_slave = 1, @rpl_semi_sync_replica = 1;", Expect::Ok),
@@ -270,9 +277,13 @@ const MYSQL_PEERS: &[(&str, Expect)] = &[
     ("SET NAMES utf8mb4", Expect::Ok),
     ("SELECT UNIX_TIMESTAMP()", Expect::Row(&[("UNIX_TIMESTAMP()", Some("1795461747"))])),
     ("SELECT @@GLOBAL.SERVER_ID", Expect::Row(&[("@@GLOBAL.SERVER_ID", Some("23100"))])),
-    ("SET @master_heartbeat_period = 30000001024, @source_heartbeat_period = 30000001024", Expect::Ok),
     (
-        "SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum",
+        "SET @master_heartbeat_period = 30000001024, @source_heartbeat_period = 30000001024",
+        Expect::Ok,
+    ),
+    (
+        "SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = \
+         @@global.binlog_checksum",
         Expect::Ok,
     ),
     ("SELECT @source_binlog_checksum", Expect::Row(&[("@source_binlog_checksum", Some("CRC32"))])),
@@ -283,7 +294,8 @@ const MYSQL_PEERS: &[(&str, Expect)] = &[
         Expect::Row(&[("@@GLOBAL.SERVER_UUID", Some("3e11fa47-71ca-11e1-9e33-c80aa9429562"))]),
     ),
     (
-        "SET @slave_uuid = 'a8c1b8e0-0000-11ef-8000-000000000001', @replica_uuid = 'a8c1b8e0-0000-11ef-8000-000000000001'",
+        "SET @slave_uuid = 'a8c1b8e0-0000-11ef-8000-000000000001', @replica_uuid = \
+         'a8c1b8e0-0000-11ef-8000-000000000001'",
         Expect::Ok,
     ),
     (

@@ -162,7 +162,8 @@ impl Conversation {
         self.mariadb_caps = h.mariadb_capabilities;
         self.phase = Phase::HandshakeResponse;
         Ok(format!(
-            "HANDSHAKE server_version={} connection_id={} capabilities=0x{:08x} mariadb_capabilities=0x{:08x} auth_plugin={} scramble_len={}",
+            "HANDSHAKE server_version={} connection_id={} capabilities=0x{:08x} \
+             mariadb_capabilities=0x{:08x} auth_plugin={} scramble_len={}",
             String::from_utf8_lossy(&h.server_version),
             h.connection_id,
             h.capabilities.0,
@@ -238,7 +239,8 @@ impl Conversation {
             COM_REGISTER_SLAVE => {
                 let c = ComRegisterSlave::decode(&mut r)?;
                 format!(
-                    "COM_REGISTER_SLAVE server_id={} host={} user={} password_len={} port={} master_id={}",
+                    "COM_REGISTER_SLAVE server_id={} host={} user={} password_len={} port={} \
+                     master_id={}",
                     c.server_id,
                     String::from_utf8_lossy(&c.host),
                     String::from_utf8_lossy(&c.user),
@@ -264,7 +266,8 @@ impl Conversation {
                 let set = GtidSet::decode(&c.gtid_set)
                     .map_or_else(|e| format!("undecoded: {e}"), |s| s.to_string());
                 format!(
-                    "COM_BINLOG_DUMP_GTID file={} pos={} flags=0x{:04x} server_id={} gtid_set=[{set}]",
+                    "COM_BINLOG_DUMP_GTID file={} pos={} flags=0x{:04x} server_id={} \
+                     gtid_set=[{set}]",
                     String::from_utf8_lossy(&c.file),
                     c.position,
                     c.flags,

@@ -172,7 +172,8 @@ fn mysql_gtid_dump_shows_the_gtid_set() {
         .encode(&mut dump);
     assert_eq!(
         c.describe(C, &dump),
-        "COM_BINLOG_DUMP_GTID file= pos=4 flags=0x0004 server_id=9 gtid_set=[3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5]"
+        "COM_BINLOG_DUMP_GTID file= pos=4 flags=0x0004 server_id=9 \
+         gtid_set=[3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5]"
     );
     // The stream ends with an EOF in non-blocking mode; then commands again.
     assert_eq!(c.describe(S, &[0xfe, 0, 0, 2, 0]), "EOF end of binlog stream");

@@ -149,7 +149,8 @@ impl Binlogserver {
         match try_wait_for(timeout, || self.try_exit_status()) {
             Some(status) => status,
             None => panic!(
-                "binlogserver still running {timeout:?} later (expected it to exit); last log lines:\n{}",
+                "binlogserver still running {timeout:?} later (expected it to exit); last log \
+                 lines:\n{}",
                 tail(&self.log(), 60)
             ),
         }

@@ -118,7 +118,8 @@ fn make_venv() -> PathBuf {
         let _ = fs::remove_dir_all(&tmp);
         panic!(
             "`pip install '{MYSQL_REPLICATION_REQ}' PyMySQL` failed with {}: the tests need \
-             python-mysql-replication from PyPI (is PyPI reachable, or a pip mirror configured?)\n{}",
+             python-mysql-replication from PyPI (is PyPI reachable, or a pip mirror configured?)\n\
+             {}",
             out.status,
             output_text(&out)
         );
@@ -156,7 +157,9 @@ fn find_python3() -> PathBuf {
         .map(|dir| dir.join("python3"))
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
-            panic!("`python3` was not found on PATH: the tests need it. Install it with: {PYTHON_HINT}")
+            panic!(
+                "`python3` was not found on PATH: the tests need it. Install it with: {PYTHON_HINT}"
+            )
         })
 }
 
@@ -354,7 +357,8 @@ pub(crate) fn try_read_events(opts: &ReadOpts) -> Result<PyRead, String> {
     };
     let fail = |why: String| -> ! {
         panic!(
-            "read_events.py: {why}\ncommand: {command}\nexit: {status}\nlast stdout lines:\n{}\nstderr:\n{}",
+            "read_events.py: {why}\ncommand: {command}\nexit: {status}\nlast stdout lines:\n{}\n\
+             stderr:\n{}",
             tail(&stdout, 15),
             tail(&stderr, 30)
         )

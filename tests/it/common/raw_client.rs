@@ -110,10 +110,16 @@ impl RawConn {
         loop {
             match self.read_packet() {
                 Ok((_, p)) => packets.push(p),
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof || e.kind() == ErrorKind::ConnectionReset => {
+                Err(e)
+                    if e.kind() == ErrorKind::UnexpectedEof
+                        || e.kind() == ErrorKind::ConnectionReset =>
+                {
                     return packets
                 }
-                Err(e) => panic!("binlogserver did not close the connection within {timeout:?} ({e}); got {packets:02x?}"),
+                Err(e) => panic!(
+                    "binlogserver did not close the connection within {timeout:?} ({e}); got \
+                     {packets:02x?}"
+                ),
             }
         }
     }

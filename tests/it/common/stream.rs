@@ -404,7 +404,8 @@ pub(crate) fn compare_stream(
         Some(e) if e.type_code == ROTATE && e.is_artificial() => {
             if e.next_file.as_deref() != Some(first_file) {
                 problems.push(format!(
-                    "the first event, an artificial ROTATE, names {:?} (position {:?}), expected {first_file}",
+                    "the first event, an artificial ROTATE, names {:?} (position {:?}), expected \
+                     {first_file}",
                     e.next_file, e.position
                 ));
             }
@@ -454,7 +455,8 @@ pub(crate) fn compare_stream(
                     && (!checksums || got.footer == Some(want.footer));
                 if !same {
                     problems.push(format!(
-                        "stored event #{k} (received #{i}) differs: received {}{}; stored {} footer {:08x}",
+                        "stored event #{k} (received #{i}) differs: received {}{}; stored {} \
+                         footer {:08x}",
                         describe_py(got),
                         got.footer.map(|f| format!(" footer {f:08x}")).unwrap_or_default(),
                         describe_stored(want),

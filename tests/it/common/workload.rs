@@ -54,7 +54,8 @@ fn mixed_script(db: &str, n: usize) -> String {
             0 => {
                 let _ = write!(
                     s,
-                    "BEGIN; INSERT INTO {t} {cols} VALUES {}, {}, {}; UPDATE {t} SET v = CONCAT(v, '+') WHERE k = {i};",
+                    "BEGIN; INSERT INTO {t} {cols} VALUES {}, {}, {}; \
+                     UPDATE {t} SET v = CONCAT(v, '+') WHERE k = {i};",
                     row(i, "a"),
                     row(i + 1, "b"),
                     row(i + 2, "c")
@@ -67,7 +68,8 @@ fn mixed_script(db: &str, n: usize) -> String {
             1 => {
                 let _ = writeln!(
                     s,
-                    "BEGIN; INSERT INTO {t} {cols} VALUES {}, {}; DELETE FROM {t} WHERE k = {i} AND v LIKE '%-b'; \
+                    "BEGIN; INSERT INTO {t} {cols} VALUES {}, {}; \
+                     DELETE FROM {t} WHERE k = {i} AND v LIKE '%-b'; \
                      UPDATE {t} SET d = d + 1 WHERE k = {i}; COMMIT;",
                     row(i, "a"),
                     row(i, "b")
@@ -85,8 +87,9 @@ fn mixed_script(db: &str, n: usize) -> String {
             5 => {
                 let _ = writeln!(
                     s,
-                    "BEGIN; INSERT INTO {t} {cols} VALUES {}; SAVEPOINT sp; INSERT INTO {t} {cols} VALUES {}; \
-                     ROLLBACK TO SAVEPOINT sp; UPDATE {t} SET v = 'sp' WHERE k = {i}; COMMIT;",
+                    "BEGIN; INSERT INTO {t} {cols} VALUES {}; SAVEPOINT sp; \
+                     INSERT INTO {t} {cols} VALUES {}; ROLLBACK TO SAVEPOINT sp; \
+                     UPDATE {t} SET v = 'sp' WHERE k = {i}; COMMIT;",
                     row(i, "a"),
                     row(i, "rolled-back")
                 );
@@ -95,7 +98,8 @@ fn mixed_script(db: &str, n: usize) -> String {
                 // The rolled-back transaction writes nothing to the binlog.
                 let _ = writeln!(
                     s,
-                    "BEGIN; INSERT INTO {t} {cols} VALUES {}; ROLLBACK; INSERT INTO {t} {cols} VALUES {};",
+                    "BEGIN; INSERT INTO {t} {cols} VALUES {}; ROLLBACK; \
+                     INSERT INTO {t} {cols} VALUES {};",
                     row(i, "gone"),
                     row(i, "a")
                 );
@@ -103,7 +107,8 @@ fn mixed_script(db: &str, n: usize) -> String {
             _ => {
                 let _ = writeln!(
                     s,
-                    "BEGIN; DELETE FROM {t} WHERE k = {}; INSERT INTO {t} {cols} VALUES {}; COMMIT;",
+                    "BEGIN; DELETE FROM {t} WHERE k = {}; \
+                     INSERT INTO {t} {cols} VALUES {}; COMMIT;",
                     i - 7,
                     row(i, "r")
                 );
@@ -161,8 +166,10 @@ pub(crate) fn big_row(primary: &MariaDb, bytes: usize) -> u64 {
     let before = primary.gtid_seq();
     primary.sql_script(&format!(
         "CREATE DATABASE IF NOT EXISTS big;\n\
-         CREATE TABLE IF NOT EXISTS big.blobs (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB;\n\
-         INSERT INTO big.blobs (b) VALUES (CONCAT(REPEAT('{PATTERN}', {}), LEFT('{PATTERN}', {})));\n",
+         CREATE TABLE IF NOT EXISTS big.blobs (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB) \
+             ENGINE=InnoDB;\n\
+         INSERT INTO big.blobs (b) \
+             VALUES (CONCAT(REPEAT('{PATTERN}', {}), LEFT('{PATTERN}', {})));\n",
         bytes / PATTERN.len(),
         bytes % PATTERN.len()
     ));
@@ -193,7 +200,8 @@ impl Load {
         primary.sql(
             "CREATE DATABASE IF NOT EXISTS loadgen; \
              CREATE TABLE IF NOT EXISTS loadgen.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, \
-             client INT NOT NULL, seq BIGINT NOT NULL, pad VARCHAR(255), UNIQUE KEY (client, seq)) ENGINE=InnoDB",
+             client INT NOT NULL, seq BIGINT NOT NULL, pad VARCHAR(255), \
+             UNIQUE KEY (client, seq)) ENGINE=InnoDB",
         );
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(AtomicU64::new(0));
@@ -269,7 +277,8 @@ fn run_client(
         // Every fifth commit is an explicit two-statement transaction.
         let stmt = match seq % 5 {
             0 => format!(
-                "BEGIN; {insert}; UPDATE loadgen.t SET pad = CONCAT(pad, 'u') WHERE client = {id} AND seq = {seq}; \
+                "BEGIN; {insert}; \
+                 UPDATE loadgen.t SET pad = CONCAT(pad, 'u') WHERE client = {id} AND seq = {seq}; \
                  COMMIT; SELECT {seq};\n"
             ),
             _ => format!("{insert}; SELECT {seq};\n"),
