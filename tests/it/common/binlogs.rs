@@ -168,7 +168,8 @@ pub(crate) fn compare_binlogs(primary: &MariaDb, dir: &Path) -> Result<(), Strin
         assert_eq!(
             theirs.len() as u64,
             *size,
-            "the primary's {name} changed while comparing: writes must stop before assert_same_binlogs"
+            "the primary's {name} changed while comparing: writes must stop before \
+             assert_same_binlogs"
         );
         match fs::read(dir.join(name)) {
             Ok(ours) => {

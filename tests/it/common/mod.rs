@@ -2,13 +2,15 @@
 //! directories, polling with a deadline (never `sleep` for a condition),
 //! real `mariadbd` primaries, the `binlogserver` process, the usual
 //! primary -> binlogserver -> replica set-up ([`Topology`]), binlog file
-//! comparison and workload generators.
+//! comparison, workload generators, and load clients that record every
+//! commit that returned.
 //!
 //! Everything here uses std only. Processes are killed when their handle is
 //! dropped; directories are removed on drop unless `BLS_KEEP_TEST_DIRS` is
 //! set. When `mariadbd` or its tools are missing the harness panics with the
 //! install command; a test never passes without the real server.
 
+mod acked;
 mod binlogs;
 mod binlogserver;
 mod faults;
@@ -22,6 +24,10 @@ mod stream;
 mod topology;
 mod workload;
 
+pub(crate) use acked::{
+    assert_acked_present, assert_continuous, complete_gtids, create_torture_schema, side_statement,
+    AckLog, AckedLoad, Rng,
+};
 pub(crate) use binlogs::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
     binlog_events, compare_binlogs, largest_event, local_binlog_files, snapshot_dir,
