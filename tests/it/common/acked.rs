@@ -133,6 +133,15 @@ impl AckedLoad {
         }
     }
 
+    /// Joins the clients of a primary that was killed; returns how many
+    /// lost their connection (the others were between statements).
+    ///
+    /// # Panics
+    /// If a client failed otherwise (e.g. a wrong answer).
+    pub(crate) fn stop_after_crash(mut self) -> usize {
+        self.join().iter().filter(|end| matches!(end, ClientEnd::Lost(_))).count()
+    }
+
     fn join(&mut self) -> Vec<ClientEnd> {
         self.stop.store(true, Ordering::SeqCst);
         self.threads
@@ -310,4 +319,33 @@ pub(crate) fn assert_acked_present(files: &[(String, Vec<u64>)], acked: &[Acked]
             stored.last()
         );
     }
+}
+
+/// Every returned load commit's row `(client, seq)` is in `server`'s
+/// `torture.t` (a replica that applied them, or a promoted one); returns
+/// how many were checked.
+#[track_caller]
+pub(crate) fn assert_acked_rows(server: &MariaDb, acked: &[Acked], what: &str) -> usize {
+    let rows: BTreeSet<(usize, u64)> = server
+        .sql("SELECT client, seq FROM torture.t")
+        .lines()
+        .filter_map(|l| {
+            let (c, s) = l.split_once('\t')?;
+            Some((c.parse().ok()?, s.parse().ok()?))
+        })
+        .collect();
+    let load: Vec<&Acked> = acked.iter().filter(|a| a.seq > 0).collect();
+    let missing: Vec<&&Acked> =
+        load.iter().filter(|a| !rows.contains(&(a.client, a.seq))).collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} returned commits have no row on the server on port {} ({} rows); \
+         the first: {:?}",
+        missing.len(),
+        load.len(),
+        server.port(),
+        rows.len(),
+        missing.first()
+    );
+    load.len()
 }
