@@ -21,24 +21,23 @@
 //! `BLS_TORTURE_CYCLES` sets the number of cycles (default 10, the CI
 //! version; `etc/crash-torture.sh` runs 50 or more); `BLS_TORTURE_SEED`
 //! replays a run. A summary line starting with `torture summary:` is
-//! printed at the end.
+//! printed at the end. The load clients and the lossless proof are shared
+//! with the primary's crash torture (tests/it/failover_crash.rs) in
+//! tests/it/common/acked.rs.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Cursor, Write};
+use std::io::Cursor;
 use std::path::Path;
-use std::process::Child;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::common::{
-    assert_index_matches, assert_same_binlog_set, assert_same_binlogs, local_binlog_files,
-    wait_binlog_checkpointed, wait_caught_up, wait_semi_sync_client, wait_until, Binlogserver,
-    MariaDb, PrimaryOpts, TestDir,
+    assert_acked_present, assert_continuous, assert_index_matches, assert_same_binlog_set,
+    assert_same_binlogs, complete_gtids, create_torture_schema, local_binlog_files, side_statement,
+    wait_binlog_checkpointed, wait_caught_up, wait_semi_sync_client, wait_until, AckLog, AckedLoad,
+    Binlogserver, MariaDb, PrimaryOpts, Rng, TestDir,
 };
-use binlogserver::binlog::{walk, EventType, GtidTriple, MariaGtid};
 use binlogserver::storage::datadir::DataDir;
 use binlogserver::storage::recovery::{recover_with, walk_file};
 
@@ -47,168 +46,6 @@ const CONNECT: Duration = Duration::from_secs(20);
 const CLIENTS: usize = 4;
 /// The large row: one ROWS event of about 6 MiB.
 const BIG_ROW: usize = 6 << 20;
-
-/// A tiny deterministic PRNG (xorshift64*), so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-/// One commit a client saw return OK.
-#[derive(Debug, Clone)]
-struct Acked {
-    client: usize,
-    seq: u64,
-    gtid: String,
-}
-
-/// Acknowledged commits of every client, in the order they were seen.
-type AckLog = Arc<Mutex<Vec<Acked>>>;
-
-/// `CLIENTS` long-lived `mariadb` processes fed one small transaction at a
-/// time on stdin; after each COMMIT the same session prints `@@last_gtid`.
-struct TortureLoad {
-    stop: Arc<AtomicBool>,
-    count: Arc<AtomicU64>,
-    threads: Vec<thread::JoinHandle<Result<(), String>>>,
-}
-
-impl TortureLoad {
-    fn start(primary: &MariaDb, first_id: usize, acked: &AckLog) -> TortureLoad {
-        let stop = Arc::new(AtomicBool::new(false));
-        let count = Arc::new(AtomicU64::new(0));
-        let threads = (first_id..first_id + CLIENTS)
-            .map(|id| {
-                let child = primary.piped_client();
-                let (stop, count, acked) = (stop.clone(), count.clone(), acked.clone());
-                thread::Builder::new()
-                    .name(format!("torture-load-{id}"))
-                    .spawn(move || run_client(id, child, &stop, &count, &acked))
-                    .expect("spawn a load thread")
-            })
-            .collect();
-        TortureLoad { stop, count, threads }
-    }
-
-    fn count(&self) -> u64 {
-        self.count.load(Ordering::SeqCst)
-    }
-
-    /// Stops after the current commits (which wait for an ACK) and joins.
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in self.threads.drain(..) {
-            t.join().expect("load thread panicked").expect("load client");
-        }
-    }
-}
-
-impl Drop for TortureLoad {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-fn run_client(
-    id: usize,
-    mut child: Child,
-    stop: &AtomicBool,
-    count: &AtomicU64,
-    acked: &AckLog,
-) -> Result<(), String> {
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut line = String::new();
-    let mut seq = 0u64;
-    let mut result = Ok(());
-    while !stop.load(Ordering::SeqCst) {
-        seq += 1;
-        let insert = format!(
-            "INSERT INTO torture.t (client, seq, pad) VALUES ({id}, {seq}, REPEAT('p{seq}', {}))",
-            1 + seq % 40
-        );
-        let stmt = match seq % 4 {
-            0 => format!(
-                "BEGIN; {insert}; UPDATE torture.t SET pad = CONCAT(pad, 'u') WHERE client = {id} \
-                 AND seq = {seq}; COMMIT; SELECT {seq}, @@last_gtid;\n"
-            ),
-            _ => format!("{insert}; SELECT {seq}, @@last_gtid;\n"),
-        };
-        if let Err(e) = stdin.write_all(stmt.as_bytes()).and_then(|()| stdin.flush()) {
-            result = Err(format!("client {id}: write failed at seq {seq}: {e}"));
-            break;
-        }
-        line.clear();
-        match stdout.read_line(&mut line) {
-            Ok(0) => {
-                result = Err(format!("client {id}: mariadb exited at seq {seq}"));
-                break;
-            }
-            Ok(_) => match line.trim_end().split_once('\t') {
-                Some((s, gtid)) if s == seq.to_string() && gtid.starts_with("0-1-") => {
-                    acked.lock().expect("ack log").push(Acked {
-                        client: id,
-                        seq,
-                        gtid: gtid.to_owned(),
-                    });
-                    count.fetch_add(1, Ordering::SeqCst);
-                }
-                _ => {
-                    result = Err(format!("client {id}: expected `{seq}\\t<gtid>`, got {line:?}"));
-                    break;
-                }
-            },
-            Err(e) => {
-                result = Err(format!("client {id}: read failed: {e}"));
-                break;
-            }
-        }
-    }
-    drop(stdin);
-    let status = child.wait().map_err(|e| format!("client {id}: wait: {e}"))?;
-    match result {
-        Ok(()) if status.success() => Ok(()),
-        Ok(()) => Err(format!("client {id}: mariadb exited with {status}")),
-        Err(e) => Err(e),
-    }
-}
-
-/// One statement in its own session, recorded as client `id` when it is a
-/// commit (it prints `@@last_gtid`); for FLUSH and the large row.
-fn side_statement(
-    primary: &MariaDb,
-    id: usize,
-    stmt: String,
-    acked: &AckLog,
-) -> thread::JoinHandle<()> {
-    let mut cmd = primary.client();
-    let acked = acked.clone();
-    thread::Builder::new()
-        .name(format!("torture-side-{id}"))
-        .spawn(move || {
-            let out = cmd.arg("-e").arg(&stmt).output().expect("spawn mariadb");
-            assert!(out.status.success(), "{stmt:.80}: {}", String::from_utf8_lossy(&out.stderr));
-            let text = String::from_utf8_lossy(&out.stdout);
-            if let Some(gtid) = text.lines().last().filter(|l| l.starts_with("0-1-")) {
-                acked.lock().expect("ack log").push(Acked {
-                    client: id,
-                    seq: 0,
-                    gtid: gtid.to_owned(),
-                });
-            }
-        })
-        .expect("spawn a side thread")
-}
 
 /// The GTIDs of the complete transactions stored in `dir`, file by file,
 /// as recovery sees them: every file but the last must be whole; the last
@@ -250,58 +87,11 @@ fn stored_gtids(dir: &Path, killed: bool) -> (Vec<(String, Vec<u64>)>, u64) {
         } else {
             bytes.len() as u64
         };
-        let mut seqs = Vec::new();
-        let mut pending = None;
-        let mut walked = 4;
-        for ev in walk(&bytes[..end as usize]) {
-            if ev.header.event_type == EventType::MARIADB_GTID {
-                let g = MariaGtid::decode_event(ev.bytes).expect("decode a stored GTID event");
-                let t: GtidTriple = g.triple();
-                assert_eq!(t.domain_id, 0, "{name}: only domain 0 is written");
-                pending = Some(t.seq_no);
-            }
-            if ev.at_boundary {
-                seqs.extend(pending.take());
-            }
-            walked = ev.end();
-        }
+        let (seqs, walked) = complete_gtids(name, &bytes[..end as usize]);
         assert_eq!(walked, end.max(4), "{name}: not every stored event walks up to {end}");
         out.push((name.clone(), seqs));
     }
     (out, tail_len)
-}
-
-/// Domain 0 sequence numbers across all files: 1, 2, 3, ... exactly.
-fn assert_continuous(files: &[(String, Vec<u64>)], what: &str) -> u64 {
-    let mut expect = 1;
-    for (name, seqs) in files {
-        for &s in seqs {
-            assert_eq!(s, expect, "{what}: {name} holds GTID 0-1-{s} where 0-1-{expect} was due");
-            expect += 1;
-        }
-    }
-    expect - 1
-}
-
-/// The lossless proof: every acknowledged commit is stored.
-fn assert_acked_present(files: &[(String, Vec<u64>)], acked: &[Acked], what: &str) {
-    let stored: BTreeSet<u64> = files.iter().flat_map(|f| f.1.iter().copied()).collect();
-    let mut by_gtid = BTreeMap::new();
-    for a in acked {
-        let seq = crate::common::gtid_seq_of(&a.gtid);
-        assert!(seq > 0, "bad gtid {a:?}");
-        assert!(by_gtid.insert(seq, a).is_none(), "two commits report GTID {}", a.gtid);
-        assert!(
-            stored.contains(&seq),
-            "{what}: commit {} of client {} (seq {}) returned OK but is not in the data dir; \
-             stored: {} GTIDs up to {:?}",
-            a.gtid,
-            a.client,
-            a.seq,
-            stored.len(),
-            stored.last()
-        );
-    }
 }
 
 fn recovery_ms(log: &str) -> Vec<u64> {
@@ -367,7 +157,7 @@ impl Torture<'_> {
 
     fn cycle(&mut self, n: usize, bls: Binlogserver) -> Binlogserver {
         let mode = n % 4;
-        let load = TortureLoad::start(self.primary, 100 * (n + 1), &self.acked);
+        let load = AckedLoad::start(self.primary, 100 * (n + 1), CLIENTS, &self.acked);
         let commits = 20 + self.rng.below(300);
         wait_until(CONNECT, "load progress", || {
             bls.assert_running();
@@ -409,7 +199,7 @@ impl Torture<'_> {
         wait_semi_sync_client(self.primary, &bls);
         load.stop();
         for s in side {
-            s.join().expect("side statement");
+            s.join().expect("side thread").expect("side statement");
         }
         wait_binlog_checkpointed(self.primary, CATCH_UP);
         wait_caught_up(self.primary, self.data.path(), CATCH_UP);
@@ -430,11 +220,7 @@ impl Torture<'_> {
 fn keeps_every_acknowledged_commit_through_kill_9_at_random_moments() {
     let cycles: usize =
         std::env::var("BLS_TORTURE_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let seed =
-        std::env::var("BLS_TORTURE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-                | 1
-        });
+    let (rng, seed) = Rng::from_env("BLS_TORTURE_SEED");
     eprintln!("crash torture: {cycles} cycles, BLS_TORTURE_SEED={seed}");
     let begin = Instant::now();
     let primary =
@@ -444,18 +230,13 @@ fn keeps_every_acknowledged_commit_through_kill_9_at_random_moments() {
         primary: &primary,
         data: &data,
         acked: Arc::new(Mutex::new(Vec::new())),
-        rng: Rng(seed),
+        rng,
         stats: Stats::default(),
         killed: Vec::new(),
     };
     let mut bls = t.start_bls();
     wait_semi_sync_client(&primary, &bls);
-    primary.sql(
-        "CREATE DATABASE torture; \
-         CREATE TABLE torture.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, client INT NOT NULL, \
-         seq BIGINT NOT NULL, pad TEXT, UNIQUE KEY (client, seq)) ENGINE=InnoDB; \
-         CREATE TABLE torture.big (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB",
-    );
+    create_torture_schema(&primary);
     // From here on the primary never falls back to asynchronous commits.
     primary.sql("SET GLOBAL rpl_semi_sync_master_timeout = 3600000");
     let no_tx = primary.status_u64("Rpl_semi_sync_master_no_tx");

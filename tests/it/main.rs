@@ -23,6 +23,7 @@ mod config_file;
 mod crash_torture;
 mod disk_faults;
 mod docs_refs;
+mod failover_crash;
 mod first_run;
 mod layering;
 mod line_width;

@@ -304,6 +304,13 @@ impl MariaDb {
         }
     }
 
+    /// Adds `args` to the options a [`MariaDb::restart`] starts the server
+    /// with (after the others, so they override them): a replica promoted
+    /// at run time stays a primary across a restart.
+    pub(super) fn add_role_args(&mut self, args: &[&str]) {
+        self.role_args.extend(args.iter().map(|a| (*a).to_owned()));
+    }
+
     /// SIGKILL, waiting until the process has exited.
     pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -312,7 +319,8 @@ impl MariaDb {
         }
     }
 
-    fn create_repl_user(&self) {
+    /// Creates the replication account (a promoted replica needs it too).
+    pub(super) fn create_repl_user(&self) {
         // Not written to the binlog: with semi-sync on and no replica yet, a
         // binlogged statement would wait for the full semi-sync timeout and
         // switch semi-sync off before the test even starts.

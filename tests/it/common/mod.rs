@@ -2,15 +2,18 @@
 //! directories, polling with a deadline (never `sleep` for a condition),
 //! real `mariadbd` primaries, the `binlogserver` process, the usual
 //! primary -> binlogserver -> replica set-up ([`Topology`]), binlog file
-//! comparison and workload generators.
+//! comparison, workload generators, load clients that record every commit
+//! that returned, and the steps of a failover (promoting a replica).
 //!
 //! Everything here uses std only. Processes are killed when their handle is
 //! dropped; directories are removed on drop unless `BLS_KEEP_TEST_DIRS` is
 //! set. When `mariadbd` or its tools are missing the harness panics with the
 //! install command; a test never passes without the real server.
 
+mod acked;
 mod binlogs;
 mod binlogserver;
+mod failover;
 mod faults;
 mod mariadb;
 mod python;
@@ -22,13 +25,21 @@ mod stream;
 mod topology;
 mod workload;
 
+pub(crate) use acked::{
+    assert_acked_present, assert_acked_rows, assert_continuous, complete_gtids,
+    create_torture_schema, side_statement, AckLog, Acked, AckedLoad, Rng,
+};
 pub(crate) use binlogs::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
-    binlog_events, compare_binlogs, largest_event, local_binlog_files, snapshot_dir,
-    wait_binlog_checkpointed, wait_caught_up,
+    assert_same_binlogs_after_crashes, binlog_events, compare_binlogs, largest_event,
+    local_binlog_files, snapshot_dir, wait_binlog_checkpointed, wait_caught_up,
 };
 pub(crate) use binlogserver::{
     upstream_args, wait_semi_sync_client, Binlogserver, BINLOGSERVER_ID,
+};
+pub(crate) use failover::{
+    assert_prefix_of_dead_primary, assert_verify_clean, bls_gtid_binlog_pos, bls_slave_status,
+    fall_behind, flush_until_above, promote, repoint, wait_replica_has_bls,
 };
 pub(crate) use faults::{assert_gtids_contiguous, count_in_log, DUMP_REQUEST, LINK_LOST};
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts, DATADIR};

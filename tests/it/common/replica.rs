@@ -267,11 +267,28 @@ pub(crate) fn wait_replica_caught_up_checking(
     timeout: Duration,
     also: &mut dyn FnMut(),
 ) {
-    wait_until_ok(timeout, &format!("the replica on port {} to catch up", replica.port()), || {
+    wait_replica_at(replica, timeout, "the primary's gtid_binlog_pos", &mut || {
         also();
+        primary.gtid_binlog_pos()
+    });
+}
+
+/// Polls until the replica's `@@gtid_slave_pos` equals what `want` returns
+/// (asked again at every poll; `source` names it in messages) and
+/// Slave_IO_Running and Slave_SQL_Running are both Yes. Panics at once on
+/// a replication error that stops a thread, and on timeout with the
+/// replica's status.
+#[track_caller]
+pub(crate) fn wait_replica_at(
+    replica: &MariaDb,
+    timeout: Duration,
+    source: &str,
+    want: &mut dyn FnMut() -> String,
+) {
+    wait_until_ok(timeout, &format!("the replica on port {} to catch up", replica.port()), || {
+        let want = want();
         let st = replica.slave_status();
         assert_replicating(replica, &st);
-        let want = primary.gtid_binlog_pos();
         let have = replica.sql("SELECT @@GLOBAL.gtid_slave_pos");
         let running = st.get("Slave_IO_Running").map(String::as_str) == Some("Yes")
             && st.get("Slave_SQL_Running").map(String::as_str) == Some("Yes");
@@ -279,7 +296,7 @@ pub(crate) fn wait_replica_caught_up_checking(
             Ok(())
         } else {
             Err(format!(
-                "replica gtid_slave_pos {have:?}, primary gtid_binlog_pos {want:?}\n{}",
+                "replica gtid_slave_pos {have:?}, {source} {want:?}\n{}",
                 describe_slave_status(&st)
             ))
         }

@@ -75,6 +75,14 @@ impl Topology {
     /// now that binlogserver is its semi-sync client: from here on a slow
     /// ACK is waited for instead of being counted as a missing one.
     pub(crate) fn with_ack_timeout(self, timeout: Duration) -> Topology {
+        self.raise_ack_timeout(timeout);
+        self
+    }
+
+    /// What [`Topology::with_ack_timeout`] does, again: after a restart the
+    /// primary is back at its command line's short timeout, and the test
+    /// raises it once binlogserver is its semi-sync client again.
+    pub(crate) fn raise_ack_timeout(&self, timeout: Duration) {
         assert_eq!(
             self.primary.status_u64("Rpl_semi_sync_master_clients"),
             1,
@@ -82,7 +90,6 @@ impl Topology {
         );
         self.primary
             .sql(&format!("SET GLOBAL rpl_semi_sync_master_timeout = {}", timeout.as_millis()));
-        self
     }
 
     /// The relay between the primary and binlogserver.
