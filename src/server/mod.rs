@@ -10,6 +10,7 @@
 pub mod dump;
 pub mod info;
 pub mod listener;
+pub mod privilege;
 pub mod query;
 pub mod registry;
 pub mod session;
@@ -26,6 +27,7 @@ use crate::status::UpstreamStatus;
 use crate::storage::purge::Purger;
 use crate::storage::retention::RetentionPolicy;
 use crate::storage::watermark::Watermark;
+pub use privilege::Role;
 use registry::Registry;
 
 /// An account downstream clients may log in with.
@@ -35,11 +37,17 @@ pub struct Account {
     pub user: String,
     /// Password (never logged).
     pub password: String,
+    /// What it may do.
+    pub role: Role,
 }
 
 impl fmt::Debug for Account {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Account").field("user", &self.user).field("password", &"<hidden>").finish()
+        f.debug_struct("Account")
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .field("role", &self.role)
+            .finish()
     }
 }
 
