@@ -49,7 +49,9 @@ pub trait ServerInfo {
     fn binlog_gtid_pos(&self, file: &str, pos: u64) -> Option<String>;
     /// `@@GLOBAL.gtid_domain_id`.
     fn gtid_domain_id(&self) -> u32;
-    /// True when we offer semi-sync to downstream replicas (`rpl_semi_sync_master_enabled`).
+    /// True when we offer semi-sync sessions to downstream replicas: the
+    /// `rpl_semi_sync_master_enabled` variable exists. Its value is OFF, as
+    /// is `Rpl_semi_sync_master_status`: we never ask them for an ACK.
     fn semi_sync_master_enabled(&self) -> bool;
     /// Replicas registered with `COM_REGISTER_SLAVE` and still connected.
     fn slave_hosts(&self) -> Vec<SlaveHost>;

@@ -86,7 +86,8 @@ fn status_rows(info: &dyn ServerInfo) -> Vec<(String, String)> {
     if info.semi_sync_master_enabled() {
         let name =
             if maria { "Rpl_semi_sync_master_status" } else { "Rpl_semi_sync_source_status" };
-        rows.push((name, on_off(true)));
+        // We never ask our replicas for an ACK (docs/protocol.md §5.6).
+        rows.push((name, on_off(false)));
     }
     let upstream = info.upstream_status();
     if let Some(up) = &upstream {

@@ -151,7 +151,7 @@ fn show_status_reports_what_the_server_knows() {
         &info,
         &Expect::Row(&[
             ("Variable_name", Some("Rpl_semi_sync_master_status")),
-            ("Value", Some("ON")),
+            ("Value", Some("OFF")),
         ]),
     );
     check(

@@ -189,8 +189,10 @@ pub(super) fn check(sql: &str, vars: &mut SessionVars, info: &FakeInfo, expect: 
 
 const SERVER_ID_ROW: Expect =
     Expect::Row(&[("Variable_name", Some("server_id")), ("Value", Some("23100"))]);
+/// The variable exists (replicas ask for semi-sync) but is OFF: binlogserver
+/// never asks its replicas for an ACK.
 const SEMI_SYNC_ROW: Expect =
-    Expect::Row(&[("Variable_name", Some("rpl_semi_sync_master_enabled")), ("Value", Some("ON"))]);
+    Expect::Row(&[("Variable_name", Some("rpl_semi_sync_master_enabled")), ("Value", Some("OFF"))]);
 
 /// docs/protocol.md §10.1, §10.2, §10.5, verbatim: the MariaDB 10.11 replica (all
 /// modes), mariadb-binlog and python-mysql-replication, in the order they were sent.
@@ -300,11 +302,11 @@ const MYSQL_PEERS: &[(&str, Expect)] = &[
     ),
     (
         "SELECT @@global.rpl_semi_sync_source_enabled",
-        Expect::Row(&[("@@global.rpl_semi_sync_source_enabled", Some("1"))]),
+        Expect::Row(&[("@@global.rpl_semi_sync_source_enabled", Some("0"))]),
     ),
     (
         "SELECT @@global.rpl_semi_sync_master_enabled",
-        Expect::Row(&[("@@global.rpl_semi_sync_master_enabled", Some("1"))]),
+        Expect::Row(&[("@@global.rpl_semi_sync_master_enabled", Some("0"))]),
     ),
     ("SET @rpl_semi_sync_replica = 1, @rpl_semi_sync_slave = 1", Expect::Ok),
     ("SELECT VERSION()", Expect::Row(&[("VERSION()", Some("8.0.41"))])),
