@@ -23,7 +23,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::shutdown::Shutdown;
-use crate::status::UpstreamStatus;
+use crate::status::control::ReplicationControl;
+use crate::status::{Counters, UpstreamStatus};
 use crate::storage::purge::Purger;
 use crate::storage::retention::RetentionPolicy;
 use crate::storage::watermark::Watermark;
@@ -81,6 +82,11 @@ pub struct Shared {
     pub config: ServerConfig,
     /// Our upstream, when following a primary.
     pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
+    /// The upstream side's controls (`START`/`STOP SLAVE`, `CHANGE MASTER`,
+    /// `RESET SLAVE`); `None` when serving a directory without a primary.
+    pub control: Option<Arc<dyn ReplicationControl>>,
+    /// What the dump thread counts: `Seconds_Behind_Master` comes from it.
+    pub counters: Arc<Counters>,
     /// Process-wide stop flag.
     pub shutdown: Shutdown,
     /// The `Binlogserver_*` rows of `SHOW STATUS`, from the exporter.

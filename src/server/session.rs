@@ -12,7 +12,8 @@ use log::{debug, info, warn};
 
 use super::dump::{BinlogSender, DumpRequest};
 use super::info::{ServerInfo, SlaveHost};
-use super::query::{evaluate, Reply};
+use super::query::{evaluate, redacted, Reply};
+use super::registry::Command;
 use super::session_info::SessionInfo;
 use super::session_vars::SessionVars;
 use super::{Role, Shared};
@@ -213,7 +214,9 @@ impl Session {
                 COM_QUIT => return Ok(()),
                 COM_PING => self.send_ok()?,
                 COM_INIT_DB => {
-                    self.vars.set_database(Some(String::from_utf8_lossy(body).into_owned()));
+                    let db = String::from_utf8_lossy(body).into_owned();
+                    self.shared.registry.set_database(self.id, Some(&db));
+                    self.vars.set_database(Some(db));
                     self.send_ok()?
                 }
                 COM_QUERY => {
@@ -326,6 +329,7 @@ impl Session {
         );
         self.vars.set_account(&self.user, &self.peer.ip().to_string());
         self.vars.set_role(role);
+        self.shared.registry.set_command(self.id, Command::Sleep, None);
         self.shared.registry.set_user(self.id, &self.user);
         self.send_ok()?;
         Ok(true)
@@ -370,8 +374,23 @@ impl Session {
         self.ps.write_packet(&out)
     }
 
+    /// Runs one statement; `SHOW PROCESSLIST` shows it (passwords hidden)
+    /// while it runs.
     fn query(&mut self, sql: &str) -> Result<(), NetError> {
-        debug!("query id={} sql={:?}", self.id, sql);
+        let shown = redacted(sql).into_owned();
+        debug!("query id={} sql={:?}", self.id, shown);
+        let registry = Arc::clone(&self.shared.registry);
+        registry.set_command(self.id, Command::Query, Some(shown));
+        let db = self.vars.database().map(str::to_owned);
+        let result = self.run_query(sql);
+        if self.vars.database() != db.as_deref() {
+            registry.set_database(self.id, self.vars.database());
+        }
+        registry.set_command(self.id, Command::Sleep, None);
+        result
+    }
+
+    fn run_query(&mut self, sql: &str) -> Result<(), NetError> {
         let info = SessionInfo::new(&self.shared, self.id);
         let reply = evaluate(sql, &mut self.vars, &info);
         drop(info);
@@ -383,7 +402,7 @@ impl Session {
                 self.ps.write_packet(&out)
             }
             Reply::Err(err) => {
-                debug!("query refused id={} code={} sql={:?}", self.id, err.code, sql);
+                debug!("query refused id={} code={} sql={:?}", self.id, err.code, redacted(sql));
                 self.send_err(&err)
             }
             Reply::Rows(rs) => {
@@ -427,6 +446,8 @@ impl Session {
             &self.vars,
             self.deprecate_eof(),
         );
-        sender.run(&mut self.ps, request)
+        let result = sender.run(&mut self.ps, request);
+        self.shared.registry.set_command(self.id, Command::Sleep, None);
+        result
     }
 }

@@ -1,6 +1,7 @@
 //! `SHOW [GLOBAL|SESSION] VARIABLES`, `SHOW STATUS`, `SHOW DATABASES`,
-//! `SHOW WARNINGS`, their `LIKE`/`WHERE` filters, and the dispatch to the
-//! replication `SHOW`s in `query_show_repl.rs`.
+//! `SHOW WARNINGS`, their `LIKE`/`WHERE` filters, and the dispatch to
+//! `SHOW [FULL] PROCESSLIST` (`processlist.rs`) and to the replication
+//! `SHOW`s (`show_repl.rs`).
 //!
 //! Filters: `LIKE 'pattern'` (`%`, `_`, `\` escape, case-insensitive, as
 //! with the servers' default collations), or `WHERE col = 'x' | col LIKE 'p'
@@ -10,7 +11,7 @@
 
 use super::lexer::Scope;
 use super::parser::Parser;
-use super::{not_understood, show_repl, sysvars, Reply};
+use super::{not_understood, processlist, show_repl, sysvars, Reply};
 use crate::protocol::resultset::{Column, ResultSet};
 use crate::protocol::ErrPacket;
 use crate::server::info::ServerInfo;
@@ -68,6 +69,12 @@ pub(super) fn show(
             ]);
         }
         return Ok(Reply::Rows(rs));
+    }
+    if p.eat_keyword("PROCESSLIST") {
+        return Ok(processlist::processlist(false, vars, info));
+    }
+    if p.eat_keywords(&["FULL", "PROCESSLIST"]) {
+        return Ok(processlist::processlist(true, vars, info));
     }
     show_repl::show(p, sql, info).unwrap_or_else(|| Err(not_understood(sql)))
 }
