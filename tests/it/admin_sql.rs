@@ -14,9 +14,10 @@
 use crate::common::raw_client::{fixture_dir, login_response, serve_fixture, RawConn};
 use crate::common::raw_client::{RAW_PASSWORD, RAW_USER};
 use crate::common::{
-    assert_dir_unchanged, bls_admin_sql, bls_client, bls_sql, client_output, mariadb_binlog_raw,
-    mixed_workload, snapshot_dir, wait_until_ok, KillOnDrop, PrimaryOpts, TestDir, Topology,
-    ADMIN_ARGS, ADMIN_PASSWORD, ADMIN_USER,
+    assert_dir_unchanged, bls_admin_sql, bls_client, bls_repl_client, bls_sql, client_output,
+    mariadb_binlog_raw, mixed_workload, run_vertical, snapshot_dir, vertical_rows,
+    wait_replica_caught_up, wait_until_ok, KillOnDrop, PrimaryOpts, ReplicaOpts, TestDir, Topology,
+    UseGtid, ADMIN_ARGS, ADMIN_PASSWORD, ADMIN_USER,
 };
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -201,3 +202,82 @@ fn processlist_shows_a_binlog_dump_and_the_admins_kill_ends_it() {
         "no kill line in the log:\n{log}"
     );
 }
+
+/// The column names of vertical (`\G`) output, in order.
+fn vertical_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.starts_with("*****"))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, _)| name.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn slave_status_reads_like_a_mariadb_replicas_and_follows_the_primary() {
+    let mut t = Topology::start(PrimaryOpts::default(), &ADMIN_ARGS);
+    mixed_workload(&t.primary, 5);
+    t.wait_caught_up(WITHIN);
+    // A real MariaDB 10.11 replica, for the columns a monitoring tool knows.
+    let replica = t.replica(ReplicaOpts::default(), UseGtid::No);
+    wait_replica_caught_up(&t.primary, &replica, WITHIN);
+    for stmt in ["SHOW SLAVE STATUS", "SHOW ALL SLAVES STATUS"] {
+        let theirs = vertical_names(&replica.sql_vertical(stmt));
+        let ours = vertical_names(&run_vertical(bls_repl_client(t.port), stmt).expect(stmt));
+        assert!(theirs.len() >= 54, "{stmt} on the replica: {theirs:?}");
+        assert_eq!(ours[..theirs.len()], theirs[..], "{stmt}: ours {ours:?}");
+        assert_eq!(ours[ours.len() - 4..], OUR_COLUMNS, "{stmt}: our columns come last");
+    }
+
+    let text = run_vertical(bls_repl_client(t.port), "SHOW SLAVE STATUS").expect("status");
+    let st = vertical_rows(&text).pop().expect("one row");
+    let (file, pos) = t.primary.master_status();
+    let want = [
+        ("Slave_IO_State", "Waiting for master to send event".to_owned()),
+        ("Master_Host", "127.0.0.1".to_owned()),
+        ("Master_User", "repl".to_owned()),
+        ("Master_Port", t.primary.port().to_string()),
+        ("Master_Log_File", file.clone()),
+        ("Read_Master_Log_Pos", pos.to_string()),
+        ("Exec_Master_Log_Pos", pos.to_string()),
+        ("Slave_IO_Running", "Yes".to_owned()),
+        ("Slave_SQL_Running", "Yes".to_owned()),
+        ("Seconds_Behind_Master", "0".to_owned()),
+        ("Last_IO_Errno", "0".to_owned()),
+        ("Master_Server_Id", "1".to_owned()),
+        ("Using_Gtid", "No".to_owned()),
+        ("Gtid_IO_Pos", t.primary.gtid_binlog_pos()),
+        ("Semi_Sync", "ON".to_owned()),
+    ];
+    for (name, value) in &want {
+        assert_eq!(&st[*name], value, "{name} in\n{text}");
+    }
+    let semi = bls_sql(t.port, "SHOW STATUS LIKE 'Rpl_semi_sync_master_status'").unwrap();
+    assert_eq!(semi, "Rpl_semi_sync_master_status\tOFF", "we ask our replicas for no ACK");
+
+    // The primary is gone: binlogserver keeps trying, and says so.
+    t.primary.stop();
+    wait_until_ok(WITHIN, "Slave_IO_Running: Connecting", || {
+        t.bls.assert_running();
+        let text = run_vertical(bls_repl_client(t.port), "SHOW SLAVE STATUS")?;
+        let st = vertical_rows(&text).pop().unwrap_or_default();
+        let got: Vec<&str> =
+            ["Slave_IO_Running", "Slave_SQL_Running", "Seconds_Behind_Master", "Slave_IO_State"]
+                .iter()
+                .map(|n| st.get(*n).map_or("?", String::as_str))
+                .collect();
+        match got[..] {
+            ["Connecting", "Yes", "NULL", "Connecting to master"] => Ok(()),
+            _ => Err(format!("{got:?}")),
+        }
+    });
+    let rows = processlist(t.port, true);
+    let upstream = rows.iter().find(|r| r["User"] == "system user").expect("the upstream row");
+    assert_eq!(
+        (upstream["Command"].as_str(), upstream["State"].as_str()),
+        ("Connect", "Connecting to master")
+    );
+}
+
+/// binlogserver's own columns after MariaDB's.
+const OUR_COLUMNS: [&str; 4] =
+    ["Bytes_Behind_Master", "Semi_Sync", "Semi_Sync_Acks_Sent", "Semi_Sync_Warning"];

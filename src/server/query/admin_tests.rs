@@ -3,12 +3,13 @@
 //! `ChangeMaster`, the control's answers become MariaDB's OK notes and
 //! ERRs, options binlogserver does not take and accounts without the
 //! privilege are refused before the control is called; `KILL` ownership,
-//! password hiding and `SHOW PROCESSLIST`.
+//! password hiding, `SHOW PROCESSLIST` and `SHOW SLAVE STATUS` columns.
 
 use super::tests::{check, rows, run, Call, Expect, FakeControl, FakeInfo};
 use super::*;
 use crate::server::Role;
 use crate::status::control::{ChangeMaster, ControlError};
+use crate::status::IoState;
 use std::time::Duration;
 
 /// A session of `user` with `role`, and a fresh server with a fake control.
@@ -221,6 +222,8 @@ fn other_connection_names_do_not_exist() {
         "START SLAVE 'x'",
         "STOP REPLICA FOR CHANNEL 'x'",
         "RESET SLAVE 'x' ALL",
+        "SHOW SLAVE 'x' STATUS",
+        "SHOW REPLICA STATUS FOR CHANNEL 'x'",
     ] {
         let e = err(sql, &mut vars, &info);
         assert!(
@@ -229,6 +232,7 @@ fn other_connection_names_do_not_exist() {
         );
     }
     assert!(control(&info).calls().is_empty());
+    assert_eq!(rows(run("SHOW SLAVE '' STATUS", &mut vars, &info)).rows.len(), 1);
 }
 
 #[test]
@@ -337,4 +341,93 @@ fn processlist_shows_mariadbs_columns_and_each_account_its_own() {
     assert_eq!(rs.rows[1][7].as_deref().map(str::len), Some(100), "Info cut to 100");
     let rs = rows(run("SHOW FULL PROCESSLIST", &mut admin, &info));
     assert_eq!(rs.rows[1][7].as_deref(), Some(long.as_str()));
+}
+
+/// MariaDB 10.11's `SHOW SLAVE STATUS` columns, in order (measured).
+const MARIADB_COLUMNS: &str = "Slave_IO_State Master_Host Master_User Master_Port Connect_Retry \
+    Master_Log_File Read_Master_Log_Pos Relay_Log_File Relay_Log_Pos Relay_Master_Log_File \
+    Slave_IO_Running Slave_SQL_Running Replicate_Do_DB Replicate_Ignore_DB Replicate_Do_Table \
+    Replicate_Ignore_Table Replicate_Wild_Do_Table Replicate_Wild_Ignore_Table Last_Errno \
+    Last_Error Skip_Counter Exec_Master_Log_Pos Relay_Log_Space Until_Condition Until_Log_File \
+    Until_Log_Pos Master_SSL_Allowed Master_SSL_CA_File Master_SSL_CA_Path Master_SSL_Cert \
+    Master_SSL_Cipher Master_SSL_Key Seconds_Behind_Master Master_SSL_Verify_Server_Cert \
+    Last_IO_Errno Last_IO_Error Last_SQL_Errno Last_SQL_Error Replicate_Ignore_Server_Ids \
+    Master_Server_Id Master_SSL_Crl Master_SSL_Crlpath Using_Gtid Gtid_IO_Pos \
+    Replicate_Do_Domain_Ids Replicate_Ignore_Domain_Ids Parallel_Mode SQL_Delay \
+    SQL_Remaining_Delay Slave_SQL_Running_State Slave_DDL_Groups Slave_Non_Transactional_Groups \
+    Slave_Transactional_Groups Replicate_Rewrite_DB";
+
+const OUR_COLUMNS: [&str; 4] =
+    ["Bytes_Behind_Master", "Semi_Sync", "Semi_Sync_Acks_Sent", "Semi_Sync_Warning"];
+
+fn column_names(sql: &str, info: &FakeInfo) -> Vec<String> {
+    let mut vars = SessionVars::new();
+    rows(run(sql, &mut vars, info)).columns.into_iter().map(|c| c.name).collect()
+}
+
+#[test]
+fn slave_status_has_mariadbs_columns_in_order_and_ours_after() {
+    let info = FakeInfo::mariadb();
+    let mut want: Vec<&str> = MARIADB_COLUMNS.split_whitespace().collect();
+    assert_eq!(want.len(), 54);
+    want.extend(OUR_COLUMNS);
+    assert_eq!(column_names("SHOW SLAVE STATUS", &info), want);
+    assert_eq!(column_names("SHOW REPLICA STATUS", &info), want);
+    let all = column_names("SHOW ALL SLAVES STATUS", &info);
+    assert_eq!(all[..2], ["Connection_name", "Slave_SQL_State"]);
+    assert_eq!(all[2..56], want[..54]);
+    assert_eq!(
+        all[56..62],
+        [
+            "Retried_transactions",
+            "Max_relay_log_size",
+            "Executed_log_entries",
+            "Slave_received_heartbeats",
+            "Slave_heartbeat_period",
+            "Gtid_Slave_Pos"
+        ]
+    );
+    assert_eq!(all[62..], OUR_COLUMNS);
+    let mysql = column_names("SHOW REPLICA STATUS", &FakeInfo::mysql());
+    assert_eq!(
+        mysql[..40],
+        want[..40].iter().map(|n| slave_status::replica_name(n)).collect::<Vec<_>>()[..]
+    );
+    assert!(mysql.contains(&"Retrieved_Gtid_Set".to_owned()), "{mysql:?}");
+    let ours: Vec<String> = OUR_COLUMNS.iter().map(|n| slave_status::replica_name(n)).collect();
+    assert_eq!(mysql[mysql.len() - 4..], ours, "Bytes_Behind_Source, like Seconds_Behind_Source");
+}
+
+#[test]
+fn slave_status_values_follow_the_io_state() {
+    let mut info = FakeInfo::mariadb();
+    let get = |info: &FakeInfo, sql: &str, name: &str| {
+        let mut vars = SessionVars::new();
+        let rs = rows(run(sql, &mut vars, info));
+        let i = rs.columns.iter().position(|c| c.name == name).unwrap();
+        rs.rows[0][i].clone()
+    };
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        get(&info, "SHOW SLAVE STATUS", "Slave_IO_State"),
+        s("Waiting for master to send event")
+    );
+    assert_eq!(get(&info, "SHOW SLAVE STATUS", "Using_Gtid"), s("No"));
+    assert_eq!(get(&info, "SHOW ALL SLAVES STATUS", "Connection_name"), s(""));
+    let up = info.upstream.as_mut().unwrap();
+    up.io = IoState::Connecting;
+    up.heartbeat_period = Duration::from_millis(1500);
+    up.last_io_errno = 2003;
+    assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_IO_Running"), s("Connecting"));
+    assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_SQL_Running"), s("Yes"));
+    assert_eq!(get(&info, "SHOW SLAVE STATUS", "Seconds_Behind_Master"), None);
+    assert_eq!(get(&info, "SHOW SLAVE STATUS", "Last_IO_Errno"), s("2003"));
+    assert_eq!(get(&info, "SHOW ALL SLAVES STATUS", "Slave_heartbeat_period"), s("1.500"));
+    info.upstream.as_mut().unwrap().io = IoState::No;
+    assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_IO_Running"), s("No"));
+    assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_SQL_Running"), s("No"));
+    assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_IO_State"), s(""));
+    info.upstream.as_mut().unwrap().host.clear();
+    let mut vars = SessionVars::new();
+    assert!(rows(run("SHOW SLAVE STATUS", &mut vars, &info)).rows.is_empty(), "forgotten primary");
 }

@@ -41,6 +41,7 @@ mod select;
 mod set;
 mod show;
 mod show_repl;
+mod slave_status;
 #[cfg(test)]
 mod statement_tests;
 mod sysvars;
@@ -156,7 +157,7 @@ impl Statement<'_> {
         let reply = match verb.as_str() {
             "SELECT" => select::select(&mut p, self.sql, self.env())?,
             "SET" => set::set(&mut p, self.sql, self.vars, self.info, self.now_unix)?,
-            "SHOW" => show::show(&mut p, self.sql, self.vars, self.info)?,
+            "SHOW" => show::show(&mut p, self.sql, self.vars, self.info, self.now_unix)?,
             "KILL" => kill(&mut p, self.sql, self.vars, self.info)?,
             "PURGE" => purge::purge(&mut p, self.sql, self.vars, self.info, self.now_unix)?,
             "START" | "STOP" if p.eat_one_of(&["SLAVE", "REPLICA"]).is_some() => {

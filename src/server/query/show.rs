@@ -23,6 +23,7 @@ pub(super) fn show(
     sql: &str,
     vars: &SessionVars,
     info: &dyn ServerInfo,
+    now_unix: u64,
 ) -> Result<Reply, ErrPacket> {
     let scope = match p.eat_one_of(&["GLOBAL", "SESSION", "LOCAL"]) {
         Some("GLOBAL") => Scope::Global,
@@ -76,7 +77,7 @@ pub(super) fn show(
     if p.eat_keywords(&["FULL", "PROCESSLIST"]) {
         return Ok(processlist::processlist(true, vars, info));
     }
-    show_repl::show(p, sql, info).unwrap_or_else(|| Err(not_understood(sql)))
+    show_repl::show(p, sql, info, now_unix).unwrap_or_else(|| Err(not_understood(sql)))
 }
 
 /// `SHOW STATUS`: only what this server can honestly report.

@@ -129,8 +129,8 @@ fn slave_status_describes_our_upstream() {
     assert_eq!(get("Master_Host").as_deref(), Some("10.0.0.1"));
     assert_eq!(get("Read_Master_Log_Pos").as_deref(), Some("5678"));
     assert_eq!(get("Slave_IO_Running").as_deref(), Some("Yes"));
-    assert_eq!(get("Slave_SQL_Running").as_deref(), Some("No"));
-    assert_eq!(get("Seconds_Behind_Master"), None);
+    assert_eq!(get("Slave_SQL_Running").as_deref(), Some("Yes"), "nothing to apply: following");
+    assert_eq!(get("Seconds_Behind_Master").as_deref(), Some("7"));
     assert_eq!(get("Master_Server_Id").as_deref(), Some("23100"));
     assert_eq!(get("Gtid_IO_Pos").as_deref(), Some("0-23100-55"));
     assert_eq!(get("Semi_Sync").as_deref(), Some("ON"));
