@@ -108,6 +108,7 @@ fn replication_accounts_get_1227_and_1095_and_admins_get_through() {
         format!("user={RAW_USER} host=127.0.0.1 statement=\"PURGE BINARY LOGS\" code=1227"),
         "kill refused id=".to_owned(),
         format!("user={ADMIN_USER} host=127.0.0.1 target={victim_id}"),
+        format!("user={ADMIN_USER} host=127.0.0.1 to=mariadb-bin.000001 warnings=0"),
     ] {
         assert!(log.contains(&needle), "no {needle:?} in the log:\n{log}");
     }
