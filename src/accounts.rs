@@ -1,9 +1,16 @@
 //! The accounts downstream clients log in with, from the command line or
 //! the configuration file: `--replica-user` with `--replica-password` (or
-//! `--replica-password-file`), every `--replica-account USER:PASSWORD`, and
-//! the lines of `--replica-accounts-file FILE` (`USER:PASSWORD`, `#`
-//! comments). Without any of them the upstream `--user`/`--password` is the
-//! one account.
+//! `--replica-password-file`), every `--replica-account USER:PASSWORD`,
+//! every `--admin-account USER:PASSWORD`, and the lines of
+//! `--replica-accounts-file FILE` (`USER:PASSWORD`, or `admin USER:PASSWORD`
+//! for an admin account; `#` comments). Without `--replica-account` or
+//! `--replica-accounts-file` the upstream `--user`/`--password` is the one
+//! replication account (admin accounts come on top of it).
+//!
+//! Replication accounts may log in, dump, `SHOW`, `SELECT` and `KILL` their
+//! own connections; admin accounts may also `PURGE`, `KILL` anyone and
+//! control replication ([`crate::server::privilege`]). A user is one or the
+//! other: given as both, or twice, is an error naming it.
 
 use std::path::Path;
 
@@ -11,7 +18,7 @@ use getopts::Matches;
 
 use crate::cnf::{file_error, world_readable, Sources};
 use crate::error::Error;
-use crate::server::Account;
+use crate::server::{Account, Role};
 use crate::upstream::UpstreamConfig;
 
 fn bad(flag: &str, reason: impl Into<String>) -> Error {
@@ -34,48 +41,66 @@ pub fn accounts(
     {
         out.push(main_account(m, upstream).map_err(|e| src.locate(m, e))?);
     }
-    for (pos, value) in m.opt_strs_pos("replica-account") {
-        let locate = |reason: String| match src.line_of(pos) {
-            Some((path, line)) => file_error(path, line, format!("replica-account: {reason}")),
-            None => bad("--replica-account", reason),
-        };
-        let account = split_account(&value).map_err(&locate)?;
-        if out.iter().any(|a| a.user == account.user) {
-            return Err(locate(format!("account {:?} is given twice", account.user)));
+    for (flag, role) in [("replica-account", Role::Replication), ("admin-account", Role::Admin)] {
+        for (pos, value) in m.opt_strs_pos(flag) {
+            let locate = |reason: String| match src.line_of(pos) {
+                Some((path, line)) => file_error(path, line, format!("{flag}: {reason}")),
+                None => bad(&format!("--{flag}"), reason),
+            };
+            let account = split_account(&value, role).map_err(&locate)?;
+            add(&mut out, account).map_err(&locate)?;
         }
-        out.push(account);
     }
     if let Some(path) = m.opt_str("replica-accounts-file") {
-        let path = Path::new(&path);
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            src.locate(
-                m,
-                bad("--replica-accounts-file", format!("cannot read {}: {e}", path.display())),
-            )
-        })?;
-        if world_readable(path) {
-            src.warnings.push(format!(
-                "accounts file is readable by every user path={} (chmod o-r it, e.g. chmod 640)",
-                path.display()
-            ));
-        }
-        for (line, account) in
-            parse_accounts_file(&text).map_err(|(line, reason)| file_error(path, line, reason))?
-        {
-            if out.iter().any(|a| a.user == account.user) {
-                return Err(file_error(
-                    path,
-                    line,
-                    format!("account {:?} is given twice", account.user),
-                ));
-            }
-            out.push(account);
-        }
+        read_accounts_file(m, Path::new(&path), src, &mut out)?;
     }
     if out.is_empty() {
         return Err(src.locate(m, bad("--replica-accounts-file", "lists no account")));
     }
     Ok(out)
+}
+
+/// Adds `account` unless its user is already there (as either role).
+fn add(out: &mut Vec<Account>, account: Account) -> Result<(), String> {
+    if let Some(known) = out.iter().find(|a| a.user == account.user) {
+        return Err(if known.role == account.role {
+            format!("account {:?} is given twice", account.user)
+        } else {
+            format!(
+                "account {:?} is given both as a replica account and as an admin account",
+                account.user
+            )
+        });
+    }
+    out.push(account);
+    Ok(())
+}
+
+/// The accounts of `--replica-accounts-file`, added to `out`.
+fn read_accounts_file(
+    m: &Matches,
+    path: &Path,
+    src: &mut Sources,
+    out: &mut Vec<Account>,
+) -> Result<(), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        src.locate(
+            m,
+            bad("--replica-accounts-file", format!("cannot read {}: {e}", path.display())),
+        )
+    })?;
+    if world_readable(path) {
+        src.warnings.push(format!(
+            "accounts file is readable by every user path={} (chmod o-r it, e.g. chmod 640)",
+            path.display()
+        ));
+    }
+    for (line, account) in
+        parse_accounts_file(&text).map_err(|(line, reason)| file_error(path, line, reason))?
+    {
+        add(out, account).map_err(|reason| file_error(path, line, reason))?;
+    }
+    Ok(())
 }
 
 /// `--replica-user` (the upstream user by default) with its password.
@@ -103,15 +128,15 @@ fn main_account(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Accoun
             None => return Err(bad("--replica-password", "required when serving without --host")),
         },
     };
-    Ok(Account { user, password })
+    Ok(Account { user, password, role: Role::Replication })
 }
 
-/// `USER:PASSWORD` (the password may hold `:`); the error never repeats
-/// the value, which may be a password.
-pub fn split_account(value: &str) -> Result<Account, String> {
+/// `USER:PASSWORD` (the password may hold `:`) as an account of `role`;
+/// the error never repeats the value, which may be a password.
+pub fn split_account(value: &str, role: Role) -> Result<Account, String> {
     match value.split_once(':') {
         Some((user, password)) if !user.is_empty() => {
-            Ok(Account { user: user.to_owned(), password: password.to_owned() })
+            Ok(Account { user: user.to_owned(), password: password.to_owned(), role })
         }
         Some(_) => Err("empty user name (expected USER:PASSWORD)".to_owned()),
         None => Err("expected USER:PASSWORD".to_owned()),
@@ -119,8 +144,9 @@ pub fn split_account(value: &str) -> Result<Account, String> {
 }
 
 /// The accounts of an accounts file with their line numbers: one
-/// `USER:PASSWORD` per line taken as it is (no quotes, no escapes), blank
-/// lines and lines starting with `#` skipped.
+/// `USER:PASSWORD` per line taken as it is (no quotes, no escapes), or
+/// `admin USER:PASSWORD` (the word `admin`, blanks, then the account) for
+/// an admin account; blank lines and lines starting with `#` skipped.
 pub fn parse_accounts_file(text: &str) -> Result<Vec<(usize, Account)>, (usize, String)> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -128,9 +154,20 @@ pub fn parse_accounts_file(text: &str) -> Result<Vec<(usize, Account)>, (usize, 
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        out.push((i + 1, split_account(raw).map_err(|reason| (i + 1, reason))?));
+        let (role, account) = match admin_line(raw) {
+            Some(rest) => (Role::Admin, rest),
+            None => (Role::Replication, raw),
+        };
+        out.push((i + 1, split_account(account, role).map_err(|reason| (i + 1, reason))?));
     }
     Ok(out)
+}
+
+/// The account of an `admin USER:PASSWORD` line, if it is one.
+fn admin_line(raw: &str) -> Option<&str> {
+    let rest = raw.trim_start().strip_prefix("admin")?;
+    let account = rest.trim_start_matches([' ', '\t']);
+    (account.len() < rest.len()).then_some(account)
 }
 
 #[cfg(test)]
@@ -139,11 +176,12 @@ mod tests {
 
     #[test]
     fn split_account_keeps_colons_in_the_password() {
-        let a = split_account("alice:pa:ss").unwrap();
+        let a = split_account("alice:pa:ss", Role::Admin).unwrap();
         assert_eq!((a.user.as_str(), a.password.as_str()), ("alice", "pa:ss"));
-        assert_eq!(split_account("bob:").unwrap().password, "");
-        assert!(split_account(":pw").is_err());
-        let err = split_account("alicesecret").unwrap_err();
+        assert_eq!(a.role, Role::Admin);
+        assert_eq!(split_account("bob:", Role::Replication).unwrap().password, "");
+        assert!(split_account(":pw", Role::Replication).is_err());
+        let err = split_account("alicesecret", Role::Replication).unwrap_err();
         assert!(!err.contains("alicesecret"), "{err}");
     }
 
@@ -158,5 +196,25 @@ mod tests {
         );
         assert_eq!((got[1].0, got[1].1.password.as_str()), (5, "b#pw"));
         assert_eq!(parse_accounts_file("alice:x\nnocolon\n").unwrap_err().0, 2);
+    }
+
+    #[test]
+    fn accounts_file_marks_admin_accounts_with_a_leading_word() {
+        let text = "admin ops:o pw\n  admin\tdba:d\nadmin:not an admin\nadministrator:a\n";
+        let got: Vec<(String, String, Role)> = parse_accounts_file(text)
+            .unwrap()
+            .into_iter()
+            .map(|(_, a)| (a.user, a.password, a.role))
+            .collect();
+        let want = [
+            ("ops", "o pw", Role::Admin),
+            ("dba", "d", Role::Admin),
+            ("admin", "not an admin", Role::Replication),
+            ("administrator", "a", Role::Replication),
+        ];
+        let want: Vec<(String, String, Role)> =
+            want.iter().map(|(u, p, r)| ((*u).to_owned(), (*p).to_owned(), *r)).collect();
+        assert_eq!(got, want);
+        assert_eq!(parse_accounts_file("ok:1\nadmin nocolon\n").unwrap_err().0, 2);
     }
 }

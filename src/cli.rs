@@ -79,10 +79,16 @@ pub(crate) fn options() -> Options {
     );
     o.optopt("", "replica-password-file", "read it from the first line of FILE", "FILE");
     o.optmulti("", "replica-account", "one more client login (repeatable)", "USER:PASSWORD");
+    o.optmulti(
+        "",
+        "admin-account",
+        "a login that may also PURGE, KILL, CHANGE MASTER (repeatable)",
+        "USER:PASSWORD",
+    );
     o.optopt(
         "",
         "replica-accounts-file",
-        "client logins from FILE: USER:PASSWORD lines, # comments",
+        "logins from FILE: [admin ]USER:PASSWORD lines, # comments",
         "FILE",
     );
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");

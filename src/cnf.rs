@@ -13,7 +13,8 @@
 //! Precedence: the command line wins over the file (`--password-file` on
 //! the command line also overrides the file's `password`, and so on for
 //! the `ALTERNATIVES`); within the file the last line wins; options that
-//! may be repeated (`replica-account`, `verbose`) add up, file first.
+//! may be repeated (`replica-account`, `admin-account`, `verbose`) add up,
+//! file first.
 //! [`Sources`] remembers which argument came from which line, so a bad
 //! value is reported as `FILE:LINE: key: reason`.
 
@@ -296,7 +297,7 @@ pub fn load(path: &Path, opts: &Options, cli: &Matches) -> Result<(Vec<String>, 
 
 /// Keys whose value is a password (not a file holding one).
 pub fn holds_secret(key: &str) -> bool {
-    (key.contains("password") || key == "replica-account") && !key.ends_with("-file")
+    (key.contains("password") || key.ends_with("-account")) && !key.ends_with("-file")
 }
 
 /// True if others than the owner and group may read `path`.

@@ -311,6 +311,47 @@ fn several_accounts_from_file_command_line_and_accounts_file() {
     assert_eq!(err, format!("{}:2: expected USER:PASSWORD", bad.arg()));
 }
 
+fn roles(c: &Config) -> Vec<(String, crate::server::Role)> {
+    c.server.as_ref().unwrap().accounts.iter().map(|a| (a.user.clone(), a.role)).collect()
+}
+
+#[test]
+fn admin_accounts_from_file_command_line_and_accounts_file() {
+    use crate::server::Role::{Admin, Replication};
+    let accounts = TempFile::new("carol:c\nadmin dba:d pw\n");
+    let f = TempFile::new(&format!(
+        "{BASE}admin-account = ops:o#1\nreplica-accounts-file = {}\n",
+        accounts.arg()
+    ));
+    let (c, _, _) = run(&f, "--admin-account root2:r").unwrap();
+    let want = [("ops", Admin), ("root2", Admin), ("carol", Replication), ("dba", Admin)];
+    let want: Vec<_> = want.iter().map(|(u, r)| ((*u).to_owned(), *r)).collect();
+    assert_eq!(roles(&c), want, "the file's admin-account lines come first, then the CLI's");
+    assert_eq!(users(&c)[3], ("dba".to_owned(), "d pw".to_owned()));
+
+    // Admin accounts do not replace the upstream account as the replicas' login.
+    let plain = TempFile::new(&format!("{BASE}admin-account = ops:o\n"));
+    let want: Vec<_> = [("repl", Replication), ("ops", Admin)]
+        .iter()
+        .map(|(u, r)| ((*u).to_owned(), *r))
+        .collect();
+    assert_eq!(roles(&run(&plain, "").unwrap().0), want);
+
+    // One user, two roles: an error naming it, wherever the two come from.
+    let both = "account \"carol\" is given both as a replica account and as an admin account";
+    let err = run(&f, "--admin-account carol:x").unwrap_err().to_string();
+    assert_eq!(err, format!("{}:1: {both}", accounts.arg()));
+    let err = run(&plain, "--replica-account ops:p").unwrap_err().to_string();
+    let both_ops = both.replace("carol", "ops");
+    assert_eq!(err, format!("{}:5: admin-account: {both_ops}", plain.arg()));
+    let err = run(&plain, "--replica-user ops --replica-password p").unwrap_err().to_string();
+    assert!(err.contains("\"ops\" is given both as a replica account and as an admin"), "{err}");
+    let err = run(&plain, "--admin-account ops:again").unwrap_err().to_string();
+    assert_eq!(err, "--admin-account: account \"ops\" is given twice");
+    let err = run(&plain, "--admin-account nocolon").unwrap_err().to_string();
+    assert_eq!(err, "--admin-account: expected USER:PASSWORD");
+}
+
 #[test]
 fn world_readable_file_with_a_password_warns() {
     let f = TempFile::new(BASE);
@@ -388,6 +429,11 @@ fn the_example_file_is_valid_and_shows_every_key() {
         other => panic!("{other:?}"),
     };
     assert_eq!(c.upstream.unwrap().host, "db1.example.com");
-    let names: Vec<String> = c.server.unwrap().accounts.into_iter().map(|a| a.user).collect();
+    let accounts = c.server.unwrap().accounts;
+    let names: Vec<&str> = accounts.iter().map(|a| a.user.as_str()).collect();
     assert_eq!(names, ["replica1", "cdc"]);
+    assert!(
+        accounts.iter().all(|a| a.role == crate::server::Role::Replication),
+        "the example gives no sample account admin rights: {accounts:?}"
+    );
 }

@@ -49,6 +49,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "replica-password",
             "replica-password-file",
             "replica-account",
+            "admin-account",
             "replica-accounts-file",
             "max-connections",
         ],

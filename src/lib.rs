@@ -142,12 +142,16 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
         watermark.publish(DurablePosition { file: tail.file.clone(), offset: tail.len });
     }
     let status = config.upstream.as_ref().map(|u| {
-        Arc::new(Mutex::new(UpstreamStatus {
+        let mut status = UpstreamStatus {
             host: u.host.clone(),
             port: u.port,
             user: u.user.clone(),
+            heartbeat_period: u.heartbeat,
             ..Default::default()
-        }))
+        };
+        // The dump thread connects first thing.
+        status.set_io(status::IoState::Connecting, std::time::Instant::now());
+        Arc::new(Mutex::new(status))
     });
     let parts =
         Parts { watermark, registry: Arc::default(), status, counters: Arc::default(), shutdown };
@@ -223,6 +227,9 @@ fn start_listener(
         retention: config.retention,
         config: server.clone(),
         upstream: parts.status.clone(),
+        // The replication controller comes with the upstream side's switch.
+        control: None,
+        counters: Arc::clone(&parts.counters),
         shutdown: parts.shutdown.clone(),
         status_rows: Some(Arc::new(parts.source(config))),
     });

@@ -20,6 +20,10 @@ use super::reader::Reader;
 use super::response::OkPacket;
 use super::writer::{put_lenenc_bytes, put_lenenc_int, put_u16, put_u32};
 
+/// `MYSQL_TYPE_LONG`: a 4-byte integer (`SHOW PROCESSLIST`'s `Time`).
+pub const MYSQL_TYPE_LONG: u8 = 3;
+/// `MYSQL_TYPE_DOUBLE`: a double (`SHOW PROCESSLIST`'s `Progress`).
+pub const MYSQL_TYPE_DOUBLE: u8 = 5;
 /// `MYSQL_TYPE_LONGLONG`: an 8-byte integer.
 pub const MYSQL_TYPE_LONGLONG: u8 = 8;
 /// `MYSQL_TYPE_LONG_BLOB` (251): what MariaDB reports for string user variables.
@@ -36,6 +40,8 @@ pub const CHARSET_BINARY: u16 = 63;
 pub const NOT_NULL_FLAG: u16 = 0x0001;
 /// `BINARY_FLAG`.
 pub const BINARY_FLAG: u16 = 0x0080;
+/// `UNSIGNED_FLAG`.
+pub const UNSIGNED_FLAG: u16 = 0x0020;
 /// `NUM_FLAG`: the column is numeric.
 pub const NUM_FLAG: u16 = 0x8000;
 
@@ -43,7 +49,7 @@ pub const NUM_FLAG: u16 = 0x8000;
 pub const SERVER_STATUS_AUTOCOMMIT: u16 = 0x0002;
 
 /// MariaDB's `NOT_FIXED_DEC`: the `decimals` of string columns.
-const NOT_FIXED_DEC: u8 = 39;
+pub const NOT_FIXED_DEC: u8 = 39;
 /// The lenenc length of the fixed-size tail of a column definition.
 const FIXED_FIELDS_LEN: u8 = 0x0c;
 

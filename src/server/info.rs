@@ -4,6 +4,13 @@
 //! The query evaluator ([`super::query`]) sees the server only through
 //! [`ServerInfo`], so it can be tested with a plain struct.
 
+use crate::protocol::ErrPacket;
+use crate::server::session_vars::Warning;
+use crate::status::control::ReplicationControl;
+use crate::status::UpstreamStatus;
+use crate::storage::retention::RetentionPolicy;
+use crate::storage::selection::Criterion;
+
 /// A replica registered with `COM_REGISTER_SLAVE` (for `SHOW SLAVE HOSTS`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SlaveHost {
@@ -19,11 +26,32 @@ pub struct SlaveHost {
     pub uuid: String,
 }
 
-use crate::protocol::ErrPacket;
-use crate::server::session_vars::Warning;
-use crate::status::UpstreamStatus;
-use crate::storage::retention::RetentionPolicy;
-use crate::storage::selection::Criterion;
+/// One row of `SHOW PROCESSLIST`: a downstream connection, or our own
+/// upstream connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Process {
+    /// Connection id (`KILL` takes it).
+    pub id: u32,
+    /// The account; empty before login.
+    pub user: String,
+    /// `ip:port` of the client; empty for the upstream connection.
+    pub host: String,
+    /// Current database.
+    pub db: Option<String>,
+    /// `Sleep`, `Query`, `Binlog Dump`, `Connect`; `Slave_IO` or `Connect`
+    /// for the upstream connection.
+    pub command: &'static str,
+    /// Seconds since the command began.
+    pub time: u64,
+    /// What the command is at (`Master has sent all binlog to slave;
+    /// waiting for more updates`, ...); empty when idle.
+    pub state: String,
+    /// The statement being run.
+    pub info: Option<String>,
+    /// Our own upstream connection (MariaDB's `system user` row of the
+    /// slave IO thread), not a client.
+    pub upstream: bool,
+}
 
 /// Facts about this server, as the evaluator needs them.
 pub trait ServerInfo {
@@ -49,7 +77,9 @@ pub trait ServerInfo {
     fn binlog_gtid_pos(&self, file: &str, pos: u64) -> Option<String>;
     /// `@@GLOBAL.gtid_domain_id`.
     fn gtid_domain_id(&self) -> u32;
-    /// True when we offer semi-sync to downstream replicas (`rpl_semi_sync_master_enabled`).
+    /// True when we offer semi-sync sessions to downstream replicas: the
+    /// `rpl_semi_sync_master_enabled` variable exists. Its value is OFF, as
+    /// is `Rpl_semi_sync_master_status`: we never ask them for an ACK.
     fn semi_sync_master_enabled(&self) -> bool;
     /// Replicas registered with `COM_REGISTER_SLAVE` and still connected.
     fn slave_hosts(&self) -> Vec<SlaveHost>;
@@ -59,6 +89,22 @@ pub trait ServerInfo {
     fn connection_id(&self) -> u32;
     /// `KILL [CONNECTION|QUERY] id`: true when such a connection existed.
     fn kill(&self, id: u32) -> bool;
+    /// Every connection and, while we follow a primary, our upstream
+    /// connection, ordered by id (`SHOW PROCESSLIST`, and `KILL`'s owner check).
+    fn processlist(&self) -> Vec<Process> {
+        Vec::new()
+    }
+    /// The upstream side's controls; `None` when serving a directory
+    /// without a primary.
+    fn replication_control(&self) -> Option<&dyn ReplicationControl> {
+        None
+    }
+    /// `Seconds_Behind_Master` at `now_unix` while connected: 0 once caught
+    /// up, else the age of the last event received.
+    fn seconds_behind_master(&self, now_unix: u64) -> u64 {
+        let _ = now_unix;
+        0
+    }
     /// The `Binlogserver_*` rows of `SHOW STATUS`: the metrics the exporter serves.
     fn metrics_status(&self) -> Vec<(String, String)> {
         Vec::new()

@@ -10,6 +10,7 @@
 pub mod dump;
 pub mod info;
 pub mod listener;
+pub mod privilege;
 pub mod query;
 pub mod registry;
 pub mod session;
@@ -22,10 +23,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::shutdown::Shutdown;
-use crate::status::UpstreamStatus;
+use crate::status::control::ReplicationControl;
+use crate::status::{Counters, UpstreamStatus};
 use crate::storage::purge::Purger;
 use crate::storage::retention::RetentionPolicy;
 use crate::storage::watermark::Watermark;
+pub use privilege::Role;
 use registry::Registry;
 
 /// An account downstream clients may log in with.
@@ -35,11 +38,17 @@ pub struct Account {
     pub user: String,
     /// Password (never logged).
     pub password: String,
+    /// What it may do.
+    pub role: Role,
 }
 
 impl fmt::Debug for Account {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Account").field("user", &self.user).field("password", &"<hidden>").finish()
+        f.debug_struct("Account")
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .field("role", &self.role)
+            .finish()
     }
 }
 
@@ -73,6 +82,11 @@ pub struct Shared {
     pub config: ServerConfig,
     /// Our upstream, when following a primary.
     pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
+    /// The upstream side's controls (`START`/`STOP SLAVE`, `CHANGE MASTER`,
+    /// `RESET SLAVE`); `None` when serving a directory without a primary.
+    pub control: Option<Arc<dyn ReplicationControl>>,
+    /// What the dump thread counts: `Seconds_Behind_Master` comes from it.
+    pub counters: Arc<Counters>,
     /// Process-wide stop flag.
     pub shutdown: Shutdown,
     /// The `Binlogserver_*` rows of `SHOW STATUS`, from the exporter.

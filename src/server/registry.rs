@@ -1,13 +1,21 @@
 //! The registry of downstream connections: ids, kill switches, registered
-//! replicas (`SHOW SLAVE HOSTS`), dump positions, and the file each dump
-//! reads, which purges must not remove ([`Readers`]).
+//! replicas (`SHOW SLAVE HOSTS`), dump positions, the file each dump
+//! reads, which purges must not remove ([`Readers`]), and what each
+//! connection is doing for `SHOW PROCESSLIST` ([`Command`], since when,
+//! the statement).
+//!
+//! The command is set at its changes only (login, each statement and its
+//! end, the start of a dump), never per event: a dump's state (sending or
+//! waiting at the durable end) is derived when asked, from the position it
+//! reports at each file end and at the durable end anyway.
 //!
 //! Lock order: the connections, then the purge fence.
 
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use super::info::SlaveHost;
 use crate::binlog::BinlogFileName;
@@ -23,6 +31,35 @@ struct Entry {
     position: Option<(String, u64)>,
     user: String,
     reading: Option<BinlogFileName>,
+    command: Command,
+    since: Instant,
+    info: Option<String>,
+    db: Option<String>,
+}
+
+/// What a connection is doing, as `SHOW PROCESSLIST`'s `Command` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Before login.
+    Connect,
+    /// Logged in, waiting for a command.
+    Sleep,
+    /// Running a statement.
+    Query,
+    /// Streaming binlogs (`COM_BINLOG_DUMP`, `COM_BINLOG_DUMP_GTID`).
+    BinlogDump,
+}
+
+impl Command {
+    /// MariaDB's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Connect => "Connect",
+            Command::Sleep => "Sleep",
+            Command::Query => "Query",
+            Command::BinlogDump => "Binlog Dump",
+        }
+    }
 }
 
 /// What an operator may see of a connection.
@@ -38,6 +75,14 @@ pub struct ConnectionView {
     pub position: Option<(String, u64)>,
     /// The user it logged in as (empty before authentication).
     pub user: String,
+    /// What it does.
+    pub command: Command,
+    /// Since when it does that.
+    pub since: Instant,
+    /// The statement it runs (with [`Command::Query`]).
+    pub info: Option<String>,
+    /// Its current database.
+    pub db: Option<String>,
 }
 
 /// All live downstream connections.
@@ -45,6 +90,9 @@ pub struct ConnectionView {
 pub struct Registry {
     conns: Mutex<HashMap<u32, Entry>>,
     next_id: AtomicU32,
+    /// The id our own upstream connection shows under, taken from the same
+    /// sequence on first use.
+    upstream_id: OnceLock<u32>,
     /// The first file a purge keeps: no dump may start reading an older one.
     fence: Mutex<Option<BinlogFileName>>,
 }
@@ -54,6 +102,7 @@ impl Default for Registry {
         Registry {
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU32::new(1),
+            upstream_id: OnceLock::new(),
             fence: Mutex::new(None),
         }
     }
@@ -88,9 +137,35 @@ impl Registry {
                 position: None,
                 user: String::new(),
                 reading: None,
+                command: Command::Connect,
+                since: Instant::now(),
+                info: None,
+                db: None,
             },
         );
         Some((id, killed))
+    }
+
+    /// The id of our own upstream connection in `SHOW PROCESSLIST`: one id
+    /// of the connection sequence, the same for the process's life.
+    pub fn upstream_id(&self) -> u32 {
+        *self.upstream_id.get_or_init(|| self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Records that `id` now does `command` (running `info`, for a query).
+    pub fn set_command(&self, id: u32, command: Command, info: Option<String>) {
+        if let Some(e) = self.lock().get_mut(&id) {
+            e.command = command;
+            e.since = Instant::now();
+            e.info = info;
+        }
+    }
+
+    /// Records `id`'s current database (`USE`, `COM_INIT_DB`).
+    pub fn set_database(&self, id: u32, db: Option<&str>) {
+        if let Some(e) = self.lock().get_mut(&id) {
+            e.db = db.map(str::to_owned);
+        }
     }
 
     /// Removes a finished connection.
@@ -125,6 +200,9 @@ impl Registry {
         }
         if let Some(e) = conns.get_mut(&id) {
             e.dump_server_id = Some(server_id);
+            e.command = Command::BinlogDump;
+            e.since = Instant::now();
+            e.info = None;
         }
     }
 
@@ -201,6 +279,10 @@ impl Registry {
                 dump_server_id: e.dump_server_id,
                 position: e.position.clone(),
                 user: e.user.clone(),
+                command: e.command,
+                since: e.since,
+                info: e.info.clone(),
+                db: e.db.clone(),
             })
             .collect();
         v.sort_by_key(|c| c.id);
@@ -273,6 +355,28 @@ mod tests {
         assert!(!kb.load(Ordering::Relaxed));
         r.set_slave(b, SlaveHost { server_id: 7, ..Default::default() });
         assert_eq!(r.slave_hosts().len(), 1);
+    }
+
+    #[test]
+    fn records_commands_at_their_changes_and_gives_the_upstream_one_id() {
+        let r = Registry::default();
+        let (a, _) = r.register(peer(), None, 10).unwrap();
+        let up = r.upstream_id();
+        let (b, _) = r.register(peer(), None, 10).unwrap();
+        assert!(a < up && up < b, "ids {a} {up} {b} come from one sequence");
+        assert_eq!(r.upstream_id(), up);
+        let view = |id| r.connections().into_iter().find(|c| c.id == id).unwrap();
+        assert_eq!(view(a).command, Command::Connect);
+        r.set_user(a, "repl");
+        r.set_command(a, Command::Query, Some("SHOW PROCESSLIST".into()));
+        r.set_database(a, Some("information_schema"));
+        let v = view(a);
+        assert_eq!((v.command, v.info.as_deref()), (Command::Query, Some("SHOW PROCESSLIST")));
+        assert_eq!(v.db.as_deref(), Some("information_schema"));
+        r.set_command(a, Command::Sleep, None);
+        assert!(view(a).since >= v.since);
+        r.start_dump(b, 7);
+        assert_eq!((view(b).command.as_str(), view(b).info), ("Binlog Dump", None));
     }
 
     fn name(n: u64) -> BinlogFileName {

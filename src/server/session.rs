@@ -12,10 +12,11 @@ use log::{debug, info, warn};
 
 use super::dump::{BinlogSender, DumpRequest};
 use super::info::{ServerInfo, SlaveHost};
-use super::query::{evaluate, Reply};
+use super::query::{evaluate, redacted, Reply};
+use super::registry::Command;
 use super::session_info::SessionInfo;
 use super::session_vars::SessionVars;
-use super::Shared;
+use super::{Role, Shared};
 use crate::net::{NetError, PacketStream};
 use crate::protocol::auth::{caching_sha2_verify, native_password_verify};
 use crate::protocol::command::{
@@ -213,7 +214,9 @@ impl Session {
                 COM_QUIT => return Ok(()),
                 COM_PING => self.send_ok()?,
                 COM_INIT_DB => {
-                    self.vars.set_database(Some(String::from_utf8_lossy(body).into_owned()));
+                    let db = String::from_utf8_lossy(body).into_owned();
+                    self.shared.registry.set_database(self.id, Some(&db));
+                    self.vars.set_database(Some(db));
                     self.send_ok()?
                 }
                 COM_QUERY => {
@@ -291,22 +294,22 @@ impl Session {
         self.user = String::from_utf8_lossy(&resp.username).into_owned();
         let plugin =
             resp.auth_plugin_name.clone().unwrap_or_else(|| b"mysql_native_password".to_vec());
-        let ok = match plugin.as_slice() {
+        let role = match plugin.as_slice() {
             b"mysql_native_password" => {
                 self.check_password(|pw| native_password_verify(pw, &nonce, &resp.auth_response))
             }
             b"caching_sha2_password" => {
-                let ok =
+                let role =
                     self.check_password(|pw| caching_sha2_verify(pw, &nonce, &resp.auth_response));
-                if ok {
+                if role.is_some() {
                     // Fast path: we know the password, so no cache is needed.
                     self.ps.write_packet(&[0x01, 0x03])?;
                 }
-                ok
+                role
             }
             _ => self.switch_to_native(&nonce)?,
         };
-        if !ok {
+        let Some(role) = role else {
             let using = if resp.auth_response.is_empty() { "NO" } else { "YES" };
             warn!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
             let msg = format!(
@@ -316,15 +319,23 @@ impl Session {
             );
             self.send_err(&ErrPacket::new(1045, b"28000", msg))?;
             return Ok(false);
-        }
-        debug!("authenticated id={} peer={} user={}", self.id, self.peer, self.user);
+        };
+        debug!(
+            "authenticated id={} peer={} user={} role={}",
+            self.id,
+            self.peer,
+            self.user,
+            role.as_str()
+        );
         self.vars.set_account(&self.user, &self.peer.ip().to_string());
+        self.vars.set_role(role);
+        self.shared.registry.set_command(self.id, Command::Sleep, None);
         self.shared.registry.set_user(self.id, &self.user);
         self.send_ok()?;
         Ok(true)
     }
 
-    fn switch_to_native(&mut self, nonce: &[u8]) -> Result<bool, NetError> {
+    fn switch_to_native(&mut self, nonce: &[u8]) -> Result<Option<Role>, NetError> {
         let mut data = nonce.to_vec();
         data.push(0);
         let switch =
@@ -337,12 +348,14 @@ impl Session {
         Ok(self.check_password(|pw| native_password_verify(pw, nonce, &reply)))
     }
 
-    fn check_password(&self, verify: impl Fn(&[u8]) -> bool) -> bool {
+    /// The role of the account whose password `verify` accepts, if any.
+    fn check_password(&self, verify: impl Fn(&[u8]) -> bool) -> Option<Role> {
         self.shared
             .config
             .accounts
             .iter()
-            .any(|a| a.user == self.user && verify(a.password.as_bytes()))
+            .find(|a| a.user == self.user && verify(a.password.as_bytes()))
+            .map(|a| a.role)
     }
 
     fn deprecate_eof(&self) -> bool {
@@ -361,8 +374,23 @@ impl Session {
         self.ps.write_packet(&out)
     }
 
+    /// Runs one statement; `SHOW PROCESSLIST` shows it (passwords hidden)
+    /// while it runs.
     fn query(&mut self, sql: &str) -> Result<(), NetError> {
-        debug!("query id={} sql={:?}", self.id, sql);
+        let shown = redacted(sql).into_owned();
+        debug!("query id={} sql={:?}", self.id, shown);
+        let registry = Arc::clone(&self.shared.registry);
+        registry.set_command(self.id, Command::Query, Some(shown));
+        let db = self.vars.database().map(str::to_owned);
+        let result = self.run_query(sql);
+        if self.vars.database() != db.as_deref() {
+            registry.set_database(self.id, self.vars.database());
+        }
+        registry.set_command(self.id, Command::Sleep, None);
+        result
+    }
+
+    fn run_query(&mut self, sql: &str) -> Result<(), NetError> {
         let info = SessionInfo::new(&self.shared, self.id);
         let reply = evaluate(sql, &mut self.vars, &info);
         drop(info);
@@ -374,7 +402,7 @@ impl Session {
                 self.ps.write_packet(&out)
             }
             Reply::Err(err) => {
-                debug!("query refused id={} code={} sql={:?}", self.id, err.code, sql);
+                debug!("query refused id={} code={} sql={:?}", self.id, err.code, redacted(sql));
                 self.send_err(&err)
             }
             Reply::Rows(rs) => {
@@ -418,6 +446,8 @@ impl Session {
             &self.vars,
             self.deprecate_eof(),
         );
-        sender.run(&mut self.ps, request)
+        let result = sender.run(&mut self.ps, request);
+        self.shared.registry.set_command(self.id, Command::Sleep, None);
+        result
     }
 }

@@ -2,15 +2,18 @@
 //! the stored binlogs, the watermark and the registry.
 
 use std::sync::PoisonError;
+use std::time::Instant;
 
 use log::warn;
 
-use super::info::{ServerInfo, SlaveHost};
+use super::info::{Process, ServerInfo, SlaveHost};
+use super::registry::{Command, ConnectionView};
 use super::session_vars::Warning;
 use super::Shared;
 use crate::binlog::{BinlogFileName, ChecksumAlg, EventHeader, FormatDescription};
 use crate::protocol::ErrPacket;
-use crate::status::UpstreamStatus;
+use crate::status::control::ReplicationControl;
+use crate::status::{IoState, UpstreamStatus};
 use crate::storage::gtid_scan::{scan_file, FileGtids};
 use crate::storage::purge::{PurgeError, Reason};
 use crate::storage::reader::{file_size, list_files, BinlogReader};
@@ -60,6 +63,64 @@ fn newest_fd(shared: &Shared) -> Option<(EventHeader, FormatDescription)> {
         return None;
     }
     Some((EventHeader::parse(&event).ok()?, FormatDescription::decode_event(&event).ok()?))
+}
+
+/// MariaDB's state of a dump thread that has sent everything.
+const DUMP_WAITING: &str = "Master has sent all binlog to slave; waiting for more updates";
+/// MariaDB's state of a dump thread that is sending.
+const DUMP_SENDING: &str = "Sending binlog event to slave";
+
+/// Every connection and our upstream connection (while we follow), by id.
+fn processlist(shared: &Shared) -> Vec<Process> {
+    let now = Instant::now();
+    let durable = shared.watermark.get().map(|w| (w.file.as_str().to_owned(), w.offset));
+    let mut rows: Vec<Process> =
+        shared.registry.connections().into_iter().map(|c| client_row(c, &durable, now)).collect();
+    let upstream = shared.upstream.as_ref().map(|u| {
+        let s = u.lock().unwrap_or_else(PoisonError::into_inner);
+        (s.io, s.io_since)
+    });
+    if let Some((io, since)) = upstream.filter(|(io, _)| *io != IoState::No) {
+        // MariaDB shows its slave IO thread as `Connect` until connected.
+        let (command, state) = match io {
+            IoState::Yes => ("Slave_IO", "Waiting for master to send event"),
+            _ => ("Connect", "Connecting to master"),
+        };
+        rows.push(Process {
+            id: shared.registry.upstream_id(),
+            user: "system user".to_owned(),
+            command,
+            time: since.map_or(0, |t| now.saturating_duration_since(t).as_secs()),
+            state: state.to_owned(),
+            upstream: true,
+            ..Process::default()
+        });
+    }
+    rows.sort_by_key(|r| r.id);
+    rows
+}
+
+/// The row of one client connection; a dump is waiting when the position
+/// it last reported is the durable end.
+fn client_row(c: ConnectionView, durable: &Option<(String, u64)>, now: Instant) -> Process {
+    let state = match c.command {
+        Command::Connect => "login",
+        Command::Sleep => "",
+        Command::Query => "starting",
+        Command::BinlogDump if c.position.is_some() && c.position == *durable => DUMP_WAITING,
+        Command::BinlogDump => DUMP_SENDING,
+    };
+    Process {
+        id: c.id,
+        user: c.user,
+        host: c.peer.to_string(),
+        db: c.db,
+        command: c.command.as_str(),
+        time: now.saturating_duration_since(c.since).as_secs(),
+        state: state.to_owned(),
+        info: c.info,
+        upstream: false,
+    }
 }
 
 /// A session's view of the server.
@@ -168,6 +229,18 @@ impl ServerInfo for SessionInfo<'_> {
 
     fn kill(&self, id: u32) -> bool {
         self.shared.registry.kill(id)
+    }
+
+    fn processlist(&self) -> Vec<Process> {
+        processlist(self.shared)
+    }
+
+    fn replication_control(&self) -> Option<&dyn ReplicationControl> {
+        self.shared.control.as_deref()
+    }
+
+    fn seconds_behind_master(&self, now_unix: u64) -> u64 {
+        self.shared.counters.seconds_behind(now_unix)
     }
 
     fn metrics_status(&self) -> Vec<(String, String)> {

@@ -16,6 +16,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::binlog::ChecksumAlg;
+use crate::server::privilege::Role;
 
 /// `@@net_write_timeout` unless the session sets it (MariaDB's default): a
 /// client that stops reading is dropped after this, releasing its thread,
@@ -48,6 +49,8 @@ pub struct SessionVars {
     user: String,
     /// Client host.
     host: String,
+    /// What the account may do (a replication account until told).
+    role: Role,
     /// Current database (`USE`, `COM_INIT_DB`).
     database: Option<String>,
     /// Notes and warnings of the last statement (`SHOW WARNINGS`).
@@ -85,6 +88,16 @@ impl SessionVars {
     pub fn set_account(&mut self, user: &str, host: &str) {
         self.user = user.to_owned();
         self.host = host.to_owned();
+    }
+
+    /// Records the account's role, which decides the statements it may run.
+    pub fn set_role(&mut self, role: Role) {
+        self.role = role;
+    }
+
+    /// The account's role.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// The login user name (empty before authentication).

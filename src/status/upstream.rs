@@ -39,8 +39,12 @@ pub struct UpstreamStatus {
     pub port: u16,
     /// Replication user.
     pub user: String,
-    /// Whether we follow, and whether the dump connection is up.
+    /// Whether we follow, and whether the dump connection is up; change it
+    /// with [`UpstreamStatus::set_io`], which keeps `io_since`.
     pub io: IoState,
+    /// Since when `io` has its value: the `Time` of the upstream row of
+    /// `SHOW PROCESSLIST`. `None` until first set.
+    pub io_since: Option<std::time::Instant>,
     /// The primary's file we are in.
     pub file: String,
     /// Our position in it (stored and durable).
@@ -67,8 +71,35 @@ pub struct UpstreamStatus {
 }
 
 impl UpstreamStatus {
+    /// Sets the IO state; `io_since` becomes `now` when the state changes.
+    pub fn set_io(&mut self, io: IoState, now: std::time::Instant) {
+        if self.io != io || self.io_since.is_none() {
+            self.io = io;
+            self.io_since = Some(now);
+        }
+    }
+
     /// True while the dump connection is up.
     pub fn connected(&self) -> bool {
         self.io == IoState::Yes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn set_io_keeps_since_when_the_state_holds() {
+        let t0 = Instant::now();
+        let mut s = UpstreamStatus::default();
+        s.set_io(IoState::Connecting, t0);
+        assert_eq!((s.io, s.io_since), (IoState::Connecting, Some(t0)));
+        let t1 = t0 + Duration::from_secs(5);
+        s.set_io(IoState::Connecting, t1);
+        assert_eq!(s.io_since, Some(t0), "the same state again keeps its start");
+        s.set_io(IoState::Yes, t1);
+        assert_eq!((s.io, s.io_since), (IoState::Yes, Some(t1)));
     }
 }

@@ -129,7 +129,7 @@ impl DumpThread {
             let result = self.follow_once();
             let error = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
             self.report(|s| {
-                s.io = IoState::Connecting;
+                s.set_io(IoState::Connecting, Instant::now());
                 s.last_error = error;
             });
             match result {
@@ -200,7 +200,7 @@ impl DumpThread {
         let primary_server_id = session.primary_server_id;
         let semi_sync_warning = session.semi_sync_warning.take().unwrap_or_default();
         self.report(|s| {
-            s.io = IoState::Yes;
+            s.set_io(IoState::Yes, Instant::now());
             s.semi_sync = semi_sync;
             s.semi_sync_warning = semi_sync_warning;
             s.primary_server_id = primary_server_id;

@@ -18,6 +18,7 @@
 
 mod common;
 
+mod admin_sql;
 mod binlog_fixtures;
 mod config_file;
 mod crash_torture;

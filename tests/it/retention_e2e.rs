@@ -9,9 +9,9 @@
 //! `BLS_KEEP_TEST_DIRS=1` to keep the directories.
 
 use crate::common::{
-    big_row, bls_log_excerpt, bls_sql, follow_and_serve, local_binlog_files, mariadb_binlog_raw,
-    mixed_workload, wait_until, wait_until_ok, Binlogserver, KillOnDrop, MariaDb, PrimaryOpts,
-    TestDir, Topology,
+    big_row, bls_admin_sql, bls_log_excerpt, bls_sql, follow_and_serve, local_binlog_files,
+    mariadb_binlog_raw, mixed_workload, wait_until, wait_until_ok, Binlogserver, KillOnDrop,
+    MariaDb, PrimaryOpts, TestDir, Topology, ADMIN_ARGS,
 };
 use std::fs;
 use std::path::Path;
@@ -83,7 +83,7 @@ fn raw_reader(port: u16, out: &Path, first: &str) -> KillOnDrop {
 
 #[test]
 fn purge_statements_spare_files_being_read_and_keep_the_index_in_step() {
-    let t = Topology::start(PrimaryOpts::default(), &[]);
+    let t = Topology::start(PrimaryOpts::default(), &ADMIN_ARGS);
     let (primary, bls, port, data) = (&t.primary, &t.bls, t.port, &t.data);
     // Six files; file 2 far larger than what socket buffers hold.
     mixed_workload(primary, 10);
@@ -108,7 +108,8 @@ fn purge_statements_spare_files_being_read_and_keep_the_index_in_step() {
         bls.log().contains("binlog dump started")
     });
 
-    let purge = |stmt: &str| bls_sql(port, &format!("{stmt}; SHOW WARNINGS"));
+    // PURGE is an admin statement.
+    let purge = |stmt: &str| bls_admin_sql(port, &format!("{stmt}; SHOW WARNINGS"));
     let err = purge("PURGE BINARY LOGS TO 'mysql-bin.000042'").unwrap_err();
     assert!(err.contains("1373") && err.contains("Target log not found in binlog index"), "{err}");
     let warnings = purge("PURGE BINARY LOGS TO 'mysql-bin.000005'").expect("PURGE TO");

@@ -10,8 +10,8 @@
 
 use crate::common::raw_client::{err_code, login_response, RawConn};
 use crate::common::{
-    big_row, bls_log_excerpt, bls_sql, follow_and_serve, wait_caught_up, wait_until, wait_until_ok,
-    MariaDb, PrimaryOpts, TestDir, REPL_PASSWORD, REPL_USER,
+    big_row, bls_admin_sql, bls_log_excerpt, follow_and_serve, wait_caught_up, wait_until,
+    wait_until_ok, MariaDb, PrimaryOpts, TestDir, ADMIN_ARGS, REPL_PASSWORD, REPL_USER,
 };
 use binlogserver::protocol::command::{encode_query, ComBinlogDump, COM_BINLOG_DUMP};
 use std::time::Duration;
@@ -38,7 +38,8 @@ fn a_dump_client_that_stops_reading_is_dropped_after_net_write_timeout() {
     }
     primary.sql("FLUSH BINARY LOGS");
     let data = TestDir::new("stalled-reader");
-    let (bls, port) = follow_and_serve(&primary, data.path(), &["--max-connections", "2"]);
+    let args = ["--max-connections", "2", ADMIN_ARGS[0], ADMIN_ARGS[1]];
+    let (bls, port) = follow_and_serve(&primary, data.path(), &args);
     wait_caught_up(&primary, data.path(), Duration::from_secs(60));
 
     let mut stalled = login(port);
@@ -68,7 +69,7 @@ fn a_dump_client_that_stops_reading_is_dropped_after_net_write_timeout() {
 
     // Its purge fence is gone: the file it was reading can be purged.
     let (live, _) = primary.master_status();
-    bls_sql(port, &format!("PURGE BINARY LOGS TO '{live}'")).expect("PURGE BINARY LOGS");
+    bls_admin_sql(port, &format!("PURGE BINARY LOGS TO '{live}'")).expect("PURGE BINARY LOGS");
     assert!(
         !data.join("mysql-bin.000001").exists(),
         "the file the dropped dump read is still there:\n{}",

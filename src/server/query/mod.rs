@@ -29,27 +29,36 @@
 //! LOGS`/`MASTER STATUS`/`SLAVE …`) and `purge`; tests in `tests.rs` and
 //! `statement_tests.rs`.
 
+mod admin;
+#[cfg(test)]
+mod admin_tests;
 mod expr;
 mod lexer;
 mod parser;
+mod processlist;
 mod purge;
 mod select;
 mod set;
 mod show;
 mod show_repl;
+mod slave_status;
 #[cfg(test)]
 mod statement_tests;
 mod sysvars;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::info;
 
 use crate::protocol::resultset::ResultSet;
 use crate::protocol::ErrPacket;
 use crate::server::info::ServerInfo;
+use crate::server::privilege::{self, Role};
 use crate::server::session_vars::SessionVars;
-use lexer::{tokenize, Token};
+use lexer::{tokenize, Token, TokenKind};
 use parser::Parser;
 
 /// The answer to one statement.
@@ -144,12 +153,22 @@ impl Statement<'_> {
         if verb != "SHOW" {
             self.vars.set_warnings(Vec::new());
         }
+        self.check_privilege(&toks)?;
         let reply = match verb.as_str() {
             "SELECT" => select::select(&mut p, self.sql, self.env())?,
             "SET" => set::set(&mut p, self.sql, self.vars, self.info, self.now_unix)?,
-            "SHOW" => show::show(&mut p, self.sql, self.vars, self.info)?,
-            "KILL" => kill(&mut p, self.sql, self.info)?,
+            "SHOW" => show::show(&mut p, self.sql, self.vars, self.info, self.now_unix)?,
+            "KILL" => kill(&mut p, self.sql, self.vars, self.info)?,
             "PURGE" => purge::purge(&mut p, self.sql, self.vars, self.info, self.now_unix)?,
+            "START" | "STOP" if p.eat_one_of(&["SLAVE", "REPLICA"]).is_some() => {
+                admin::start_stop(&mut p, self.sql, self.vars, self.info, verb == "START")?
+            }
+            "CHANGE" if p.eat_keyword("MASTER") || p.eat_keywords(&["REPLICATION", "SOURCE"]) => {
+                admin::change_master(&mut p, self.sql, self.vars, self.info)?
+            }
+            "RESET" if p.eat_one_of(&["SLAVE", "REPLICA"]).is_some() => {
+                admin::reset_slave(&mut p, self.sql, self.vars, self.info)?
+            }
             "USE" => {
                 let db = p.name().ok_or_else(|| not_understood(self.sql))?;
                 self.vars.set_database(Some(db.to_owned()));
@@ -176,22 +195,114 @@ impl Statement<'_> {
         }
     }
 
+    /// The one privilege check, before anything runs: an admin statement
+    /// from an account that is not an admin gets MariaDB's ERR 1227.
+    fn check_privilege(&self, toks: &[Token<'_>]) -> Result<(), ErrPacket> {
+        let words: Vec<String> = toks
+            .iter()
+            .take(3)
+            .take_while(|t| t.kind == TokenKind::Word)
+            .map(|t| t.text.to_ascii_uppercase())
+            .collect();
+        let Some((needed, name)) = admin::privilege_needed(&words) else { return Ok(()) };
+        privilege::check(self.vars.role(), needed).inspect_err(|e| {
+            info!(
+                "admin statement refused id={} user={} host={} statement={name:?} code={}",
+                self.info.connection_id(),
+                self.vars.user(),
+                self.vars.host(),
+                e.code
+            )
+        })
+    }
+
     fn env(&self) -> expr::Env<'_> {
         expr::Env { vars: self.vars, info: self.info, now_unix: self.now_unix }
     }
 }
 
-/// `KILL [HARD|SOFT] [CONNECTION|QUERY] id`.
-fn kill(p: &mut Parser<'_, '_>, sql: &str, info: &dyn ServerInfo) -> Result<Reply, ErrPacket> {
+/// `KILL [HARD|SOFT] [CONNECTION|QUERY] id`: anyone's connection for an
+/// admin, only its own user's for others (MariaDB's ERR 1095); our own
+/// upstream connection is stopped with `STOP SLAVE`, not killed.
+fn kill(
+    p: &mut Parser<'_, '_>,
+    sql: &str,
+    vars: &SessionVars,
+    info: &dyn ServerInfo,
+) -> Result<Reply, ErrPacket> {
     p.eat_one_of(&["HARD", "SOFT"]);
     p.eat_one_of(&["CONNECTION", "QUERY"]);
     let id = p.unsigned().ok_or_else(|| not_understood(sql))?;
-    let killed = u32::try_from(id).is_ok_and(|id| info.kill(id));
-    if killed {
-        Ok(Reply::Ok)
-    } else {
-        Err(ErrPacket::new(1094, b"HY000", format!("Unknown thread id: {id}")))
+    let unknown = || ErrPacket::new(1094, b"HY000", format!("Unknown thread id: {id}"));
+    let target = u32::try_from(id)
+        .ok()
+        .and_then(|id| info.processlist().into_iter().find(|row| row.id == id))
+        .ok_or_else(unknown)?;
+    let (user, host, me) = (vars.user(), vars.host(), info.connection_id());
+    let owner = if target.upstream { "system user" } else { target.user.as_str() };
+    if !privilege::may_kill(vars.role(), user, owner)
+        || (target.upstream && vars.role() != Role::Admin)
+    {
+        info!("kill refused id={me} user={user} host={host} target={id} owner={owner:?}");
+        return Err(privilege::not_owner(id));
     }
+    if target.upstream {
+        return Err(ErrPacket::new(
+            1290,
+            b"HY000",
+            format!(
+                "binlogserver does not support KILL of its own upstream connection (id {id}): \
+                 use STOP SLAVE"
+            ),
+        ));
+    }
+    if !info.kill(target.id) {
+        return Err(unknown());
+    }
+    info!("kill id={me} user={user} host={host} target={id} owner={owner:?}");
+    Ok(Reply::Ok)
+}
+
+/// `sql` with the string literal of each password option hidden
+/// (`MASTER_PASSWORD = '…'` and its `SOURCE_`/bare `PASSWORD` forms,
+/// `PASSWORD('…')`, `IDENTIFIED BY '…'`): for log lines and `SHOW
+/// PROCESSLIST`. A statement that does not tokenize is hidden whole if it
+/// mentions a password.
+pub fn redacted(sql: &str) -> Cow<'_, str> {
+    const HIDDEN: &str = "'<hidden>'";
+    let Ok(toks) = tokenize(sql) else {
+        let lower = sql.to_ascii_lowercase();
+        if lower.contains("password") || lower.contains("identified") {
+            return Cow::Borrowed("<statement hidden: it mentions a password>");
+        }
+        return Cow::Borrowed(sql);
+    };
+    let mut out = String::new();
+    let mut copied = 0;
+    for (i, tok) in toks.iter().enumerate() {
+        let before = |back: usize| i.checked_sub(back).and_then(|j| toks.get(j));
+        let is_secret = matches!(tok.kind, TokenKind::Str(_))
+            && match (before(2), before(1)) {
+                (Some(name), Some(op)) if op.is_punct('=') || op.is_punct('(') => {
+                    name.kind == TokenKind::Word
+                        && name.text.to_ascii_uppercase().ends_with("PASSWORD")
+                }
+                (Some(identified), Some(by)) => {
+                    identified.is_keyword("IDENTIFIED") && by.is_keyword("BY")
+                }
+                _ => false,
+            };
+        if is_secret {
+            out.push_str(sql.get(copied..tok.start).unwrap_or_default());
+            out.push_str(HIDDEN);
+            copied = tok.end;
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(sql);
+    }
+    out.push_str(sql.get(copied..).unwrap_or_default());
+    Cow::Owned(out)
 }
 
 /// The leading words of a refused statement, for its error message

@@ -6,7 +6,10 @@
 //! `time_zone` (`SYSTEM` is UTC here, as `@@system_time_zone` says; a
 //! `+hh:mm` offset is honoured). The purge itself is
 //! [`ServerInfo::purge_binary_logs`]; its notes become the statement's
-//! warnings (`SHOW WARNINGS`).
+//! warnings (`SHOW WARNINGS`). Only admin accounts get here (the
+//! dispatcher checks), and each purge is logged with user and host.
+
+use log::info;
 
 use super::lexer::TokenKind;
 use super::parser::Parser;
@@ -41,7 +44,16 @@ pub(super) fn purge(
     if !p.at_end() {
         return Err(not_understood(sql));
     }
-    let warnings = info.purge_binary_logs(&criterion)?;
+    let what = match &criterion {
+        Criterion::To(file) => format!("to={file}"),
+        Criterion::Before(t) => format!("before={t}"),
+        Criterion::MaxTotalSize(n) => format!("max_total_size={n}"),
+    };
+    let (id, user, host) = (info.connection_id(), vars.user(), vars.host());
+    let warnings = info.purge_binary_logs(&criterion).inspect_err(|e| {
+        info!("purge binary logs failed id={id} user={user} host={host} {what} code={}", e.code)
+    })?;
+    info!("purge binary logs id={id} user={user} host={host} {what} warnings={}", warnings.len());
     vars.set_warnings(warnings);
     Ok(Reply::Ok)
 }

@@ -1,6 +1,7 @@
 //! `SHOW [GLOBAL|SESSION] VARIABLES`, `SHOW STATUS`, `SHOW DATABASES`,
-//! `SHOW WARNINGS`, their `LIKE`/`WHERE` filters, and the dispatch to the
-//! replication `SHOW`s in `query_show_repl.rs`.
+//! `SHOW WARNINGS`, their `LIKE`/`WHERE` filters, and the dispatch to
+//! `SHOW [FULL] PROCESSLIST` (`processlist.rs`) and to the replication
+//! `SHOW`s (`show_repl.rs`).
 //!
 //! Filters: `LIKE 'pattern'` (`%`, `_`, `\` escape, case-insensitive, as
 //! with the servers' default collations), or `WHERE col = 'x' | col LIKE 'p'
@@ -10,7 +11,7 @@
 
 use super::lexer::Scope;
 use super::parser::Parser;
-use super::{not_understood, show_repl, sysvars, Reply};
+use super::{not_understood, processlist, show_repl, sysvars, Reply};
 use crate::protocol::resultset::{Column, ResultSet};
 use crate::protocol::ErrPacket;
 use crate::server::info::ServerInfo;
@@ -22,6 +23,7 @@ pub(super) fn show(
     sql: &str,
     vars: &SessionVars,
     info: &dyn ServerInfo,
+    now_unix: u64,
 ) -> Result<Reply, ErrPacket> {
     let scope = match p.eat_one_of(&["GLOBAL", "SESSION", "LOCAL"]) {
         Some("GLOBAL") => Scope::Global,
@@ -69,7 +71,13 @@ pub(super) fn show(
         }
         return Ok(Reply::Rows(rs));
     }
-    show_repl::show(p, sql, info).unwrap_or_else(|| Err(not_understood(sql)))
+    if p.eat_keyword("PROCESSLIST") {
+        return Ok(processlist::processlist(false, vars, info));
+    }
+    if p.eat_keywords(&["FULL", "PROCESSLIST"]) {
+        return Ok(processlist::processlist(true, vars, info));
+    }
+    show_repl::show(p, sql, info, now_unix).unwrap_or_else(|| Err(not_understood(sql)))
 }
 
 /// `SHOW STATUS`: only what this server can honestly report.
@@ -86,7 +94,8 @@ fn status_rows(info: &dyn ServerInfo) -> Vec<(String, String)> {
     if info.semi_sync_master_enabled() {
         let name =
             if maria { "Rpl_semi_sync_master_status" } else { "Rpl_semi_sync_source_status" };
-        rows.push((name, on_off(true)));
+        // We never ask our replicas for an ACK (docs/protocol.md §5.6).
+        rows.push((name, on_off(false)));
     }
     let upstream = info.upstream_status();
     if let Some(up) = &upstream {

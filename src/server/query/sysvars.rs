@@ -138,7 +138,10 @@ fn global_value(def: &Def, info: &dyn ServerInfo) -> String {
         | "autocommit"
         | "log_bin"
         | "read_only" => "1",
-        "rpl_semi_sync_master_enabled" | "rpl_semi_sync_source_enabled" | "sql_log_bin" => "1",
+        "sql_log_bin" => "1",
+        // Offered but off: binlogserver never asks its replicas for an ACK
+        // (docs/protocol.md §5.6), and a replica still sees the variable.
+        "rpl_semi_sync_master_enabled" | "rpl_semi_sync_source_enabled" => "0",
         "gtid_strict_mode"
         | "lower_case_table_names"
         | "performance_schema"

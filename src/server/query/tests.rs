@@ -6,8 +6,10 @@ use super::*;
 use crate::protocol::resultset::{
     MYSQL_TYPE_LONGLONG, MYSQL_TYPE_LONG_BLOB, MYSQL_TYPE_VAR_STRING,
 };
-use crate::server::info::SlaveHost;
+use crate::server::info::{Process, SlaveHost};
+use crate::status::control::{ChangeMaster, ControlError, ReplicationControl, Requester};
 use crate::status::{IoState, UpstreamStatus};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The clock the tests run at (the capture's `UNIX_TIMESTAMP()`).
@@ -20,6 +22,98 @@ pub(super) struct FakeInfo {
     pub(super) semi_sync: bool,
     pub(super) upstream: Option<UpstreamStatus>,
     pub(super) master: Option<(String, u64)>,
+    /// `None`: a binlogserver serving without a primary.
+    pub(super) control: Option<Arc<FakeControl>>,
+    /// `SHOW PROCESSLIST`: see [`processes`].
+    pub(super) processes: Vec<Process>,
+}
+
+/// This session (13, `repl`), two dumps of `repl` (32, 45), a `cdc`
+/// client (51) and the upstream connection (2).
+pub(super) fn processes() -> Vec<Process> {
+    let client = |id: u32, user: &str, command: &'static str, info: Option<&str>| Process {
+        id,
+        user: user.into(),
+        host: format!("127.0.0.1:{}", 40000 + id),
+        command,
+        time: u64::from(id),
+        info: info.map(str::to_owned),
+        ..Process::default()
+    };
+    let mut dump = client(32, "repl", "Binlog Dump", None);
+    dump.state = "Master has sent all binlog to slave; waiting for more updates".into();
+    let upstream = Process {
+        id: 2,
+        user: "system user".into(),
+        command: "Slave_IO",
+        time: 300,
+        state: "Waiting for master to send event".into(),
+        upstream: true,
+        ..Process::default()
+    };
+    vec![
+        upstream,
+        client(13, "repl", "Query", Some("SHOW PROCESSLIST")),
+        dump,
+        client(45, "repl", "Binlog Dump", None),
+        client(51, "cdc", "Sleep", None),
+    ]
+}
+
+/// A call the evaluator made on the replication control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Call {
+    Start,
+    Stop,
+    Change(ChangeMaster),
+    Reset { all: bool },
+}
+
+/// A replication control that records its calls and answers like
+/// binlogserver's: "already" when started twice or stopped twice, ERR
+/// 1198 for `CHANGE MASTER`/`RESET SLAVE` while running, or the error it
+/// is told to give.
+#[derive(Debug, Default)]
+pub(super) struct FakeControl {
+    pub(super) calls: Mutex<Vec<(Call, Requester)>>,
+    pub(super) running: Mutex<bool>,
+    pub(super) fail: Mutex<Option<ControlError>>,
+}
+
+impl FakeControl {
+    fn record(&self, call: Call, by: &Requester) -> Result<bool, ControlError> {
+        self.calls.lock().unwrap().push((call.clone(), by.clone()));
+        if let Some(e) = self.fail.lock().unwrap().clone() {
+            return Err(e);
+        }
+        let mut running = self.running.lock().unwrap();
+        match call {
+            Call::Start => Ok(std::mem::replace(&mut *running, true)),
+            Call::Stop => Ok(!std::mem::replace(&mut *running, false)),
+            Call::Change(_) | Call::Reset { .. } if *running => Err(ControlError::MustStop),
+            Call::Change(_) | Call::Reset { .. } => Ok(false),
+        }
+    }
+
+    /// The calls so far, without who made them.
+    pub(super) fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().iter().map(|(c, _)| c.clone()).collect()
+    }
+}
+
+impl ReplicationControl for FakeControl {
+    fn start_slave(&self, by: &Requester) -> Result<bool, ControlError> {
+        self.record(Call::Start, by)
+    }
+    fn stop_slave(&self, by: &Requester) -> Result<bool, ControlError> {
+        self.record(Call::Stop, by)
+    }
+    fn change_master(&self, change: &ChangeMaster, by: &Requester) -> Result<(), ControlError> {
+        self.record(Call::Change(change.clone()), by).map(drop)
+    }
+    fn reset_slave(&self, all: bool, by: &Requester) -> Result<(), ControlError> {
+        self.record(Call::Reset { all }, by).map(drop)
+    }
 }
 
 impl FakeInfo {
@@ -44,6 +138,8 @@ impl FakeInfo {
             semi_sync: true,
             upstream: Some(upstream),
             master: Some(("mysql-bin.000002".into(), 5678)),
+            control: Some(Arc::default()),
+            processes: processes(),
         }
     }
 
@@ -109,7 +205,17 @@ impl ServerInfo for FakeInfo {
         13
     }
     fn kill(&self, id: u32) -> bool {
-        id == 32 || id == 45
+        id == 32 || id == 45 || id == 51
+    }
+    fn processlist(&self) -> Vec<Process> {
+        self.processes.clone()
+    }
+    fn replication_control(&self) -> Option<&dyn ReplicationControl> {
+        self.control.as_deref().map(|c| c as &dyn ReplicationControl)
+    }
+    fn seconds_behind_master(&self, now_unix: u64) -> u64 {
+        assert_eq!(now_unix, NOW);
+        7
     }
     fn metrics_status(&self) -> Vec<(String, String)> {
         vec![
@@ -189,8 +295,10 @@ pub(super) fn check(sql: &str, vars: &mut SessionVars, info: &FakeInfo, expect: 
 
 const SERVER_ID_ROW: Expect =
     Expect::Row(&[("Variable_name", Some("server_id")), ("Value", Some("23100"))]);
+/// The variable exists (replicas ask for semi-sync) but is OFF: binlogserver
+/// never asks its replicas for an ACK.
 const SEMI_SYNC_ROW: Expect =
-    Expect::Row(&[("Variable_name", Some("rpl_semi_sync_master_enabled")), ("Value", Some("ON"))]);
+    Expect::Row(&[("Variable_name", Some("rpl_semi_sync_master_enabled")), ("Value", Some("OFF"))]);
 
 /// docs/protocol.md §10.1, §10.2, §10.5, verbatim: the MariaDB 10.11 replica (all
 /// modes), mariadb-binlog and python-mysql-replication, in the order they were sent.
@@ -300,11 +408,11 @@ const MYSQL_PEERS: &[(&str, Expect)] = &[
     ),
     (
         "SELECT @@global.rpl_semi_sync_source_enabled",
-        Expect::Row(&[("@@global.rpl_semi_sync_source_enabled", Some("1"))]),
+        Expect::Row(&[("@@global.rpl_semi_sync_source_enabled", Some("0"))]),
     ),
     (
         "SELECT @@global.rpl_semi_sync_master_enabled",
-        Expect::Row(&[("@@global.rpl_semi_sync_master_enabled", Some("1"))]),
+        Expect::Row(&[("@@global.rpl_semi_sync_master_enabled", Some("0"))]),
     ),
     ("SET @rpl_semi_sync_replica = 1, @rpl_semi_sync_slave = 1", Expect::Ok),
     ("SELECT VERSION()", Expect::Row(&[("VERSION()", Some("8.0.41"))])),
@@ -329,6 +437,8 @@ const MYSQL_PEERS: &[(&str, Expect)] = &[
 fn answers_every_statement_the_mariadb_peers_send() {
     let info = FakeInfo::mariadb();
     let mut vars = SessionVars::new();
+    // A semi-sync replica's STOP SLAVE kills its dump as the same user.
+    vars.set_account("repl", "127.0.0.1");
     for (sql, expect) in MARIADB_PEERS {
         check(sql, &mut vars, &info, expect);
     }

@@ -51,8 +51,9 @@ pub(crate) use replica::{
     wait_replica_caught_up, wait_replica_caught_up_checking, ReplicaOpts, UseGtid,
 };
 pub(crate) use serving::{
-    bls_client, bls_log_excerpt, bls_repl_client, bls_sql, follow_and_serve, follow_and_serve_at,
-    listen_addr, mariadb_binlog_raw, serve_dir, start_on_free_port, FOLLOW_ARGS,
+    bls_admin_sql, bls_client, bls_log_excerpt, bls_repl_client, bls_sql, client_output,
+    follow_and_serve, follow_and_serve_at, listen_addr, mariadb_binlog_raw, serve_dir,
+    start_on_free_port, ADMIN_ARGS, ADMIN_PASSWORD, ADMIN_USER, FOLLOW_ARGS,
 };
 pub(crate) use stream::{
     assert_received, compare_stream, expected_events, stored_file, Gtid, GtidState, Start,

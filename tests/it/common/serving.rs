@@ -203,10 +203,29 @@ pub(crate) fn bls_repl_client(port: u16) -> Command {
     bls_client(port, REPL_USER, REPL_PASSWORD)
 }
 
+/// The admin account the tests give binlogserver with [`ADMIN_ARGS`].
+pub(crate) const ADMIN_USER: &str = "ops";
+/// Its password.
+pub(crate) const ADMIN_PASSWORD: &str = "opspass";
+/// binlogserver's arguments for the admin account [`ADMIN_USER`].
+pub(crate) const ADMIN_ARGS: [&str; 2] = ["--admin-account", "ops:opspass"];
+
+/// Runs `stmt` against binlogserver as the admin account ([`ADMIN_ARGS`]);
+/// stdout trimmed, or the client's exit status and stderr.
+pub(crate) fn bls_admin_sql(port: u16, stmt: &str) -> Result<String, String> {
+    client_output(bls_client(port, ADMIN_USER, ADMIN_PASSWORD).arg("-e").arg(stmt))
+}
+
 /// Runs `stmt` against binlogserver as `repl`; stdout trimmed, or the
 /// client's exit status and stderr.
 pub(crate) fn bls_sql(port: u16, stmt: &str) -> Result<String, String> {
-    let out = bls_repl_client(port).arg("-e").arg(stmt).output().expect("spawn the mariadb client");
+    client_output(bls_repl_client(port).arg("-e").arg(stmt))
+}
+
+/// Runs a `mariadb` client command: stdout trimmed, or its exit status and
+/// stderr.
+pub(crate) fn client_output(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().expect("spawn the mariadb client");
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     } else {
