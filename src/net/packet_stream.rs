@@ -19,6 +19,15 @@ use crate::protocol::packet::{PacketAssembler, PacketHeader};
 use crate::protocol::{DecodeError, Reader};
 
 const READ_BUF: usize = 256 * 1024;
+
+/// True for a COM_QUERY whose text names a password (`CHANGE MASTER TO
+/// MASTER_PASSWORD=...`, `SOURCE_PASSWORD`, `SET PASSWORD`): the packet
+/// trace leaves its bytes out, as the log never shows a password.
+fn names_a_password(payload: &[u8]) -> bool {
+    const COM_QUERY: u8 = 0x03;
+    payload.first() == Some(&COM_QUERY)
+        && payload.windows(8).any(|w| w.eq_ignore_ascii_case(b"PASSWORD"))
+}
 /// A payload buffer grows by what has arrived (doubling from this), so a
 /// length prefix alone never commits its full size in memory.
 const FIRST_GROWTH: usize = 64 * 1024;
@@ -175,12 +184,15 @@ impl<S: Read + Write> PacketStream<S> {
         // A reply continues the sequence of the packet it answers.
         self.write_seq = self.assembler.next_seq();
         if self.trace_packets {
-            trace!(
-                "packet in seq={} len={}\n{}",
-                self.assembler.next_seq().wrapping_sub(1),
-                out.len(),
-                hexdump(out, 0)
-            );
+            let seq = self.assembler.next_seq().wrapping_sub(1);
+            if names_a_password(out) {
+                trace!(
+                    "packet in seq={seq} len={} (a statement naming a password: not dumped)",
+                    out.len()
+                );
+            } else {
+                trace!("packet in seq={seq} len={}\n{}", out.len(), hexdump(out, 0));
+            }
         }
         Ok(())
     }

@@ -92,3 +92,12 @@ fn a_passed_read_deadline_times_out_even_with_bytes_waiting() {
     ps.read_packet(&mut p).unwrap();
     assert_eq!(p, b"hello");
 }
+
+#[test]
+fn a_query_naming_a_password_is_recognised_for_the_trace() {
+    assert!(super::names_a_password(b"\x03CHANGE MASTER TO MASTER_PASSWORD='x'"));
+    assert!(super::names_a_password(b"\x03change replication source to source_password='x'"));
+    assert!(!super::names_a_password(b"\x03SELECT 1"));
+    assert!(!super::names_a_password(b"\x01PASSWORD"), "only a COM_QUERY holds statement text");
+    assert!(!super::names_a_password(b""));
+}

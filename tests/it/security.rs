@@ -9,7 +9,7 @@ use crate::common::raw_client::{
     assert_still_serves, err_code, fixture_dir, login_response, serve_fixture, start_listening,
     RawConn, RAW_PASSWORD, RAW_USER,
 };
-use crate::common::{bls_client, free_port, Binlogserver, TestDir};
+use crate::common::{bls_admin_sql, bls_client, free_port, Binlogserver, TestDir, ADMIN_ARGS};
 use binlogserver::cli::{self, CliOutcome};
 use std::collections::HashSet;
 use std::fs;
@@ -249,4 +249,49 @@ fn the_listener_binds_to_loopback_unless_told_otherwise() {
         }
         _ => panic!("--help"),
     }
+}
+
+/// The bytes of every `hexdump -C` line of `log` (offset, hex columns,
+/// `|ascii|`), joined: what the packet trace showed, across line breaks.
+fn traced_bytes(log: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in log.lines().map(str::trim_start) {
+        let Some((offset, rest)) = line.split_once("  ") else { continue };
+        if offset.len() != 8 || !offset.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let hex = rest.split('|').next().unwrap_or_default();
+        out.extend(hex.split_whitespace().filter_map(|h| u8::from_str_radix(h, 16).ok()));
+    }
+    out
+}
+
+#[test]
+fn a_statement_naming_a_password_is_left_out_of_the_packet_trace() {
+    const SECRET: &str = "n3w-pr1mary-s3cret";
+    let dir = fixture_dir();
+    let mut args = vec!["-d", dir.path_str(), "--replica-user", RAW_USER, "-vv", "--trace-packets"];
+    args.extend(["--replica-password", RAW_PASSWORD]);
+    args.extend(ADMIN_ARGS);
+    let (bls, port) = start_listening(&args, &[("RUST_LOG", "trace")]);
+    let change = format!("CHANGE MASTER TO MASTER_HOST='db2', MASTER_PASSWORD='{SECRET}'");
+    // Serving a directory: refused, but the statement did arrive.
+    bls_admin_sql(port, &change).expect_err("binlogserver serving a directory follows nothing");
+    bls_admin_sql(port, "SELECT 'after the change'").unwrap();
+    let log = bls.log();
+    assert!(
+        log.contains("(a statement naming a password: not dumped)"),
+        "the CHANGE MASTER packet was not traced at all; log:\n{log}"
+    );
+    let traced = traced_bytes(&log);
+    let needle = b"after the change";
+    assert!(
+        traced.windows(needle.len()).any(|w| w == needle),
+        "setup: the trace's bytes are not read back from the log"
+    );
+    assert!(
+        !traced.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        "the packet trace shows the MASTER_PASSWORD"
+    );
+    assert!(!log.contains(SECRET), "the log shows the MASTER_PASSWORD");
 }
