@@ -57,6 +57,7 @@ pub mod reader;
 pub mod recovery;
 pub mod retention;
 pub mod selection;
+pub mod upstream_file;
 pub mod watermark;
 pub mod writer;
 
