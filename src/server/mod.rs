@@ -73,6 +73,8 @@ pub struct Shared {
     pub config: ServerConfig,
     /// Our upstream, when following a primary.
     pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
+    /// `START`/`STOP SLAVE`, `CHANGE MASTER`, `RESET SLAVE`: the upstream side.
+    pub control: Option<Arc<dyn crate::status::control::ReplicationControl>>,
     /// Process-wide stop flag.
     pub shutdown: Shutdown,
     /// The `Binlogserver_*` rows of `SHOW STATUS`, from the exporter.

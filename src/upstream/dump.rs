@@ -1,8 +1,13 @@
-//! The dump thread: follows the primary forever, handing events to the
-//! writer in batches, and reconnects with bounded backoff when the link
-//! breaks.
+//! The dump thread: follows the primary until stopped, handing events to
+//! the writer in batches, and reconnects with bounded backoff when the link
+//! breaks (100 ms doubling up to `MASTER_CONNECT_RETRY`, 10 s by default).
+//!
+//! Its stop flag is its own: the `replication` thread ([`super::replication`])
+//! sets it for `STOP SLAVE` and at shutdown, and gets the stream state back
+//! ([`DumpThread::follow`]) to start the next dump where this one ended.
 
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -12,9 +17,11 @@ use log::{debug, info, warn};
 
 use super::ack::AckThread;
 use super::connection::Connection;
+use super::lister::Lister;
 use super::progress::Progress;
 use super::session::{self, Session};
 use super::stream::{decode_fake_rotate, Action, StreamState};
+use super::switch::check_switch;
 use super::{StartFrom, UpstreamConfig, UpstreamError};
 use crate::binlog::{BinlogFileName, EventHeader, EventType};
 use crate::net::{NetError, PacketStream};
@@ -34,10 +41,9 @@ const BATCH_BYTES: usize = 256 << 10;
 /// The packet buffer is shrunk back to this after a larger event.
 const PACKET_KEEP: usize = 1 << 20;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// The dump thread's side of the writer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ToWriter {
     /// The writer's queue.
     pub tx: Sender<WriterMsg>,
@@ -45,6 +51,9 @@ pub struct ToWriter {
     pub budget: ByteBudget,
     /// The durable end the writer publishes (semi-sync ACKs wait for it).
     pub durable: Watermark,
+    /// The data directory (read for the GTID state at our end before a
+    /// switch to a new primary).
+    pub dir: PathBuf,
 }
 
 /// The upstream dump thread.
@@ -62,9 +71,10 @@ pub struct DumpThread {
     connections: u64,
 }
 
-/// Wakes a dump thread blocked reading the primary (at shutdown): ends
-/// the read side of its connection, so it stops at once instead of at the
-/// next event or heartbeat. The ACK side stays open for the last ACKs.
+/// Wakes a dump thread blocked reading the primary (at shutdown or `STOP
+/// SLAVE`): ends the read side of its connection, so it stops at once
+/// instead of at the next event or heartbeat. The ACK side stays open for
+/// the last ACKs.
 #[derive(Debug, Clone)]
 pub struct DumpWaker(Arc<Mutex<Option<TcpStream>>>);
 
@@ -83,7 +93,8 @@ struct Batch {
 }
 
 impl DumpThread {
-    /// A dump thread resuming from `state`, handing events to `writer`.
+    /// A dump thread resuming from `state`, handing events to `writer`,
+    /// until `shutdown` (its own stop flag) is set.
     pub fn new(
         cfg: UpstreamConfig,
         state: StreamState,
@@ -121,16 +132,30 @@ impl DumpThread {
     }
 
     /// Follows the primary until shutdown or a fatal error.
-    pub fn run(mut self) -> Result<(), UpstreamError> {
-        let mut backoff = BACKOFF_MIN;
+    pub fn run(self) -> Result<(), UpstreamError> {
+        self.follow().1
+    }
+
+    /// Follows the primary until stopped or a fatal error, and returns the
+    /// stream state where it ended (everything it handed to the writer).
+    pub fn follow(mut self) -> (StreamState, Result<(), UpstreamError>) {
+        let result = self.reconnecting();
+        (self.state, result)
+    }
+
+    fn reconnecting(&mut self) -> Result<(), UpstreamError> {
+        let max = self.cfg.connect_retry.max(Duration::from_millis(1));
+        let mut backoff = BACKOFF_MIN.min(max);
         while !self.shutdown.is_set() {
             let started = Instant::now();
             let connections = self.connections;
             let result = self.follow_once();
             let error = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+            let errno = result.as_ref().err().map_or(0, UpstreamError::io_errno);
             self.report(|s| {
                 s.io = IoState::Connecting;
                 s.last_error = error;
+                s.last_io_errno = errno;
             });
             match result {
                 Ok(()) => return Ok(()),
@@ -141,7 +166,7 @@ impl DumpThread {
                 Err(e) if e.is_wrong_service() && self.connections == 0 => return Err(e),
                 Err(e) if e.is_retryable() => {
                     if started.elapsed() > Duration::from_secs(30) {
-                        backoff = BACKOFF_MIN;
+                        backoff = BACKOFF_MIN.min(max);
                     }
                     let detail =
                         std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
@@ -155,7 +180,7 @@ impl DumpThread {
                     if self.shutdown.wait(backoff) {
                         return Ok(());
                     }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    backoff = (backoff * 2).min(max);
                 }
                 Err(e) => return Err(e),
             }
@@ -172,12 +197,19 @@ impl DumpThread {
                 self.state.set_start_file(f.clone());
             }
         }
+        if let Some((file, (last, end))) = self.state.pending_switch() {
+            let (file, last) = (file.clone(), last.clone());
+            if !self.wait_durable(&last, end)? {
+                return Ok(());
+            }
+            check_switch(&self.cfg, &self.writer.dir, (&last, end), &file)?;
+        }
         let conn = Connection::connect(&self.cfg)?;
         let list_logs = session::list_binlogs_is_safe(&self.cfg, self.state.position().is_some());
         if !list_logs {
             debug!(
-                "resuming under semi-sync: not listing the primary's binlogs (no catch-up progress \
-                 lines)"
+                "resuming under semi-sync: listing the primary's binlogs on a second connection \
+                 once the dump runs"
             );
         }
         let mut session = session::prepare(conn, &self.cfg, list_logs)?;
@@ -205,6 +237,7 @@ impl DumpThread {
             s.semi_sync_warning = semi_sync_warning;
             s.primary_server_id = primary_server_id;
             s.last_error.clear();
+            s.last_io_errno = 0;
         });
         let mut ps = session.conn.into_stream();
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
@@ -220,14 +253,20 @@ impl DumpThread {
         } else {
             None
         };
-        let progress = Progress::new(primary_logs, list_logs);
+        let mut progress = Progress::new(primary_logs, list_logs);
         self.counters.caught_up.store(progress.caught_up, Ordering::Relaxed);
         // Set before the loop's first look at the shutdown flag: a waker
         // that runs earlier finds the flag set there, one that runs later
         // finds the socket.
         *self.reading.lock().unwrap_or_else(PoisonError::into_inner) =
             ps.get_ref().try_clone().ok();
-        let result = self.stream_events(&mut ps, acks.as_ref(), progress);
+        // Resuming under semi-sync, the binlogs are listed on a second
+        // connection once the dump runs (see [`Lister`]).
+        let mut lister = None;
+        let result = self.stream_events(&mut ps, acks.as_ref(), (&mut progress, &mut lister));
+        if let Some(lister) = lister {
+            lister.finish();
+        }
         *self.reading.lock().unwrap_or_else(PoisonError::into_inner) = None;
         // A clean stop sends the ACKs of what the writer still makes durable;
         // a broken connection's requests die with it.
@@ -247,7 +286,7 @@ impl DumpThread {
         &mut self,
         ps: &mut PacketStream<TcpStream>,
         acks: Option<&AckThread>,
-        progress: Progress,
+        progress: (&mut Progress, &mut Option<Lister>),
     ) -> Result<(), UpstreamError> {
         let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0 };
         let result = self.stream_into(ps, acks, progress, &mut batch);
@@ -265,7 +304,7 @@ impl DumpThread {
         &mut self,
         ps: &mut PacketStream<TcpStream>,
         acks: Option<&AckThread>,
-        mut progress: Progress,
+        (progress, lister): (&mut Progress, &mut Option<Lister>),
         batch: &mut Batch,
     ) -> Result<(), UpstreamError> {
         let mut packet = Vec::new();
@@ -296,6 +335,13 @@ impl DumpThread {
             if first && headers && packet.get(1) != Some(&SEMI_SYNC_MAGIC) {
                 warn!("primary sends no semi-sync headers; replicating asynchronously");
                 headers = false;
+            }
+            if first && !progress.listed() {
+                // The dump runs: the primary took our position as acknowledged.
+                *lister = Some(Lister::spawn(&self.cfg));
+            }
+            if let Some(logs) = lister.as_ref().and_then(Lister::take) {
+                progress.set_listing(logs);
             }
             first = false;
             let (skip, need_ack) = {
@@ -388,6 +434,25 @@ impl DumpThread {
         self.writer.tx.send(msg).map_err(|_| UpstreamError::WriterGone)
     }
 
+    /// Waits until the writer made `file:end` durable (what an earlier
+    /// dump queued); false when stopped first.
+    fn wait_durable(&self, file: &BinlogFileName, end: u64) -> Result<bool, UpstreamError> {
+        let durable = &self.writer.durable;
+        loop {
+            let version = durable.version();
+            if durable.covers(file, end) {
+                return Ok(true);
+            }
+            if self.writer.budget.is_closed() {
+                return Err(UpstreamError::WriterGone);
+            }
+            if self.shutdown.is_set() {
+                return Ok(false);
+            }
+            durable.wait_change(version, Duration::from_millis(100));
+        }
+    }
+
     /// Asks the primary where a GTID position starts and returns that file.
     fn discover_gtid_start(&self, gtid: String) -> Result<BinlogFileName, UpstreamError> {
         let conn = Connection::connect(&self.cfg)?;
@@ -449,7 +514,8 @@ pub fn split_event(packet: &[u8], semi_sync_headers: bool) -> Result<(&[u8], boo
     Ok((r.rest(), need_ack))
 }
 
-fn explain_dump_error(err: ErrPacket) -> UpstreamError {
+/// The error of a dump the primary refused, with the likely cause.
+pub(super) fn explain_dump_error(err: ErrPacket) -> UpstreamError {
     if matches!(err.code, 1045 | 1227) {
         return UpstreamError::needs_replication_slave("the binlog dump", err);
     }
