@@ -151,6 +151,36 @@ impl Parts {
 /// supervised ([`supervise`]): the first to end stops the others, and the
 /// first failure is returned once all are joined.
 pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
+    start(config, shutdown)?.wait()
+}
+
+/// A started binlogserver: its supervised threads, and what the SQL port
+/// is given (for tests that drive it in-process).
+#[derive(Debug)]
+pub struct Running {
+    threads: Supervisor,
+    /// `START`/`STOP SLAVE`, `CHANGE MASTER`, `RESET SLAVE`.
+    pub control: Arc<dyn ReplicationControl>,
+    /// The upstream status (`SHOW SLAVE STATUS`), when following.
+    pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
+}
+
+impl Running {
+    /// Waits until shutdown (or a fatal error) and joins every thread.
+    ///
+    /// # Errors
+    /// The first failure, as [`run`] returns it.
+    pub fn wait(self) -> Result<()> {
+        self.threads.wait()
+    }
+}
+
+/// Starts binlogserver's threads ([`run`] without the wait).
+///
+/// # Errors
+/// What stops it from starting (the data directory, a refused switch, a
+/// port in use...), once what did start is stopped again.
+pub fn start(config: Config, shutdown: Shutdown) -> Result<Running> {
     let dir = DataDir::open(&config.data_dir)?;
     let plan = follow_plan(&config, &dir)?;
     // Following a primary repairs a torn tail; serving an archive changes nothing.
@@ -175,14 +205,18 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let purger = Arc::new(Purger::new(index.clone(), readers));
     let mut threads = Supervisor::new(parts.shutdown.clone());
     let following = plan.map(|plan| Following::new(plan, &config, dir, index, recovered, &parts));
-    let started = start(&config, &parts, purger, following, &mut threads);
+    let control: Arc<dyn ReplicationControl> = match &following {
+        Some(f) => Arc::new(f.replication.handle()),
+        None => Arc::new(ServeOnlyControl { dir: config.data_dir.clone() }),
+    };
+    let started = start_threads(&config, &parts, purger, (following, &control), &mut threads);
     if let Err(e) = started {
         // Stop what did start; the reason it could not all start comes first.
         parts.shutdown.trigger();
         let _ = threads.wait();
         return Err(e);
     }
-    threads.wait()
+    Ok(Running { threads, control, upstream: parts.status })
 }
 
 /// What to follow ([`upstream::plan`]), logging its warnings; a switch
@@ -224,19 +258,15 @@ fn follow_plan(config: &Config, dir: &DataDir) -> Result<Option<Plan>> {
 }
 
 /// Starts every thread the configuration asks for.
-fn start(
+fn start_threads(
     config: &Config,
     parts: &Parts,
     purger: Arc<Purger>,
-    following: Option<Following>,
+    (following, control): (Option<Following>, &Arc<dyn ReplicationControl>),
     threads: &mut Supervisor,
 ) -> Result<()> {
-    let control: Arc<dyn ReplicationControl> = match &following {
-        Some(f) => Arc::new(f.replication.handle()),
-        None => Arc::new(ServeOnlyControl { dir: config.data_dir.clone() }),
-    };
     start_exporter(config, parts, threads)?;
-    start_listener(config, parts, &purger, control, threads)?;
+    start_listener(config, parts, &purger, Arc::clone(control), threads)?;
     if !config.retention.is_empty() {
         let retention = Retention {
             purger,

@@ -321,6 +321,7 @@ impl Replication {
             s.io = IoState::No;
             s.behind_bytes = None;
             s.semi_sync = false;
+            s.semi_sync_warning.clear();
         });
     }
 

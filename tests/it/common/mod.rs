@@ -11,7 +11,9 @@
 
 mod binlogs;
 mod binlogserver;
+mod failover;
 mod faults;
+mod in_process;
 mod mariadb;
 mod python;
 pub(crate) mod raw_client;
@@ -30,7 +32,11 @@ pub(crate) use binlogs::{
 pub(crate) use binlogserver::{
     upstream_args, wait_semi_sync_client, Binlogserver, BINLOGSERVER_ID,
 };
+pub(crate) use failover::{
+    assert_continued, last_local_file, promotable_replica, promote, wait_files_from,
+};
 pub(crate) use faults::{assert_gtids_contiguous, count_in_log, DUMP_REQUEST, LINK_LOST};
+pub(crate) use in_process::{admin, change_to, InProcess};
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts, DATADIR};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
 pub(crate) use python::{read_events, try_read_events, venv_python, ReadOpts};
