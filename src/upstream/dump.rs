@@ -17,13 +17,14 @@ use log::{debug, info, warn};
 
 use super::ack::AckThread;
 use super::connection::Connection;
+use super::gtid_start::discover_gtid_start;
 use super::lister::Lister;
 use super::progress::Progress;
-use super::session::{self, Session};
-use super::stream::{decode_fake_rotate, Action, StreamState};
-use super::switch::check_switch;
+use super::session;
+use super::stream::{Action, StreamState};
+use super::switch::{check_switch_cached, GtidState};
 use super::{StartFrom, UpstreamConfig, UpstreamError};
-use crate::binlog::{BinlogFileName, EventHeader, EventType};
+use crate::binlog::{EventHeader, EventType};
 use crate::net::{NetError, PacketStream};
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
@@ -69,6 +70,8 @@ pub struct DumpThread {
     reading: Arc<Mutex<Option<TcpStream>>>,
     /// Dumps the primary accepted so far (0: none yet since start).
     connections: u64,
+    /// The GTID state at our end, once read for a pending switch.
+    our_state: Option<GtidState>,
 }
 
 /// Wakes a dump thread blocked reading the primary (at shutdown or `STOP
@@ -112,6 +115,7 @@ impl DumpThread {
             status,
             reading: Arc::default(),
             connections: 0,
+            our_state: None,
         }
     }
 
@@ -191,7 +195,7 @@ impl DumpThread {
     fn follow_once(&mut self) -> Result<(), UpstreamError> {
         if self.state.position().is_none() {
             if let StartFrom::Gtid(gtid) = &self.cfg.start {
-                let file = self.discover_gtid_start(gtid.clone())?;
+                let file = discover_gtid_start(&self.cfg, gtid)?;
                 self.state.set_start_file(file);
             } else if let StartFrom::File(f) = &self.cfg.start {
                 self.state.set_start_file(f.clone());
@@ -199,10 +203,14 @@ impl DumpThread {
         }
         if let Some((file, (last, end))) = self.state.pending_switch() {
             let (file, last) = (file.clone(), last.clone());
-            if !self.wait_durable(&last, end)? {
-                return Ok(());
+            // What an earlier dump queued must be durable before it is read.
+            let (budget, stop) = (&self.writer.budget, &self.shutdown);
+            let give_up = || budget.is_closed() || stop.is_set();
+            if !self.writer.durable.wait_covers(&last, end, give_up) {
+                return if stop.is_set() { Ok(()) } else { Err(UpstreamError::WriterGone) };
             }
-            check_switch(&self.cfg, &self.writer.dir, (&last, end), &file)?;
+            let dir = &self.writer.dir;
+            check_switch_cached(&self.cfg, dir, (&last, end), &file, &mut self.our_state)?;
         }
         let conn = Connection::connect(&self.cfg)?;
         let list_logs = session::list_binlogs_is_safe(&self.cfg, self.state.position().is_some());
@@ -433,57 +441,9 @@ impl DumpThread {
     fn send(&self, msg: WriterMsg) -> Result<(), UpstreamError> {
         self.writer.tx.send(msg).map_err(|_| UpstreamError::WriterGone)
     }
-
-    /// Waits until the writer made `file:end` durable (what an earlier
-    /// dump queued); false when stopped first.
-    fn wait_durable(&self, file: &BinlogFileName, end: u64) -> Result<bool, UpstreamError> {
-        let durable = &self.writer.durable;
-        loop {
-            let version = durable.version();
-            if durable.covers(file, end) {
-                return Ok(true);
-            }
-            if self.writer.budget.is_closed() {
-                return Err(UpstreamError::WriterGone);
-            }
-            if self.shutdown.is_set() {
-                return Ok(false);
-            }
-            durable.wait_change(version, Duration::from_millis(100));
-        }
-    }
-
-    /// Asks the primary where a GTID position starts and returns that file.
-    fn discover_gtid_start(&self, gtid: String) -> Result<BinlogFileName, UpstreamError> {
-        let conn = Connection::connect(&self.cfg)?;
-        let mut session: Session = session::prepare(conn, &self.cfg, true)?;
-        session.request_gtid_dump(&gtid, &self.cfg)?;
-        let semi = session.semi_sync;
-        let session_checksum = session.checksum;
-        let mut ps = session.conn.into_stream();
-        set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
-        ps.expect_seq(1);
-        let mut packet = Vec::new();
-        ps.read_packet(&mut packet)?;
-        if is_err(&packet) {
-            return Err(explain_dump_error(ErrPacket::decode(&mut Reader::new(&packet))?));
-        }
-        let headers = semi && packet.get(1) == Some(&SEMI_SYNC_MAGIC);
-        let (event, _) = split_event(&packet, headers)?;
-        let header = EventHeader::parse(event)?;
-        if header.event_type != EventType::ROTATE {
-            return Err(UpstreamError::Unexpected {
-                expected: "an artificial ROTATE",
-                got: header.event_type.0,
-            });
-        }
-        let (_, file) = decode_fake_rotate(event, session_checksum)?;
-        info!("gtid position {gtid} starts in file={file}; fetching that file whole");
-        Ok(file)
-    }
 }
 
-fn set_read_timeout(sock: &TcpStream, t: Duration) -> Result<(), UpstreamError> {
+pub(super) fn set_read_timeout(sock: &TcpStream, t: Duration) -> Result<(), UpstreamError> {
     sock.set_read_timeout(Some(t))
         .map_err(|source| UpstreamError::Connect { addr: String::new(), source })
 }

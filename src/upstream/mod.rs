@@ -14,6 +14,7 @@ pub mod ack;
 pub mod connection;
 pub mod control;
 pub mod dump;
+mod gtid_start;
 mod lister;
 pub mod plan;
 mod progress;

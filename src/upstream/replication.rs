@@ -367,7 +367,9 @@ impl Replication {
     /// dump, which checks again before each connection.
     fn check_pending_switch(&self) -> Result<(), ControlError> {
         let Some((file, (last, end))) = self.state.pending_switch() else { return Ok(()) };
-        if !self.wait_durable(last, end) {
+        let (writer, shutdown) = (&self.shared.writer, &self.shared.shutdown);
+        let give_up = || writer.budget.is_closed() || shutdown.is_set();
+        if !writer.durable.wait_covers(last, end, give_up) {
             return Err(ControlError::Storage("the storage writer stopped".into()));
         }
         match check_switch(&self.settings.cfg, &self.shared.writer.dir, (last, end), file) {
@@ -383,22 +385,6 @@ impl Replication {
                 );
                 Ok(())
             }
-        }
-    }
-
-    /// Waits until the writer made everything queued durable; false when
-    /// it stopped.
-    fn wait_durable(&self, file: &crate::binlog::BinlogFileName, end: u64) -> bool {
-        let durable = &self.shared.writer.durable;
-        loop {
-            let version = durable.version();
-            if durable.covers(file, end) {
-                return true;
-            }
-            if self.shared.writer.budget.is_closed() || self.shared.shutdown.is_set() {
-                return false;
-            }
-            durable.wait_change(version, Duration::from_millis(100));
         }
     }
 }

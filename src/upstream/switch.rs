@@ -76,6 +76,22 @@ pub fn check_switch(
     ours: (&BinlogFileName, u64),
     theirs: &BinlogFileName,
 ) -> Result<(), UpstreamError> {
+    check_switch_cached(cfg, dir, ours, theirs, &mut None)
+}
+
+/// [`check_switch`], scanning our last file only when `cache` is empty
+/// (our end does not move while the switch is pending, so a dump that
+/// retries an unreachable new primary scans it once).
+///
+/// # Errors
+/// As [`check_switch`].
+pub fn check_switch_cached(
+    cfg: &UpstreamConfig,
+    dir: &Path,
+    ours: (&BinlogFileName, u64),
+    theirs: &BinlogFileName,
+    cache: &mut Option<GtidState>,
+) -> Result<(), UpstreamError> {
     let (last, end) = ours;
     let refused = |why: String| {
         UpstreamError::SwitchRefused(format!(
@@ -85,17 +101,21 @@ pub fn check_switch(
         ))
     };
     check_next_file(last, theirs).map_err(|d| refused(d.to_string()))?;
-    let our_state = end_state(dir, last, end)?.ok_or_else(|| {
-        refused(format!(
-            "{last} has no GTID_LIST or PREVIOUS_GTIDS event, so there is no GTID state to \
-             compare (a server without GTIDs)"
-        ))
-    })?;
+    let our_state = match cache.take() {
+        Some(state) => state,
+        None => end_state(dir, last, end)?.ok_or_else(|| {
+            refused(format!(
+                "{last} has no GTID_LIST or PREVIOUS_GTIDS event, so there is no GTID state to \
+                 compare (a server without GTIDs)"
+            ))
+        })?,
+    };
+    let our_state = &*cache.insert(our_state);
     let their_state = probe_head(cfg, theirs).map_err(|e| match e {
         UpstreamError::SwitchRefused(why) => refused(why),
         e => e,
     })?;
-    match (&our_state, &their_state) {
+    match (our_state, &their_state) {
         (GtidState::Mariadb(o), GtidState::Mariadb(t)) => check_mariadb(o, t),
         (GtidState::Mysql(o), GtidState::Mysql(t)) => check_mysql(o, t),
         _ => {
