@@ -51,11 +51,16 @@ pub(crate) fn options() -> Options {
     o.optopt(
         "",
         "start-file",
-        "empty data dir: start with this file [the primary's oldest]",
+        "empty dir: start here [oldest]; else: checked switch to it",
         "NAME",
     );
     o.optopt("", "start-position", "empty data dir: must be 4 (files are stored whole)", "POS");
-    o.optopt("", "start-gtid", "empty data dir: start with the file holding these GTIDs", "GTIDS");
+    o.optopt(
+        "",
+        "start-gtid",
+        "empty data dir only: start with the file holding these GTIDs",
+        "GTIDS",
+    );
     o.optopt(
         "",
         "semi-sync",
@@ -127,7 +132,8 @@ Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:
 const HELP_FOOTER: &str = "\
 Every option can go in the [binlogserver] group of the --config file as key = value (long
 names; a flag as a bare key); the command line wins. The upstream password comes from -p
-or --password-file, else MYSQL_PWD. SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0);
+or --password-file, else MYSQL_PWD. CHANGE MASTER and START/STOP SLAVE on the SQL port are
+stored in DIR and win over -h at restart. SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0);
 SIGKILL is safe too: no ACK before fsync.";
 
 /// The help text.
