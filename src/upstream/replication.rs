@@ -248,6 +248,11 @@ impl Replication {
         info!("continuing with file={file}: its first bytes are stored; the switch is done");
         let mut done = self.settings.clone();
         done.switch = None;
+        if !self.stored {
+            // From --start-file: the command line stays the configuration.
+            self.settings = done;
+            return;
+        }
         if let Err(e) = self.persist(done) {
             // Harmless: a stored switch to a file we hold is passed over at start.
             warn!("cannot store the finished switch: {e}");

@@ -70,6 +70,20 @@ const MARIADB: &[u8] =
 /// A replication thread over a directory holding `mysql-bin.000123` (a
 /// MariaDB fixture), stopped or following a closed port.
 fn start(label: &str, run: RunState) -> Fixture {
+    let (r, dir, writer_rx) = replication(label, run, None);
+    let (handle, waker) = (r.handle(), r.waker());
+    let (status, shutdown) = (Arc::clone(&r.shared.status), r.shared.shutdown.clone());
+    let thread = Some(thread::spawn(move || r.run()));
+    Fixture { dir, handle, status, shutdown, waker, thread, _writer_rx: writer_rx }
+}
+
+/// The thread's state for [`start`] (not running), with a plan's switch
+/// (as from `--start-file`); its directory and the writer's queue.
+fn replication(
+    label: &str,
+    run: RunState,
+    switch: Option<&str>,
+) -> (Replication, PathBuf, crossbeam_channel::Receiver<crate::storage::writer::WriterMsg>) {
     let dir = std::env::temp_dir().join(format!("bls-repl-{label}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
@@ -81,12 +95,10 @@ fn start(label: &str, run: RunState) -> Fixture {
     durable.publish(DurablePosition { file: tail.file.clone(), offset: len });
     let (tx, writer_rx) = crossbeam_channel::bounded(4);
     let writer = ToWriter { tx, budget: ByteBudget::new(1 << 20), durable, dir: dir.clone() };
-    let shutdown = Shutdown::new();
-    let status = Arc::new(Mutex::new(UpstreamStatus::default()));
     let shared = Shared {
         writer,
-        shutdown: shutdown.clone(),
-        status: Arc::clone(&status),
+        shutdown: Shutdown::new(),
+        status: Arc::new(Mutex::new(UpstreamStatus::default())),
         counters: Arc::default(),
     };
     let plan = Plan {
@@ -94,15 +106,13 @@ fn start(label: &str, run: RunState) -> Fixture {
         run,
         heartbeat_period: None,
         connect_retry: None,
-        switch: None,
-        switch_from_command_line: false,
+        switch: switch.map(name),
+        switch_from_command_line: switch.is_some(),
         stored: false,
         warnings: Vec::new(),
     };
     let r = Replication::new(plan, cfg(0), StreamState::resume(Some(&tail)), shared);
-    let (handle, waker) = (r.handle(), r.waker());
-    let thread = Some(thread::spawn(move || r.run()));
-    Fixture { dir, handle, status, shutdown, waker, thread, _writer_rx: writer_rx }
+    (r, dir, writer_rx)
 }
 
 fn by() -> Requester {
@@ -240,4 +250,24 @@ fn shutdown_stops_a_dump_that_is_reconnecting() {
     assert!(result.is_ok(), "{result:?}");
     assert!(began.elapsed() < Duration::from_secs(2), "took {:?}", began.elapsed());
     assert_eq!(f.io(), IoState::No);
+}
+
+#[test]
+fn a_begun_switch_is_forgotten_and_stored_only_if_it_came_over_sql() {
+    // The durable end is in mysql-bin.000123: a switch to it has begun.
+    let (mut r, dir, _rx) =
+        replication("begun-switch", RunState::Stopped, Some("mysql-bin.000123"));
+    r.forget_begun_switch();
+    assert_eq!(r.settings.switch, None);
+    assert!(upstream_file::load(&dir).unwrap().is_none(), "the command line stays in charge");
+
+    let change = ChangeMaster { log_file: Some("mysql-bin.000124".into()), ..Default::default() };
+    r.change_master(&change, &by()).unwrap();
+    r.forget_begun_switch();
+    let stored = upstream_file::load(&dir).unwrap().unwrap();
+    assert_eq!(stored.switch_file, Some(name("mysql-bin.000124")), "not begun yet");
+    r.shared.writer.durable.publish(DurablePosition { file: name("mysql-bin.000124"), offset: 4 });
+    r.forget_begun_switch();
+    assert_eq!(upstream_file::load(&dir).unwrap().unwrap().switch_file, None);
+    fs::remove_dir_all(&dir).unwrap();
 }

@@ -88,7 +88,11 @@ impl Replication {
     }
 
     /// `CHANGE MASTER TO ...`, only while stopped.
-    fn change_master(&mut self, c: &ChangeMaster, by: &Requester) -> Result<(), ControlError> {
+    pub(super) fn change_master(
+        &mut self,
+        c: &ChangeMaster,
+        by: &Requester,
+    ) -> Result<(), ControlError> {
         if self.dump.is_some() {
             return Err(ControlError::MustStop);
         }
