@@ -33,7 +33,9 @@
 //!   `replication`) reads the primary's binlog stream, checks every event
 //!   (CRC, position chain) and hands batches of whole events to the writer
 //!   over a bounded channel; a switch to a promoted primary is checked
-//!   first ([`upstream::switch`]).
+//!   first ([`upstream::switch`]). Resuming under semi-sync, its
+//!   `upstream-list` thread lists the primary's binlogs on a second
+//!   connection once the dump runs (for the catch-up progress).
 //! * `binlog-writer` ([`storage::writer::Writer`]) appends, fsyncs in groups
 //!   and publishes the durable end ([`storage::watermark::Watermark`]). It
 //!   never touches a socket.

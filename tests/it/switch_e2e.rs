@@ -60,6 +60,13 @@ fn a_restart_with_start_file_continues_with_the_promoted_replica() {
     again.assert_running();
     assert!(again.log().contains("is already stored here"), "{}", again.log());
     assert_continued(&t.primary, &db2, &switch, t.data.path());
+    // The old primary's last file ends without a ROTATE: verify accepts it.
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_binlogserver"))
+        .args(["verify", t.data.path_str()])
+        .output()
+        .expect("run binlogserver verify");
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "verify after the switch:\n{report}");
 }
 
 /// Starts binlogserver with `--start-file file` on `data` following `db2`,
