@@ -9,9 +9,8 @@ use super::connection::Connection;
 use super::dump::{explain_dump_error, set_read_timeout, split_event};
 use super::session;
 use super::stream::decode_fake_rotate;
-use super::{UpstreamConfig, UpstreamError};
+use super::{SemiSyncMode, UpstreamConfig, UpstreamError};
 use crate::binlog::{BinlogFileName, EventHeader, EventType};
-use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::is_err;
 use crate::protocol::{ErrPacket, Reader};
 
@@ -24,21 +23,25 @@ pub(super) fn discover_gtid_start(
     cfg: &UpstreamConfig,
     gtid: &str,
 ) -> Result<BinlogFileName, UpstreamError> {
-    let conn = Connection::connect(cfg)?;
-    let mut session = session::prepare(conn, cfg, true)?;
-    session.request_gtid_dump(gtid, cfg)?;
-    let semi = session.semi_sync;
+    // Not semi-sync: this dump is dropped after its first event, and a
+    // semi-sync dump dropped so leaves MariaDB's ACK receiver waiting on it
+    // when the real dump (same server id) replaces it.
+    let probe = UpstreamConfig { semi_sync: SemiSyncMode::Off, ..cfg.clone() };
+    let conn = Connection::connect(&probe)?;
+    let mut session = session::prepare(conn, &probe, true)?;
+    session.request_gtid_dump(gtid, &probe)?;
     let session_checksum = session.checksum;
     let mut ps = session.conn.into_stream();
     set_read_timeout(ps.get_ref(), cfg.dead_link_after())?;
     ps.expect_seq(1);
     let mut packet = Vec::new();
-    ps.read_packet(&mut packet)?;
+    let read = ps.read_packet(&mut packet);
+    let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
+    read?;
     if is_err(&packet) {
         return Err(explain_dump_error(ErrPacket::decode(&mut Reader::new(&packet))?));
     }
-    let headers = semi && packet.get(1) == Some(&SEMI_SYNC_MAGIC);
-    let (event, _) = split_event(&packet, headers)?;
+    let (event, _) = split_event(&packet, false)?;
     let header = EventHeader::parse(event)?;
     if header.event_type != EventType::ROTATE {
         return Err(UpstreamError::Unexpected {
