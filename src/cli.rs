@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::help;
 use crate::server::ServerConfig;
 use crate::storage::retention::RetentionPolicy;
-use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig};
+use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig, DEFAULT_CONNECT_RETRY};
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -51,11 +51,16 @@ pub(crate) fn options() -> Options {
     o.optopt(
         "",
         "start-file",
-        "empty data dir: start with this file [the primary's oldest]",
+        "empty dir: start here [oldest]; else: checked switch to it",
         "NAME",
     );
     o.optopt("", "start-position", "empty data dir: must be 4 (files are stored whole)", "POS");
-    o.optopt("", "start-gtid", "empty data dir: start with the file holding these GTIDs", "GTIDS");
+    o.optopt(
+        "",
+        "start-gtid",
+        "empty data dir only: start with the file holding these GTIDs",
+        "GTIDS",
+    );
     o.optopt(
         "",
         "semi-sync",
@@ -133,7 +138,8 @@ Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:
 const HELP_FOOTER: &str = "\
 Every option can go in the [binlogserver] group of the --config file as key = value (long
 names; a flag as a bare key); the command line wins. The upstream password comes from -p
-or --password-file, else MYSQL_PWD. SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0);
+or --password-file, else MYSQL_PWD. CHANGE MASTER and START/STOP SLAVE on the SQL port are
+stored in DIR and win over -h at restart. SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0);
 SIGKILL is safe too: no ACK before fsync.";
 
 /// The help text.
@@ -180,15 +186,21 @@ fn config(
         return Err(Error::Config { flag: extra.clone(), reason: "unexpected argument".into() });
     }
     let data_dir = PathBuf::from(m.opt_str("data-dir").unwrap_or_else(|| "./binlogs".into()));
-    let upstream =
-        if m.opt_present("host") { Some(upstream_config(m, &data_dir, env)?) } else { None };
+    let follow = upstream_config(m, &data_dir, env)?;
+    let upstream = if m.opt_present("host") {
+        required(m, "host", "the primary to follow")?;
+        required(m, "user", "the replication user")?;
+        Some(follow.clone())
+    } else {
+        None
+    };
     let server = server_config(m, upstream.as_ref(), sources)?;
     if upstream.is_none() && server.is_none() {
         return Err(bad("--host", "required unless serving a data directory with --listen"));
     }
     let metrics = metrics_addr(m)?;
     let retention = retention(m)?;
-    Ok(Config { upstream, server, data_dir, metrics, retention })
+    Ok(Config { upstream, follow, server, data_dir, metrics, retention })
 }
 
 fn retention(m: &Matches) -> Result<RetentionPolicy, Error> {
@@ -346,13 +358,15 @@ fn start_from(m: &Matches) -> Result<StartFrom, Error> {
     }
 }
 
+/// How to follow a primary: `-h/-P/-u/-p` (empty host and user when not
+/// given) and every setting that does not depend on which primary it is.
 fn upstream_config(
     m: &Matches,
     data_dir: &std::path::Path,
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<UpstreamConfig, Error> {
-    let host = required(m, "host", "the primary to follow")?;
-    let user = required(m, "user", "the replication user")?;
+    let host = m.opt_str("host").unwrap_or_default();
+    let user = m.opt_str("user").unwrap_or_default();
     let port = match m.opt_str("port") {
         None => 3306,
         Some(p) => p
@@ -392,6 +406,7 @@ fn upstream_config(
         heartbeat: seconds(m, "heartbeat", 1.0)?,
         start: start_from(m)?,
         connect_timeout: seconds(m, "connect-timeout", 10.0)?,
+        connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: m.opt_present("trace-packets"),
     })
 }

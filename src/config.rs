@@ -10,8 +10,13 @@ use crate::upstream::UpstreamConfig;
 /// Everything `run` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The primary and how to follow it; `None` serves the data directory as it is.
+    /// The primary and how to follow it (`-h`); `None` serves the data
+    /// directory as it is, unless it holds a stored upstream.
     pub upstream: Option<UpstreamConfig>,
+    /// How to follow whatever primary: `upstream` when given, else the
+    /// command line's settings with an empty host (server id, semi-sync,
+    /// heartbeat, timeouts), for a stored upstream (`CHANGE MASTER`).
+    pub follow: UpstreamConfig,
     /// Serving downstream clients; `None` when not listening.
     pub server: Option<ServerConfig>,
     /// Where the binlog files live.

@@ -22,9 +22,20 @@
 //!
 //! # Threads
 //!
-//! * `upstream-dump` ([`upstream::dump::DumpThread`]) reads the primary's
-//!   binlog stream, checks every event (CRC, position chain) and hands
-//!   batches of whole events to the writer over a bounded channel.
+//! * `replication` ([`upstream::replication::Replication`]) owns following
+//!   the primary: it starts and stops the dump thread (`START`/`STOP
+//!   SLAVE`), changes and stores the upstream (`CHANGE MASTER`, `RESET
+//!   SLAVE`: [`storage::upstream_file`]) on requests from the SQL port
+//!   ([`status::control::ReplicationControl`]), and holds the writer's
+//!   sender for its whole life. Which upstream it follows at start is
+//!   decided once ([`upstream::plan`]): the stored one wins over `-h`.
+//! * `upstream-dump` ([`upstream::dump::DumpThread`], started and joined by
+//!   `replication`) reads the primary's binlog stream, checks every event
+//!   (CRC, position chain) and hands batches of whole events to the writer
+//!   over a bounded channel; a switch to a promoted primary is checked
+//!   first ([`upstream::switch`]). Resuming under semi-sync, its
+//!   `upstream-list` thread lists the primary's binlogs on a second
+//!   connection once the dump runs (for the catch-up progress).
 //! * `binlog-writer` ([`storage::writer::Writer`]) appends, fsyncs in groups
 //!   and publishes the durable end ([`storage::watermark::Watermark`]). It
 //!   never touches a socket.
@@ -48,13 +59,15 @@
 //! top-level ones ([`supervise`]): the first to end, whatever the reason,
 //! triggers [`shutdown::Shutdown`], every thread is joined, and the first
 //! failure becomes the process's error (logged once, non-zero exit). The
-//! `client-*` and `semi-sync-ack` threads are joined by the thread that
-//! started them, and a panic in one goes on in it. (Release builds abort on
-//! a panic, after `main`'s panic hook has logged the thread and message.)
-//! Shutdown itself is by closing: the dump thread stops reading and drops
-//! its sender; the writer drains, fsyncs and exits; the ACK sender sends
-//! what that fsync covers. The durability contract and the crash cases are
-//! in [`storage`].
+//! `client-*`, `upstream-dump` and `semi-sync-ack` threads are joined by
+//! the thread that started them, and a panic in one goes on in it.
+//! (Release builds abort on a panic, after `main`'s panic hook has logged
+//! the thread and message.) Shutdown itself is by closing: the dump thread
+//! stops reading and drops its sender, the replication thread joins it and
+//! drops the last one; the writer drains, fsyncs and exits; the ACK sender
+//! sends what that fsync covers. `STOP SLAVE` stops only the dump thread:
+//! the writer, the listener and serving go on. The durability contract and
+//! the crash cases are in [`storage`].
 
 pub mod accounts;
 pub mod binlog;
@@ -81,7 +94,7 @@ pub mod upstream;
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::bounded;
-use log::info;
+use log::{info, warn};
 
 pub use config::Config;
 pub use error::{Error, Result};
@@ -91,17 +104,23 @@ use server::listener::Listener;
 use server::registry::Registry;
 use server::Shared;
 use shutdown::Shutdown;
+use status::control::ReplicationControl;
 use status::{Counters, UpstreamStatus};
 use storage::budget::ByteBudget;
 use storage::datadir::DataDir;
 use storage::index::BinlogIndex;
 use storage::purge::{Purger, Readers};
+use storage::recovery::Recovered;
 use storage::retention::Retention;
 use storage::watermark::{DurablePosition, Watermark};
 use storage::writer::Writer;
 use supervise::Supervisor;
-use upstream::dump::{DumpThread, ToWriter};
+use upstream::control::ServeOnlyControl;
+use upstream::dump::ToWriter;
+use upstream::plan::Plan;
+use upstream::replication::{self as repl, Replication};
 use upstream::stream::StreamState;
+use upstream::UpstreamError;
 
 /// Messages the dump thread may queue ahead of the writer.
 const WRITER_QUEUE: usize = 16;
@@ -134,19 +153,50 @@ impl Parts {
 /// supervised ([`supervise`]): the first to end stops the others, and the
 /// first failure is returned once all are joined.
 pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
+    start(config, shutdown)?.wait()
+}
+
+/// A started binlogserver: its supervised threads, and what the SQL port
+/// is given (for tests that drive it in-process).
+#[derive(Debug)]
+pub struct Running {
+    threads: Supervisor,
+    /// `START`/`STOP SLAVE`, `CHANGE MASTER`, `RESET SLAVE`.
+    pub control: Arc<dyn ReplicationControl>,
+    /// The upstream status (`SHOW SLAVE STATUS`), when following.
+    pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
+}
+
+impl Running {
+    /// Waits until shutdown (or a fatal error) and joins every thread.
+    ///
+    /// # Errors
+    /// The first failure, as [`run`] returns it.
+    pub fn wait(self) -> Result<()> {
+        self.threads.wait()
+    }
+}
+
+/// Starts binlogserver's threads ([`run`] without the wait).
+///
+/// # Errors
+/// What stops it from starting (the data directory, a refused switch, a
+/// port in use...), once what did start is stopped again.
+pub fn start(config: Config, shutdown: Shutdown) -> Result<Running> {
     let dir = DataDir::open(&config.data_dir)?;
+    let plan = follow_plan(&config, &dir)?;
     // Following a primary repairs a torn tail; serving an archive changes nothing.
-    let recovered = storage::recovery::recover_with(&dir, config.upstream.is_some())?;
+    let recovered = storage::recovery::recover_with(&dir, plan.is_some())?;
     let watermark = Watermark::new();
     if let Some(tail) = &recovered.tail {
         watermark.publish(DurablePosition { file: tail.file.clone(), offset: tail.len });
     }
-    let status = config.upstream.as_ref().map(|u| {
+    let status = plan.as_ref().map(|p| {
         let mut status = UpstreamStatus {
-            host: u.host.clone(),
-            port: u.port,
-            user: u.user.clone(),
-            heartbeat_period: u.heartbeat,
+            host: p.cfg.host.clone(),
+            port: p.cfg.port,
+            user: p.cfg.user.clone(),
+            heartbeat_period: p.cfg.heartbeat,
             ..Default::default()
         };
         // The dump thread connects first thing.
@@ -160,26 +210,69 @@ pub fn run(config: Config, shutdown: Shutdown) -> Result<()> {
     let readers = config.server.is_some().then(|| Arc::clone(&parts.registry) as Arc<dyn Readers>);
     let purger = Arc::new(Purger::new(index.clone(), readers));
     let mut threads = Supervisor::new(parts.shutdown.clone());
-    let started = start(&config, &parts, purger, (dir, index, recovered), &mut threads);
+    let following = plan.map(|plan| Following::new(plan, &config, dir, index, recovered, &parts));
+    let control: Arc<dyn ReplicationControl> = match &following {
+        Some(f) => Arc::new(f.replication.handle()),
+        None => Arc::new(ServeOnlyControl { dir: config.data_dir.clone() }),
+    };
+    let started = start_threads(&config, &parts, purger, (following, &control), &mut threads);
     if let Err(e) = started {
         // Stop what did start; the reason it could not all start comes first.
         parts.shutdown.trigger();
         let _ = threads.wait();
         return Err(e);
     }
-    threads.wait()
+    Ok(Running { threads, control, upstream: parts.status })
+}
+
+/// What to follow ([`upstream::plan`]), logging its warnings; a switch
+/// asked for with `--start-file` is checked before anything on disk
+/// changes, and a refusal ends the start.
+fn follow_plan(config: &Config, dir: &DataDir) -> Result<Option<Plan>> {
+    let stored = storage::upstream_file::load(dir.path())?;
+    let files = storage::reader::list_files(dir.path())?;
+    let plan =
+        upstream::plan::plan(config.upstream.as_ref(), &config.follow, stored.as_ref(), &files)
+            .map_err(|r| Error::Config { flag: r.flag.into(), reason: r.reason })?;
+    let Some(plan) = plan else { return Ok(None) };
+    for w in &plan.warnings {
+        warn!("{w}");
+    }
+    if let (Some(file), true) = (&plan.switch, plan.switch_from_command_line) {
+        // Where the stored files end, without repairing anything yet.
+        let tail = storage::recovery::recover_with(dir, false)?.tail;
+        if let Some(tail) = tail {
+            match upstream::switch::check_switch(
+                &plan.cfg,
+                dir.path(),
+                (&tail.file, tail.len),
+                file,
+            ) {
+                Ok(()) => {}
+                Err(e @ (UpstreamError::SwitchRefused(_) | UpstreamError::Storage(_))) => {
+                    return Err(e.into())
+                }
+                // The dump checks again before it stores anything.
+                Err(e) => warn!(
+                    "cannot check --start-file {file} now, following checks it first: {}",
+                    error::chain(&e)
+                ),
+            }
+        }
+    }
+    Ok(Some(plan))
 }
 
 /// Starts every thread the configuration asks for.
-fn start(
+fn start_threads(
     config: &Config,
     parts: &Parts,
     purger: Arc<Purger>,
-    (dir, index, recovered): (DataDir, BinlogIndex, storage::recovery::Recovered),
+    (following, control): (Option<Following>, &Arc<dyn ReplicationControl>),
     threads: &mut Supervisor,
 ) -> Result<()> {
     start_exporter(config, parts, threads)?;
-    start_listener(config, parts, &purger, threads)?;
+    start_listener(config, parts, &purger, Arc::clone(control), threads)?;
     if !config.retention.is_empty() {
         let retention = Retention {
             purger,
@@ -189,8 +282,8 @@ fn start(
         };
         threads.spawn("retention", move || Ok(retention.run()?))?;
     }
-    match &config.upstream {
-        Some(upstream) => follow(upstream.clone(), dir, index, recovered, parts, threads),
+    match following {
+        Some(following) => following.spawn(threads),
         None => {
             info!("serving data_dir={} without a primary", config.data_dir.display());
             Ok(())
@@ -216,6 +309,7 @@ fn start_listener(
     config: &Config,
     parts: &Parts,
     purger: &Arc<Purger>,
+    control: Arc<dyn ReplicationControl>,
     threads: &mut Supervisor,
 ) -> Result<()> {
     let Some(server) = &config.server else { return Ok(()) };
@@ -227,8 +321,7 @@ fn start_listener(
         retention: config.retention,
         config: server.clone(),
         upstream: parts.status.clone(),
-        // The replication controller comes with the upstream side's switch.
-        control: None,
+        control,
         counters: Arc::clone(&parts.counters),
         shutdown: parts.shutdown.clone(),
         status_rows: Some(Arc::new(parts.source(config))),
@@ -240,53 +333,72 @@ fn start_listener(
     threads.spawn("listener", move || listener.run().map_err(|_| Error::Thread("listener-wake")))
 }
 
-/// The `binlog-writer` and `upstream-dump` threads.
-fn follow(
-    upstream: upstream::UpstreamConfig,
-    dir: DataDir,
-    index: BinlogIndex,
-    recovered: storage::recovery::Recovered,
-    parts: &Parts,
-    threads: &mut Supervisor,
-) -> Result<()> {
-    info!(
-        "starting server_id={} primary={}:{} data_dir={} semi_sync={:?}",
-        upstream.server_id,
-        upstream.host,
-        upstream.port,
-        dir.path().display(),
-        upstream.semi_sync
-    );
-    let state = StreamState::resume(recovered.tail.as_ref());
-    let (writer_tx, writer_rx) = bounded(WRITER_QUEUE);
-    let budget = ByteBudget::new(WRITER_BYTES);
-    let writer = Writer::new(
-        dir,
-        index,
-        writer_rx,
-        parts.watermark.clone(),
-        budget.clone(),
-        Arc::clone(&parts.counters),
-    );
-    let writer_budget = budget.clone();
-    threads.spawn("binlog-writer", move || {
-        let result = writer.run();
-        // The dump thread stops waiting for room in the queue.
-        writer_budget.close();
-        Ok(result?)
-    })?;
-    let status = parts.status.clone().unwrap_or_default();
-    let to_writer = ToWriter { tx: writer_tx, budget, durable: parts.watermark.clone() };
-    let dump = DumpThread::new(
-        upstream,
-        state,
-        to_writer,
-        parts.shutdown.clone(),
-        status,
-        Arc::clone(&parts.counters),
-    );
-    let waker = dump.waker();
-    threads.on_shutdown(move || waker.wake());
-    // When it ends it drops the writer's sender: the writer drains, fsyncs and ends.
-    threads.spawn("upstream-dump", move || Ok(dump.run()?))
+/// The `binlog-writer` and `replication` threads, built before the
+/// listener (which gets the replication thread's handle) and started after.
+struct Following {
+    writer: Writer,
+    budget: ByteBudget,
+    replication: Replication,
+}
+
+impl Following {
+    fn new(
+        plan: Plan,
+        config: &Config,
+        dir: DataDir,
+        index: BinlogIndex,
+        recovered: Recovered,
+        parts: &Parts,
+    ) -> Following {
+        info!(
+            "starting server_id={} primary={}:{} data_dir={} semi_sync={:?}",
+            plan.cfg.server_id,
+            plan.cfg.host,
+            plan.cfg.port,
+            dir.path().display(),
+            plan.cfg.semi_sync
+        );
+        let mut state = StreamState::resume(recovered.tail.as_ref());
+        if let Some(file) = &plan.switch {
+            state.switch_to(file.clone());
+        }
+        let (writer_tx, writer_rx) = bounded(WRITER_QUEUE);
+        let budget = ByteBudget::new(WRITER_BYTES);
+        let to_writer = ToWriter {
+            tx: writer_tx,
+            budget: budget.clone(),
+            durable: parts.watermark.clone(),
+            dir: dir.path().to_owned(),
+        };
+        let writer = Writer::new(
+            dir,
+            index,
+            writer_rx,
+            parts.watermark.clone(),
+            budget.clone(),
+            Arc::clone(&parts.counters),
+        );
+        let shared = repl::Shared {
+            writer: to_writer,
+            shutdown: parts.shutdown.clone(),
+            status: parts.status.clone().unwrap_or_default(),
+            counters: Arc::clone(&parts.counters),
+        };
+        let replication = Replication::new(plan, config.follow.clone(), state, shared);
+        Following { writer, budget, replication }
+    }
+
+    fn spawn(self, threads: &mut Supervisor) -> Result<()> {
+        let Following { writer, budget, replication } = self;
+        threads.spawn("binlog-writer", move || {
+            let result = writer.run();
+            // The dump thread stops waiting for room in the queue.
+            budget.close();
+            Ok(result?)
+        })?;
+        let waker = replication.waker();
+        threads.on_shutdown(move || waker.wake());
+        // When it ends it drops the writer's sender: the writer drains, fsyncs and ends.
+        threads.spawn("replication", move || Ok(replication.run()?))
+    }
 }

@@ -83,8 +83,9 @@ pub struct Shared {
     /// Our upstream, when following a primary.
     pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
     /// The upstream side's controls (`START`/`STOP SLAVE`, `CHANGE MASTER`,
-    /// `RESET SLAVE`); `None` when serving a directory without a primary.
-    pub control: Option<Arc<dyn ReplicationControl>>,
+    /// `RESET SLAVE`); serving a directory without a primary, a control
+    /// that says so.
+    pub control: Arc<dyn ReplicationControl>,
     /// What the dump thread counts: `Seconds_Behind_Master` comes from it.
     pub counters: Arc<Counters>,
     /// Process-wide stop flag.

@@ -236,7 +236,7 @@ impl ServerInfo for SessionInfo<'_> {
     }
 
     fn replication_control(&self) -> Option<&dyn ReplicationControl> {
-        self.shared.control.as_deref()
+        Some(self.shared.control.as_ref())
     }
 
     fn seconds_behind_master(&self, now_unix: u64) -> u64 {

@@ -36,6 +36,9 @@
 //!   ([`index`]).
 //! * **A purge, after its index rewrite**: purged files left on disk, named
 //!   in `~rec~`; recovery removes them, then the `~rec~`.
+//! * **A rewrite of the stored upstream** ([`upstream_file`]): the old file
+//!   or the new one (rename is atomic), and perhaps a stale
+//!   `binlogserver.upstream.tmp`, replaced at the next rewrite.
 //!
 //! A full disk or a failed fsync ends the writer the same way: nothing
 //! after it is ACKed or published, the process exits, and the next start
@@ -57,6 +60,7 @@ pub mod reader;
 pub mod recovery;
 pub mod retention;
 pub mod selection;
+pub mod upstream_file;
 pub mod watermark;
 pub mod writer;
 

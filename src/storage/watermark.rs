@@ -86,6 +86,26 @@ impl Watermark {
         g.version
     }
 
+    /// Waits until the durable end covers `offset` of `file`; false when
+    /// `give_up` (asked at every publish, and every 100 ms) says so first.
+    pub fn wait_covers(
+        &self,
+        file: &BinlogFileName,
+        offset: u64,
+        give_up: impl Fn() -> bool,
+    ) -> bool {
+        loop {
+            let version = self.version();
+            if self.covers(file, offset) {
+                return true;
+            }
+            if give_up() {
+                return false;
+            }
+            self.wait_change(version, Duration::from_millis(100));
+        }
+    }
+
     /// A counter that changes with every publish.
     pub fn version(&self) -> u64 {
         self.lock().version
@@ -119,5 +139,18 @@ mod tests {
         wm.wake();
         assert_eq!(wm.wait_change(version, Duration::from_secs(5)), version + 1);
         assert_eq!(wm.get(), Some(DurablePosition { file: name(1), offset: 4 }));
+    }
+
+    #[test]
+    fn wait_covers_returns_once_published_or_when_told_to_give_up() {
+        let wm = Watermark::new();
+        let publisher = wm.clone();
+        let t = std::thread::spawn(move || {
+            publisher.publish(DurablePosition { file: name(1), offset: 100 });
+            publisher.publish(DurablePosition { file: name(1), offset: 200 });
+        });
+        assert!(wm.wait_covers(&name(1), 200, || false));
+        t.join().unwrap();
+        assert!(!wm.wait_covers(&name(1), 201, || true), "gives up instead of waiting");
     }
 }

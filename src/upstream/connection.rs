@@ -184,6 +184,11 @@ impl Connection {
         &self.greeting
     }
 
+    /// The socket (to shut it down from another thread).
+    pub fn socket(&self) -> &TcpStream {
+        self.ps.get_ref()
+    }
+
     /// True for a MariaDB primary.
     pub fn is_mariadb(&self) -> bool {
         self.greeting.is_mariadb()

@@ -1,8 +1,13 @@
-//! The dump thread: follows the primary forever, handing events to the
-//! writer in batches, and reconnects with bounded backoff when the link
-//! breaks.
+//! The dump thread: follows the primary until stopped, handing events to
+//! the writer in batches, and reconnects with bounded backoff when the link
+//! breaks (100 ms doubling up to `MASTER_CONNECT_RETRY`, 10 s by default).
+//!
+//! Its stop flag is its own: the `replication` thread ([`super::replication`])
+//! sets it for `STOP SLAVE` and at shutdown, and gets the stream state back
+//! ([`DumpThread::follow`]) to start the next dump where this one ended.
 
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -12,11 +17,14 @@ use log::{debug, info, warn};
 
 use super::ack::AckThread;
 use super::connection::Connection;
+use super::gtid_start::discover_gtid_start;
+use super::lister::Lister;
 use super::progress::Progress;
-use super::session::{self, Session};
-use super::stream::{decode_fake_rotate, Action, StreamState};
+use super::session;
+use super::stream::{Action, StreamState};
+use super::switch::{check_switch_cached, GtidState};
 use super::{StartFrom, UpstreamConfig, UpstreamError};
-use crate::binlog::{BinlogFileName, EventHeader, EventType};
+use crate::binlog::{EventHeader, EventType};
 use crate::net::{NetError, PacketStream};
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
@@ -34,10 +42,9 @@ const BATCH_BYTES: usize = 256 << 10;
 /// The packet buffer is shrunk back to this after a larger event.
 const PACKET_KEEP: usize = 1 << 20;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// The dump thread's side of the writer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ToWriter {
     /// The writer's queue.
     pub tx: Sender<WriterMsg>,
@@ -45,6 +52,9 @@ pub struct ToWriter {
     pub budget: ByteBudget,
     /// The durable end the writer publishes (semi-sync ACKs wait for it).
     pub durable: Watermark,
+    /// The data directory (read for the GTID state at our end before a
+    /// switch to a new primary).
+    pub dir: PathBuf,
 }
 
 /// The upstream dump thread.
@@ -60,11 +70,14 @@ pub struct DumpThread {
     reading: Arc<Mutex<Option<TcpStream>>>,
     /// Dumps the primary accepted so far (0: none yet since start).
     connections: u64,
+    /// The GTID state at our end, once read for a pending switch.
+    our_state: Option<GtidState>,
 }
 
-/// Wakes a dump thread blocked reading the primary (at shutdown): ends
-/// the read side of its connection, so it stops at once instead of at the
-/// next event or heartbeat. The ACK side stays open for the last ACKs.
+/// Wakes a dump thread blocked reading the primary (at shutdown or `STOP
+/// SLAVE`): ends the read side of its connection, so it stops at once
+/// instead of at the next event or heartbeat. The ACK side stays open for
+/// the last ACKs.
 #[derive(Debug, Clone)]
 pub struct DumpWaker(Arc<Mutex<Option<TcpStream>>>);
 
@@ -83,7 +96,8 @@ struct Batch {
 }
 
 impl DumpThread {
-    /// A dump thread resuming from `state`, handing events to `writer`.
+    /// A dump thread resuming from `state`, handing events to `writer`,
+    /// until `shutdown` (its own stop flag) is set.
     pub fn new(
         cfg: UpstreamConfig,
         state: StreamState,
@@ -101,6 +115,7 @@ impl DumpThread {
             status,
             reading: Arc::default(),
             connections: 0,
+            our_state: None,
         }
     }
 
@@ -121,16 +136,30 @@ impl DumpThread {
     }
 
     /// Follows the primary until shutdown or a fatal error.
-    pub fn run(mut self) -> Result<(), UpstreamError> {
-        let mut backoff = BACKOFF_MIN;
+    pub fn run(self) -> Result<(), UpstreamError> {
+        self.follow().1
+    }
+
+    /// Follows the primary until stopped or a fatal error, and returns the
+    /// stream state where it ended (everything it handed to the writer).
+    pub fn follow(mut self) -> (StreamState, Result<(), UpstreamError>) {
+        let result = self.reconnecting();
+        (self.state, result)
+    }
+
+    fn reconnecting(&mut self) -> Result<(), UpstreamError> {
+        let max = self.cfg.connect_retry.max(Duration::from_millis(1));
+        let mut backoff = BACKOFF_MIN.min(max);
         while !self.shutdown.is_set() {
             let started = Instant::now();
             let connections = self.connections;
             let result = self.follow_once();
             let error = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+            let errno = result.as_ref().err().map_or(0, UpstreamError::io_errno);
             self.report(|s| {
                 s.set_io(IoState::Connecting, Instant::now());
                 s.last_error = error;
+                s.last_io_errno = errno;
             });
             match result {
                 Ok(()) => return Ok(()),
@@ -141,7 +170,7 @@ impl DumpThread {
                 Err(e) if e.is_wrong_service() && self.connections == 0 => return Err(e),
                 Err(e) if e.is_retryable() => {
                     if started.elapsed() > Duration::from_secs(30) {
-                        backoff = BACKOFF_MIN;
+                        backoff = BACKOFF_MIN.min(max);
                     }
                     let detail =
                         std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
@@ -155,7 +184,7 @@ impl DumpThread {
                     if self.shutdown.wait(backoff) {
                         return Ok(());
                     }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    backoff = (backoff * 2).min(max);
                 }
                 Err(e) => return Err(e),
             }
@@ -166,18 +195,29 @@ impl DumpThread {
     fn follow_once(&mut self) -> Result<(), UpstreamError> {
         if self.state.position().is_none() {
             if let StartFrom::Gtid(gtid) = &self.cfg.start {
-                let file = self.discover_gtid_start(gtid.clone())?;
+                let file = discover_gtid_start(&self.cfg, gtid)?;
                 self.state.set_start_file(file);
             } else if let StartFrom::File(f) = &self.cfg.start {
                 self.state.set_start_file(f.clone());
             }
         }
+        if let Some((file, (last, end))) = self.state.pending_switch() {
+            let (file, last) = (file.clone(), last.clone());
+            // What an earlier dump queued must be durable before it is read.
+            let (budget, stop) = (&self.writer.budget, &self.shutdown);
+            let give_up = || budget.is_closed() || stop.is_set();
+            if !self.writer.durable.wait_covers(&last, end, give_up) {
+                return if stop.is_set() { Ok(()) } else { Err(UpstreamError::WriterGone) };
+            }
+            let dir = &self.writer.dir;
+            check_switch_cached(&self.cfg, dir, (&last, end), &file, &mut self.our_state)?;
+        }
         let conn = Connection::connect(&self.cfg)?;
         let list_logs = session::list_binlogs_is_safe(&self.cfg, self.state.position().is_some());
         if !list_logs {
             debug!(
-                "resuming under semi-sync: not listing the primary's binlogs (no catch-up progress \
-                 lines)"
+                "resuming under semi-sync: listing the primary's binlogs on a second connection \
+                 once the dump runs"
             );
         }
         let mut session = session::prepare(conn, &self.cfg, list_logs)?;
@@ -205,6 +245,7 @@ impl DumpThread {
             s.semi_sync_warning = semi_sync_warning;
             s.primary_server_id = primary_server_id;
             s.last_error.clear();
+            s.last_io_errno = 0;
         });
         let mut ps = session.conn.into_stream();
         set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
@@ -220,14 +261,20 @@ impl DumpThread {
         } else {
             None
         };
-        let progress = Progress::new(primary_logs, list_logs);
+        let mut progress = Progress::new(primary_logs, list_logs);
         self.counters.caught_up.store(progress.caught_up, Ordering::Relaxed);
         // Set before the loop's first look at the shutdown flag: a waker
         // that runs earlier finds the flag set there, one that runs later
         // finds the socket.
         *self.reading.lock().unwrap_or_else(PoisonError::into_inner) =
             ps.get_ref().try_clone().ok();
-        let result = self.stream_events(&mut ps, acks.as_ref(), progress);
+        // Resuming under semi-sync, the binlogs are listed on a second
+        // connection once the dump runs (see [`Lister`]).
+        let mut lister = None;
+        let result = self.stream_events(&mut ps, acks.as_ref(), (&mut progress, &mut lister));
+        if let Some(lister) = lister {
+            lister.finish();
+        }
         *self.reading.lock().unwrap_or_else(PoisonError::into_inner) = None;
         // A clean stop sends the ACKs of what the writer still makes durable;
         // a broken connection's requests die with it.
@@ -247,7 +294,7 @@ impl DumpThread {
         &mut self,
         ps: &mut PacketStream<TcpStream>,
         acks: Option<&AckThread>,
-        progress: Progress,
+        progress: (&mut Progress, &mut Option<Lister>),
     ) -> Result<(), UpstreamError> {
         let mut batch = Batch { bytes: Vec::with_capacity(BATCH_BYTES), end: 0 };
         let result = self.stream_into(ps, acks, progress, &mut batch);
@@ -265,7 +312,7 @@ impl DumpThread {
         &mut self,
         ps: &mut PacketStream<TcpStream>,
         acks: Option<&AckThread>,
-        mut progress: Progress,
+        (progress, lister): (&mut Progress, &mut Option<Lister>),
         batch: &mut Batch,
     ) -> Result<(), UpstreamError> {
         let mut packet = Vec::new();
@@ -296,6 +343,13 @@ impl DumpThread {
             if first && headers && packet.get(1) != Some(&SEMI_SYNC_MAGIC) {
                 warn!("primary sends no semi-sync headers; replicating asynchronously");
                 headers = false;
+            }
+            if first && !progress.listed() {
+                // The dump runs: the primary took our position as acknowledged.
+                *lister = Some(Lister::spawn(&self.cfg));
+            }
+            if let Some(logs) = lister.as_ref().and_then(Lister::take) {
+                progress.set_listing(logs);
             }
             first = false;
             let (skip, need_ack) = {
@@ -387,38 +441,9 @@ impl DumpThread {
     fn send(&self, msg: WriterMsg) -> Result<(), UpstreamError> {
         self.writer.tx.send(msg).map_err(|_| UpstreamError::WriterGone)
     }
-
-    /// Asks the primary where a GTID position starts and returns that file.
-    fn discover_gtid_start(&self, gtid: String) -> Result<BinlogFileName, UpstreamError> {
-        let conn = Connection::connect(&self.cfg)?;
-        let mut session: Session = session::prepare(conn, &self.cfg, true)?;
-        session.request_gtid_dump(&gtid, &self.cfg)?;
-        let semi = session.semi_sync;
-        let session_checksum = session.checksum;
-        let mut ps = session.conn.into_stream();
-        set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
-        ps.expect_seq(1);
-        let mut packet = Vec::new();
-        ps.read_packet(&mut packet)?;
-        if is_err(&packet) {
-            return Err(explain_dump_error(ErrPacket::decode(&mut Reader::new(&packet))?));
-        }
-        let headers = semi && packet.get(1) == Some(&SEMI_SYNC_MAGIC);
-        let (event, _) = split_event(&packet, headers)?;
-        let header = EventHeader::parse(event)?;
-        if header.event_type != EventType::ROTATE {
-            return Err(UpstreamError::Unexpected {
-                expected: "an artificial ROTATE",
-                got: header.event_type.0,
-            });
-        }
-        let (_, file) = decode_fake_rotate(event, session_checksum)?;
-        info!("gtid position {gtid} starts in file={file}; fetching that file whole");
-        Ok(file)
-    }
 }
 
-fn set_read_timeout(sock: &TcpStream, t: Duration) -> Result<(), UpstreamError> {
+pub(super) fn set_read_timeout(sock: &TcpStream, t: Duration) -> Result<(), UpstreamError> {
     sock.set_read_timeout(Some(t))
         .map_err(|source| UpstreamError::Connect { addr: String::new(), source })
 }
@@ -449,7 +474,8 @@ pub fn split_event(packet: &[u8], semi_sync_headers: bool) -> Result<(&[u8], boo
     Ok((r.rest(), need_ack))
 }
 
-fn explain_dump_error(err: ErrPacket) -> UpstreamError {
+/// The error of a dump the primary refused, with the likely cause.
+pub(super) fn explain_dump_error(err: ErrPacket) -> UpstreamError {
     if matches!(err.code, 1045 | 1227) {
         return UpstreamError::needs_replication_slave("the binlog dump", err);
     }

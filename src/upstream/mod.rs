@@ -3,14 +3,25 @@
 //! [`dump::DumpThread`] connects ([`connection`]), prepares the session
 //! ([`session`]), asks for the binlog stream and turns it into writer
 //! messages ([`stream`]); the `semi-sync-ack` thread ([`ack`]) acknowledges
-//! what the writer has published as durable.
+//! what the writer has published as durable. The `replication` thread
+//! ([`replication`]) owns the dump thread's life: it starts and stops it
+//! for `START`/`STOP SLAVE` and changes the upstream for `CHANGE MASTER`
+//! ([`control`], the server's way in), storing it in the data directory
+//! ([`plan`] decides at start between the stored upstream and the command
+//! line). A switch to a promoted primary is checked first ([`switch`]).
 
 pub mod ack;
 pub mod connection;
+pub mod control;
 pub mod dump;
+mod gtid_start;
+mod lister;
+pub mod plan;
 mod progress;
+pub mod replication;
 pub mod session;
 pub mod stream;
+pub mod switch;
 
 use std::fmt;
 use std::time::Duration;
@@ -18,6 +29,11 @@ use std::time::Duration;
 use crate::binlog::BinlogFileName;
 use crate::net::NetError;
 use crate::protocol::{DecodeError, ErrPacket};
+use crate::storage::StorageError;
+
+/// The longest wait between connection attempts unless `MASTER_CONNECT_RETRY`
+/// says otherwise.
+pub const DEFAULT_CONNECT_RETRY: Duration = Duration::from_secs(10);
 
 /// When to acknowledge as a semi-sync replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +80,10 @@ pub struct UpstreamConfig {
     pub start: StartFrom,
     /// Connect timeout.
     pub connect_timeout: Duration,
+    /// The longest wait between connection attempts (`MASTER_CONNECT_RETRY`):
+    /// the first retry comes after 100 ms, each next one waits twice as
+    /// long, up to this.
+    pub connect_retry: Duration,
     /// Hex-dump every packet at trace level.
     pub trace_packets: bool,
 }
@@ -86,6 +106,7 @@ impl fmt::Debug for UpstreamConfig {
             .field("semi_sync", &self.semi_sync)
             .field("heartbeat", &self.heartbeat)
             .field("start", &self.start)
+            .field("connect_retry", &self.connect_retry)
             .finish()
     }
 }
@@ -146,6 +167,11 @@ pub enum UpstreamError {
     },
     /// The primary's history does not match what is stored here.
     HistoryMismatch(String),
+    /// The checked switch to a new primary's file was refused (the text
+    /// names the GTIDs or the fix); nothing was stored.
+    SwitchRefused(String),
+    /// Reading our own stored files failed (for the switch check).
+    Storage(StorageError),
     /// The writer thread is gone (it failed; its error is reported separately).
     WriterGone,
 }
@@ -167,7 +193,32 @@ impl UpstreamError {
             | UpstreamError::MissingPrivilege { .. }
             | UpstreamError::Unsupported(_)
             | UpstreamError::HistoryMismatch(_)
+            | UpstreamError::SwitchRefused(_)
+            | UpstreamError::Storage(_)
             | UpstreamError::WriterGone => false,
+        }
+    }
+
+    /// The MariaDB error number `SHOW SLAVE STATUS` shows for this error
+    /// (`Last_IO_Errno`): the client's 2003 (cannot connect) and 2013 (lost
+    /// connection), the primary's own code (1236 for a binlog it cannot
+    /// send, 1045 for a refused login), 1236 for a history that does not
+    /// match ours or a refused switch, 1743 for a bad checksum, 1595 (relay
+    /// log write failure) when our storage failed, 1593 (fatal error)
+    /// otherwise.
+    pub fn io_errno(&self) -> u32 {
+        match self {
+            UpstreamError::Connect { .. } => 2003,
+            UpstreamError::Net(_) | UpstreamError::NotMysql { .. } => 2013,
+            UpstreamError::Decode(DecodeError::Checksum { .. }) => 1743,
+            UpstreamError::Server { err, .. }
+            | UpstreamError::AuthRejected(err)
+            | UpstreamError::MissingPrivilege { err, .. } => u32::from(err.code),
+            UpstreamError::HistoryMismatch(_) | UpstreamError::SwitchRefused(_) => 1236,
+            UpstreamError::Storage(_) | UpstreamError::WriterGone => 1595,
+            UpstreamError::Decode(_)
+            | UpstreamError::Unsupported(_)
+            | UpstreamError::Unexpected { .. } => 1593,
         }
     }
 }
@@ -249,6 +300,8 @@ impl fmt::Display for UpstreamError {
             UpstreamError::HistoryMismatch(what) => {
                 write!(f, "primary's binlogs do not match the stored ones: {what}")
             }
+            UpstreamError::SwitchRefused(why) => f.write_str(why),
+            UpstreamError::Storage(_) => write!(f, "cannot read the stored binlogs"),
             UpstreamError::WriterGone => write!(f, "storage writer stopped"),
         }
     }
@@ -260,6 +313,7 @@ impl std::error::Error for UpstreamError {
             UpstreamError::Connect { source, .. } => Some(source),
             UpstreamError::Net(e) => Some(e),
             UpstreamError::Decode(e) => Some(e),
+            UpstreamError::Storage(e) => Some(e),
             _ => None,
         }
     }

@@ -64,6 +64,22 @@ impl Progress {
         self.announce.take().map(|(line, ..)| line)
     }
 
+    /// True once the primary's binlogs were listed.
+    pub(super) fn listed(&self) -> bool {
+        self.listed
+    }
+
+    /// The primary's binlogs as listed after the dump started (by the
+    /// second connection of a resume under semi-sync): from now on the
+    /// distance is known, as if listed at connect.
+    pub(super) fn set_listing(&mut self, logs: Vec<(String, u64)>) {
+        if self.listed || logs.is_empty() {
+            return;
+        }
+        self.primary_logs = logs;
+        self.listed = true;
+    }
+
     /// A heartbeat: the primary had nothing to send for a heartbeat period.
     pub(super) fn heartbeat(&mut self, file: &BinlogFileName, pos: u64, counters: &Counters) {
         if !self.caught_up {
@@ -177,5 +193,18 @@ mod tests {
         assert!(!p.caught_up, "no listing: an event says nothing about the primary's end");
         p.heartbeat(&name("b.000001"), 400, &counters);
         assert!(p.caught_up && counters.caught_up.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_listing_that_comes_late_gives_the_distance() {
+        let counters = Counters::default();
+        let mut p = Progress::new(Vec::new(), false);
+        assert_eq!(p.behind(&name("b.000001"), 400), None);
+        p.set_listing(Vec::new());
+        assert_eq!(p.behind(&name("b.000001"), 400), None, "an empty answer says nothing");
+        p.set_listing(vec![("b.000001".into(), 1000), ("b.000002".into(), 300)]);
+        assert_eq!(p.behind(&name("b.000001"), 400), Some(900));
+        p.tick(&name("b.000002"), 300, 100, &counters);
+        assert!(p.caught_up, "listed: reaching the listed end is catching up");
     }
 }

@@ -95,7 +95,7 @@ pub fn list_binlogs_is_safe(cfg: &UpstreamConfig, resuming: bool) -> bool {
     !resuming || cfg.semi_sync == SemiSyncMode::Off
 }
 
-fn list_binlogs(conn: &mut Connection) -> Result<Vec<(String, u64)>, UpstreamError> {
+pub(super) fn list_binlogs(conn: &mut Connection) -> Result<Vec<(String, u64)>, UpstreamError> {
     Ok(match conn.query("SHOW BINARY LOGS") {
         Ok(QueryResult::Rows { rows, .. }) => rows
             .into_iter()
@@ -202,12 +202,26 @@ impl Session {
         pos: u64,
         cfg: &UpstreamConfig,
     ) -> Result<(), UpstreamError> {
+        self.request_dump_with(file, pos, cfg, 0)
+    }
+
+    /// [`Session::request_dump`] with `extra` flags, e.g.
+    /// `BINLOG_DUMP_NON_BLOCK` for a dump that ends with EOF at the end of
+    /// the binlogs instead of waiting for more.
+    pub fn request_dump_with(
+        &mut self,
+        file: &[u8],
+        pos: u64,
+        cfg: &UpstreamConfig,
+        extra: u16,
+    ) -> Result<(), UpstreamError> {
         let position = u32::try_from(pos).map_err(|_| {
             UpstreamError::Unsupported(format!(
                 "position {pos} is past 4 GiB, which COM_BINLOG_DUMP cannot express"
             ))
         })?;
-        let flags = if self.conn.is_mariadb() { BINLOG_SEND_ANNOTATE_ROWS_EVENT } else { 0 };
+        let flags =
+            extra | if self.conn.is_mariadb() { BINLOG_SEND_ANNOTATE_ROWS_EVENT } else { 0 };
         let dump = ComBinlogDump { position, flags, server_id: cfg.server_id, file: file.to_vec() };
         let mut out = Vec::new();
         dump.encode(&mut out);

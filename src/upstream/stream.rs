@@ -13,6 +13,13 @@
 //! anything is appended. This proves that the primary's history still is
 //! ours (no RESET MASTER, no other server behind the address) however
 //! quickly a same-named file was recreated.
+//!
+//! A switch to a promoted primary ([`StreamState::switch_to`]) is the one
+//! exception: the new primary does not have our files, so the connection
+//! asks for its new file at 4 without the overlap, once the switch was
+//! checked ([`super::switch`]), and the new file may follow a last file
+//! that ends without a ROTATE (the old primary crashed) or whose ROTATE
+//! names a file the old primary never sent.
 
 use super::UpstreamError;
 use crate::binlog::{
@@ -73,6 +80,8 @@ pub struct StreamState {
     last: Option<EventSample>,
     /// The event the primary must send again before we append.
     overlap: Option<EventSample>,
+    /// A checked switch to this file of a new primary, until it begins.
+    switch: Option<BinlogFileName>,
 }
 
 impl StreamState {
@@ -88,6 +97,7 @@ impl StreamState {
             start_file: None,
             last: None,
             overlap: None,
+            switch: None,
         };
         if let Some(t) = tail {
             state.file = Some(t.file.clone());
@@ -109,8 +119,35 @@ impl StreamState {
         self.start_file = Some(file);
     }
 
+    /// Continue with `file` of a new primary: after our last file (the
+    /// switch, to be checked first: [`StreamState::pending_switch`]), or,
+    /// in an empty data directory, as the start file.
+    pub fn switch_to(&mut self, file: BinlogFileName) {
+        if self.file.is_some() {
+            self.switch = Some(file);
+        } else {
+            self.start_file = Some(file);
+        }
+    }
+
+    /// Forgets a switch or start file not begun yet (`RESET SLAVE`, or a
+    /// new upstream without `MASTER_LOG_FILE`).
+    pub fn clear_switch(&mut self) {
+        self.switch = None;
+        self.start_file = None;
+    }
+
+    /// The switch not begun yet: the new primary's file, and our last file
+    /// and its end, which it must continue.
+    pub fn pending_switch(&self) -> Option<(&BinlogFileName, (&BinlogFileName, u64))> {
+        Some((self.switch.as_ref()?, (self.file.as_ref()?, self.pos)))
+    }
+
     /// The file and position to ask the primary for (empty name = its oldest file).
     pub fn dump_request(&self) -> (Vec<u8>, u64) {
+        if let Some(f) = &self.switch {
+            return (f.as_str().as_bytes().to_vec(), 4);
+        }
         match (&self.file, &self.start_file) {
             (Some(f), _) => (
                 f.as_str().as_bytes().to_vec(),
@@ -129,7 +166,8 @@ impl StreamState {
     /// Starts a new connection whose negotiated checksum is `alg`.
     pub fn start_connection(&mut self, alg: ChecksumAlg) {
         self.negotiated = alg;
-        self.overlap = self.last.clone();
+        // The new primary of a switch does not have our last event.
+        self.overlap = if self.switch.is_some() { None } else { self.last.clone() };
     }
 
     /// Decides what to do with one event (the bytes after the status byte and semi-sync header).
@@ -217,6 +255,17 @@ impl StreamState {
 
     fn on_fake_rotate(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {
         let (rotate, name) = decode_fake_rotate(event, self.negotiated)?;
+        if let Some(switch) = &self.switch {
+            if *switch != name || rotate.position != 4 {
+                return Err(UpstreamError::HistoryMismatch(format!(
+                    "the new primary sends {name} at {} where binlogserver asked for {switch} at 4",
+                    rotate.position
+                )));
+            }
+            self.switch = None;
+            self.begin_file(name.clone());
+            return Ok(Action::Open { file: name, create: true });
+        }
         match &self.file {
             Some(cur) if *cur == name => {
                 let expected = self.overlap.as_ref().map_or(self.pos, |o| o.offset);
@@ -266,6 +315,9 @@ impl StreamState {
         self.pos = 4;
         self.fd = None;
         self.rotated_to = None;
+        // Nothing of the new file is stored yet: a reconnect before its
+        // format description asks for it at 4, without an overlap.
+        self.last = None;
     }
 
     fn on_format_description(&mut self, event: &[u8]) -> Result<Action, UpstreamError> {

@@ -149,6 +149,22 @@ pub(super) fn compare_file(
     }
 }
 
+/// `name` in `dir` is byte-identical to the file of that name in `server`'s
+/// datadir (a running or a stopped server), except for the in-use flag of
+/// its format description when `live` (the server's live file, or the last
+/// file of a server that was killed).
+pub(crate) fn compare_server_file(
+    server: &MariaDb,
+    name: &str,
+    dir: &Path,
+    live: bool,
+) -> Result<(), String> {
+    let theirs =
+        fs::read(server.binlog_path(name)).map_err(|e| format!("read the server's {name}: {e}"))?;
+    let ours = fs::read(dir.join(name)).map_err(|e| format!("{name}: missing here ({e})"))?;
+    compare_file(name, &theirs, &ours, live)
+}
+
 /// For every file in `SHOW BINARY LOGS`: the file in `dir` exists and is
 /// byte-identical to the primary's, except that in the last (live) file the
 /// FD flags byte at offset 21 may differ in bit 0x01. Call it only after

@@ -11,11 +11,11 @@
 //! off; semi-sync master on, AFTER_SYNC) whose binlog numbering is then
 //! pushed past binlogserver's with FLUSH BINARY LOGS.
 
-use super::binlogs::{compare_file, local_binlog_files, read_index};
+use super::binlogs::{compare_file, compare_server_file, local_binlog_files, read_index};
 use super::mariadb::{MariaDb, PrimaryOpts};
 use super::replica::{run_vertical, vertical_rows, wait_replica_at, ReplicaOpts, UseGtid};
 use super::serving::{bls_repl_client, bls_sql};
-use super::{complete_gtids, tail};
+use super::{complete_gtids, tail, wait_until_ok};
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
@@ -218,4 +218,90 @@ pub(crate) fn assert_verify_clean(dir: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     text
+}
+
+/// A replica of binlogserver (or any server) on 127.0.0.1:`port` by GTID
+/// that can become the primary ([`ReplicaOpts::promotable`]), with the
+/// replication account a primary has.
+pub(crate) fn promotable_replica(port: u16) -> MariaDb {
+    let db = MariaDb::replica(ReplicaOpts::promotable());
+    db.create_repl_user();
+    db.replicate_from(port, UseGtid::SlavePos);
+    db
+}
+
+/// Detaches `db` from its primary (`STOP SLAVE; RESET SLAVE ALL`) and
+/// flushes its binary logs until its current file is numbered above
+/// `above`; returns that file. The lighter step of the switch tests, which
+/// may make `db` a replica again afterwards; [`promote`] is the DBA's whole
+/// promotion.
+pub(crate) fn detach_and_flush_above(db: &MariaDb, above: &str) -> String {
+    db.sql("STOP SLAVE; RESET SLAVE ALL");
+    flush_until_above(db, above)
+}
+
+/// The sequence number of a binlog file name.
+pub(crate) fn file_number(name: &str) -> u64 {
+    name.rsplit_once('.').and_then(|(_, n)| n.parse().ok()).unwrap_or(0)
+}
+
+/// The last binlog file in `dir`.
+pub(crate) fn last_local_file(dir: &Path) -> String {
+    local_binlog_files(dir).pop().expect("binlogserver holds binlog files")
+}
+
+/// binlogserver's files in `dir` are `old`'s (stopped or killed) before
+/// `switch` and `new`'s from `switch` on, byte for byte (in-use flags of
+/// the two live files aside), and its index names them all in order.
+#[track_caller]
+pub(crate) fn assert_continued(old: &MariaDb, new: &MariaDb, switch: &str, dir: &Path) {
+    let ours = local_binlog_files(dir);
+    let (before, after): (Vec<&String>, Vec<&String>) =
+        ours.iter().partition(|n| file_number(n) < file_number(switch));
+    let old_last = before.last().map(|s| s.as_str());
+    let mut problems = Vec::new();
+    for name in &before {
+        let live = Some(name.as_str()) == old_last;
+        problems.extend(compare_server_file(old, name, dir, live).err());
+    }
+    let (new_live, _) = new.master_status();
+    let new_files: Vec<String> = new
+        .binlog_files()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| file_number(n) >= file_number(switch))
+        .collect();
+    let after: Vec<String> = after.into_iter().cloned().collect();
+    if after != new_files {
+        problems.push(format!("files from {switch} on: here {after:?}, new primary {new_files:?}"));
+    }
+    for name in &after {
+        problems.extend(compare_server_file(new, name, dir, *name == new_live).err());
+    }
+    let index = fs::read_to_string(dir.join("mysql-bin.index")).unwrap_or_default();
+    let listed: Vec<&str> = index.lines().map(|l| l.trim_start_matches("./")).collect();
+    if listed != ours.iter().map(String::as_str).collect::<Vec<_>>() {
+        problems.push(format!("the index lists {listed:?}, the directory holds {ours:?}"));
+    }
+    assert!(problems.is_empty(), "binlogserver's files after the switch:\n{}", problems.join("\n"));
+}
+
+/// Waits until `dir` holds `server`'s files from `first` on, each as long
+/// as the server's (its live file up to `SHOW MASTER STATUS`).
+#[track_caller]
+pub(crate) fn wait_files_from(server: &MariaDb, first: &str, dir: &Path, timeout: Duration) {
+    wait_until_ok(timeout, &format!("binlogserver to hold the files from {first} on"), || {
+        let (live, live_pos) = server.master_status();
+        for (name, size) in server.binlog_files() {
+            if file_number(&name) < file_number(first) {
+                continue;
+            }
+            let want = if name == live { live_pos } else { size };
+            let have = fs::metadata(dir.join(&name)).map(|m| m.len()).ok();
+            if have != Some(want) {
+                return Err(format!("{name}: {have:?} bytes here, {want} on the server"));
+            }
+        }
+        Ok(())
+    });
 }

@@ -320,7 +320,7 @@ impl MariaDb {
     }
 
     /// Creates the replication account (a promoted replica needs it too).
-    pub(super) fn create_repl_user(&self) {
+    pub(crate) fn create_repl_user(&self) {
         // Not written to the binlog: with semi-sync on and no replica yet, a
         // binlogged statement would wait for the full semi-sync timeout and
         // switch semi-sync off before the test even starts.

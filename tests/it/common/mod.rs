@@ -15,6 +15,7 @@ mod binlogs;
 mod binlogserver;
 mod failover;
 mod faults;
+mod in_process;
 mod mariadb;
 mod python;
 pub(crate) mod raw_client;
@@ -38,10 +39,12 @@ pub(crate) use binlogserver::{
     upstream_args, wait_semi_sync_client, Binlogserver, BINLOGSERVER_ID,
 };
 pub(crate) use failover::{
-    assert_prefix_of_dead_primary, assert_verify_clean, bls_gtid_binlog_pos, bls_slave_status,
-    fall_behind, flush_until_above, promote, repoint, wait_replica_has_bls,
+    assert_continued, assert_prefix_of_dead_primary, assert_verify_clean, bls_gtid_binlog_pos,
+    bls_slave_status, detach_and_flush_above, fall_behind, flush_until_above, last_local_file,
+    promotable_replica, promote, repoint, wait_files_from, wait_replica_has_bls,
 };
 pub(crate) use faults::{assert_gtids_contiguous, count_in_log, DUMP_REQUEST, LINK_LOST};
+pub(crate) use in_process::{admin, change_to, InProcess};
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts, DATADIR};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
 pub(crate) use python::{read_events, try_read_events, venv_python, ReadOpts};

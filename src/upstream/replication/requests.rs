@@ -1,0 +1,244 @@
+//! The requests the replication thread carries out: `START SLAVE`, `STOP
+//! SLAVE`, `CHANGE MASTER TO` and `RESET SLAVE [ALL]`, each answered once
+//! it is done (and stored).
+//!
+//! `CHANGE MASTER` keeps what it does not name, as MariaDB does. A new
+//! host or port without `MASTER_LOG_FILE` resumes where our files end on
+//! that server (which must hold the same files: the overlap check of every
+//! connection proves it), and forgets a switch pending for the old one.
+//! `MASTER_LOG_FILE` (with `MASTER_LOG_POS` 4 or left out) names the new
+//! primary's file to continue with; its name is checked here, its GTID
+//! state by `START SLAVE` and before every connection until it begins.
+
+use std::time::Duration;
+
+use log::info;
+
+use super::{chain, who, Replication, Settings};
+use crate::binlog::continuity::check_next_file;
+use crate::binlog::BinlogFileName;
+use crate::status::control::{ChangeMaster, ControlError, Requester};
+use crate::storage::reader::list_files;
+use crate::storage::upstream_file::RunState;
+use crate::upstream::control::Request;
+use crate::upstream::{StartFrom, DEFAULT_CONNECT_RETRY};
+
+/// The longest `MASTER_HEARTBEAT_PERIOD` MariaDB accepts.
+const MAX_HEARTBEAT: Duration = Duration::from_secs(4_294_967);
+
+impl Replication {
+    /// Carries out one request and answers it.
+    pub(super) fn handle_request(&mut self, request: Request) {
+        match request {
+            Request::Start(by, reply) => {
+                let _ = reply.send(self.start_slave(&by));
+            }
+            Request::Stop(by, reply) => {
+                let _ = reply.send(self.stop_slave(&by));
+            }
+            Request::Change(change, by, reply) => {
+                let _ = reply.send(self.change_master(&change, &by));
+            }
+            Request::Reset(all, by, reply) => {
+                let _ = reply.send(self.reset_slave(all, &by));
+            }
+            Request::Wake => {}
+        }
+    }
+
+    /// `START SLAVE`: `Ok(true)` when already following.
+    fn start_slave(&mut self, by: &Requester) -> Result<bool, ControlError> {
+        if self.dump.is_some() {
+            return Ok(true);
+        }
+        if self.settings.run == RunState::Reset || self.settings.cfg.host.is_empty() {
+            return Err(ControlError::NotConfigured);
+        }
+        self.check_pending_switch()?;
+        let mut new = self.settings.clone();
+        new.run = RunState::Running;
+        self.persist(new)?;
+        self.start_dump().map_err(|e| ControlError::Storage(chain(&e)))?;
+        info!(
+            "START SLAVE: following primary={}:{} {}",
+            self.settings.cfg.host,
+            self.settings.cfg.port,
+            who(by)
+        );
+        Ok(false)
+    }
+
+    /// `STOP SLAVE`: `Ok(true)` when already stopped.
+    fn stop_slave(&mut self, by: &Requester) -> Result<bool, ControlError> {
+        let was_running = self.stop_dump();
+        if self.settings.run == RunState::Running {
+            let mut new = self.settings.clone();
+            new.run = RunState::Stopped;
+            self.persist(new)?;
+        }
+        let (file, position) =
+            self.state.position().map(|(f, p)| (f.to_string(), p)).unwrap_or_default();
+        info!(
+            "STOP SLAVE: stopped following primary={}:{} file={file} position={position} {}",
+            self.settings.cfg.host,
+            self.settings.cfg.port,
+            who(by)
+        );
+        Ok(!was_running)
+    }
+
+    /// `CHANGE MASTER TO ...`, only while stopped.
+    pub(super) fn change_master(
+        &mut self,
+        c: &ChangeMaster,
+        by: &Requester,
+    ) -> Result<(), ControlError> {
+        if self.dump.is_some() {
+            return Err(ControlError::MustStop);
+        }
+        let new = self.changed(c)?;
+        let switch_changed = new.switch != self.settings.switch;
+        self.persist(new)?;
+        if switch_changed {
+            match &self.settings.switch {
+                Some(f) => self.state.switch_to(f.clone()),
+                None => self.state.clear_switch(),
+            }
+        }
+        info!(
+            "CHANGE MASTER: primary={}:{} user={} log_file={} {}",
+            self.settings.cfg.host,
+            self.settings.cfg.port,
+            self.settings.cfg.user,
+            self.settings.switch.as_ref().map(BinlogFileName::as_str).unwrap_or("(resume)"),
+            who(by)
+        );
+        Ok(())
+    }
+
+    /// The settings `c` asks for, checked.
+    fn changed(&self, c: &ChangeMaster) -> Result<Settings, ControlError> {
+        let wrong = |why: &str| ControlError::WrongArguments(why.to_owned());
+        let mut new = self.settings.clone();
+        let old = &self.settings.cfg;
+        let moved = c.host.as_ref().is_some_and(|h| *h != old.host)
+            || c.port.is_some_and(|p| p != old.port);
+        if let Some(host) = &c.host {
+            if host.trim().is_empty() {
+                return Err(wrong(
+                    "MASTER_HOST must name the primary (to forget it, RESET SLAVE ALL)",
+                ));
+            }
+            new.cfg.host.clone_from(host);
+        }
+        if let Some(port) = c.port {
+            if port == 0 {
+                return Err(wrong("MASTER_PORT must be 1-65535"));
+            }
+            new.cfg.port = port;
+        }
+        if let Some(user) = &c.user {
+            new.cfg.user.clone_from(user);
+        }
+        if let Some(password) = &c.password {
+            new.cfg.password.clone_from(password);
+        }
+        if let Some(period) = c.heartbeat_period {
+            if period.is_zero() || period > MAX_HEARTBEAT {
+                return Err(wrong(
+                    "MASTER_HEARTBEAT_PERIOD must be 0.001 to 4294967 seconds: binlogserver needs \
+                     heartbeats to tell a dead link from a quiet primary",
+                ));
+            }
+            new.heartbeat_period = Some(period);
+            new.cfg.heartbeat = period;
+        }
+        if let Some(retry) = c.connect_retry {
+            if retry.is_zero() {
+                return Err(wrong("MASTER_CONNECT_RETRY must be at least 1 second"));
+            }
+            new.connect_retry = Some(retry);
+            new.cfg.connect_retry = retry;
+        }
+        match (&c.log_file, c.log_pos) {
+            (None, Some(_)) => {
+                return Err(wrong(
+                    "MASTER_LOG_POS needs MASTER_LOG_FILE: binlogserver resumes where its files \
+                     end; to continue with a promoted primary give MASTER_LOG_FILE='<its new \
+                     file>', MASTER_LOG_POS=4",
+                ))
+            }
+            (None, None) if moved => new.switch = None,
+            (None, None) => {}
+            (Some(_), Some(pos)) if pos != 4 => {
+                return Err(wrong(
+                    "MASTER_LOG_POS must be 4: binlogserver stores whole files, so it continues \
+                     with the start of the new primary's file",
+                ))
+            }
+            (Some(name), _) => {
+                let file = BinlogFileName::new(name).map_err(|_| {
+                    ControlError::WrongArguments(format!(
+                        "MASTER_LOG_FILE {name:?} is not a binlog file name like mysql-bin.000124"
+                    ))
+                })?;
+                self.check_switch_file(&file)?;
+                if self.state.position().is_none() {
+                    new.cfg.start = StartFrom::File(file.clone());
+                }
+                new.switch = Some(file);
+            }
+        }
+        if new.run == RunState::Reset && !new.cfg.host.is_empty() {
+            new.run = RunState::Stopped;
+        }
+        Ok(new)
+    }
+
+    /// `MASTER_LOG_FILE` must come after our last file (any file, in an
+    /// empty data directory).
+    fn check_switch_file(&self, file: &BinlogFileName) -> Result<(), ControlError> {
+        let Some((last, end)) = self.state.position() else { return Ok(()) };
+        let Err(d) = check_next_file(last, file) else { return Ok(()) };
+        let held = list_files(&self.shared.writer.dir).is_ok_and(|files| files.contains(file));
+        if held {
+            return Err(ControlError::WrongArguments(format!(
+                "binlogserver already holds {file} and resumes where its files end ({last} at \
+                 {end}): leave MASTER_LOG_FILE out to resume on a server that holds the same \
+                 files, or name the promoted primary's new file, above {last}"
+            )));
+        }
+        Err(ControlError::SwitchRefused(d.to_string()))
+    }
+
+    /// `RESET SLAVE` (forget a pending switch) or `RESET SLAVE ALL` (forget
+    /// the primary), only while stopped.
+    fn reset_slave(&mut self, all: bool, by: &Requester) -> Result<(), ControlError> {
+        if self.dump.is_some() {
+            return Err(ControlError::MustStop);
+        }
+        let mut new = self.settings.clone();
+        new.switch = None;
+        new.cfg.start = StartFrom::Oldest;
+        if all {
+            new.cfg = self.base.clone();
+            new.cfg.host.clear();
+            new.cfg.port = 3306;
+            new.cfg.user.clear();
+            new.cfg.password.clear();
+            new.cfg.start = StartFrom::Oldest;
+            new.cfg.connect_retry = DEFAULT_CONNECT_RETRY;
+            new.heartbeat_period = None;
+            new.connect_retry = None;
+            new.run = RunState::Reset;
+        }
+        self.persist(new)?;
+        self.state.clear_switch();
+        self.status(|s| {
+            s.last_error.clear();
+            s.last_io_errno = 0;
+        });
+        info!("RESET SLAVE{}: {}", if all { " ALL" } else { "" }, who(by));
+        Ok(())
+    }
+}
