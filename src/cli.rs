@@ -136,11 +136,10 @@ Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:
 
 /// The lines of the help text below the options, as printed.
 const HELP_FOOTER: &str = "\
-Every option can go in the [binlogserver] group of the --config file as key = value (long
-names; a flag as a bare key); the command line wins. The upstream password comes from -p
-or --password-file, else MYSQL_PWD. CHANGE MASTER and START/STOP SLAVE on the SQL port are
-stored in DIR and win over -h at restart. SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0);
-SIGKILL is safe too: no ACK before fsync.";
+Every option can go in the [binlogserver] group of --config as key = value (long names; a flag
+as a bare key); the command line wins. The password comes from -p, --password-file or MYSQL_PWD.
+CHANGE MASTER and START/STOP SLAVE on the SQL port are stored in DIR and win over -h at restart.
+SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0); SIGKILL is safe too: no ACK before fsync.";
 
 /// The help text.
 pub fn usage() -> String {
