@@ -11,6 +11,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
@@ -61,18 +63,13 @@ impl DataDir {
                     reason: format!("data directory is not writable ({e})"),
                 },
             )?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StorageError::Layout {
-                    path: path.to_owned(),
-                    reason: "another binlogserver is using this data directory".into(),
-                })
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(StorageError::io("lock", lock_path)(e))
-            }
-        }
+        lock_exclusively(&lock).map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => StorageError::Layout {
+                path: path.to_owned(),
+                reason: "another binlogserver is using this data directory".into(),
+            },
+            std::fs::TryLockError::Error(e) => StorageError::io("lock", lock_path)(e),
+        })?;
         Ok(DataDir { path: path.to_owned(), store, _lock: lock })
     }
 
@@ -246,6 +243,25 @@ pub fn replace_file(
 /// Fsyncs `dir`, making creations, renames and removals in it durable.
 pub fn sync_dir(store: &dyn BinlogStore, dir: &Path) -> Result<(), StorageError> {
     store.sync_dir(dir).map_err(StorageError::io("fsync directory", dir))
+}
+
+/// How long a held lock is waited for before it counts as another process's.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Takes the data directory's lock, waiting up to [`LOCK_WAIT`] for a
+/// holder that is going away: a binlogserver that is still exiting, or a
+/// process forked from the holder that inherited its descriptor until its
+/// `exec` (the test harness forks while it holds a data directory).
+fn lock_exclusively(lock: &File) -> Result<(), std::fs::TryLockError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match lock.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]
