@@ -25,6 +25,8 @@ mod crash_torture;
 mod disk_faults;
 mod docs_refs;
 mod failover_crash;
+mod failover_level;
+mod failover_story;
 mod first_run;
 mod layering;
 mod line_width;

@@ -161,8 +161,14 @@ pub(crate) struct DeadPrimaryCopy {
 /// On any difference, naming the file and offset.
 #[track_caller]
 pub(crate) fn assert_prefix_of_dead_primary(primary: &MariaDb, dir: &Path) -> DeadPrimaryCopy {
+    dead_primary_prefix(primary, dir, local_binlog_files(dir))
+}
+
+/// [`assert_prefix_of_dead_primary`] of `ours`, the first of binlogserver's
+/// files in `dir` (those it took from the dead primary).
+#[track_caller]
+fn dead_primary_prefix(primary: &MariaDb, dir: &Path, ours: Vec<String>) -> DeadPrimaryCopy {
     let theirs = read_index(&primary.binlog_path("mysql-bin.index"));
-    let ours = local_binlog_files(dir);
     assert!(
         !ours.is_empty() && theirs.starts_with(&ours),
         "binlogserver's files {ours:?} are not the first of the primary's {theirs:?}"
@@ -255,15 +261,47 @@ pub(crate) fn last_local_file(dir: &Path) -> String {
 /// the two live files aside), and its index names them all in order.
 #[track_caller]
 pub(crate) fn assert_continued(old: &MariaDb, new: &MariaDb, switch: &str, dir: &Path) {
-    let ours = local_binlog_files(dir);
-    let (before, after): (Vec<&String>, Vec<&String>) =
-        ours.iter().partition(|n| file_number(n) < file_number(switch));
+    let (before, _) = split_at_switch(dir, switch);
     let old_last = before.last().map(|s| s.as_str());
     let mut problems = Vec::new();
     for name in &before {
         let live = Some(name.as_str()) == old_last;
         problems.extend(compare_server_file(old, name, dir, live).err());
     }
+    problems.extend(new_part_problems(new, switch, dir));
+    assert!(problems.is_empty(), "binlogserver's files after the switch:\n{}", problems.join("\n"));
+}
+
+/// [`assert_continued`] where the old primary was killed: binlogserver's
+/// files before `switch` are a byte prefix of the dead primary's binlogs
+/// (as [`assert_prefix_of_dead_primary`] checks them: its last file may
+/// hold transactions never acknowledged), `new`'s from `switch` on. Returns
+/// what binlogserver holds of the dead primary and what it never got.
+#[track_caller]
+pub(crate) fn assert_continued_after_crash(
+    old: &MariaDb,
+    new: &MariaDb,
+    switch: &str,
+    dir: &Path,
+) -> DeadPrimaryCopy {
+    let (before, _) = split_at_switch(dir, switch);
+    let copy = dead_primary_prefix(old, dir, before);
+    let problems = new_part_problems(new, switch, dir);
+    assert!(problems.is_empty(), "binlogserver's files after the switch:\n{}", problems.join("\n"));
+    copy
+}
+
+/// binlogserver's files in `dir`: those before `switch`, those from it on.
+fn split_at_switch(dir: &Path, switch: &str) -> (Vec<String>, Vec<String>) {
+    local_binlog_files(dir).into_iter().partition(|n| file_number(n) < file_number(switch))
+}
+
+/// What differs between binlogserver's files from `switch` on and `new`'s,
+/// and between its index and its files.
+fn new_part_problems(new: &MariaDb, switch: &str, dir: &Path) -> Vec<String> {
+    let ours = local_binlog_files(dir);
+    let (_, after) = split_at_switch(dir, switch);
+    let mut problems = Vec::new();
     let (new_live, _) = new.master_status();
     let new_files: Vec<String> = new
         .binlog_files()
@@ -271,7 +309,6 @@ pub(crate) fn assert_continued(old: &MariaDb, new: &MariaDb, switch: &str, dir: 
         .map(|(n, _)| n)
         .filter(|n| file_number(n) >= file_number(switch))
         .collect();
-    let after: Vec<String> = after.into_iter().cloned().collect();
     if after != new_files {
         problems.push(format!("files from {switch} on: here {after:?}, new primary {new_files:?}"));
     }
@@ -283,7 +320,7 @@ pub(crate) fn assert_continued(old: &MariaDb, new: &MariaDb, switch: &str, dir: 
     if listed != ours.iter().map(String::as_str).collect::<Vec<_>>() {
         problems.push(format!("the index lists {listed:?}, the directory holds {ours:?}"));
     }
-    assert!(problems.is_empty(), "binlogserver's files after the switch:\n{}", problems.join("\n"));
+    problems
 }
 
 /// Waits until `dir` holds `server`'s files from `first` on, each as long

@@ -23,6 +23,7 @@ mod relay;
 mod replica;
 mod serving;
 mod stream;
+mod switch_sql;
 mod topology;
 mod workload;
 
@@ -33,15 +34,16 @@ pub(crate) use acked::{
 pub(crate) use binlogs::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
     assert_same_binlogs_after_crashes, binlog_events, compare_binlogs, largest_event,
-    local_binlog_files, snapshot_dir, wait_binlog_checkpointed, wait_caught_up,
+    local_binlog_files, snapshot_dir, wait_binlog_checkpointed, wait_caught_up, DirSnapshot,
 };
 pub(crate) use binlogserver::{
     upstream_args, wait_semi_sync_client, Binlogserver, BINLOGSERVER_ID,
 };
 pub(crate) use failover::{
-    assert_continued, assert_prefix_of_dead_primary, assert_verify_clean, bls_gtid_binlog_pos,
-    bls_slave_status, detach_and_flush_above, fall_behind, flush_until_above, last_local_file,
-    promotable_replica, promote, repoint, wait_files_from, wait_replica_has_bls,
+    assert_continued, assert_continued_after_crash, assert_prefix_of_dead_primary,
+    assert_verify_clean, bls_gtid_binlog_pos, bls_slave_status, detach_and_flush_above,
+    fall_behind, flush_until_above, last_local_file, promotable_replica, promote, repoint,
+    wait_files_from, wait_replica_has_bls,
 };
 pub(crate) use faults::{assert_gtids_contiguous, count_in_log, DUMP_REQUEST, LINK_LOST};
 pub(crate) use in_process::{admin, change_to, InProcess};
@@ -61,6 +63,9 @@ pub(crate) use serving::{
 pub(crate) use stream::{
     assert_received, compare_stream, expected_events, stored_file, Gtid, GtidState, Start,
     ANNOTATE_ROWS_TYPE, MARIA_GTID_TYPE, MYSQL_GTID_TYPE,
+};
+pub(crate) use switch_sql::{
+    admin_err, admin_ok, change_master_to, stored_transactions, wait_same_files, wait_semi_sync_on,
 };
 pub(crate) use topology::Topology;
 pub(crate) use workload::{big_row, mixed_workload, wait_acked, Load};
