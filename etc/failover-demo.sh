@@ -216,7 +216,7 @@ fi
 
 echo "== db2 levels with binlogserver, and is promoted"
 db2_has_all() { [ "$(sql "$DB2_PORT" "SELECT @@gtid_slave_pos")" = "$BLS_GTID" ]; }
-wait_for "db2's gtid_slave_pos to reach binlogserver's $BLS_GTID" 60 db2_has_all
+wait_for "db2's gtid_slave_pos to reach binlogserver's $BLS_GTID" 120 db2_has_all
 echo "    db2's @@gtid_slave_pos = binlogserver's @@gtid_binlog_pos = $BLS_GTID" \
   "($(($(now_ms) - KILLED)) ms after the kill)"
 # db2's timeout stays short until binlogserver is its semi-sync client.
@@ -282,7 +282,7 @@ echo "== checks"
 read -r LIVE LIVE_POS < <(sql "$DB2_PORT" "SHOW MASTER STATUS" | cut -f1,2)
 DB2_GTID=$(sql "$DB2_PORT" "SELECT @@gtid_binlog_pos")
 db3_has_all() { [ "$(sql "$DB3_PORT" "SELECT @@gtid_slave_pos")" = "$DB2_GTID" ]; }
-wait_for "db3 to apply everything (gtid $DB2_GTID)" 60 db3_has_all
+wait_for "db3 to apply everything (gtid $DB2_GTID)" 120 db3_has_all
 stored() { [ "$(stat -c %s "$WORK/binlogs/$LIVE" 2>/dev/null)" -ge "$LIVE_POS" ]; }
 wait_for "binlogserver to store $LIVE up to $LIVE_POS" 30 stored
 cat "$WORK"/returned.* | sort >"$WORK/returned.sorted"
@@ -294,7 +294,7 @@ done
 echo "    every returned id ($(wc -l <"$WORK/returned.sorted")) is on db2 and on db3"
 FROM_DB1=$(sql "$DB2_PORT" "SELECT COUNT(*) FROM demo.t WHERE id < 100000000")
 echo "    rows from db1: $FROM_DB1 (the $BEFORE_KILL returned, and $((FROM_DB1 - BEFORE_KILL))" \
-  "stored by binlogserver whose clients the kill cut off before the OK)"
+  "that binlogserver stored but whose OK the kill cut off)"
 C2=$(sql "$DB2_PORT" "CHECKSUM TABLE demo.t" | cut -f2)
 C3=$(sql "$DB3_PORT" "CHECKSUM TABLE demo.t" | cut -f2)
 N2=$(wc -l <"$WORK/db2.ids") N3=$(wc -l <"$WORK/db3.ids")
