@@ -32,6 +32,7 @@ mod layering;
 mod line_width;
 mod listener_abuse;
 mod metrics_e2e;
+mod metrics_limits;
 mod network_faults;
 mod primary_faults;
 mod proxy_e2e;
