@@ -4,9 +4,10 @@
 //! once (a new one closes the oldest: [`super::slots`]), and each has one
 //! deadline, [`super::slots::DEADLINE`] from accept, for the whole
 //! exchange: read one request (at most [`MAX_REQUEST`] bytes), answer,
-//! close. A client that has not sent its request head by then is dropped
-//! unanswered, however steadily it trickles bytes, so slow clients neither
-//! hold a connection for long nor delay anyone else's scrape. `GET
+//! close. A client that has not sent its request head by then gets an
+//! answer to what arrived (a 400) and the close, however steadily it
+//! trickles bytes, so slow clients neither hold a connection for long nor
+//! delay anyone else's scrape. `GET
 //! /metrics` gets the samples; other paths 404, other methods 405, anything
 //! unparsable 400. A scrape touches no hot-path lock: it reads atomics, the
 //! upstream status, the registry and stats the binlog files.
@@ -38,6 +39,9 @@ const DRAIN_MAX: usize = 64 << 10;
 /// How long to wait for the client to finish sending after the answer
 /// (within the deadline).
 const DRAIN_TIMEOUT: Duration = Duration::from_millis(500);
+/// Time to write the answer past the deadline (the answer to a request
+/// the deadline cut short: small, it fits in the socket buffer).
+const ANSWER_GRACE: Duration = Duration::from_millis(250);
 /// Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -218,7 +222,8 @@ fn serve(source: &Source, mut s: TcpStream, deadline: Instant) -> std::io::Resul
     }
     out.push_str("\r\n");
     out.push_str(&body);
-    write_by(&mut s, out.as_bytes(), deadline)?;
+    // The answer to a request the deadline cut short still gets a moment.
+    write_by(&mut s, out.as_bytes(), deadline.max(Instant::now() + ANSWER_GRACE))?;
     let _ = s.shutdown(std::net::Shutdown::Write);
     drain(&mut s, deadline.min(Instant::now() + DRAIN_TIMEOUT));
     Ok(())
@@ -262,14 +267,15 @@ fn drain(s: &mut TcpStream, until: Instant) {
     }
 }
 
-/// Reads until the end of the request head, EOF or [`MAX_REQUEST`] bytes;
-/// a `TimedOut` error when `deadline` comes first (the client is dropped
-/// unanswered: it has had all the time a request may take).
+/// Reads until the end of the request head, EOF, [`MAX_REQUEST`] bytes or
+/// `deadline`, whichever comes first: a request cut short by the deadline
+/// is answered from what arrived (a 400, most likely).
 fn read_head(s: &mut TcpStream, deadline: Instant) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while head.len() < MAX_REQUEST && !head_complete(&head) {
-        s.set_read_timeout(Some(left(deadline)?))?;
+        let Ok(wait) = left(deadline) else { break };
+        s.set_read_timeout(Some(wait))?;
         let n = match s.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
