@@ -19,6 +19,7 @@
 mod common;
 
 mod admin_sql;
+mod binlog_entries;
 mod binlog_fixtures;
 mod config_file;
 mod crash_torture;
