@@ -59,6 +59,8 @@ pub enum Refusal {
     NoMagic,
     /// A binlog of another basename than the directory's.
     OtherBasename,
+    /// A regular file that cannot be opened or read (its permissions, say).
+    Unreadable,
 }
 
 impl Refusal {
@@ -69,6 +71,7 @@ impl Refusal {
             Refusal::Replaced => "was replaced while it was opened",
             Refusal::NoMagic => "does not start with the binlog magic",
             Refusal::OtherBasename => "is a binlog of another basename than the directory's",
+            Refusal::Unreadable => "cannot be read",
         }
     }
 }
@@ -200,18 +203,20 @@ enum Entry {
     Gone,
 }
 
-fn check(dir: &Path, name: BinlogFileName) -> Result<Entry, StorageError> {
+fn check(dir: &Path, name: BinlogFileName) -> Entry {
     let path = dir.join(name.as_str());
     let refused = |why| Entry::Refused(Refused { name: name.as_str().to_owned(), why });
     let mut f = match open_regular(&path) {
         Ok(f) => f,
-        Err(OpenError::Io(e)) if e.kind() == ErrorKind::NotFound => return Ok(Entry::Gone),
-        Err(OpenError::Io(e)) => return Err(StorageError::io("open", &path)(e)),
-        Err(OpenError::Refused(why)) => return Ok(refused(why)),
+        Err(OpenError::Io(e)) if e.kind() == ErrorKind::NotFound => return Entry::Gone,
+        // One unreadable entry does not hide the others.
+        Err(OpenError::Io(_)) => return refused(Refusal::Unreadable),
+        Err(OpenError::Refused(why)) => return refused(why),
     };
-    match head_of(&mut f).map_err(StorageError::io("read", &path))? {
-        Head::Other => Ok(refused(Refusal::NoMagic)),
-        head => Ok(Entry::Binlog(name, head)),
+    match head_of(&mut f) {
+        Err(_) => refused(Refusal::Unreadable),
+        Ok(Head::Other) => refused(Refusal::NoMagic),
+        Ok(head) => Entry::Binlog(name, head),
     }
 }
 
@@ -228,7 +233,7 @@ pub fn scan(dir: &Path) -> Result<Listing, StorageError> {
             indexes.push(base.to_owned());
         }
         let Ok(file) = BinlogFileName::new(name) else { continue };
-        match check(dir, file)? {
+        match check(dir, file) {
             Entry::Binlog(f, head) => found.push((f, head)),
             Entry::Refused(r) => refused.push(r),
             Entry::Gone => {}
