@@ -47,8 +47,9 @@
 //!   each runs in its own `client-<addr>` thread and reads files up to the
 //!   published durable end. At shutdown their sockets are shut down and the
 //!   threads joined.
-//! * `metrics` (with `--metrics`) answers Prometheus scrapes, one at a time
-//!   ([`metrics::http`]), on the same accept loop.
+//! * `metrics` (with `--metrics`) answers Prometheus scrapes on the same
+//!   accept loop, each connection in its own short-lived `metrics-<addr>`
+//!   thread, a few at once and each within a deadline ([`metrics::http`]).
 //! * `retention` (with `--expire-logs-days`/`--max-total-size`) purges old
 //!   files through [`storage::purge::Purger`], as `PURGE BINARY LOGS` does.
 //! * `signals` (started by `main`) turns SIGTERM and SIGINT into a clean stop.

@@ -10,4 +10,5 @@
 
 pub mod collect;
 pub mod http;
+pub mod slots;
 pub mod text;

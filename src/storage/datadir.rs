@@ -89,31 +89,11 @@ impl DataDir {
     }
 
     /// The binlog files present, oldest first, reconciled with the index.
+    /// An entry named like a binlog that is not one (a symbolic link, a
+    /// file without the magic...) is an error naming it ([`super::listing::strict`]).
     pub fn binlog_files(&self) -> Result<Vec<BinlogFileName>, StorageError> {
-        let mut files = Vec::new();
-        let entries =
-            fs::read_dir(&self.path).map_err(StorageError::io("read directory", &self.path))?;
-        for entry in entries {
-            let entry = entry.map_err(StorageError::io("read directory", &self.path))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let Ok(file) = BinlogFileName::new(name) else { continue };
-            if entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
-                files.push(file);
-            }
-        }
-        files.sort_by_key(BinlogFileName::sequence);
+        let files = super::listing::strict(&self.path)?;
         if let Some(first) = files.first() {
-            if let Some(other) = files.iter().find(|f| f.basename() != first.basename()) {
-                return Err(StorageError::Layout {
-                    path: self.path.clone(),
-                    reason: format!(
-                        "holds binlogs of two servers ({} and {}); one data directory per primary",
-                        first.as_str(),
-                        other.as_str()
-                    ),
-                });
-            }
             self.reconcile_index(&files, first.basename())?;
         }
         Ok(files)
@@ -297,6 +277,21 @@ mod tests {
         assert_eq!(files.len(), 2);
         let index = fs::read_to_string(d.0.join("mysql-bin.index")).unwrap();
         assert_eq!(index, "./mysql-bin.000001\n./mysql-bin.000002\n");
+    }
+
+    /// Recovery of a followed directory goes through here: a link the
+    /// index names stops it, naming the link, and changes nothing.
+    #[test]
+    fn a_symlink_named_like_a_binlog_is_refused_by_name() {
+        let d = dir_with_index(
+            "symlink",
+            "./mysql-bin.000001\n./mysql-bin.000002\n./mysql-bin.000003\n",
+        );
+        std::os::unix::fs::symlink("/etc/passwd", d.0.join("mysql-bin.000003")).unwrap();
+        let err = DataDir::open(&d.0).unwrap().binlog_files().unwrap_err().to_string();
+        assert!(err.contains("mysql-bin.000003 is a symbolic link"), "{err}");
+        let index = fs::read_to_string(d.0.join("mysql-bin.index")).unwrap();
+        assert_eq!(index.lines().count(), 3, "the index is left as it was");
     }
 
     #[test]

@@ -45,6 +45,11 @@
 //! treats the files like those of a crash (a torn tail, a new file holding
 //! less than its magic, an index that does not name the newest file).
 //!
+//! Only regular files named `<basename>.NNNNNN` that start with the binlog
+//! magic are binlogs ([`listing`]): a symbolic link or another entry named
+//! like one stops the start with an error naming it, and while running is
+//! never listed, served, scanned or purged.
+//!
 //! The writer and [`datadir::DataDir`] reach the file system only through
 //! [`fs::BinlogStore`], so tests can put a double behind it that tracks
 //! which bytes are durable and injects faults (`writer_tests.rs`).
@@ -55,6 +60,7 @@ pub mod datadir;
 pub mod fs;
 pub mod gtid_scan;
 pub mod index;
+pub mod listing;
 pub mod purge;
 pub mod reader;
 pub mod recovery;

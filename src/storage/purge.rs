@@ -15,7 +15,6 @@
 //! purge.
 
 use std::fmt;
-use std::fs::File;
 use std::io::Read;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -177,7 +176,8 @@ pub fn describe(blocked: &Blocked) -> String {
 /// when the primary opened the file, i.e. closed the one before), if readable and non-zero.
 fn first_event_time(path: &std::path::Path) -> Option<u64> {
     let mut head = [0u8; 4 + EventHeader::LEN];
-    File::open(path).and_then(|mut f| f.read_exact(&mut head)).ok()?;
+    let mut f = super::listing::open_regular(path).ok()?;
+    f.read_exact(&mut head).ok()?;
     if head.get(..4)? != BINLOG_MAGIC {
         return None;
     }

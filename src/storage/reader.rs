@@ -3,9 +3,11 @@
 //!
 //! Each session has its own reader with its own file handle; the writer is
 //! never blocked by readers, and readers see only bytes the writer has
-//! fsync'd (the limit passed to [`BinlogReader::next_event`]).
+//! fsync'd (the limit passed to [`BinlogReader::next_event`]). A reader
+//! opens only a regular file starting with the binlog magic, never through
+//! a symbolic link ([`super::listing::open_binlog`]).
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +29,7 @@ impl BinlogReader {
     /// Opens `file` in `dir` positioned at `pos` (an event boundary).
     pub fn open(dir: &Path, file: &BinlogFileName, pos: u64) -> Result<Self, StorageError> {
         let path = dir.join(file.as_str());
-        let mut f = File::open(&path).map_err(StorageError::io("open", &path))?;
+        let mut f = super::listing::open_binlog(&path)?;
         f.seek(SeekFrom::Start(pos)).map_err(StorageError::io("seek", &path))?;
         Ok(BinlogReader {
             path,
@@ -95,23 +97,14 @@ impl BinlogReader {
     }
 }
 
-/// The binlog files in `dir`, oldest first (read-only: no index repair).
+/// The binlog files in `dir`, oldest first (read-only: no index repair);
+/// entries that are not binlogs are left out with a warning
+/// ([`super::listing::lenient`]).
 pub fn list_files(dir: &Path) -> Result<Vec<BinlogFileName>, StorageError> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).map_err(StorageError::io("read directory", dir))? {
-        let entry = entry.map_err(StorageError::io("read directory", dir))?;
-        if let Some(name) = entry.file_name().to_str() {
-            if let Ok(f) = BinlogFileName::new(name) {
-                files.push(f);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
+    super::listing::lenient(dir)
 }
 
-/// Size of a stored file.
+/// Size of a stored file (a regular file: a symbolic link is refused).
 pub fn file_size(dir: &Path, file: &BinlogFileName) -> Result<u64, StorageError> {
-    let path = dir.join(file.as_str());
-    fs::metadata(&path).map(|m| m.len()).map_err(StorageError::io("stat", &path))
+    super::listing::regular_size(&dir.join(file.as_str()))
 }

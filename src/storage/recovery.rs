@@ -14,11 +14,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read};
+use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
 use log::{info, warn};
 
 use super::datadir::DataDir;
+use super::listing::{open_regular, refusal_error, Refusal};
 use super::StorageError;
 use crate::binlog::scan::{ScanReport, ScannedEvent, Scanner, Step};
 use crate::binlog::{BinlogFileName, EventType, FormatDescription, Rotate, BINLOG_MAGIC};
@@ -86,13 +88,13 @@ pub fn recover(dir: &DataDir) -> Result<Recovered, StorageError> {
 /// that a purge a crash interrupted is completed (see [`super::index`]).
 pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, StorageError> {
     super::index::finish_interrupted_purge(dir.path())?;
-    let files =
-        if repair_tail { dir.binlog_files()? } else { super::reader::list_files(dir.path())? };
+    // A symbolic link or another entry named like a binlog stops the start.
+    let files = if repair_tail { dir.binlog_files()? } else { super::listing::strict(dir.path())? };
     let Some(last) = files.last().cloned() else {
         return Ok(Recovered { files, tail: None });
     };
     let path = dir.file_path(&last);
-    let file = File::open(&path).map_err(StorageError::io("open", &path))?;
+    let file = open_regular(&path).map_err(|e| e.into_storage("open", &path))?;
     let size = file.metadata().map_err(StorageError::io("stat", &path))?.len();
     let started = Instant::now();
     let walk = walk_file(file).map_err(StorageError::io("read", &path))?;
@@ -130,6 +132,15 @@ pub fn recover_with(dir: &DataDir, repair_tail: bool) -> Result<Recovered, Stora
 
 fn repair(path: &std::path::Path, len: u64) -> Result<(), StorageError> {
     let f = OpenOptions::new().write(true).open(path).map_err(StorageError::io("open", path))?;
+    // The walk opened a regular file here; this must be the same one.
+    let walked = open_regular(path).map_err(|e| e.into_storage("open", path))?;
+    let (a, b) = (
+        f.metadata().map_err(StorageError::io("stat", path))?,
+        walked.metadata().map_err(StorageError::io("stat", path))?,
+    );
+    if (a.dev(), a.ino()) != (b.dev(), b.ino()) {
+        return Err(refusal_error(path, Refusal::Replaced));
+    }
     if len < 4 {
         // Not even the magic survived: start the file over.
         f.set_len(0).map_err(StorageError::io("truncate", path))?;

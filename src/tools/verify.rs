@@ -11,7 +11,7 @@
 //! 2 on a usage error. When stdout goes away (`verify DIR | head -1`) the
 //! tool stops quietly with 1: it did not finish, so it cannot say clean.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,7 @@ use getopts::Options;
 use super::parse_args;
 use super::verify_file::{check_file, Chain, Place};
 use crate::binlog::{BinlogFileName, EventHeader, FormatDescription};
+use crate::storage::listing::{open_regular, OpenError};
 
 const BRIEF: &str = "Usage: binlogserver verify DIR\n\n\
     Checks the binlog files in DIR without changing anything (a running\n\
@@ -102,7 +103,12 @@ impl<W: Write> Output<W> {
 
 fn verify_dir<W: Write>(dir: &Path, out: &mut Output<W>) {
     let (files, index) = match list(dir) {
-        Ok(found) => found,
+        Ok(Found { files, index, refused }) => {
+            for (name, why) in refused {
+                out.problem(&name, why);
+            }
+            (files, index)
+        }
         Err(why) => return out.problem(&dir.display().to_string(), &why),
     };
     if files.is_empty() {
@@ -160,7 +166,8 @@ fn verify_one<W: Write>(
 /// that wrote `this` (the server ids of the two FORMAT_DESCRIPTIONs).
 fn begins_after_start(next: &Path, this: &[u8]) -> bool {
     let mut head = Vec::with_capacity(4 + MAX_FD_LEN);
-    let read = File::open(next).and_then(|f| f.take(4 + MAX_FD_LEN as u64).read_to_end(&mut head));
+    let Ok(next) = open_regular(next) else { return false };
+    let read = next.take(4 + MAX_FD_LEN as u64).read_to_end(&mut head);
     if read.is_err() {
         return false;
     }
@@ -176,12 +183,20 @@ fn begins_after_start(next: &Path, this: &[u8]) -> bool {
     }
 }
 
+/// A binlog-named symbolic link, as a problem.
+const SYMLINK: &str = "a symbolic link, not a binlog file: not read (binlogserver refuses it)";
+/// A binlog-named directory, FIFO, socket or device, as a problem.
+const NOT_A_FILE: &str = "not a regular file: not read (binlogserver refuses it)";
+
 /// More than any FORMAT_DESCRIPTION event is long.
 const MAX_FD_LEN: usize = 1024;
 
 /// The file's bytes up to its length at open, and whether it has grown since.
 fn read_at_open(path: &Path) -> std::io::Result<(Vec<u8>, bool)> {
-    let file = File::open(path)?;
+    let file = open_regular(path).map_err(|e| match e {
+        OpenError::Io(e) => e,
+        OpenError::Refused(_) => io::Error::other("not a regular file"),
+    })?;
     let len = file.metadata()?.len();
     let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(len).read_to_end(&mut buf)?;
@@ -189,10 +204,22 @@ fn read_at_open(path: &Path) -> std::io::Result<(Vec<u8>, bool)> {
     Ok((buf, now > len))
 }
 
+/// What [`list`] found.
+struct Found {
+    /// The binlog files of the one basename, oldest first.
+    files: Vec<BinlogFileName>,
+    /// Its index file.
+    index: Option<PathBuf>,
+    /// Entries named like binlogs that are not regular files, and what they are.
+    refused: Vec<(String, &'static str)>,
+}
+
 /// The binlog files (oldest first) and the index file of the one binlog
-/// basename in `dir`.
-fn list(dir: &Path) -> Result<(Vec<BinlogFileName>, Option<PathBuf>), String> {
+/// basename in `dir`; entries named like binlogs that are not regular files
+/// (binlogserver refuses to start with them) are reported, not read.
+fn list(dir: &Path) -> Result<Found, String> {
     let mut files = Vec::new();
+    let mut refused = Vec::new();
     let mut indexes = Vec::new();
     let entries = fs::read_dir(dir).map_err(|e| format!("cannot read directory: {e}"))?;
     for entry in entries {
@@ -202,8 +229,10 @@ fn list(dir: &Path) -> Result<(Vec<BinlogFileName>, Option<PathBuf>), String> {
         if let Some(base) = name.strip_suffix(".index") {
             indexes.push(base.to_owned());
         } else if let Ok(f) = BinlogFileName::new(name) {
-            if entry.file_type().is_ok_and(|t| t.is_file()) {
-                files.push(f);
+            match entry.file_type() {
+                Ok(t) if t.is_file() => files.push(f),
+                Ok(t) if t.is_symlink() => refused.push((f.to_string(), SYMLINK)),
+                _ => refused.push((f.to_string(), NOT_A_FILE)),
             }
         }
     }
@@ -211,7 +240,7 @@ fn list(dir: &Path) -> Result<(Vec<BinlogFileName>, Option<PathBuf>), String> {
         [one] => one.clone(),
         [] => match files.first() {
             Some(f) => f.basename().to_owned(),
-            None => return Ok((files, None)),
+            None => return Ok(Found { files, index: None, refused }),
         },
         many => {
             return Err(format!(
@@ -231,7 +260,7 @@ fn list(dir: &Path) -> Result<(Vec<BinlogFileName>, Option<PathBuf>), String> {
     files.retain(|f| f.basename() == basename);
     files.sort_by_key(BinlogFileName::sequence);
     let index = (!indexes.is_empty()).then(|| dir.join(format!("{basename}.index")));
-    Ok((files, index))
+    Ok(Found { files, index, refused })
 }
 
 /// The index lists exactly `files`, in order.

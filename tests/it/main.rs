@@ -19,6 +19,7 @@
 mod common;
 
 mod admin_sql;
+mod binlog_entries;
 mod binlog_fixtures;
 mod config_file;
 mod crash_torture;
@@ -32,6 +33,7 @@ mod layering;
 mod line_width;
 mod listener_abuse;
 mod metrics_e2e;
+mod metrics_limits;
 mod network_faults;
 mod primary_faults;
 mod proxy_e2e;

@@ -24,7 +24,7 @@ const CATCH_UP: Duration = Duration::from_secs(30);
 
 /// The exporter's address, from binlogserver's start-up log line
 /// (`--metrics 127.0.0.1:0` lets the kernel pick a free port).
-fn metrics_addr(bls: &Binlogserver) -> SocketAddr {
+pub(crate) fn metrics_addr(bls: &Binlogserver) -> SocketAddr {
     wait_for(Duration::from_secs(20), "the 'serving metrics addr=' log line", || {
         bls.assert_running();
         let log = bls.log();
@@ -55,7 +55,7 @@ fn status_line(answer: &str) -> &str {
 
 /// `GET /metrics`, checked: 200, the Prometheus content type, a body whose
 /// length matches Content-Length. Returns the body.
-fn scrape(addr: SocketAddr) -> String {
+pub(crate) fn scrape(addr: SocketAddr) -> String {
     let answer = http(addr, b"GET /metrics HTTP/1.1\r\nHost: test\r\nAccept: */*\r\n\r\n");
     let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP head and body");
     assert_eq!(status_line(head), "HTTP/1.1 200 OK", "{head}");
