@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
+use super::admission::{Admission, Ticket};
 use super::dump::{BinlogSender, DumpRequest};
 use super::info::{ServerInfo, SlaveHost};
 use super::query::{evaluate, redacted, Reply};
@@ -24,13 +25,20 @@ use crate::protocol::command::{
     COM_PING, COM_QUERY, COM_QUIT, COM_REGISTER_SLAVE,
 };
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
+use crate::protocol::packet::PacketHeader;
 use crate::protocol::resultset::encode_result_set;
 use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader};
 
 /// `COM_INIT_DB`.
 const COM_INIT_DB: u8 = 0x02;
-/// Largest command a client may send.
+/// Largest command a client may send (`@@max_allowed_packet`): one of
+/// those replicas send (`COM_QUERY`, `COM_REGISTER_SLAVE`,
+/// `COM_BINLOG_DUMP`, `COM_BINLOG_DUMP_GTID`).
 const MAX_COMMAND: usize = 16 << 20;
+/// The `max_allowed_packet` of every other command (`COM_PING`,
+/// `COM_INIT_DB`, and the ones refused as unknown): small, so they never
+/// draw on the shared budget of half-received commands.
+const MAX_OTHER_COMMAND: usize = 64 << 10;
 /// Largest packet before login: a handshake response with its connection
 /// attributes is a few hundred bytes (MySQL caps the attributes at 64 KiB).
 const MAX_HANDSHAKE_PACKET: usize = 64 << 10;
@@ -52,6 +60,15 @@ pub struct Session {
     caps: CapabilityFlags,
     user: String,
     authenticated: bool,
+    admission: Arc<Admission>,
+    /// The handshake slot, held until login.
+    ticket: Option<Ticket>,
+}
+
+/// True for the commands replicas send, which may be as large as
+/// [`MAX_COMMAND`].
+fn is_replica_command(command: u8) -> bool {
+    matches!(command, COM_QUERY | COM_REGISTER_SLAVE | COM_BINLOG_DUMP | COM_BINLOG_DUMP_GTID)
 }
 
 fn server_capabilities(mariadb: bool) -> CapabilityFlags {
@@ -115,13 +132,14 @@ fn scramble() -> Vec<u8> {
 }
 
 impl Session {
-    /// A session over an accepted connection.
+    /// A session over an accepted connection, holding its handshake slot.
     pub fn new(
         shared: Arc<Shared>,
         stream: TcpStream,
         id: u32,
         killed: Arc<AtomicBool>,
         peer: SocketAddr,
+        ticket: Ticket,
     ) -> Self {
         let _ = stream.set_nodelay(true);
         let mut ps = PacketStream::new(stream, MAX_HANDSHAKE_PACKET);
@@ -137,6 +155,8 @@ impl Session {
             caps: CapabilityFlags::default(),
             user: String::new(),
             authenticated: false,
+            admission: Arc::clone(ticket.admission()),
+            ticket: Some(ticket),
         }
     }
 
@@ -146,6 +166,10 @@ impl Session {
         if let Err(NetError::Decode(e)) = &result {
             // Tell the client why before closing, as MariaDB does.
             let _ = self.send_err(&framing_error(e));
+        }
+        if result.as_ref().is_err_and(NetError::is_out_of_budget) {
+            let msg = "Out of memory: too many large commands in progress";
+            let _ = self.send_err(&ErrPacket::new(1041, b"HY000", msg));
         }
         match result {
             Ok(()) => debug!("connection closed id={} peer={}", self.id, self.peer),
@@ -203,12 +227,15 @@ impl Session {
         }
         self.authenticated = true;
         self.ps.set_read_deadline(None);
-        self.ps.set_max_payload(MAX_COMMAND);
-        self.set_timeout(IDLE_TIMEOUT)?;
+        self.ps.set_budget(Some(self.admission.command_memory()));
         let mut packet = Vec::new();
         loop {
+            if packet.capacity() > MAX_OTHER_COMMAND {
+                // Not kept past the command: the budget no longer counts it.
+                packet = Vec::new();
+            }
             self.ps.reset_seq(0);
-            self.ps.read_packet(&mut packet)?;
+            self.read_command(&mut packet)?;
             let Some((&command, body)) = packet.split_first() else { continue };
             match command {
                 COM_QUIT => return Ok(()),
@@ -247,6 +274,33 @@ impl Session {
                 ))?,
             }
         }
+    }
+
+    /// Waits for the next command (up to the idle timeout), then reads it
+    /// whole within `@@net_read_timeout` of its first byte, under the
+    /// `max_allowed_packet` of its kind: a client stalled or trickling
+    /// mid-command is dropped after it.
+    fn read_command(&mut self, packet: &mut Vec<u8>) -> Result<(), NetError> {
+        self.set_timeout(IDLE_TIMEOUT)?;
+        self.ps.peek(1)?;
+        let timeout = self.vars.net_read_timeout();
+        self.set_timeout(timeout)?;
+        self.ps.set_read_deadline(Some(Instant::now() + timeout));
+        let header = self.ps.peek(PacketHeader::LEN)?;
+        let empty = header.get(..3) == Some(&[0, 0, 0]);
+        let command = if empty {
+            None
+        } else {
+            self.ps.peek(PacketHeader::LEN + 1)?.get(PacketHeader::LEN).copied()
+        };
+        let cap = match command {
+            Some(c) if is_replica_command(c) => MAX_COMMAND,
+            _ => MAX_OTHER_COMMAND,
+        };
+        self.ps.set_max_payload(cap);
+        let result = self.ps.read_packet(packet);
+        self.ps.set_read_deadline(None);
+        result
     }
 
     /// Greeting and login; false when the client was refused (ERR sent).
@@ -292,6 +346,7 @@ impl Session {
         };
         self.caps = resp.capabilities.and(greeting.capabilities);
         self.user = String::from_utf8_lossy(&resp.username).into_owned();
+        self.delay_login();
         let plugin =
             resp.auth_plugin_name.clone().unwrap_or_else(|| b"mysql_native_password".to_vec());
         let role = match plugin.as_slice() {
@@ -311,7 +366,9 @@ impl Session {
         };
         let Some(role) = role else {
             let using = if resp.auth_response.is_empty() { "NO" } else { "YES" };
-            warn!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
+            // Logged once per peer and interval by the admission, not here.
+            debug!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
+            self.admission.failed(self.peer.ip(), &self.user, Instant::now());
             let msg = format!(
                 "Access denied for user '{}'@'{}' (using password: {using})",
                 self.user,
@@ -327,12 +384,29 @@ impl Session {
             self.user,
             role.as_str()
         );
+        self.admission.succeeded(self.peer.ip());
+        self.ticket = None;
         self.vars.set_account(&self.user, &self.peer.ip().to_string());
         self.vars.set_role(role);
         self.shared.registry.set_command(self.id, Command::Sleep, None);
         self.shared.registry.set_user(self.id, &self.user);
         self.send_ok()?;
         Ok(true)
+    }
+
+    /// Waits as long as the peer's failed logins ask before the password
+    /// is checked (see [`super::admission`]), holding the handshake slot.
+    fn delay_login(&self) {
+        let delay = self.admission.delay(self.peer.ip());
+        if !delay.is_zero() {
+            debug!(
+                "delaying login id={} peer={} ms={}: failed logins before",
+                self.id,
+                self.peer,
+                delay.as_millis()
+            );
+            self.shared.shutdown.wait(delay);
+        }
     }
 
     fn switch_to_native(&mut self, nonce: &[u8]) -> Result<Option<Role>, NetError> {

@@ -31,6 +31,7 @@ mod first_run;
 mod layering;
 mod line_width;
 mod listener_abuse;
+mod listener_limits;
 mod metrics_e2e;
 mod network_faults;
 mod primary_faults;
