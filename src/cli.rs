@@ -150,7 +150,7 @@ Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:
 const HELP_FOOTER: &str = "\
 Every option can go in the [binlogserver] group of --config as key = value (long names; a flag
 as a bare key); the command line wins. CHANGE MASTER, START/STOP SLAVE on the SQL port are saved
-in DIR and win over -h at restart. SIGTERM/INT stop cleanly (fsync, ACKs, exit 0); SIGKILL is safe.";
+in DIR and win over -h at restart. SIGTERM/INT stop cleanly (fsync, ACKs, exit 0); SIGKILL: safe.";
 
 /// The help text.
 pub fn usage() -> String {

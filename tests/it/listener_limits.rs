@@ -244,7 +244,8 @@ fn a_flood_of_sockets_that_never_log_in_leaves_room_for_a_real_replica() {
     assert_eq!(refusals.count(), 1, "one line, then summaries:\n{log}");
 }
 
-/// Logs in to a topology's binlogserver as the replication account; true when the server greets and accepts it.
+/// Logs in to a topology's binlogserver as the replication account; true
+/// when the server greets and accepts it.
 fn logs_in(port: u16) -> bool {
     let mut c = RawConn::connect(port);
     let Ok((0, p)) = c.read_packet() else { return false };
