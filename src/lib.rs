@@ -46,7 +46,8 @@
 //! * `listener` accepts downstream connections ([`net::accept::Acceptor`]);
 //!   each runs in its own `client-<addr>` thread and reads files up to the
 //!   published durable end. At shutdown their sockets are shut down and the
-//!   threads joined.
+//!   threads joined. Its `login-log` thread writes the summary lines of
+//!   failed and refused logins ([`server::admission`]) once a second.
 //! * `metrics` (with `--metrics`) answers Prometheus scrapes, one at a time
 //!   ([`metrics::http`]), on the same accept loop.
 //! * `retention` (with `--expire-logs-days`/`--max-total-size`) purges old

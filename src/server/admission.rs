@@ -185,7 +185,7 @@ pub struct Summary {
     pub failed: u32,
     /// Connections refused by the handshake caps.
     pub refused: u32,
-    /// The user names tried (at most [`MAX_USERS_SHOWN`]).
+    /// The user names tried (the first 8).
     pub users: Vec<String>,
 }
 
