@@ -8,6 +8,7 @@
 //! writer ([`crate::storage::watermark::Watermark`]).
 
 pub mod admission;
+pub mod command_read;
 pub mod dump;
 pub mod info;
 pub mod listener;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 
 use super::admission::{Admission, Ticket};
+use super::command_read::{read_command, MAX_OTHER_COMMAND};
 use super::dump::{BinlogSender, DumpRequest};
 use super::info::{ServerInfo, SlaveHost};
 use super::query::{evaluate, redacted, Reply};
@@ -25,20 +26,11 @@ use crate::protocol::command::{
     COM_PING, COM_QUERY, COM_QUIT, COM_REGISTER_SLAVE,
 };
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
-use crate::protocol::packet::PacketHeader;
 use crate::protocol::resultset::encode_result_set;
 use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader};
 
 /// `COM_INIT_DB`.
 const COM_INIT_DB: u8 = 0x02;
-/// Largest command a client may send (`@@max_allowed_packet`): one of
-/// those replicas send (`COM_QUERY`, `COM_REGISTER_SLAVE`,
-/// `COM_BINLOG_DUMP`, `COM_BINLOG_DUMP_GTID`).
-const MAX_COMMAND: usize = 16 << 20;
-/// The `max_allowed_packet` of every other command (`COM_PING`,
-/// `COM_INIT_DB`, and the ones refused as unknown): small, so they never
-/// draw on the shared budget of half-received commands.
-const MAX_OTHER_COMMAND: usize = 64 << 10;
 /// Largest packet before login: a handshake response with its connection
 /// attributes is a few hundred bytes (MySQL caps the attributes at 64 KiB).
 const MAX_HANDSHAKE_PACKET: usize = 64 << 10;
@@ -63,12 +55,6 @@ pub struct Session {
     admission: Arc<Admission>,
     /// The handshake slot, held until login.
     ticket: Option<Ticket>,
-}
-
-/// True for the commands replicas send, which may be as large as
-/// [`MAX_COMMAND`].
-fn is_replica_command(command: u8) -> bool {
-    matches!(command, COM_QUERY | COM_REGISTER_SLAVE | COM_BINLOG_DUMP | COM_BINLOG_DUMP_GTID)
 }
 
 fn server_capabilities(mariadb: bool) -> CapabilityFlags {
@@ -285,22 +271,7 @@ impl Session {
         self.ps.peek(1)?;
         let timeout = self.vars.net_read_timeout();
         self.set_timeout(timeout)?;
-        self.ps.set_read_deadline(Some(Instant::now() + timeout));
-        let header = self.ps.peek(PacketHeader::LEN)?;
-        let empty = header.get(..3) == Some(&[0, 0, 0]);
-        let command = if empty {
-            None
-        } else {
-            self.ps.peek(PacketHeader::LEN + 1)?.get(PacketHeader::LEN).copied()
-        };
-        let cap = match command {
-            Some(c) if is_replica_command(c) => MAX_COMMAND,
-            _ => MAX_OTHER_COMMAND,
-        };
-        self.ps.set_max_payload(cap);
-        let result = self.ps.read_packet(packet);
-        self.ps.set_read_deadline(None);
-        result
+        read_command(&mut self.ps, packet, timeout)
     }
 
     /// Greeting and login; false when the client was refused (ERR sent).
