@@ -70,10 +70,10 @@ impl Default for LoginLimits {
 
 impl LoginLimits {
     /// The limits from `--max-handshakes N[:PER_PEER]` and
-    /// `--max-login-delay SECONDS`. Without the first: 50, but at most a
-    /// quarter of `max_connections` (so most slots stay for logged-in
-    /// sessions), and 10 per peer at most; a flag's name and the reason
-    /// on error.
+    /// `--max-login-delay SECONDS`. Without the first: 50, but never more
+    /// than three quarters of `max_connections` (so the rest stays for
+    /// logged-in sessions), and 10 per peer at most; a flag's name and the
+    /// reason on error.
     pub fn parse(
         handshakes: Option<&str>,
         delay: Option<&str>,
@@ -82,7 +82,7 @@ impl LoginLimits {
         let d = LoginLimits::default();
         let (max_handshakes, per_peer) = match handshakes {
             None => {
-                let total = d.max_handshakes.min(max_connections / 4).max(1);
+                let total = d.max_handshakes.min(max_connections - max_connections / 4).max(1);
                 (total, d.per_peer.min(total))
             }
             Some(v) => {

@@ -104,7 +104,8 @@ fn limits_parse_with_defaults_that_leave_room_for_logged_in_sessions() {
     let parse = LoginLimits::parse;
     assert_eq!(parse(None, None, 200), Ok(LoginLimits::default()));
     let small = parse(None, None, 20).unwrap();
-    assert_eq!((small.max_handshakes, small.per_peer), (5, 5), "a quarter of 20");
+    assert_eq!((small.max_handshakes, small.per_peer), (15, 10), "three quarters of 20");
+    assert_eq!(parse(None, None, 2).unwrap().max_handshakes, 2);
     assert_eq!(parse(None, None, 1).unwrap().max_handshakes, 1);
     let given = parse(Some("100:3"), Some("0"), 200).unwrap();
     assert_eq!((given.max_handshakes, given.per_peer, given.max_delay), (100, 3, Duration::ZERO));
