@@ -366,8 +366,9 @@ impl Session {
     }
 
     /// Waits as long as the peer's failed logins ask before the password
-    /// is checked (see [`super::admission`]), holding the handshake slot.
-    fn delay_login(&self) {
+    /// is checked (see [`super::admission`]), holding the handshake slot;
+    /// the rest of the login (an auth switch) then gets the whole deadline.
+    fn delay_login(&mut self) {
         let delay = self.admission.delay(self.peer.ip());
         if !delay.is_zero() {
             debug!(
@@ -377,6 +378,7 @@ impl Session {
                 delay.as_millis()
             );
             self.shared.shutdown.wait(delay);
+            self.ps.set_read_deadline(Some(Instant::now() + HANDSHAKE_TIMEOUT));
         }
     }
 
