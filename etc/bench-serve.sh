@@ -139,7 +139,8 @@ BLS_PID=
 BLS_N=0
 BLS_LOGS=()
 BLS_ARGS=(-h 127.0.0.1 -P "$PPORT" -u repl -p replpass -d "$BLSDIR" --server-id 100
-  --listen "127.0.0.1:$LPORT" --semi-sync auto --heartbeat 1)
+  --listen "127.0.0.1:$LPORT" --semi-sync auto --heartbeat 1
+  --max-handshakes 150:150) # up to 150 readers from 127.0.0.1 log in at once
 res bls_cmd "\`binlogserver ${BLS_ARGS[*]}\` (logs to stderr, kept in the temp dir)"
 
 start_bls() { # label: starts binlogserver following the primary and serving on LPORT

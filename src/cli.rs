@@ -18,6 +18,7 @@ use crate::cnf::{self, Sources};
 use crate::config::{default_server_id, Config};
 use crate::error::Error;
 use crate::help;
+use crate::server::admission::LoginLimits;
 use crate::server::ServerConfig;
 use crate::storage::retention::RetentionPolicy;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig, DEFAULT_CONNECT_RETRY};
@@ -97,6 +98,18 @@ pub(crate) fn options() -> Options {
         "FILE",
     );
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
+    o.optopt(
+        "",
+        "max-handshakes",
+        "logins in progress at most, and from one IP [50:10]",
+        "N:PER_IP",
+    );
+    o.optopt(
+        "",
+        "max-login-delay",
+        "delay an IP's logins 1 s per failure after 3, at most [10]",
+        "SECONDS",
+    );
     o.optopt("", "config", "read options from the [binlogserver] group of FILE first", "FILE");
     o.optopt(
         "",
@@ -128,18 +141,16 @@ pub(crate) fn options() -> Options {
 const HELP_BRIEF: &str = "\
 Usage: binlogserver [--config FILE] -h PRIMARY -u USER [-p PASSWORD] [-d DIR] [options]
        binlogserver [--config FILE] -d DIR --replica-user USER --replica-password PASSWORD
-Follows a MySQL/MariaDB primary as a replica, keeps byte-identical copies of its binlogs
-in DIR, acknowledges semi-sync transactions once they are fsync'd, and serves the binlogs
-to replicas and binlog clients on --listen. Without -h it serves DIR as it is.
+Follows a MySQL/MariaDB primary as a replica, keeps byte-identical copies of its binlogs in DIR,
+ACKs semi-sync transactions once fsync'd, serves them on --listen; without -h, serves DIR as it is.
 Tools: binlogserver events FILE... | verify DIR | proxy --listen ADDR --to HOST:PORT
 ";
 
 /// The lines of the help text below the options, as printed.
 const HELP_FOOTER: &str = "\
 Every option can go in the [binlogserver] group of --config as key = value (long names; a flag
-as a bare key); the command line wins. The password comes from -p, --password-file or MYSQL_PWD.
-CHANGE MASTER and START/STOP SLAVE on the SQL port are stored in DIR and win over -h at restart.
-SIGTERM/SIGINT stop cleanly (fsync, ACKs, exit 0); SIGKILL is safe too: no ACK before fsync.";
+as a bare key); the command line wins. CHANGE MASTER, START/STOP SLAVE on the SQL port are saved
+in DIR and win over -h at restart. SIGTERM/INT stop cleanly (fsync, ACKs, exit 0); SIGKILL: safe.";
 
 /// The help text.
 pub fn usage() -> String {
@@ -278,10 +289,17 @@ fn server_config(
                 || bad("--max-connections", format!("invalid value {n:?} (expected 1-100000)")),
             )?,
         };
+    let login_limits = LoginLimits::parse(
+        m.opt_str("max-handshakes").as_deref(),
+        m.opt_str("max-login-delay").as_deref(),
+        max_connections,
+    )
+    .map_err(|(flag, reason)| bad(flag, reason))?;
     Ok(Some(ServerConfig {
         listen,
         accounts,
         max_connections,
+        login_limits,
         trace_packets: m.opt_present("trace-packets"),
     }))
 }

@@ -52,6 +52,8 @@ const GROUPS: &[(&str, &[&str])] = &[
             "admin-account",
             "replica-accounts-file",
             "max-connections",
+            "max-handshakes",
+            "max-login-delay",
         ],
     ),
     ("General:", &["config", "metrics", "trace-packets", "verbose", "help", "version"]),

@@ -46,7 +46,8 @@
 //! * `listener` accepts downstream connections ([`net::accept::Acceptor`]);
 //!   each runs in its own `client-<addr>` thread and reads files up to the
 //!   published durable end. At shutdown their sockets are shut down and the
-//!   threads joined.
+//!   threads joined. Its `login-log` thread writes the summary lines of
+//!   failed and refused logins ([`server::admission`]) once a second.
 //! * `metrics` (with `--metrics`) answers Prometheus scrapes on the same
 //!   accept loop, each connection in its own short-lived `metrics-<addr>`
 //!   thread, a few at once and each within a deadline ([`metrics::http`]).

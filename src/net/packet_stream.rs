@@ -8,11 +8,12 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-
+use std::sync::Arc;
 use std::time::Instant;
 
 use log::trace;
 
+use super::budget::{Lease, MemoryBudget};
 use super::packet_writer::frame_packet;
 use crate::hexdump::hexdump;
 use crate::protocol::packet::{PacketAssembler, PacketHeader};
@@ -49,6 +50,12 @@ pub enum NetError {
 }
 
 impl NetError {
+    /// True when a payload could not grow: the shared
+    /// [`MemoryBudget`] of half-received commands is spent.
+    pub fn is_out_of_budget(&self) -> bool {
+        matches!(self, NetError::Io { source, .. } if source.kind() == io::ErrorKind::OutOfMemory)
+    }
+
     /// True when the error is a read timeout.
     pub fn is_timeout(&self) -> bool {
         matches!(self, NetError::Io { source, .. }
@@ -90,6 +97,8 @@ pub struct PacketStream<S> {
     out: Vec<u8>,
     trace_packets: bool,
     deadline: Option<Instant>,
+    budget: Option<Arc<MemoryBudget>>,
+    lease: Lease,
 }
 
 impl<S: Read + Write> PacketStream<S> {
@@ -106,6 +115,8 @@ impl<S: Read + Write> PacketStream<S> {
             out: Vec::new(),
             trace_packets: false,
             deadline: None,
+            budget: None,
+            lease: Lease::default(),
         }
     }
 
@@ -121,6 +132,32 @@ impl<S: Read + Write> PacketStream<S> {
     /// per-read socket timeout). `None` lifts it.
     pub fn set_read_deadline(&mut self, deadline: Option<Instant>) {
         self.deadline = deadline;
+    }
+
+    /// Payload bytes past the first 64 KiB of a packet are taken from
+    /// `budget` as they arrive, and given back when the next packet is
+    /// read (or the stream dropped); a packet that cannot get them fails
+    /// ([`NetError::is_out_of_budget`]). The caller must not keep a large
+    /// payload buffer past that.
+    pub fn set_budget(&mut self, budget: Option<Arc<MemoryBudget>>) {
+        self.budget = budget;
+    }
+
+    /// Waits until `n` bytes are buffered (at most the read buffer's size)
+    /// and shows them without consuming them: a caller can see a packet's
+    /// header, or wait for a command to start, before reading it.
+    pub fn peek(&mut self, n: usize) -> Result<&[u8], NetError> {
+        let n = n.min(self.buf.len());
+        if self.buf.len() - self.start < n {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        while self.end - self.start < n {
+            let free = self.buf.get_mut(self.end..).unwrap_or_default();
+            self.end += read_some(&mut self.stream, free, "read packet header", self.deadline)?;
+        }
+        Ok(self.buf.get(self.start..self.end).unwrap_or_default())
     }
 
     /// Logs every packet as a hex dump at `trace` level (`--trace-packets`).
@@ -164,6 +201,7 @@ impl<S: Read + Write> PacketStream<S> {
         total: impl Fn(&[u8]) -> Option<usize>,
     ) -> Result<(), NetError> {
         out.clear();
+        self.lease.release();
         let mut first = true;
         loop {
             let mut hdr = [0u8; PacketHeader::LEN];
@@ -269,12 +307,30 @@ impl<S: Read + Write> PacketStream<S> {
         let mut got = 0;
         while got < len {
             let step = (len - got).min(got.max(FIRST_GROWTH));
+            self.take_budget(out.len(), start + got + step)?;
             out.resize(start + got + step, 0);
             let piece = out.get_mut(start + got..).unwrap_or_default();
             self.read_exact_buffered(piece, "read packet payload")?;
             got += step;
         }
         Ok(())
+    }
+
+    /// Takes from the budget what growing a payload from `old` to `new`
+    /// bytes costs beyond the free first [`FIRST_GROWTH`].
+    fn take_budget(&mut self, old: usize, new: usize) -> Result<(), NetError> {
+        let Some(budget) = &self.budget else { return Ok(()) };
+        let need = new.saturating_sub(old.max(FIRST_GROWTH));
+        if need == 0 || budget.take(&mut self.lease, need) {
+            return Ok(());
+        }
+        let why = format!(
+            "{need} more bytes for a command: {} of {} in use by half-received commands",
+            budget.in_use(),
+            budget.total()
+        );
+        let source = io::Error::new(io::ErrorKind::OutOfMemory, why);
+        Err(NetError::Io { op: "read packet payload", source })
     }
 
     fn read_exact_buffered(&mut self, dst: &mut [u8], op: &'static str) -> Result<(), NetError> {

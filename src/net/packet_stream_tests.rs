@@ -101,3 +101,51 @@ fn a_query_naming_a_password_is_recognised_for_the_trace() {
     assert!(!super::names_a_password(b"\x01PASSWORD"), "only a COM_QUERY holds statement text");
     assert!(!super::names_a_password(b""));
 }
+
+fn duplex(wire: Vec<u8>) -> Duplex {
+    Duplex { input: Cursor::new(wire), output: Vec::new() }
+}
+
+#[test]
+fn large_payloads_take_from_the_budget_and_give_it_back_at_the_next_read() {
+    let budget = MemoryBudget::new(400 << 10);
+    let mut wire = Vec::new();
+    let mut seq = 0;
+    encode_packets(&[1; 400 << 10], &mut seq, &mut wire);
+    encode_packets(b"small", &mut seq, &mut wire);
+    let mut ps = PacketStream::new(duplex(wire), 16 << 20);
+    ps.set_budget(Some(Arc::clone(&budget)));
+    let mut p = Vec::new();
+    ps.read_packet(&mut p).unwrap();
+    assert_eq!(p.len(), 400 << 10);
+    // The first 64 KiB are free; the rest is taken as it arrives.
+    assert_eq!(budget.in_use(), (400 - 64) << 10);
+    ps.read_packet(&mut p).unwrap();
+    assert_eq!((p.as_slice(), budget.in_use()), (&b"small"[..], 0));
+}
+
+#[test]
+fn a_payload_that_cannot_get_budget_fails_and_holds_nothing() {
+    let budget = MemoryBudget::new(100 << 10);
+    let mut wire = Vec::new();
+    encode_packets(&[1; 400 << 10], &mut 0, &mut wire);
+    let mut ps = PacketStream::new(duplex(wire), 16 << 20);
+    ps.set_budget(Some(Arc::clone(&budget)));
+    let mut p = Vec::new();
+    let err = ps.read_packet(&mut p).unwrap_err();
+    assert!(err.is_out_of_budget(), "{err:?}");
+    drop(ps);
+    assert_eq!(budget.in_use(), 0);
+}
+
+#[test]
+fn peek_shows_buffered_bytes_without_consuming_them() {
+    let mut wire = Vec::new();
+    encode_packets(b"\x0ehello", &mut 0, &mut wire);
+    let mut ps = PacketStream::new(duplex(wire), 100);
+    assert_eq!(ps.peek(5).unwrap(), [6, 0, 0, 0, 0x0e]);
+    let mut p = Vec::new();
+    ps.read_packet(&mut p).unwrap();
+    assert_eq!(p, b"\x0ehello");
+    assert!(matches!(ps.peek(1), Err(NetError::Closed)));
+}

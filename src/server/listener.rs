@@ -1,25 +1,30 @@
 //! The accept loop of the MySQL port ([`Acceptor`]): one named
-//! `client-<addr>` thread per connection, a connection cap, and at
-//! shutdown every session's socket is shut down and its thread joined.
+//! `client-<addr>` thread per connection, a connection cap, the handshake
+//! caps of [`Admission`] (with a `login-log` thread that writes its summary
+//! lines), and at shutdown every session's socket is shut down and its
+//! thread joined.
 
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
+use super::admission::{log_summaries, Admission};
 use super::session::Session;
 use super::Shared;
 use crate::net::accept::Acceptor;
 use crate::net::PacketWriter;
 use crate::protocol::ErrPacket;
+use crate::shutdown::Shutdown;
 
 /// Accepts connections until shutdown.
 #[derive(Debug)]
 pub struct Listener {
     acceptor: Acceptor,
     shared: Arc<Shared>,
+    admission: Arc<Admission>,
 }
 
 /// Unregisters a connection when its thread ends, however it ends; a
@@ -43,7 +48,8 @@ impl Listener {
     pub fn bind(shared: Arc<Shared>) -> std::io::Result<Self> {
         let acceptor = Acceptor::bind(shared.config.listen, shared.shutdown.clone(), "listener")?;
         info!("listening for replicas and binlog clients addr={}", acceptor.local_addr()?);
-        Ok(Listener { acceptor, shared })
+        let admission = Admission::new(shared.config.login_limits);
+        Ok(Listener { acceptor, shared, admission })
     }
 
     /// The bound address (useful with port 0).
@@ -59,6 +65,17 @@ impl Listener {
     /// goes on panicking here, once every other one is joined.
     pub fn run(self) -> std::io::Result<()> {
         let shared = self.shared;
+        let admission = self.admission;
+        let stop = Shutdown::new();
+        let logger = {
+            let (admission, stop) = (Arc::clone(&admission), stop.clone());
+            thread::Builder::new().name("login-log".into()).spawn(move || {
+                while !stop.wait(Duration::from_secs(1)) {
+                    log_summaries(&admission, Instant::now(), false);
+                }
+                log_summaries(&admission, Instant::now(), true);
+            })?
+        };
         let mut clients: Vec<JoinHandle<()>> = Vec::new();
         let result = self.acceptor.run(|stream| {
             // Threads that ended are joined as new ones start.
@@ -68,9 +85,11 @@ impl Listener {
             if let Some(panic) = panicked {
                 std::panic::resume_unwind(panic);
             }
-            clients.extend(accept(&shared, stream));
+            clients.extend(accept(&shared, &admission, stream));
         });
         shared.registry.kill_all();
+        stop.trigger();
+        let _ = logger.join();
         let panicked = clients.into_iter().filter_map(|h| h.join().err()).next();
         if let Some(panic) = panicked {
             std::panic::resume_unwind(panic);
@@ -80,8 +99,21 @@ impl Listener {
 }
 
 /// Starts the session thread of a new connection (or refuses it).
-fn accept(shared: &Arc<Shared>, stream: TcpStream) -> Option<JoinHandle<()>> {
+fn accept(
+    shared: &Arc<Shared>,
+    admission: &Arc<Admission>,
+    stream: TcpStream,
+) -> Option<JoinHandle<()>> {
     let peer = stream.peer_addr().ok()?;
+    // Logged by the admission, once per peer and interval.
+    let ticket = match admission.admit(peer.ip(), Instant::now()) {
+        Ok(ticket) => ticket,
+        Err(_) => {
+            let err = ErrPacket::new(1040, b"08004", "Too many connections");
+            refuse(stream, &err, shared.config.trace_packets);
+            return None;
+        }
+    };
     let max = shared.config.max_connections;
     let Some((id, killed)) = shared.registry.register(peer, stream.try_clone().ok(), max) else {
         warn!("refusing connection peer={peer}: {max} connections already (--max-connections)");
@@ -95,7 +127,7 @@ fn accept(shared: &Arc<Shared>, stream: TcpStream) -> Option<JoinHandle<()>> {
     debug!("connection accepted id={id} peer={peer}");
     let guard = ClientGuard { shared: Arc::clone(shared), id };
     let spawned = thread::Builder::new().name(format!("client-{peer}")).spawn(move || {
-        let session = Session::new(Arc::clone(&guard.shared), stream, id, killed, peer);
+        let session = Session::new(Arc::clone(&guard.shared), stream, id, killed, peer, ticket);
         session.run();
         drop(guard);
     });

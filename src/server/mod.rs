@@ -7,6 +7,8 @@
 //! streams stored binlogs, never past the durable end published by the
 //! writer ([`crate::storage::watermark::Watermark`]).
 
+pub mod admission;
+pub mod command_read;
 pub mod dump;
 pub mod info;
 pub mod listener;
@@ -61,6 +63,8 @@ pub struct ServerConfig {
     pub accounts: Vec<Account>,
     /// Connection cap.
     pub max_connections: usize,
+    /// Handshake caps and the delay of failing peers.
+    pub login_limits: admission::LoginLimits,
     /// Hex-dump every packet at trace level.
     pub trace_packets: bool,
 }

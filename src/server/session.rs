@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
+use super::admission::{Admission, Ticket};
+use super::command_read::{read_command, MAX_OTHER_COMMAND};
 use super::dump::{BinlogSender, DumpRequest};
 use super::info::{ServerInfo, SlaveHost};
 use super::query::{evaluate, redacted, Reply};
@@ -29,8 +31,6 @@ use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader}
 
 /// `COM_INIT_DB`.
 const COM_INIT_DB: u8 = 0x02;
-/// Largest command a client may send.
-const MAX_COMMAND: usize = 16 << 20;
 /// Largest packet before login: a handshake response with its connection
 /// attributes is a few hundred bytes (MySQL caps the attributes at 64 KiB).
 const MAX_HANDSHAKE_PACKET: usize = 64 << 10;
@@ -52,6 +52,9 @@ pub struct Session {
     caps: CapabilityFlags,
     user: String,
     authenticated: bool,
+    admission: Arc<Admission>,
+    /// The handshake slot, held until login.
+    ticket: Option<Ticket>,
 }
 
 fn server_capabilities(mariadb: bool) -> CapabilityFlags {
@@ -115,13 +118,14 @@ fn scramble() -> Vec<u8> {
 }
 
 impl Session {
-    /// A session over an accepted connection.
+    /// A session over an accepted connection, holding its handshake slot.
     pub fn new(
         shared: Arc<Shared>,
         stream: TcpStream,
         id: u32,
         killed: Arc<AtomicBool>,
         peer: SocketAddr,
+        ticket: Ticket,
     ) -> Self {
         let _ = stream.set_nodelay(true);
         let mut ps = PacketStream::new(stream, MAX_HANDSHAKE_PACKET);
@@ -137,6 +141,8 @@ impl Session {
             caps: CapabilityFlags::default(),
             user: String::new(),
             authenticated: false,
+            admission: Arc::clone(ticket.admission()),
+            ticket: Some(ticket),
         }
     }
 
@@ -146,6 +152,10 @@ impl Session {
         if let Err(NetError::Decode(e)) = &result {
             // Tell the client why before closing, as MariaDB does.
             let _ = self.send_err(&framing_error(e));
+        }
+        if result.as_ref().is_err_and(NetError::is_out_of_budget) {
+            let msg = "Out of memory: too many large commands in progress";
+            let _ = self.send_err(&ErrPacket::new(1041, b"HY000", msg));
         }
         match result {
             Ok(()) => debug!("connection closed id={} peer={}", self.id, self.peer),
@@ -203,12 +213,15 @@ impl Session {
         }
         self.authenticated = true;
         self.ps.set_read_deadline(None);
-        self.ps.set_max_payload(MAX_COMMAND);
-        self.set_timeout(IDLE_TIMEOUT)?;
+        self.ps.set_budget(Some(self.admission.command_memory()));
         let mut packet = Vec::new();
         loop {
+            if packet.capacity() > MAX_OTHER_COMMAND {
+                // Not kept past the command: the budget no longer counts it.
+                packet = Vec::new();
+            }
             self.ps.reset_seq(0);
-            self.ps.read_packet(&mut packet)?;
+            self.read_command(&mut packet)?;
             let Some((&command, body)) = packet.split_first() else { continue };
             match command {
                 COM_QUIT => return Ok(()),
@@ -247,6 +260,18 @@ impl Session {
                 ))?,
             }
         }
+    }
+
+    /// Waits for the next command (up to the idle timeout), then reads it
+    /// whole within `@@net_read_timeout` of its first byte, under the
+    /// `max_allowed_packet` of its kind: a client stalled or trickling
+    /// mid-command is dropped after it.
+    fn read_command(&mut self, packet: &mut Vec<u8>) -> Result<(), NetError> {
+        self.set_timeout(IDLE_TIMEOUT)?;
+        self.ps.peek(1)?;
+        let timeout = self.vars.net_read_timeout();
+        self.set_timeout(timeout)?;
+        read_command(&mut self.ps, packet, timeout)
     }
 
     /// Greeting and login; false when the client was refused (ERR sent).
@@ -292,6 +317,7 @@ impl Session {
         };
         self.caps = resp.capabilities.and(greeting.capabilities);
         self.user = String::from_utf8_lossy(&resp.username).into_owned();
+        self.delay_login();
         let plugin =
             resp.auth_plugin_name.clone().unwrap_or_else(|| b"mysql_native_password".to_vec());
         let role = match plugin.as_slice() {
@@ -311,7 +337,9 @@ impl Session {
         };
         let Some(role) = role else {
             let using = if resp.auth_response.is_empty() { "NO" } else { "YES" };
-            warn!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
+            // Logged once per peer and interval by the admission, not here.
+            debug!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
+            self.admission.failed(self.peer.ip(), &self.user, Instant::now());
             let msg = format!(
                 "Access denied for user '{}'@'{}' (using password: {using})",
                 self.user,
@@ -327,12 +355,31 @@ impl Session {
             self.user,
             role.as_str()
         );
+        self.admission.succeeded(self.peer.ip());
+        self.ticket = None;
         self.vars.set_account(&self.user, &self.peer.ip().to_string());
         self.vars.set_role(role);
         self.shared.registry.set_command(self.id, Command::Sleep, None);
         self.shared.registry.set_user(self.id, &self.user);
         self.send_ok()?;
         Ok(true)
+    }
+
+    /// Waits as long as the peer's failed logins ask before the password
+    /// is checked (see [`super::admission`]), holding the handshake slot;
+    /// the rest of the login (an auth switch) then gets the whole deadline.
+    fn delay_login(&mut self) {
+        let delay = self.admission.delay(self.peer.ip());
+        if !delay.is_zero() {
+            debug!(
+                "delaying login id={} peer={} ms={}: failed logins before",
+                self.id,
+                self.peer,
+                delay.as_millis()
+            );
+            self.shared.shutdown.wait(delay);
+            self.ps.set_read_deadline(Some(Instant::now() + HANDSHAKE_TIMEOUT));
+        }
     }
 
     fn switch_to_native(&mut self, nonce: &[u8]) -> Result<Option<Role>, NetError> {

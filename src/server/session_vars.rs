@@ -23,6 +23,9 @@ use crate::server::privilege::Role;
 /// its connection slot and the file its dump keeps from being purged.
 pub const NET_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// `@@net_read_timeout` unless the session sets it (MariaDB's default).
+pub const NET_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Most user variables one session may hold; `SET` of a new one beyond this fails.
 pub const MAX_USER_VARIABLES: usize = 1024;
 
@@ -251,6 +254,15 @@ impl SessionVars {
             .map_or(NET_WRITE_TIMEOUT, |secs| Duration::from_secs(secs.max(1)))
     }
 
+    /// `@@net_read_timeout` (whole seconds, at least 1), else
+    /// [`NET_READ_TIMEOUT`]: a command must arrive whole within it once
+    /// its first byte has.
+    pub fn net_read_timeout(&self) -> Duration {
+        self.system_var("net_read_timeout")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(NET_READ_TIMEOUT, |secs| Duration::from_secs(secs.max(1)))
+    }
+
     /// The first of `names` that is set and not NULL.
     fn first_of(&self, names: &[&str]) -> Option<&str> {
         names.iter().find_map(|name| self.user_var(name))
@@ -315,6 +327,9 @@ mod tests {
         assert_eq!(s.net_write_timeout(), Duration::from_secs(1), "at least a second");
         s.reset_system_var("net_write_timeout");
         assert_eq!(s.net_write_timeout(), NET_WRITE_TIMEOUT);
+        assert_eq!(s.net_read_timeout(), NET_READ_TIMEOUT);
+        s.set_system_var("net_read_timeout", "4");
+        assert_eq!(s.net_read_timeout(), Duration::from_secs(4));
     }
 
     #[test]

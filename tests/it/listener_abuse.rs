@@ -196,7 +196,10 @@ fn five_hundred_connections_at_once_stay_bounded() {
     const CONNECTIONS: usize = 500;
     const MAX: usize = 200;
     let dir = fixture_dir();
-    let (bls, port) = serve_fixture(&dir, &["--max-connections", "200"]);
+    // The handshake caps out of the way: this is about --max-connections
+    // (listener_limits:: tests the caps).
+    let (bls, port) =
+        serve_fixture(&dir, &["--max-connections", "200", "--max-handshakes", "500:500"]);
     let pid = bls.pid();
     let threads_before = proc_status(pid, "Threads");
     let rss_before = proc_status(pid, "VmRSS");

@@ -32,6 +32,7 @@ mod first_run;
 mod layering;
 mod line_width;
 mod listener_abuse;
+mod listener_limits;
 mod metrics_e2e;
 mod metrics_limits;
 mod network_faults;
