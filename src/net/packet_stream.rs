@@ -133,6 +133,39 @@ impl<S: Read + Write> PacketStream<S> {
         &self.stream
     }
 
+    /// The underlying stream, mutably (a TLS upgrade takes it through
+    /// [`PacketStream::upgrade`] instead).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Swaps the stream for `make(stream, buffered)`, where `buffered` are
+    /// the bytes read past the last packet (a TLS ClientHello sent right
+    /// behind the SSL request); sequence ids and settings carry over.
+    ///
+    /// # Errors
+    /// `make`'s error (a failed TLS handshake), as [`NetError::Io`].
+    pub fn upgrade<T>(
+        self,
+        op: &'static str,
+        make: impl FnOnce(S, &[u8]) -> io::Result<T>,
+    ) -> Result<PacketStream<T>, NetError> {
+        let buffered = self.buf.get(self.start..self.end).unwrap_or_default();
+        let stream = make(self.stream, buffered).map_err(|source| NetError::Io { op, source })?;
+        Ok(PacketStream {
+            stream,
+            buf: self.buf,
+            start: 0,
+            end: 0,
+            assembler: self.assembler,
+            max_payload: self.max_payload,
+            write_seq: self.write_seq,
+            out: self.out,
+            trace_packets: self.trace_packets,
+            deadline: self.deadline,
+        })
+    }
+
     /// Starts a new command/response exchange: both directions at `seq`.
     pub fn reset_seq(&mut self, seq: u8) {
         self.assembler.reset(seq);

@@ -17,7 +17,7 @@ use super::registry::Command;
 use super::session_info::SessionInfo;
 use super::session_vars::SessionVars;
 use super::{Role, Shared};
-use crate::net::{NetError, PacketStream};
+use crate::net::{NetError, NetStream, PacketStream};
 use crate::protocol::auth::{caching_sha2_verify, native_password_verify};
 use crate::protocol::command::{
     ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID,
@@ -44,7 +44,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct Session {
     shared: Arc<Shared>,
-    ps: PacketStream<TcpStream>,
+    ps: PacketStream<NetStream>,
     id: u32,
     killed: Arc<AtomicBool>,
     peer: SocketAddr,
@@ -124,7 +124,7 @@ impl Session {
         peer: SocketAddr,
     ) -> Self {
         let _ = stream.set_nodelay(true);
-        let mut ps = PacketStream::new(stream, MAX_HANDSHAKE_PACKET);
+        let mut ps = PacketStream::new(NetStream::plain(stream), MAX_HANDSHAKE_PACKET);
         ps.set_trace_packets(shared.config.trace_packets);
         let vars = SessionVars::default();
         Session {
@@ -189,7 +189,7 @@ impl Session {
     /// (60 s unless the session set it), like MariaDB's: a client that
     /// stops reading, a dump client above all, is dropped after it.
     fn set_timeout(&self, read: Duration) -> Result<(), NetError> {
-        let s = self.ps.get_ref();
+        let s = self.ps.get_ref().tcp();
         s.set_read_timeout(Some(read))
             .and_then(|()| s.set_write_timeout(Some(self.vars.net_write_timeout())))
             .map_err(|source| NetError::Io { op: "set socket timeout", source })

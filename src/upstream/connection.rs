@@ -8,7 +8,7 @@ use std::time::Duration;
 use log::debug;
 
 use super::{UpstreamConfig, UpstreamError};
-use crate::net::PacketStream;
+use crate::net::{NetStream, PacketStream};
 use crate::protocol::auth::scramble_for;
 use crate::protocol::command::encode_query;
 use crate::protocol::handshake::{
@@ -37,7 +37,7 @@ pub enum QueryResult {
 /// An authenticated connection to the primary.
 #[derive(Debug)]
 pub struct Connection {
-    ps: PacketStream<TcpStream>,
+    ps: PacketStream<NetStream>,
     caps: CapabilityFlags,
     greeting: HandshakeV10,
     buf: Vec<u8>,
@@ -78,7 +78,7 @@ impl Connection {
         check_first_bytes(&stream, &addr, cfg.connect_timeout)?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(connect_err)?;
         stream.set_write_timeout(Some(Duration::from_secs(30))).map_err(connect_err)?;
-        let mut ps = PacketStream::new(stream, MAX_PAYLOAD);
+        let mut ps = PacketStream::new(NetStream::plain(stream), MAX_PAYLOAD);
         ps.set_trace_packets(cfg.trace_packets);
         let mut buf = Vec::new();
         ps.read_packet(&mut buf)?;
@@ -186,7 +186,7 @@ impl Connection {
 
     /// The socket (to shut it down from another thread).
     pub fn socket(&self) -> &TcpStream {
-        self.ps.get_ref()
+        self.ps.get_ref().tcp()
     }
 
     /// True for a MariaDB primary.
@@ -245,7 +245,7 @@ impl Connection {
     }
 
     /// Hands over the packet stream (for the binlog dump).
-    pub fn into_stream(self) -> PacketStream<TcpStream> {
+    pub fn into_stream(self) -> PacketStream<NetStream> {
         self.ps
     }
 }
