@@ -139,31 +139,23 @@ impl<S: Read + Write> PacketStream<S> {
         &mut self.stream
     }
 
-    /// Swaps the stream for `make(stream, buffered)`, where `buffered` are
-    /// the bytes read past the last packet (a TLS ClientHello sent right
-    /// behind the SSL request); sequence ids and settings carry over.
+    /// Runs `switch(stream, buffered)` to change the stream in place (to
+    /// TLS), where `buffered` are the bytes read past the last packet (a
+    /// TLS ClientHello sent right behind the SSL request); the buffer is
+    /// then empty, sequence ids and settings carry over.
     ///
     /// # Errors
-    /// `make`'s error (a failed TLS handshake), as [`NetError::Io`].
-    pub fn upgrade<T>(
-        self,
+    /// `switch`'s error (a failed TLS handshake), as [`NetError::Io`].
+    pub fn switch_stream(
+        &mut self,
         op: &'static str,
-        make: impl FnOnce(S, &[u8]) -> io::Result<T>,
-    ) -> Result<PacketStream<T>, NetError> {
+        switch: impl FnOnce(&mut S, &[u8]) -> io::Result<()>,
+    ) -> Result<(), NetError> {
         let buffered = self.buf.get(self.start..self.end).unwrap_or_default();
-        let stream = make(self.stream, buffered).map_err(|source| NetError::Io { op, source })?;
-        Ok(PacketStream {
-            stream,
-            buf: self.buf,
-            start: 0,
-            end: 0,
-            assembler: self.assembler,
-            max_payload: self.max_payload,
-            write_seq: self.write_seq,
-            out: self.out,
-            trace_packets: self.trace_packets,
-            deadline: self.deadline,
-        })
+        let result = switch(&mut self.stream, buffered);
+        self.start = 0;
+        self.end = 0;
+        result.map_err(|source| NetError::Io { op, source })
     }
 
     /// Starts a new command/response exchange: both directions at `seq`.

@@ -67,26 +67,40 @@ impl NetStream {
     /// [`rustls::Error`] (an untrusted certificate, a name mismatch, ...),
     /// or the socket's own error.
     pub fn tls(tcp: TcpStream, conn: impl Into<Connection>, received: &[u8]) -> io::Result<Self> {
+        let mut stream = NetStream::plain(tcp);
+        stream.start_tls(conn, received)?;
+        Ok(stream)
+    }
+
+    /// Switches a plain stream to TLS in place (see [`NetStream::tls`]).
+    ///
+    /// # Errors
+    /// As [`NetStream::tls`]; a stream that is already TLS.
+    pub fn start_tls(&mut self, conn: impl Into<Connection>, received: &[u8]) -> io::Result<()> {
+        if self.tls.is_some() {
+            return Err(io::Error::other("tls: the stream is already encrypted"));
+        }
         let mut conn = conn.into();
-        let mut tcp = tcp;
+        let tcp = &mut self.tcp;
         let mut early = received;
         while !early.is_empty() {
             conn.read_tls(&mut early)?;
             if let Err(e) = conn.process_new_packets() {
                 // Tell the peer why (an alert) before giving up.
-                let _ = conn.write_tls(&mut tcp);
+                let _ = conn.write_tls(tcp);
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
         }
         while conn.is_handshaking() {
-            conn.complete_io(&mut tcp)?;
+            conn.complete_io(tcp)?;
         }
         // Whatever the last handshake flight left to send (a TLS 1.3 client's Finished).
         while conn.wants_write() {
-            conn.write_tls(&mut tcp)?;
+            conn.write_tls(tcp)?;
         }
         let shared = Shared { conn: Mutex::new(conn), write_order: Mutex::new(Vec::new()) };
-        Ok(NetStream { tcp, tls: Some(Arc::new(shared)), raw: Vec::new(), raw_pos: 0 })
+        self.tls = Some(Arc::new(shared));
+        Ok(())
     }
 
     /// True when the stream is encrypted. (The login toward the primary

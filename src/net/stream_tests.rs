@@ -78,14 +78,14 @@ fn connect(c: &Certs, verify: Verify, ca: &str, host: &str) -> io::Result<Packet
     let sconf = server_config(&c.dir.join("server.pem"), &c.dir.join("server.key"), None).unwrap();
     thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
-        let mut ps = PacketStream::new(tcp, 1 << 20);
+        let mut ps = PacketStream::new(NetStream::plain(tcp), 1 << 20);
         let mut buf = Vec::new();
         ps.read_packet(&mut buf).unwrap();
         assert_eq!(buf, b"ssl request");
         let conn = rustls::ServerConnection::new(sconf).unwrap();
-        let Ok(mut ps) = ps.upgrade("tls", |tcp, early| NetStream::tls(tcp, conn, early)) else {
+        if ps.switch_stream("tls", |s, early| s.start_tls(conn, early)).is_err() {
             return;
-        };
+        }
         ps.read_packet(&mut buf).unwrap();
         ps.write_packet(&buf).unwrap();
     });
@@ -95,10 +95,11 @@ fn connect(c: &Certs, verify: Verify, ca: &str, host: &str) -> io::Result<Packet
     let mut ps = PacketStream::new(NetStream::plain(tcp), 1 << 20);
     ps.write_packet(b"ssl request").unwrap();
     let conn = rustls::ClientConnection::new(cconf, server_name(host).unwrap()).unwrap();
-    ps.upgrade("tls", |s, _| NetStream::tls(s.tcp().try_clone()?, conn, &[])).map_err(|e| match e {
-        crate::net::NetError::Io { source, .. } => source,
-        other => io::Error::other(other.to_string()),
-    })
+    match ps.switch_stream("tls", |s, _| s.start_tls(conn, &[])) {
+        Ok(()) => Ok(ps),
+        Err(crate::net::NetError::Io { source, .. }) => Err(source),
+        Err(other) => Err(io::Error::other(other.to_string())),
+    }
 }
 
 #[test]

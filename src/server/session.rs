@@ -25,6 +25,7 @@ use crate::protocol::command::{
 };
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
 use crate::protocol::resultset::encode_result_set;
+use crate::protocol::ssl_request::SslRequest;
 use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader};
 
 /// `COM_INIT_DB`.
@@ -263,11 +264,15 @@ impl Session {
         };
         drop(info);
         let nonce = scramble();
+        let mut capabilities = server_capabilities(mariadb);
+        if self.shared.config.tls.is_some() {
+            capabilities = capabilities.with(CapabilityFlags::CLIENT_SSL);
+        }
         let greeting = HandshakeV10 {
             server_version: version.into_bytes(),
             connection_id: self.id,
             scramble: nonce.clone(),
-            capabilities: server_capabilities(mariadb),
+            capabilities,
             character_set: 45,
             status_flags: 2,
             mariadb_capabilities: 0,
@@ -279,6 +284,13 @@ impl Session {
         self.ps.write_packet(&out)?;
         let mut packet = Vec::new();
         self.ps.read_packet(&mut packet)?;
+        if SslRequest::is_ssl_request(&packet) {
+            if !self.start_tls()? {
+                return Ok(false);
+            }
+            // The full response, inside TLS, with the next sequence id.
+            self.ps.read_packet(&mut packet)?;
+        }
         let resp = match HandshakeResponse41::decode(&mut Reader::new(&packet)) {
             Ok(resp) => resp,
             Err(e) => {
@@ -309,9 +321,16 @@ impl Session {
             }
             _ => self.switch_to_native(&nonce)?,
         };
+        let role = role.filter(|_| self.transport_allowed());
         let Some(role) = role else {
             let using = if resp.auth_response.is_empty() { "NO" } else { "YES" };
-            warn!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
+            warn!(
+                "access denied id={} peer={} user={} tls={}",
+                self.id,
+                self.peer,
+                self.user,
+                self.ps.get_ref().is_tls()
+            );
             let msg = format!(
                 "Access denied for user '{}'@'{}' (using password: {using})",
                 self.user,
@@ -333,6 +352,37 @@ impl Session {
         self.shared.registry.set_user(self.id, &self.user);
         self.send_ok()?;
         Ok(true)
+    }
+
+    /// Runs the TLS handshake after an SSL request; false when refused
+    /// (TLS not offered here: ERR sent).
+    fn start_tls(&mut self) -> Result<bool, NetError> {
+        let Some(config) = self.shared.config.tls.clone() else {
+            // CLIENT_SSL was not offered, so a client should never ask.
+            self.send_err(&ErrPacket::new(1043, b"08S01", "Bad handshake"))?;
+            return Ok(false);
+        };
+        let conn = rustls::ServerConnection::new(config)
+            .map_err(|e| NetError::Io { op: "start tls", source: crate::net::tls::io_error(e) })?;
+        self.ps.switch_stream("tls handshake", |s, early| s.start_tls(conn, early))?;
+        let tls = self.ps.get_ref().tls_info();
+        if let Some((version, cipher)) = &tls {
+            debug!("tls id={} peer={} version={version} cipher={cipher}", self.id, self.peer);
+        }
+        self.vars.set_tls(tls);
+        Ok(true)
+    }
+
+    /// False when the login must be refused for coming over plain TCP
+    /// (`--require-secure-transport`, or an `ssl` account): MariaDB 10.11
+    /// then answers 1045 Access denied, as for a wrong password (measured).
+    fn transport_allowed(&self) -> bool {
+        if self.ps.get_ref().is_tls() {
+            return true;
+        }
+        let tls_only_account =
+            || self.shared.config.accounts.iter().any(|a| a.user == self.user && a.require_ssl);
+        !self.shared.config.require_secure_transport && !tls_only_account()
     }
 
     fn switch_to_native(&mut self, nonce: &[u8]) -> Result<Option<Role>, NetError> {

@@ -50,5 +50,6 @@ mod start_points;
 mod strace_ack;
 mod switch_e2e;
 mod switch_mysql;
+mod tls_clients;
 mod tools_events;
 mod torn_tail;
