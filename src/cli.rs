@@ -19,6 +19,7 @@ use crate::cnf::{self, Sources};
 use crate::config::{default_server_id, Config};
 use crate::error::Error;
 use crate::help;
+use crate::net::tls::{SslMode, SslSettings};
 use crate::server::ServerConfig;
 use crate::storage::retention::RetentionPolicy;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig, DEFAULT_CONNECT_RETRY};
@@ -70,6 +71,10 @@ pub(crate) fn options() -> Options {
     );
     o.optopt("", "heartbeat", "heartbeat period; 4 silent periods reconnect [1]", "SECONDS");
     o.optopt("", "connect-timeout", "TCP connect and greeting timeout [10]", "SECONDS");
+    o.optopt("", "ssl-mode", "TLS to the primary: DISABLED ... VERIFY_IDENTITY", "MODE");
+    o.optopt("", "ssl-ca", "CA of the primary's certificate (PEM)", "FILE");
+    o.optopt("", "ssl-cert", "our client certificate (PEM)", "FILE");
+    o.optopt("", "ssl-key", "its key (PEM)", "FILE");
     o.optopt("", "listen", "serve replicas and clients here, or off [127.0.0.1:3307]", "ADDR:PORT");
     o.optopt(
         "",
@@ -94,7 +99,7 @@ pub(crate) fn options() -> Options {
     o.optopt(
         "",
         "replica-accounts-file",
-        "logins from FILE: [ssl ][admin ]USER:PASSWORD lines, # comments",
+        "logins from FILE: [ssl ][admin ]USER:PASSWORD lines",
         "FILE",
     );
     o.optopt("", "max-connections", "downstream connections at most [200]", "N");
@@ -330,6 +335,37 @@ fn listen_tls(m: &Matches) -> Result<(Option<Arc<rustls::ServerConfig>>, bool), 
     Ok((Some(tls), require))
 }
 
+/// `--ssl-mode` (default PREFERRED), `--ssl-ca`, `--ssl-cert`, `--ssl-key`;
+/// the files are read now, so that a bad one stops the start.
+fn upstream_ssl(m: &Matches) -> Result<SslSettings, Error> {
+    let mode = match m.opt_str("ssl-mode") {
+        None => SslMode::Preferred,
+        Some(s) => SslMode::parse(&s).ok_or_else(|| {
+            bad(
+                "--ssl-mode",
+                format!(
+                    "invalid value {s:?} (expected DISABLED, PREFERRED, REQUIRED, VERIFY_CA or \
+                     VERIFY_IDENTITY)"
+                ),
+            )
+        })?,
+    };
+    let path = |flag: &str| m.opt_str(flag).map(PathBuf::from);
+    let ssl =
+        SslSettings { mode, ca: path("ssl-ca"), cert: path("ssl-cert"), key: path("ssl-key") };
+    if mode != SslMode::Disabled {
+        ssl.client_config().map_err(|e| {
+            let reason = match &e.path {
+                Some(p) => format!("{}: {}", p.display(), e.reason),
+                None => e.reason.clone(),
+            };
+            let flag = if e.what.starts_with("--") { e.what.clone() } else { "--ssl-mode".into() };
+            bad(&flag, reason)
+        })?;
+    }
+    Ok(ssl)
+}
+
 /// The flag a TLS setup error names (`what` starts with it, or is "tls").
 fn tls_flag(what: &str) -> String {
     if what.starts_with("--") {
@@ -458,6 +494,7 @@ fn upstream_config(
         heartbeat: seconds(m, "heartbeat", 1.0)?,
         start: start_from(m)?,
         connect_timeout: seconds(m, "connect-timeout", 10.0)?,
+        ssl: upstream_ssl(m)?,
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: m.opt_present("trace-packets"),
     })

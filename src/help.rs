@@ -27,6 +27,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "semi-sync",
             "heartbeat",
             "connect-timeout",
+            "ssl-mode",
         ],
     ),
     (
@@ -62,8 +63,10 @@ const GROUPS: &[(&str, &[&str])] = &[
 /// Options that share one row (each with its hint), with the row's
 /// description: the TLS files go together, which keeps the help on one
 /// screen. A row starts where its first option is grouped.
-const JOINED: &[(&[&str], &str)] =
-    &[(&["listen-ssl-cert", "listen-ssl-key", "listen-ssl-ca"], "TLS for clients (PEM files)")];
+const JOINED: &[(&[&str], &str)] = &[
+    (&["ssl-mode", "ssl-ca", "ssl-cert", "ssl-key"], "TLS to the primary (PEM files)"),
+    (&["listen-ssl-cert", "listen-ssl-key", "listen-ssl-ca"], "TLS for clients (PEM files)"),
+];
 
 /// The row of the joined options that `name` starts, from the getopts rows.
 fn joined_row(rows: &[Row], name: &str) -> Option<(Row, &'static [&'static str])> {

@@ -130,6 +130,93 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// `--ssl-mode`: whether to encrypt the connection to the primary and
+/// what to check of its certificate, with the mysql client's meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslMode {
+    /// Never TLS.
+    Disabled,
+    /// TLS when the primary offers it, nothing verified.
+    #[default]
+    Preferred,
+    /// TLS or fail; nothing verified.
+    Required,
+    /// TLS, with a certificate signed by `--ssl-ca`.
+    VerifyCa,
+    /// TLS, signed by `--ssl-ca` and naming the host.
+    VerifyIdentity,
+}
+
+impl SslMode {
+    /// The mode named `s` (case-insensitive), as `--ssl-mode` takes it.
+    pub fn parse(s: &str) -> Option<SslMode> {
+        let mode = match s.to_ascii_uppercase().as_str() {
+            "DISABLED" => SslMode::Disabled,
+            "PREFERRED" => SslMode::Preferred,
+            "REQUIRED" => SslMode::Required,
+            "VERIFY_CA" => SslMode::VerifyCa,
+            "VERIFY_IDENTITY" => SslMode::VerifyIdentity,
+            _ => return None,
+        };
+        Some(mode)
+    }
+
+    /// The mode's name as `--ssl-mode` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disabled => "DISABLED",
+            SslMode::Preferred => "PREFERRED",
+            SslMode::Required => "REQUIRED",
+            SslMode::VerifyCa => "VERIFY_CA",
+            SslMode::VerifyIdentity => "VERIFY_IDENTITY",
+        }
+    }
+
+    /// What to check of the certificate.
+    pub fn verify(self) -> Verify {
+        match self {
+            SslMode::Disabled | SslMode::Preferred | SslMode::Required => Verify::Nothing,
+            SslMode::VerifyCa => Verify::Ca,
+            SslMode::VerifyIdentity => Verify::Identity,
+        }
+    }
+
+    /// True when a primary without TLS is refused.
+    pub fn requires_tls(self) -> bool {
+        !matches!(self, SslMode::Disabled | SslMode::Preferred)
+    }
+}
+
+/// TLS toward the primary: `--ssl-mode`, `--ssl-ca`, `--ssl-cert`, `--ssl-key`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SslSettings {
+    /// Whether to encrypt and what to verify.
+    pub mode: SslMode,
+    /// The CA the primary's certificate must lead to.
+    pub ca: Option<PathBuf>,
+    /// Our client certificate chain (for `REQUIRE X509` accounts).
+    pub cert: Option<PathBuf>,
+    /// Its key.
+    pub key: Option<PathBuf>,
+}
+
+impl SslSettings {
+    /// The client configuration these settings make.
+    ///
+    /// # Errors
+    /// A file that cannot be used, a verifying mode without a CA, or a
+    /// certificate without its key.
+    pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsSetupError> {
+        let cert_key = match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            (None, None) => None,
+            (Some(_), None) => return Err(setup_err("--ssl-key", None, "needed with --ssl-cert")),
+            (None, Some(_)) => return Err(setup_err("--ssl-cert", None, "needed with --ssl-key")),
+        };
+        client_config(self.mode.verify(), self.ca.as_deref(), cert_key)
+    }
+}
+
 /// How the server's certificate is checked (`--ssl-mode` past the choice
 /// of whether to encrypt at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,6 +25,7 @@ fn cli(host: &str, start: StartFrom) -> UpstreamConfig {
         connect_timeout: Duration::from_secs(10),
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: false,
+        ssl: crate::net::tls::SslSettings::default(),
     }
 }
 

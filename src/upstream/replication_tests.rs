@@ -56,6 +56,7 @@ fn cfg(port: u16) -> UpstreamConfig {
         connect_timeout: Duration::from_secs(1),
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: false,
+        ssl: crate::net::tls::SslSettings::default(),
     }
 }
 

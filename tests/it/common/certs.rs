@@ -36,6 +36,13 @@ impl Certs {
         p.to_str().expect("UTF-8 temp path").to_owned()
     }
 
+    /// `PrimaryOpts::ssl` for a primary with the certificate `name`
+    /// (`server` or `wrong-name`) signed by `ca.pem`.
+    pub(crate) fn primary_ssl(&self, name: &str) -> Option<[String; 3]> {
+        let (cert, key) = (format!("{name}.pem"), format!("{name}.key"));
+        Some([self.path(&cert), self.path(&key), self.path("ca.pem")])
+    }
+
     fn openssl(&self, args: &[&str]) {
         let out = Command::new("openssl")
             .args(args)

@@ -1,0 +1,104 @@
+//! TLS toward the primary (issue 11 items 1 and 4) with a real MariaDB
+//! 10.11 primary using certificates made by the test: a `REQUIRE SSL`
+//! replication account followed with `--ssl-mode VERIFY_CA` under
+//! semi-sync load (every commit acknowledged over the one TLS session that
+//! carries events in and ACKs out, files identical); a wrong CA and a
+//! wrong host name refused with errors that say so; REQUIRED against a
+//! primary without TLS refused.
+
+use crate::common::{assert_same_binlog_set, assert_same_binlogs, mixed_workload};
+use crate::common::{
+    follow_and_serve, wait_acked, wait_caught_up, wait_semi_sync_client, Binlogserver, Certs, Load,
+    MariaDb, PrimaryOpts, TestDir, REPL_USER,
+};
+use std::time::Duration;
+
+const CATCH_UP: Duration = Duration::from_secs(30);
+const REFUSE: Duration = Duration::from_secs(30);
+
+fn tls_primary(certs: &Certs, cert: &str) -> MariaDb {
+    let primary =
+        MariaDb::primary(PrimaryOpts { ssl: certs.primary_ssl(cert), ..PrimaryOpts::default() });
+    assert_eq!(primary.sql("SELECT @@have_ssl"), "YES");
+    primary.sql(&format!("ALTER USER {REPL_USER}@'%' REQUIRE SSL"));
+    primary
+}
+
+#[test]
+fn follows_a_require_ssl_account_with_verify_ca_and_acks_every_commit_over_tls() {
+    let certs = Certs::new();
+    let primary = tls_primary(&certs, "server");
+    mixed_workload(&primary, 20);
+    let data = TestDir::new("tls-primary-data");
+    let ca = certs.path("ca.pem");
+    let (bls, _port) =
+        follow_and_serve(&primary, data.path(), &["--ssl-mode", "VERIFY_CA", "--ssl-ca", &ca]);
+    wait_semi_sync_client(&primary, &bls);
+    primary.sql("SET GLOBAL rpl_semi_sync_master_timeout = 30000");
+    let yes_before = primary.status_u64("Rpl_semi_sync_master_yes_tx");
+    let no_before = primary.status_u64("Rpl_semi_sync_master_no_tx");
+
+    let load = Load::start(&primary, 4);
+    wait_acked(&load, 300);
+    primary.sql("FLUSH BINARY LOGS");
+    wait_acked(&load, 300);
+    let acked = load.stop();
+
+    let yes = primary.status_u64("Rpl_semi_sync_master_yes_tx") - yes_before;
+    let no = primary.status_u64("Rpl_semi_sync_master_no_tx") - no_before;
+    assert_eq!(no, 0, "every commit acknowledged over TLS ({yes} yes_tx)");
+    assert!(yes >= acked, "yes_tx grew by {yes}, {acked} commits returned");
+    assert_eq!(primary.status_var("Rpl_semi_sync_master_status"), "ON");
+    // The account refuses plain TCP, so the session that followed was TLS.
+    assert!(primary.status_u64("Ssl_accepts") >= 1);
+    wait_caught_up(&primary, data.path(), CATCH_UP);
+    assert_same_binlogs(&primary, data.path());
+    assert_same_binlog_set(&primary, data.path());
+    bls.assert_running();
+    eprintln!("semi-sync over TLS: {acked} commits, yes_tx +{yes}, no_tx +{no}");
+}
+
+fn refused(primary: &MariaDb, args: &[&str], needles: &[&str]) {
+    let data = TestDir::new("tls-refused");
+    let bls = Binlogserver::follow(primary, data.path(), args);
+    bls.assert_failed_exit(REFUSE, "the TLS connection to the primary cannot be trusted");
+    bls.assert_error_logged(needles);
+}
+
+#[test]
+fn a_wrong_ca_and_a_wrong_host_name_are_refused_with_errors_that_say_so() {
+    let certs = Certs::new();
+    let primary = tls_primary(&certs, "wrong-name");
+    let (ca, other) = (certs.path("ca.pem"), certs.path("other-ca.pem"));
+    refused(
+        &primary,
+        &["--ssl-mode", "VERIFY_CA", "--ssl-ca", &other, "--listen", "off"],
+        &["untrusted certificate", "other-ca.pem"],
+    );
+    refused(
+        &primary,
+        &["--ssl-mode", "VERIFY_IDENTITY", "--ssl-ca", &ca, "--listen", "off"],
+        &["name mismatch", "\"127.0.0.1\"", "VERIFY_IDENTITY"],
+    );
+    // The right CA without the name check follows.
+    let data = TestDir::new("tls-verify-ca");
+    let bls = Binlogserver::follow(
+        &primary,
+        data.path(),
+        &["--ssl-mode", "VERIFY_CA", "--ssl-ca", &ca, "--listen", "off"],
+    );
+    wait_semi_sync_client(&primary, &bls);
+    mixed_workload(&primary, 5);
+    wait_caught_up(&primary, data.path(), CATCH_UP);
+}
+
+#[test]
+fn required_against_a_primary_without_tls_is_refused() {
+    let primary = MariaDb::primary(PrimaryOpts::default());
+    assert_eq!(primary.sql("SELECT @@have_ssl"), "DISABLED");
+    refused(
+        &primary,
+        &["--ssl-mode", "REQUIRED", "--listen", "off"],
+        &["does not offer TLS", "REQUIRED"],
+    );
+}
