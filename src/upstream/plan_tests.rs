@@ -39,6 +39,7 @@ fn stored(host: &str, run: RunState) -> StoredUpstream {
         heartbeat_period: Some(Duration::from_millis(500)),
         connect_retry: None,
         switch_file: None,
+        ssl: None,
     }
 }
 

@@ -68,6 +68,8 @@ struct Settings {
     run: RunState,
     heartbeat_period: Option<Duration>,
     connect_retry: Option<Duration>,
+    /// `MASTER_SSL*` as set over SQL (then in `cfg.ssl` too).
+    ssl: Option<crate::net::tls::SslSettings>,
     switch: Option<crate::binlog::BinlogFileName>,
 }
 
@@ -133,6 +135,7 @@ impl Replication {
             run: plan.run,
             heartbeat_period: plan.heartbeat_period,
             connect_retry: plan.connect_retry,
+            ssl: plan.ssl,
             switch: plan.switch,
         };
         let r = Replication {
@@ -341,6 +344,7 @@ impl Replication {
             heartbeat_period: new.heartbeat_period,
             connect_retry: new.connect_retry,
             switch_file: new.switch.clone(),
+            ssl: new.ssl.clone(),
         };
         upstream_file::store(&self.shared.writer.dir, &stored).map_err(|e| {
             ControlError::Storage(format!("cannot store the upstream: {}", chain(&e)))

@@ -6,7 +6,10 @@
 //! wrong host name refused with errors that say so; REQUIRED against a
 //! primary without TLS refused.
 
-use crate::common::{assert_same_binlog_set, assert_same_binlogs, mixed_workload};
+use crate::common::{
+    admin_err, admin_ok, assert_same_binlog_set, assert_same_binlogs, follow_and_serve_at,
+    mixed_workload, ADMIN_ARGS,
+};
 use crate::common::{
     follow_and_serve, wait_acked, wait_caught_up, wait_semi_sync_client, Binlogserver, Certs, Load,
     MariaDb, PrimaryOpts, TestDir, REPL_USER,
@@ -101,4 +104,44 @@ fn required_against_a_primary_without_tls_is_refused() {
         &["--ssl-mode", "REQUIRED", "--listen", "off"],
         &["does not offer TLS", "REQUIRED"],
     );
+}
+
+#[test]
+fn change_master_sets_master_ssl_and_the_stored_setting_outlives_a_restart() {
+    let certs = Certs::new();
+    let primary = tls_primary(&certs, "server");
+    let data = TestDir::new("tls-change-master");
+    let ca = certs.path("ca.pem");
+    let mut args = ADMIN_ARGS.to_vec();
+    args.extend(["--ssl-mode", "VERIFY_CA", "--ssl-ca", &ca]);
+    let (bls, port) = follow_and_serve(&primary, data.path(), &args);
+    wait_semi_sync_client(&primary, &bls);
+
+    admin_ok(port, "STOP SLAVE");
+    let err = admin_err(port, "CHANGE MASTER TO MASTER_SSL_CA='/nonexistent/ca.pem'", 1210);
+    assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+    admin_ok(
+        port,
+        &format!(
+            "CHANGE MASTER TO MASTER_SSL=1, MASTER_SSL_CA='{ca}', MASTER_SSL_VERIFY_SERVER_CERT=1"
+        ),
+    );
+    let stored = std::fs::read_to_string(data.join("binlogserver.upstream")).unwrap();
+    assert!(stored.contains("ssl_mode=VERIFY_IDENTITY\n"), "{stored}");
+    assert!(stored.contains(&format!("ssl_ca={ca}\n")), "{stored}");
+    admin_ok(port, "START SLAVE");
+    wait_semi_sync_client(&primary, &bls);
+    mixed_workload(&primary, 5);
+    wait_caught_up(&primary, data.path(), CATCH_UP);
+
+    // Restarted with TLS off on the command line, the stored MASTER_SSL*
+    // win (the REQUIRE SSL account would refuse a plain login).
+    drop(bls);
+    let mut args = ADMIN_ARGS.to_vec();
+    args.extend(["--ssl-mode", "DISABLED"]);
+    let bls = follow_and_serve_at(&primary, data.path(), port, &args, true);
+    wait_semi_sync_client(&primary, &bls);
+    mixed_workload(&primary, 5);
+    wait_caught_up(&primary, data.path(), CATCH_UP);
+    assert_same_binlogs(&primary, data.path());
 }
