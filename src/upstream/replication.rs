@@ -35,6 +35,7 @@ use super::plan::Plan;
 use super::stream::StreamState;
 use super::switch::check_switch;
 use super::{UpstreamConfig, UpstreamError};
+use crate::net::tls::SslMode;
 use crate::net::NetError;
 use crate::shutdown::Shutdown;
 use crate::status::control::{ControlError, Requester};
@@ -364,6 +365,16 @@ impl Replication {
             s.user.clone_from(&cfg.user);
             s.heartbeat_period = cfg.heartbeat;
             s.connect_retry = cfg.connect_retry;
+            let path = |p: &Option<std::path::PathBuf>| {
+                p.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            };
+            s.ssl = crate::status::upstream::SslStatus {
+                allowed: cfg.ssl.mode != SslMode::Disabled,
+                ca: path(&cfg.ssl.ca),
+                cert: path(&cfg.ssl.cert),
+                key: path(&cfg.ssl.key),
+                verify_server_cert: cfg.ssl.mode == SslMode::VerifyIdentity,
+            };
         });
     }
 

@@ -7,8 +7,8 @@
 //! primary without TLS refused.
 
 use crate::common::{
-    admin_err, admin_ok, assert_same_binlog_set, assert_same_binlogs, follow_and_serve_at,
-    mixed_workload, ADMIN_ARGS,
+    admin_err, admin_ok, assert_same_binlog_set, assert_same_binlogs, bls_slave_status,
+    follow_and_serve_at, mixed_workload, ADMIN_ARGS,
 };
 use crate::common::{
     follow_and_serve, wait_acked, wait_caught_up, wait_semi_sync_client, Binlogserver, Certs, Load,
@@ -129,6 +129,12 @@ fn change_master_sets_master_ssl_and_the_stored_setting_outlives_a_restart() {
     let stored = std::fs::read_to_string(data.join("binlogserver.upstream")).unwrap();
     assert!(stored.contains("ssl_mode=VERIFY_IDENTITY\n"), "{stored}");
     assert!(stored.contains(&format!("ssl_ca={ca}\n")), "{stored}");
+    let st = bls_slave_status(port);
+    assert_eq!(
+        (st["Master_SSL_Allowed"].as_str(), st["Master_SSL_Verify_Server_Cert"].as_str()),
+        ("Yes", "Yes")
+    );
+    assert_eq!(st["Master_SSL_CA_File"], ca);
     admin_ok(port, "START SLAVE");
     wait_semi_sync_client(&primary, &bls);
     mixed_workload(&primary, 5);
