@@ -123,6 +123,11 @@ impl<S: Read + Write> PacketStream<S> {
         self.deadline = deadline;
     }
 
+    /// The deadline set by [`PacketStream::set_read_deadline`].
+    pub fn read_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Logs every packet as a hex dump at `trace` level (`--trace-packets`).
     pub fn set_trace_packets(&mut self, on: bool) {
         self.trace_packets = on;

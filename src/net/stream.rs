@@ -17,6 +17,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use rustls::Connection;
 
@@ -37,6 +38,10 @@ pub struct NetStream {
     /// Received records not yet taken by `rustls` (its plaintext buffer was full).
     raw: Vec<u8>,
     raw_pos: usize,
+    /// The TLS handshake fails once this has passed (a peer trickling its
+    /// handshake a byte per socket timeout is cut off); `None`: no limit
+    /// beyond the socket's timeouts.
+    handshake_deadline: Option<Instant>,
 }
 
 impl fmt::Debug for NetStream {
@@ -54,7 +59,12 @@ impl From<TcpStream> for NetStream {
 impl NetStream {
     /// A plaintext stream.
     pub fn plain(tcp: TcpStream) -> Self {
-        NetStream { tcp, tls: None, raw: Vec::new(), raw_pos: 0 }
+        NetStream { tcp, tls: None, raw: Vec::new(), raw_pos: 0, handshake_deadline: None }
+    }
+
+    /// Sets the deadline of a coming [`NetStream::start_tls`] handshake.
+    pub fn set_handshake_deadline(&mut self, deadline: Option<Instant>) {
+        self.handshake_deadline = deadline;
     }
 
     /// Runs the TLS handshake of `conn` over `tcp` (blocking, under the
@@ -91,8 +101,29 @@ impl NetStream {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
         }
+        // rustls' complete_io, step by step, so that the deadline is
+        // looked at after every read (complete_io loops on its own).
         while conn.is_handshaking() {
-            conn.complete_io(tcp)?;
+            if self.handshake_deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "tls handshake: timed out"));
+            }
+            while conn.wants_write() {
+                conn.write_tls(tcp)?;
+            }
+            if !conn.is_handshaking() {
+                break;
+            }
+            if !conn.wants_read() {
+                return Err(io::Error::other("tls handshake: neither side has anything to say"));
+            }
+            if conn.read_tls(tcp)? == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake: closed"));
+            }
+            if let Err(e) = conn.process_new_packets() {
+                // Tell the peer why (an alert) before giving up.
+                let _ = conn.write_tls(tcp);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
         }
         // Whatever the last handshake flight left to send (a TLS 1.3 client's Finished).
         while conn.wants_write() {
@@ -139,6 +170,7 @@ impl NetStream {
             tls: self.tls.clone(),
             raw: Vec::new(),
             raw_pos: 0,
+            handshake_deadline: None,
         })
     }
 

@@ -180,3 +180,30 @@ fn a_blocked_reader_never_holds_up_a_writer_on_a_clone() {
     assert_eq!(got.get(8..16).unwrap(), 1u64.to_le_bytes());
     assert_eq!(&blocked.join().unwrap(), b"event");
 }
+
+#[test]
+fn a_handshake_trickled_past_its_deadline_is_cut_off() {
+    let c = certs("IP:127.0.0.1");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sconf = server_config(&c.dir.join("server.pem"), &c.dir.join("server.key"), None).unwrap();
+    let client = thread::spawn(move || {
+        let mut tcp = TcpStream::connect(addr).unwrap();
+        // A TLS record header, one byte at a time, never finished.
+        for b in [0x16u8, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00] {
+            if tcp.write_all(&[b]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let (tcp, _) = listener.accept().unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut s = NetStream::plain(tcp);
+    s.set_handshake_deadline(Some(Instant::now() + Duration::from_secs(1)));
+    let started = Instant::now();
+    let err = s.start_tls(rustls::ServerConnection::new(sconf).unwrap(), &[]).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(started.elapsed() < Duration::from_millis(1900), "{:?}", started.elapsed());
+    client.join().unwrap();
+}

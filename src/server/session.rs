@@ -364,7 +364,12 @@ impl Session {
         };
         let conn = rustls::ServerConnection::new(config)
             .map_err(|e| NetError::Io { op: "start tls", source: crate::net::tls::io_error(e) })?;
-        self.ps.switch_stream("tls handshake", |s, early| s.start_tls(conn, early))?;
+        // The login's deadline covers the TLS handshake too.
+        let deadline = self.ps.read_deadline();
+        self.ps.switch_stream("tls handshake", |s, early| {
+            s.set_handshake_deadline(deadline);
+            s.start_tls(conn, early)
+        })?;
         let tls = self.ps.get_ref().tls_info();
         if let Some((version, cipher)) = &tls {
             debug!("tls id={} peer={} version={version} cipher={cipher}", self.id, self.peer);
