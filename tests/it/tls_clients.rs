@@ -3,8 +3,10 @@
 //! binlogserver under `--require-secure-transport`, a plaintext login
 //! refused with MariaDB's answer (ERR 1045, measured on 10.11), the
 //! session's `Ssl_cipher`/`Ssl_version` and `@@have_ssl`, and an account
-//! marked `ssl` in the accounts file. Certificates are made by the test.
+//! marked `ssl` in the accounts file; PyMySQL (PyPI) over TLS verifying the
+//! certificate and address. Certificates are made by the test.
 
+use crate::common::venv_python;
 use crate::common::{
     assert_same_binlog_set, assert_same_binlogs, assert_same_tables, bls_client, bls_log_excerpt,
     client_output, describe_slave_status, mariadb_binlog_raw, mixed_workload, serve_dir,
@@ -152,4 +154,49 @@ fn an_ssl_account_logs_in_only_over_tls_and_have_ssl_follows_the_listener() {
     assert_eq!(sql(plain_client(port, "x", "y"), "SELECT @@have_ssl").unwrap(), "DISABLED");
     let err = sql(tls_client(port, "x", "y", &certs), "SELECT 1").unwrap_err();
     assert!(err.contains("SSL"), "{err}");
+}
+
+/// PyMySQL (from PyPI) over TLS, verifying the certificate and its
+/// address; prints `Ssl_version`, `Ssl_cipher` and `@@have_ssl`.
+const PYMYSQL_TLS: &str = "\
+import sys, pymysql
+port, user, password, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = pymysql.connect(host='127.0.0.1', port=port, user=user, password=password,
+                    ssl_ca=ca, ssl_verify_cert=True, ssl_verify_identity=True)
+cur = c.cursor()
+cur.execute(\"SHOW STATUS LIKE 'Ssl_%'\")
+for name, value in cur.fetchall():
+    print(name, value)
+cur.execute('SELECT @@have_ssl')
+print(cur.fetchone()[0])
+";
+
+#[test]
+fn pymysql_logs_in_over_tls_where_plain_tcp_is_refused() {
+    let certs = Certs::new();
+    let data = TestDir::new("tls-pymysql");
+    let mut extra = listen_tls(&certs);
+    extra.push("--require-secure-transport".into());
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let (_bls, port) = serve_dir(data.path(), "py", "pypw", &extra);
+    let out = Command::new(venv_python())
+        .args(["-c", PYMYSQL_TLS, &port.to_string(), "py", "pypw", &certs.path("ca.pem")])
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("Ssl_cipher TLS_"), "{stdout}");
+    assert!(lines[1].starts_with("Ssl_version TLSv1."), "{stdout}");
+    assert_eq!(lines[2], "YES", "{stdout}");
+    // The same client without TLS is refused.
+    let plain = PYMYSQL_TLS
+        .replace("ssl_ca=ca, ssl_verify_cert=True, ssl_verify_identity=True", "ssl_disabled=True");
+    let out = Command::new(venv_python())
+        .args(["-c", &plain, &port.to_string(), "py", "pypw", &certs.path("ca.pem")])
+        .output()
+        .expect("run python");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1045") && stderr.contains("Access denied"), "{stderr}");
 }
