@@ -16,11 +16,16 @@
 #   2b 1 thread: p50 commit latency with binlogserver - p50 without
 #                              target <= p50(write 4 KiB + fdatasync) + 100 us
 #   2c the same TPS ratio with a real MariaDB semi-sync replica (reference)
+#   2f with --tls: the primary gets certificates made with openssl, and every round
+#      runs binlogserver once in plain TCP (--ssl-mode DISABLED) and once over TLS
+#      (--ssl-mode VERIFY_CA: events in and ACKs out on one TLS session): TPS and
+#      1-thread p50 commit latency with TLS vs without, in the same run
 # and prints a markdown summary, also written to target/bench/replica-summary.md.
 #
 # Usage: etc/bench-replica.sh [--size BYTES] [--duration SECONDS] [--only catchup|semisync]
 #                             [--keep] [--threads N] [--repeat N] [--no-drop-caches]
 #                             [--sysbench-test oltp_insert|oltp_write_only] [--skip-build]
+#                             [--tls]
 # Development: etc/bench-replica.sh --size 50000000 --duration 5
 #
 # Method, in short:
@@ -51,6 +56,7 @@ REPEAT=1
 DROP_CACHES=1
 SB_TEST=oltp_insert
 BUILD=1
+TLS=0
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -72,6 +78,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --no-drop-caches) DROP_CACHES=0; shift ;;
     --skip-build) BUILD=0; shift ;;
+    --tls) TLS=1; shift ;;
     -\?|--help) usage; exit 0 ;;
     *) echo "bench-replica: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -310,6 +317,37 @@ no_replica() { # semi-sync off, and no semi-sync client left on the primary
   log "WARNING: the primary still counts $c semi-sync client(s) 10 s after the replica stopped"
 }
 
+start_bls() { # label server-id args...: binlogserver as the semi-sync replica, caught up
+  local label=$1 id=$2
+  shift 2
+  BLS_LOG=$TMP/bls-$label.log
+  mkdir -p "$TMP/bls-$label"
+  "$BIN" -h 127.0.0.1 -P "$PPORT" -u repl -p replpass -d "$TMP/bls-$label" --server-id "$id" \
+    --semi-sync on --heartbeat 1 "$@" 2>"$BLS_LOG" &
+  BLS_PID=$!
+  PIDS+=("$BLS_PID")
+  for ((i = 0; i < 600; i++)); do
+    grep -qs 'caught up with the primary' "$BLS_LOG" && break
+    kill -0 "$BLS_PID" 2>/dev/null || { cat "$BLS_LOG" >&2; die "binlogserver exited"; }
+    sleep 0.1
+  done
+  grep -q 'caught up with the primary' "$BLS_LOG" || log "WARNING: binlogserver logged no 'caught up' line within 60 s"
+  wait_semisync_client binlogserver
+}
+
+make_certs() { # dir: a CA and a server certificate for 127.0.0.1 (EC P-256)
+  local d=$1
+  mkdir -p "$d"
+  (cd "$d" &&
+    openssl req -x509 -days 2 -subj /CN=bench-ca -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+      -nodes -keyout ca.key -out ca.pem &&
+    openssl req -subj /CN=bench -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout server.key -out server.csr &&
+    echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >ext &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 -extfile ext \
+      -out server.pem) >/dev/null 2>&1 || die "openssl could not make the certificates"
+}
+
 fsync_probe() { # label
   log "2: fdatasync latency on the data dir's disk (1000 x append 4 KiB + fdatasync), $1"
   py fsync "$TMP" 1000 >"$TMP/fsync-$1.out"
@@ -331,7 +369,15 @@ baseline_pair() { # label: no replica, semi-sync off
 if want semisync; then
   SB_COMMON=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$PPORT" --mysql-user=bench
     --mysql-password=benchpass --mysql-db=sbtest --tables=4 --table-size=10000)
-  start_primary "2" # default binlog_row_event_max_size
+  TLS_ARGS=()
+  if [ "$TLS" = 1 ]; then
+    make_certs "$TMP/certs"
+    start_primary "2" --ssl-cert="$TMP/certs/server.pem" --ssl-key="$TMP/certs/server.key" \
+      --ssl-ca="$TMP/certs/ca.pem"
+    TLS_ARGS=(--ssl-mode VERIFY_CA --ssl-ca "$TMP/certs/ca.pem")
+  else
+    start_primary "2" # default binlog_row_event_max_size
+  fi
   want catchup || setup_users
   psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 0; DROP DATABASE IF EXISTS bench; RESET MASTER"
   sb_prepare
@@ -346,23 +392,12 @@ if want semisync; then
   # no-replica pair: medians over the runs.
   B8T=() B8P=() B1T=() B1P=() S8T=() S8P=() S1T=() S1P=() FS_P50=() FS_P90=()
   S8Y=0 S8N=0 S1Y=0 S1N=0 S8V=yes S1V=yes SS_HWM=0 SS_CPU=0
+  T8T=() T1T=() T1P=() T8Y=0 T8N=0 T1Y=0 T1N=0 T8V=yes T1V=yes
   for ((r = 1; r <= REPEAT; r++)); do
     baseline_pair "r$r"
     fsync_probe "r$r"
     psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 1"
-    BLS_LOG=$TMP/bls-semisync-r$r.log
-    mkdir -p "$TMP/bls-semisync-r$r"
-    "$BIN" -h 127.0.0.1 -P "$PPORT" -u repl -p replpass -d "$TMP/bls-semisync-r$r" --server-id "$((200 + r))" \
-      --semi-sync on --heartbeat 1 2>"$BLS_LOG" &
-    BLS_PID=$!
-    PIDS+=("$BLS_PID")
-    for ((i = 0; i < 600; i++)); do
-      grep -q 'caught up with the primary' "$BLS_LOG" && break
-      kill -0 "$BLS_PID" 2>/dev/null || { cat "$BLS_LOG" >&2; die "binlogserver exited"; }
-      sleep 0.1
-    done
-    grep -q 'caught up with the primary' "$BLS_LOG" || log "WARNING: binlogserver logged no 'caught up' line within 60 s"
-    wait_semisync_client binlogserver
+    start_bls "semisync-r$r" "$((200 + r))" --ssl-mode DISABLED
     cpu0=$(proc_cpu "$BLS_PID")
     semi_run "bls-r$r" "$THREADS"
     S8T+=("$SB_TPS")
@@ -385,6 +420,24 @@ if want semisync; then
     { grep -E ' (WARN|ERROR) ' "$BLS_LOG" || true; } | head -n 5 | while IFS= read -r l; do log "2 binlogserver: $l"; done
     if grep -qE ' (WARN|ERROR) ' "$BLS_LOG"; then
       res "note_ss_warn_r$r" "2 binlogserver (round $r) logged warnings/errors, first: $(grep -E ' (WARN|ERROR) ' "$BLS_LOG" | head -n 1 | cut -c1-300)"
+    fi
+    if [ "$TLS" = 1 ]; then
+      acc0=$(psql -e "SHOW GLOBAL STATUS LIKE 'Ssl_accepts'" | awk '{print $2}')
+      start_bls "tls-r$r" "$((300 + r))" "${TLS_ARGS[@]}"
+      acc1=$(psql -e "SHOW GLOBAL STATUS LIKE 'Ssl_accepts'" | awk '{print $2}')
+      [ "${acc1:-0}" -gt "${acc0:-0}" ] || die "binlogserver did not connect over TLS (Ssl_accepts $acc0 -> $acc1)"
+      semi_run "tls-r$r" "$THREADS"
+      T8T+=("$SB_TPS")
+      T8Y=$((T8Y + SR_YES))
+      T8N=$((T8N + SR_NO))
+      [ "$SR_VALID" = yes ] || T8V=no
+      semi_run "tls1-r$r" 1
+      T1T+=("$SB_TPS")
+      T1P+=("$SB_P50")
+      T1Y=$((T1Y + SR_YES))
+      T1N=$((T1N + SR_NO))
+      [ "$SR_VALID" = yes ] || T1V=no
+      stop_pid "$BLS_PID" 30
     fi
   done
   fsync_probe last
@@ -415,6 +468,15 @@ if want semisync; then
   res runs_bls1_p50 "${S1P[*]}"
   res runs_fsync "p50 ${FS_P50[*]} µs; p90 ${FS_P90[*]} µs"
   res rounds "$REPEAT"
+  if [ "$TLS" = 1 ]; then
+    res tls_tps "$(py median "${T8T[@]}")"
+    res tls1_tps "$(py median "${T1T[@]}")"
+    res tls1_p50 "$(py median "${T1P[@]}")"
+    res tls_yes "$((T8Y + T1Y))"
+    res tls_no "$((T8N + T1N))"
+    res tls_valid "$([ "$T8V$T1V" = yesyes ] && echo yes || echo no)"
+    res runs_tls1_p50 "${T1P[*]}"
+  fi
 
   # reference: a MariaDB replica as the semi-sync replica, from a fresh binlog
   log "2: reference run with a MariaDB semi-sync replica"

@@ -95,6 +95,17 @@ need_strace() {
     command -v strace >/dev/null 2>&1 || deps_fail "strace still missing after apt-get install"
 }
 
+# musl-gcc: ring (rustls' crypto) compiles C and assembly, and for the
+# static x86_64-unknown-linux-musl build it needs the musl C compiler.
+need_musl_tools() {
+    if command -v musl-gcc >/dev/null 2>&1; then
+        deps_have "$(command -v musl-gcc)"
+        return
+    fi
+    apt_install musl-tools
+    command -v musl-gcc >/dev/null 2>&1 || deps_fail "musl-gcc still missing after apt-get install"
+}
+
 # cargo and rustc on PATH, from rustup when missing: Debian's packaged rustc
 # is older than the crate's rust-version (1.89). rustup installs for the
 # current user into ${CARGO_HOME:-~/.cargo}; sourcing its env puts cargo on

@@ -3,9 +3,11 @@
 //! `--replica-password-file`), every `--replica-account USER:PASSWORD`,
 //! every `--admin-account USER:PASSWORD`, and the lines of
 //! `--replica-accounts-file FILE` (`USER:PASSWORD`, or `admin USER:PASSWORD`
-//! for an admin account; `#` comments). Without `--replica-account` or
-//! `--replica-accounts-file` the upstream `--user`/`--password` is the one
-//! replication account (admin accounts come on top of it).
+//! for an admin account, each may start with `ssl ` for an account that
+//! logs in only over TLS, like MariaDB's `REQUIRE SSL`; `#` comments).
+//! Without `--replica-account` or `--replica-accounts-file` the upstream
+//! `--user`/`--password` is the one replication account (admin accounts
+//! come on top of it).
 //!
 //! Replication accounts may log in, dump, `SHOW`, `SELECT` and `KILL` their
 //! own connections; admin accounts may also `PURGE`, `KILL` anyone and
@@ -128,16 +130,19 @@ fn main_account(m: &Matches, upstream: Option<&UpstreamConfig>) -> Result<Accoun
             None => return Err(bad("--replica-password", "required when serving without --host")),
         },
     };
-    Ok(Account { user, password, role: Role::Replication })
+    Ok(Account { user, password, role: Role::Replication, require_ssl: false })
 }
 
 /// `USER:PASSWORD` (the password may hold `:`) as an account of `role`;
 /// the error never repeats the value, which may be a password.
 pub fn split_account(value: &str, role: Role) -> Result<Account, String> {
     match value.split_once(':') {
-        Some((user, password)) if !user.is_empty() => {
-            Ok(Account { user: user.to_owned(), password: password.to_owned(), role })
-        }
+        Some((user, password)) if !user.is_empty() => Ok(Account {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            role,
+            require_ssl: false,
+        }),
         Some(_) => Err("empty user name (expected USER:PASSWORD)".to_owned()),
         None => Err("expected USER:PASSWORD".to_owned()),
     }
@@ -146,7 +151,9 @@ pub fn split_account(value: &str, role: Role) -> Result<Account, String> {
 /// The accounts of an accounts file with their line numbers: one
 /// `USER:PASSWORD` per line taken as it is (no quotes, no escapes), or
 /// `admin USER:PASSWORD` (the word `admin`, blanks, then the account) for
-/// an admin account; blank lines and lines starting with `#` skipped.
+/// an admin account; either preceded by the word `ssl` (`ssl USER:PASSWORD`,
+/// `ssl admin USER:PASSWORD`) for an account that must log in over TLS;
+/// blank lines and lines starting with `#` skipped.
 pub fn parse_accounts_file(text: &str) -> Result<Vec<(usize, Account)>, (usize, String)> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -154,18 +161,25 @@ pub fn parse_accounts_file(text: &str) -> Result<Vec<(usize, Account)>, (usize, 
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let (role, account) = match admin_line(raw) {
+        let (require_ssl, raw) = match word_then_blanks(raw, "ssl") {
+            Some(rest) => (true, rest),
+            None => (false, raw),
+        };
+        let (role, account) = match word_then_blanks(raw, "admin") {
             Some(rest) => (Role::Admin, rest),
             None => (Role::Replication, raw),
         };
-        out.push((i + 1, split_account(account, role).map_err(|reason| (i + 1, reason))?));
+        let mut account = split_account(account, role).map_err(|reason| (i + 1, reason))?;
+        account.require_ssl = require_ssl;
+        out.push((i + 1, account));
     }
     Ok(out)
 }
 
-/// The account of an `admin USER:PASSWORD` line, if it is one.
-fn admin_line(raw: &str) -> Option<&str> {
-    let rest = raw.trim_start().strip_prefix("admin")?;
+/// The rest of a line that starts with `word` then blanks (`admin
+/// USER:PASSWORD`), if it does.
+fn word_then_blanks<'a>(raw: &'a str, word: &str) -> Option<&'a str> {
+    let rest = raw.trim_start().strip_prefix(word)?;
     let account = rest.trim_start_matches([' ', '\t']);
     (account.len() < rest.len()).then_some(account)
 }
@@ -216,5 +230,26 @@ mod tests {
             want.iter().map(|(u, p, r)| ((*u).to_owned(), (*p).to_owned(), *r)).collect();
         assert_eq!(got, want);
         assert_eq!(parse_accounts_file("ok:1\nadmin nocolon\n").unwrap_err().0, 2);
+    }
+
+    #[test]
+    fn accounts_file_marks_tls_only_accounts_with_a_leading_ssl() {
+        let text = "ssl r1:a\nssl admin ops:b\nssl:not tls only\nr2:c\nadmin ssl x:y\n";
+        let got: Vec<(String, String, Role, bool)> = parse_accounts_file(text)
+            .unwrap()
+            .into_iter()
+            .map(|(_, a)| (a.user, a.password, a.role, a.require_ssl))
+            .collect();
+        let want = [
+            ("r1", "a", Role::Replication, true),
+            ("ops", "b", Role::Admin, true),
+            ("ssl", "not tls only", Role::Replication, false),
+            ("r2", "c", Role::Replication, false),
+            // `ssl` comes first: here it is the user name.
+            ("ssl x", "y", Role::Admin, false),
+        ];
+        let want: Vec<(String, String, Role, bool)> =
+            want.iter().map(|(u, p, r, s)| ((*u).to_owned(), (*p).to_owned(), *r, *s)).collect();
+        assert_eq!(got, want);
     }
 }

@@ -27,6 +27,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "semi-sync",
             "heartbeat",
             "connect-timeout",
+            "ssl-mode",
         ],
     ),
     (
@@ -54,10 +55,32 @@ const GROUPS: &[(&str, &[&str])] = &[
             "max-connections",
             "max-handshakes",
             "max-login-delay",
+            "listen-ssl-cert",
+            "require-secure-transport",
         ],
     ),
     ("General:", &["config", "metrics", "trace-packets", "verbose", "help", "version"]),
 ];
+
+/// Options that share one row (each with its hint), with the row's
+/// description: the TLS files go together, which keeps the help on one
+/// screen. A row starts where its first option is grouped.
+const JOINED: &[(&[&str], &str)] = &[
+    (&["ssl-mode", "ssl-ca", "ssl-cert", "ssl-key"], "TLS to the primary (PEM files)"),
+    (&["listen-ssl-cert", "listen-ssl-key", "listen-ssl-ca"], "TLS for clients (PEM files)"),
+];
+
+/// The row of the joined options that `name` starts, from the getopts rows.
+fn joined_row(rows: &[Row], name: &str) -> Option<(Row, &'static [&'static str])> {
+    let (names, desc) = JOINED.iter().find(|(names, _)| names.first() == Some(&name))?;
+    let mut left = String::from("     ");
+    for n in names.iter() {
+        let r = rows.iter().find(|r| r.long == *n)?;
+        left.push(' ');
+        left.push_str(r.left.trim_start());
+    }
+    Some((Row { long: name.to_owned(), left, desc: (*desc).to_owned() }, names))
+}
 
 /// One option as the help shows it.
 #[derive(Debug, PartialEq, Eq)]
@@ -126,10 +149,18 @@ pub fn help(opts: &Options, brief: &str, footer: &str) -> String {
         let mut heading = Some(head);
         for name in names {
             let Some(i) = rows.iter().position(|r| r.long == name) else { continue };
-            let (Some(r), Some(done)) = (rows.get(i), shown.get_mut(i)) else { continue };
-            if std::mem::replace(done, true) {
+            if shown.get(i).copied().unwrap_or(true) {
                 continue;
             }
+            let joined = joined_row(&rows, name);
+            for n in joined.as_ref().map_or(&[name][..], |(_, names)| names) {
+                if let Some(done) =
+                    rows.iter().position(|r| r.long == *n).and_then(|j| shown.get_mut(j))
+                {
+                    *done = true;
+                }
+            }
+            let Some(r) = joined.as_ref().map(|(r, _)| r).or(rows.get(i)) else { continue };
             if let Some(h) = heading.take() {
                 out.push_str(h);
                 out.push('\n');

@@ -220,6 +220,11 @@ def render(resfile):
             if g("mdb1_p50"):
                 m1 = num("mdb1_p50")
                 L.append(f"| 2c' | p50 commit latency, 1 thread, MariaDB replica − without (yes_tx +{g('mdb1_yes')}, no_tx +{g('mdb1_no')}) | – | {f(m1, '{:.3f}')} ms | {f(None if m1 is None or b1 is None else (m1 - b1) * 1000, '{:.0f} µs')} | reference | – |")
+        if g("tls1_p50"):
+            t8, t1 = num("tls_tps"), num("tls1_p50")
+            vt = "measured" if g("tls_valid") == "yes" else "**INVALID** (no_tx > 0 or no yes_tx)"
+            L.append(f"| 2f | TPS, {g('threads')} threads: binlogserver over TLS vs plain TCP, same run (yes_tx +{g('tls_yes')}, no_tx +{g('tls_no')}) | {f(t8, '{:.1f}')} | {f(st, '{:.1f}')} (plain) | {f(ratio(t8, st), '{:.3f}')} | – | {vt} |")
+            L.append(f"| 2f' | p50 commit latency, 1 thread: binlogserver over TLS − plain TCP (runs: TLS {g('runs_tls1_p50')} ms, plain {g('runs_bls1_p50')} ms) | {f(t1, '{:.3f}')} ms | {f(s1, '{:.3f}')} ms (plain) | {f(None if t1 is None or s1 is None else (t1 - s1) * 1000, '{:.0f} µs')} | – | {vt} |")
         if g("ss_hwm_kb"):
             L.append(f"| 2d | binlogserver peak RSS during the semi-sync runs | {num('ss_hwm_kb') / 1024:.1f} MiB | – | – | – | – |")
         if g("ss_cpu_s"):

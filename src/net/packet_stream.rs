@@ -160,6 +160,11 @@ impl<S: Read + Write> PacketStream<S> {
         Ok(self.buf.get(self.start..self.end).unwrap_or_default())
     }
 
+    /// The deadline set by [`PacketStream::set_read_deadline`].
+    pub fn read_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Logs every packet as a hex dump at `trace` level (`--trace-packets`).
     pub fn set_trace_packets(&mut self, on: bool) {
         self.trace_packets = on;
@@ -168,6 +173,31 @@ impl<S: Read + Write> PacketStream<S> {
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.stream
+    }
+
+    /// The underlying stream, mutably (a TLS upgrade takes it through
+    /// [`PacketStream::upgrade`] instead).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Runs `switch(stream, buffered)` to change the stream in place (to
+    /// TLS), where `buffered` are the bytes read past the last packet (a
+    /// TLS ClientHello sent right behind the SSL request); the buffer is
+    /// then empty, sequence ids and settings carry over.
+    ///
+    /// # Errors
+    /// `switch`'s error (a failed TLS handshake), as [`NetError::Io`].
+    pub fn switch_stream(
+        &mut self,
+        op: &'static str,
+        switch: impl FnOnce(&mut S, &[u8]) -> io::Result<()>,
+    ) -> Result<(), NetError> {
+        let buffered = self.buf.get(self.start..self.end).unwrap_or_default();
+        let result = switch(&mut self.stream, buffered);
+        self.start = 0;
+        self.end = 0;
+        result.map_err(|source| NetError::Io { op, source })
     }
 
     /// Starts a new command/response exchange: both directions at `seq`.

@@ -13,6 +13,7 @@ pub mod packet;
 pub mod reader;
 pub mod response;
 pub mod resultset;
+pub mod ssl_request;
 pub mod writer;
 
 pub use error::DecodeError;

@@ -109,6 +109,10 @@ pub trait ServerInfo {
     fn metrics_status(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// `@@have_ssl`: YES when the listener offers TLS (`--listen-ssl-cert`).
+    fn have_ssl(&self) -> bool {
+        false
+    }
     /// `--expire-logs-days` and `--max-total-size` (`@@binlog_expire_logs_seconds`, ...).
     fn retention(&self) -> RetentionPolicy {
         RetentionPolicy::default()

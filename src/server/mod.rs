@@ -42,6 +42,9 @@ pub struct Account {
     pub password: String,
     /// What it may do.
     pub role: Role,
+    /// The account logs in only over TLS (`ssl` in the accounts file),
+    /// like MariaDB's `REQUIRE SSL`.
+    pub require_ssl: bool,
 }
 
 impl fmt::Debug for Account {
@@ -50,6 +53,7 @@ impl fmt::Debug for Account {
             .field("user", &self.user)
             .field("password", &"<hidden>")
             .field("role", &self.role)
+            .field("require_ssl", &self.require_ssl)
             .finish()
     }
 }
@@ -67,6 +71,11 @@ pub struct ServerConfig {
     pub login_limits: admission::LoginLimits,
     /// Hex-dump every packet at trace level.
     pub trace_packets: bool,
+    /// TLS for clients (`--listen-ssl-cert`, `--listen-ssl-key`,
+    /// `--listen-ssl-ca`); `None`: `CLIENT_SSL` is not offered.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `--require-secure-transport`: logins over plain TCP are refused.
+    pub require_secure_transport: bool,
 }
 
 /// State shared by the listener and every session.

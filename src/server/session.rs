@@ -19,7 +19,7 @@ use super::registry::Command;
 use super::session_info::SessionInfo;
 use super::session_vars::SessionVars;
 use super::{Role, Shared};
-use crate::net::{NetError, PacketStream};
+use crate::net::{NetError, NetStream, PacketStream};
 use crate::protocol::auth::{caching_sha2_verify, native_password_verify};
 use crate::protocol::command::{
     ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID,
@@ -27,6 +27,7 @@ use crate::protocol::command::{
 };
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
 use crate::protocol::resultset::encode_result_set;
+use crate::protocol::ssl_request::SslRequest;
 use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader};
 
 /// `COM_INIT_DB`.
@@ -44,7 +45,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct Session {
     shared: Arc<Shared>,
-    ps: PacketStream<TcpStream>,
+    ps: PacketStream<NetStream>,
     id: u32,
     killed: Arc<AtomicBool>,
     peer: SocketAddr,
@@ -128,7 +129,7 @@ impl Session {
         ticket: Ticket,
     ) -> Self {
         let _ = stream.set_nodelay(true);
-        let mut ps = PacketStream::new(stream, MAX_HANDSHAKE_PACKET);
+        let mut ps = PacketStream::new(NetStream::plain(stream), MAX_HANDSHAKE_PACKET);
         ps.set_trace_packets(shared.config.trace_packets);
         let vars = SessionVars::default();
         Session {
@@ -199,7 +200,7 @@ impl Session {
     /// (60 s unless the session set it), like MariaDB's: a client that
     /// stops reading, a dump client above all, is dropped after it.
     fn set_timeout(&self, read: Duration) -> Result<(), NetError> {
-        let s = self.ps.get_ref();
+        let s = self.ps.get_ref().tcp();
         s.set_read_timeout(Some(read))
             .and_then(|()| s.set_write_timeout(Some(self.vars.net_write_timeout())))
             .map_err(|source| NetError::Io { op: "set socket timeout", source })
@@ -288,11 +289,15 @@ impl Session {
         };
         drop(info);
         let nonce = scramble();
+        let mut capabilities = server_capabilities(mariadb);
+        if self.shared.config.tls.is_some() {
+            capabilities = capabilities.with(CapabilityFlags::CLIENT_SSL);
+        }
         let greeting = HandshakeV10 {
             server_version: version.into_bytes(),
             connection_id: self.id,
             scramble: nonce.clone(),
-            capabilities: server_capabilities(mariadb),
+            capabilities,
             character_set: 45,
             status_flags: 2,
             mariadb_capabilities: 0,
@@ -304,6 +309,13 @@ impl Session {
         self.ps.write_packet(&out)?;
         let mut packet = Vec::new();
         self.ps.read_packet(&mut packet)?;
+        if SslRequest::is_ssl_request(&packet) {
+            if !self.start_tls()? {
+                return Ok(false);
+            }
+            // The full response, inside TLS, with the next sequence id.
+            self.ps.read_packet(&mut packet)?;
+        }
         let resp = match HandshakeResponse41::decode(&mut Reader::new(&packet)) {
             Ok(resp) => resp,
             Err(e) => {
@@ -335,10 +347,17 @@ impl Session {
             }
             _ => self.switch_to_native(&nonce)?,
         };
+        let role = role.filter(|_| self.transport_allowed());
         let Some(role) = role else {
             let using = if resp.auth_response.is_empty() { "NO" } else { "YES" };
             // Logged once per peer and interval by the admission, not here.
-            debug!("access denied id={} peer={} user={}", self.id, self.peer, self.user);
+            debug!(
+                "access denied id={} peer={} user={} tls={}",
+                self.id,
+                self.peer,
+                self.user,
+                self.ps.get_ref().is_tls()
+            );
             self.admission.failed(self.peer.ip(), &self.user, Instant::now());
             let msg = format!(
                 "Access denied for user '{}'@'{}' (using password: {using})",
@@ -380,6 +399,42 @@ impl Session {
             self.shared.shutdown.wait(delay);
             self.ps.set_read_deadline(Some(Instant::now() + HANDSHAKE_TIMEOUT));
         }
+    }
+
+    /// Runs the TLS handshake after an SSL request; false when refused
+    /// (TLS not offered here: ERR sent).
+    fn start_tls(&mut self) -> Result<bool, NetError> {
+        let Some(config) = self.shared.config.tls.clone() else {
+            // CLIENT_SSL was not offered, so a client should never ask.
+            self.send_err(&ErrPacket::new(1043, b"08S01", "Bad handshake"))?;
+            return Ok(false);
+        };
+        let conn = rustls::ServerConnection::new(config)
+            .map_err(|e| NetError::Io { op: "start tls", source: crate::net::tls::io_error(e) })?;
+        // The login's deadline covers the TLS handshake too.
+        let deadline = self.ps.read_deadline();
+        self.ps.switch_stream("tls handshake", |s, early| {
+            s.set_handshake_deadline(deadline);
+            s.start_tls(conn, early)
+        })?;
+        let tls = self.ps.get_ref().tls_info();
+        if let Some((version, cipher)) = &tls {
+            debug!("tls id={} peer={} version={version} cipher={cipher}", self.id, self.peer);
+        }
+        self.vars.set_tls(tls);
+        Ok(true)
+    }
+
+    /// False when the login must be refused for coming over plain TCP
+    /// (`--require-secure-transport`, or an `ssl` account): MariaDB 10.11
+    /// then answers 1045 Access denied, as for a wrong password (measured).
+    fn transport_allowed(&self) -> bool {
+        if self.ps.get_ref().is_tls() {
+            return true;
+        }
+        let tls_only_account =
+            || self.shared.config.accounts.iter().any(|a| a.user == self.user && a.require_ssl);
+        !self.shared.config.require_secure_transport && !tls_only_account()
     }
 
     fn switch_to_native(&mut self, nonce: &[u8]) -> Result<Option<Role>, NetError> {

@@ -212,6 +212,10 @@ impl ServerInfo for SessionInfo<'_> {
         true
     }
 
+    fn have_ssl(&self) -> bool {
+        self.shared.config.tls.is_some()
+    }
+
     fn slave_hosts(&self) -> Vec<SlaveHost> {
         self.shared.registry.slave_hosts()
     }

@@ -58,6 +58,9 @@ pub struct SessionVars {
     database: Option<String>,
     /// Notes and warnings of the last statement (`SHOW WARNINGS`).
     warnings: Vec<Warning>,
+    /// The TLS protocol and cipher of the connection (`Ssl_version`,
+    /// `Ssl_cipher`); `None` for plain TCP.
+    tls: Option<(String, String)>,
 }
 
 /// One row of `SHOW WARNINGS`.
@@ -91,6 +94,16 @@ impl SessionVars {
     pub fn set_account(&mut self, user: &str, host: &str) {
         self.user = user.to_owned();
         self.host = host.to_owned();
+    }
+
+    /// Records the connection's TLS protocol and cipher (OpenSSL's names).
+    pub fn set_tls(&mut self, tls: Option<(String, String)>) {
+        self.tls = tls;
+    }
+
+    /// `(Ssl_version, Ssl_cipher)`: empty strings for plain TCP, as MariaDB shows them.
+    pub fn tls(&self) -> (&str, &str) {
+        self.tls.as_ref().map_or(("", ""), |(v, c)| (v.as_str(), c.as_str()))
     }
 
     /// Records the account's role, which decides the statements it may run.

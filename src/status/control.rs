@@ -34,6 +34,16 @@ pub struct ChangeMaster {
     pub heartbeat_period: Option<Duration>,
     /// `MASTER_CONNECT_RETRY` / `SOURCE_CONNECT_RETRY`.
     pub connect_retry: Option<Duration>,
+    /// `MASTER_SSL`: TLS to the primary (0: never).
+    pub ssl: Option<bool>,
+    /// `MASTER_SSL_CA`: the CA file; the certificate must lead to it.
+    pub ssl_ca: Option<String>,
+    /// `MASTER_SSL_CERT`: our client certificate file.
+    pub ssl_cert: Option<String>,
+    /// `MASTER_SSL_KEY`: its key file.
+    pub ssl_key: Option<String>,
+    /// `MASTER_SSL_VERIFY_SERVER_CERT`: the certificate must name the host.
+    pub ssl_verify_server_cert: Option<bool>,
 }
 
 impl fmt::Debug for ChangeMaster {
@@ -47,6 +57,11 @@ impl fmt::Debug for ChangeMaster {
             .field("log_pos", &self.log_pos)
             .field("heartbeat_period", &self.heartbeat_period)
             .field("connect_retry", &self.connect_retry)
+            .field("ssl", &self.ssl)
+            .field("ssl_ca", &self.ssl_ca)
+            .field("ssl_cert", &self.ssl_cert)
+            .field("ssl_key", &self.ssl_key)
+            .field("ssl_verify_server_cert", &self.ssl_verify_server_cert)
             .finish()
     }
 }

@@ -68,6 +68,23 @@ pub struct UpstreamStatus {
     pub connect_retry: std::time::Duration,
     /// The primary's server id.
     pub primary_server_id: u32,
+    /// TLS toward the primary as set (`Master_SSL_*` of `SHOW SLAVE STATUS`).
+    pub ssl: SslStatus,
+}
+
+/// TLS toward the primary as `SHOW SLAVE STATUS` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SslStatus {
+    /// TLS is used when offered (`--ssl-mode` other than DISABLED).
+    pub allowed: bool,
+    /// `--ssl-ca` / `MASTER_SSL_CA`, empty if none.
+    pub ca: String,
+    /// `--ssl-cert` / `MASTER_SSL_CERT`, empty if none.
+    pub cert: String,
+    /// `--ssl-key` / `MASTER_SSL_KEY`, empty if none.
+    pub key: String,
+    /// The certificate must name the host (VERIFY_IDENTITY).
+    pub verify_server_cert: bool,
 }
 
 impl UpstreamStatus {

@@ -21,7 +21,13 @@
 //! heartbeat_period=1.000
 //! connect_retry=10.000
 //! switch_file=mysql-bin.000124
+//! ssl_mode=VERIFY_CA
+//! ssl_ca=/etc/binlogserver/ca.pem
 //! ```
+//!
+//! The `ssl_*` keys are there once `CHANGE MASTER` set a `MASTER_SSL*`
+//! option (`ssl_mode` with `--ssl-mode`'s names, then the files given);
+//! without them the command line's `--ssl-*` settings apply.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -34,6 +40,7 @@ use log::warn;
 
 use super::StorageError;
 use crate::binlog::BinlogFileName;
+use crate::net::tls::{SslMode, SslSettings};
 
 /// The file's name in the data directory.
 pub const UPSTREAM_FILE: &str = "binlogserver.upstream";
@@ -79,6 +86,8 @@ pub struct StoredUpstream {
     /// `MASTER_LOG_FILE`: the new primary's file to continue with, until
     /// its first bytes are stored.
     pub switch_file: Option<BinlogFileName>,
+    /// TLS as `MASTER_SSL*` set it; `None`: the command line's `--ssl-*`.
+    pub ssl: Option<SslSettings>,
 }
 
 impl fmt::Debug for StoredUpstream {
@@ -92,6 +101,7 @@ impl fmt::Debug for StoredUpstream {
             .field("heartbeat_period", &self.heartbeat_period)
             .field("connect_retry", &self.connect_retry)
             .field("switch_file", &self.switch_file)
+            .field("ssl", &self.ssl)
             .finish()
     }
 }
@@ -123,6 +133,15 @@ impl StoredUpstream {
         if let Some(f) = &self.switch_file {
             line("switch_file", f.as_str());
         }
+        if let Some(ssl) = &self.ssl {
+            line("ssl_mode", ssl.mode.as_str());
+            for (key, path) in [("ssl_ca", &ssl.ca), ("ssl_cert", &ssl.cert), ("ssl_key", &ssl.key)]
+            {
+                if let Some(p) = path {
+                    line(key, &p.to_string_lossy());
+                }
+            }
+        }
         out
     }
 
@@ -137,6 +156,7 @@ impl StoredUpstream {
             heartbeat_period: None,
             connect_retry: None,
             switch_file: None,
+            ssl: None,
         };
         let mut state = None;
         for (n, raw) in text.lines().enumerate() {
@@ -183,6 +203,19 @@ impl StoredUpstream {
             "switch_file" => {
                 let name = BinlogFileName::new(&value).map_err(|_| bad("a binlog file name"))?;
                 self.switch_file = Some(name);
+            }
+            "ssl_mode" => {
+                let mode = SslMode::parse(&value).ok_or_else(|| bad("an --ssl-mode"))?;
+                self.ssl.get_or_insert_with(SslSettings::default).mode = mode;
+            }
+            "ssl_ca" | "ssl_cert" | "ssl_key" => {
+                let ssl = self.ssl.as_mut().ok_or("ssl_* before ssl_mode")?;
+                let slot = match key {
+                    "ssl_ca" => &mut ssl.ca,
+                    "ssl_cert" => &mut ssl.cert,
+                    _ => &mut ssl.key,
+                };
+                *slot = Some(PathBuf::from(value));
             }
             _ => return Err(format!("unknown key {key:?}")),
         }
@@ -292,6 +325,12 @@ mod tests {
             heartbeat_period: Some(Duration::from_millis(1500)),
             connect_retry: Some(Duration::from_secs(60)),
             switch_file: Some(BinlogFileName::new("mysql-bin.000124").unwrap()),
+            ssl: Some(SslSettings {
+                mode: SslMode::VerifyIdentity,
+                ca: Some("/etc/ca.pem".into()),
+                cert: Some("/etc/c.pem".into()),
+                key: Some("/etc/c.key".into()),
+            }),
         }
     }
 
@@ -307,6 +346,7 @@ mod tests {
             heartbeat_period: None,
             connect_retry: None,
             switch_file: None,
+            ssl: None,
             ..up
         };
         assert_eq!(StoredUpstream::decode(&bare.encode()).unwrap(), bare);

@@ -10,7 +10,7 @@
 //! nothing but its own ACKs; after the socket's write timeout this thread
 //! fails and closes the connection, and the dump thread reconnects.
 
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use log::trace;
 
-use crate::net::{NetError, PacketWriter};
+use crate::net::{NetError, NetStream, PacketWriter};
 use crate::protocol::command::SemiSyncAck;
 use crate::status::Counters;
 use crate::storage::ack_queue::{AckQueue, AckRequest, Close};
@@ -68,7 +68,7 @@ impl<W: std::io::Write> AckSender<W> {
 #[derive(Debug)]
 pub struct AckThread {
     queue: AckQueue,
-    socket: TcpStream,
+    socket: NetStream,
     handle: JoinHandle<Result<(), NetError>>,
 }
 
@@ -78,7 +78,7 @@ impl AckThread {
     /// # Errors
     /// When the socket cannot be cloned or the thread cannot start.
     pub fn spawn(
-        socket: &TcpStream,
+        socket: &NetStream,
         watermark: Watermark,
         counters: Arc<Counters>,
         trace_packets: bool,
@@ -94,7 +94,7 @@ impl AckThread {
             let result = sender.run();
             if result.is_err() {
                 // The ACK path is dead: end the connection, the dump thread reconnects.
-                let _ = closer.shutdown(Shutdown::Both);
+                let _ = closer.tcp().shutdown(Shutdown::Both);
             }
             finished.set_finished();
             result
@@ -122,7 +122,7 @@ impl AckThread {
         } else {
             self.queue.close(Close::Discard);
         }
-        let _ = self.socket.shutdown(Shutdown::Both);
+        let _ = self.socket.tcp().shutdown(Shutdown::Both);
         match self.handle.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),

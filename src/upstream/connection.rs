@@ -8,13 +8,15 @@ use std::time::Duration;
 use log::debug;
 
 use super::{UpstreamConfig, UpstreamError};
-use crate::net::PacketStream;
+use crate::net::tls::{self, SslMode, TlsSetupError};
+use crate::net::{NetError, NetStream, PacketStream};
 use crate::protocol::auth::scramble_for;
 use crate::protocol::command::encode_query;
 use crate::protocol::handshake::{
     could_start_greeting, AuthSwitchRequest, HandshakeResponse41, HandshakeV10,
 };
 use crate::protocol::response::{decode_column_count, decode_text_row, is_eof, is_err, is_ok};
+use crate::protocol::ssl_request::SslRequest;
 use crate::protocol::{CapabilityFlags, ErrPacket, Reader};
 
 /// Largest payload accepted from the primary: a 1 GiB event plus its packet prefix.
@@ -37,7 +39,7 @@ pub enum QueryResult {
 /// An authenticated connection to the primary.
 #[derive(Debug)]
 pub struct Connection {
-    ps: PacketStream<TcpStream>,
+    ps: PacketStream<NetStream>,
     caps: CapabilityFlags,
     greeting: HandshakeV10,
     buf: Vec<u8>,
@@ -78,7 +80,7 @@ impl Connection {
         check_first_bytes(&stream, &addr, cfg.connect_timeout)?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(connect_err)?;
         stream.set_write_timeout(Some(Duration::from_secs(30))).map_err(connect_err)?;
-        let mut ps = PacketStream::new(stream, MAX_PAYLOAD);
+        let mut ps = PacketStream::new(NetStream::plain(stream), MAX_PAYLOAD);
         ps.set_trace_packets(cfg.trace_packets);
         let mut buf = Vec::new();
         ps.read_packet(&mut buf)?;
@@ -97,12 +99,18 @@ impl Connection {
                 "primary does not speak protocol 4.1 with pluggable auth".into(),
             ));
         }
+        let mut caps = caps;
+        negotiate_tls(&mut ps, &mut caps, &greeting, cfg, &addr)?;
         let mut conn = Connection { ps, caps, greeting, buf };
         conn.authenticate(cfg)?;
         debug!(
-            "connected to primary addr={addr} version={} connection_id={}",
+            "connected to primary addr={addr} version={} connection_id={} tls={}",
             String::from_utf8_lossy(conn.greeting.version()),
-            conn.greeting.connection_id
+            conn.greeting.connection_id,
+            conn.ps
+                .get_ref()
+                .tls_info()
+                .map_or_else(|| "off".to_owned(), |(v, c)| format!("{v}/{c}"))
         );
         Ok(conn)
     }
@@ -186,7 +194,14 @@ impl Connection {
 
     /// The socket (to shut it down from another thread).
     pub fn socket(&self) -> &TcpStream {
-        self.ps.get_ref()
+        self.ps.get_ref().tcp()
+    }
+
+    /// True when the connection is encrypted (a password may then go in
+    /// the clear inside it, as caching_sha2_password's full authentication
+    /// sends it).
+    pub fn is_tls(&self) -> bool {
+        self.ps.get_ref().is_tls()
     }
 
     /// True for a MariaDB primary.
@@ -245,7 +260,7 @@ impl Connection {
     }
 
     /// Hands over the packet stream (for the binlog dump).
-    pub fn into_stream(self) -> PacketStream<TcpStream> {
+    pub fn into_stream(self) -> PacketStream<NetStream> {
         self.ps
     }
 }
@@ -306,6 +321,78 @@ pub fn run_query<S: Read + Write>(
             row.into_iter().map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned())).collect(),
         );
     }
+}
+
+/// Switches to TLS after the greeting as `cfg.ssl` says: an SSL request
+/// (sequence id 1), the TLS handshake, and `CLIENT_SSL` added to `caps`
+/// for the full response that follows inside TLS (docs/protocol.md §3.4).
+/// PREFERRED goes on in plain TCP when the primary offers no TLS; the
+/// stricter modes stop with an error that names what failed.
+fn negotiate_tls(
+    ps: &mut PacketStream<NetStream>,
+    caps: &mut CapabilityFlags,
+    greeting: &HandshakeV10,
+    cfg: &UpstreamConfig,
+    addr: &str,
+) -> Result<(), UpstreamError> {
+    let mode = cfg.ssl.mode;
+    if mode == SslMode::Disabled {
+        return Ok(());
+    }
+    if !greeting.capabilities.contains(CapabilityFlags::CLIENT_SSL) {
+        if mode.requires_tls() {
+            return Err(UpstreamError::Tls(format!(
+                "the primary at {addr} does not offer TLS and --ssl-mode is {}: configure \
+                 ssl_cert and ssl_key on the primary, or lower --ssl-mode",
+                mode.as_str()
+            )));
+        }
+        return Ok(());
+    }
+    let setup = |e: TlsSetupError| UpstreamError::Tls(format!("TLS to the primary: {e}"));
+    let config = cfg.ssl.client_config().map_err(setup)?;
+    let name = tls::server_name(&cfg.host).map_err(setup)?;
+    let conn = rustls::ClientConnection::new(config, name)
+        .map_err(|e| UpstreamError::Tls(format!("TLS to the primary at {addr}: {e}")))?;
+    let mut out = Vec::new();
+    SslRequest { capabilities: *caps, max_packet_size: 1 << 30, character_set: 45 }
+        .encode(&mut out);
+    ps.write_packet(&out)?;
+    ps.switch_stream("tls handshake with the primary", |s, _| s.start_tls(conn, &[]))
+        .map_err(|e| tls_failure(e, cfg, addr))?;
+    *caps = caps.with(CapabilityFlags::CLIENT_SSL);
+    Ok(())
+}
+
+/// A failed TLS handshake as an error that says what failed; a socket
+/// error (a timeout, a reset) stays a retryable [`UpstreamError::Net`].
+fn tls_failure(e: NetError, cfg: &UpstreamConfig, addr: &str) -> UpstreamError {
+    let NetError::Io { source, .. } = &e else { return e.into() };
+    let Some(rustls_err) = source.get_ref().and_then(|s| s.downcast_ref::<rustls::Error>()) else {
+        return e.into();
+    };
+    let mode = cfg.ssl.mode.as_str();
+    let ca = cfg.ssl.ca.as_ref().map_or_else(String::new, |p| p.display().to_string());
+    let why = match rustls_err {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => format!(
+            "untrusted certificate: the primary's certificate is not signed by the CA of \
+             --ssl-ca {ca} (--ssl-mode {mode})"
+        ),
+        rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForName
+            | rustls::CertificateError::NotValidForNameContext { .. },
+        ) => format!(
+            "name mismatch: the primary's certificate is not issued for {:?} \
+             (--ssl-mode {mode} checks the host name; connect by a name the certificate has, \
+             or use VERIFY_CA): {rustls_err}",
+            cfg.host
+        ),
+        rustls::Error::InvalidCertificate(c) => {
+            format!("the primary's certificate is refused: {c:?} (--ssl-mode {mode})")
+        }
+        other => format!("the TLS handshake failed: {other}"),
+    };
+    UpstreamError::Tls(format!("TLS to the primary at {addr}: {why}"))
 }
 
 /// Refuses a peer whose first bytes (looked at, not consumed) cannot start

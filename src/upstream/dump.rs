@@ -6,7 +6,6 @@
 //! sets it for `STOP SLAVE` and at shutdown, and gets the stream state back
 //! ([`DumpThread::follow`]) to start the next dump where this one ended.
 
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,7 +24,7 @@ use super::stream::{Action, StreamState};
 use super::switch::{check_switch_cached, GtidState};
 use super::{StartFrom, UpstreamConfig, UpstreamError};
 use crate::binlog::{EventHeader, EventType};
-use crate::net::{NetError, PacketStream};
+use crate::net::{NetError, NetStream, PacketStream};
 use crate::protocol::command::SEMI_SYNC_MAGIC;
 use crate::protocol::response::{is_eof, is_err};
 use crate::protocol::{ErrPacket, Reader};
@@ -67,7 +66,7 @@ pub struct DumpThread {
     counters: Arc<Counters>,
     status: Arc<Mutex<UpstreamStatus>>,
     /// The connection being read, for [`DumpWaker`].
-    reading: Arc<Mutex<Option<TcpStream>>>,
+    reading: Arc<Mutex<Option<std::net::TcpStream>>>,
     /// Dumps the primary accepted so far (0: none yet since start).
     connections: u64,
     /// The GTID state at our end, once read for a pending switch.
@@ -79,7 +78,7 @@ pub struct DumpThread {
 /// instead of at the next event or heartbeat. The ACK side stays open for
 /// the last ACKs.
 #[derive(Debug, Clone)]
-pub struct DumpWaker(Arc<Mutex<Option<TcpStream>>>);
+pub struct DumpWaker(Arc<Mutex<Option<std::net::TcpStream>>>);
 
 impl DumpWaker {
     /// Ends the current connection's reads (the shutdown flag must be set first).
@@ -248,7 +247,7 @@ impl DumpThread {
             s.last_io_errno = 0;
         });
         let mut ps = session.conn.into_stream();
-        set_read_timeout(ps.get_ref(), self.cfg.dead_link_after())?;
+        set_read_timeout(ps.get_ref().tcp(), self.cfg.dead_link_after())?;
         let acks = if semi_sync {
             let spawned = AckThread::spawn(
                 ps.get_ref(),
@@ -267,7 +266,7 @@ impl DumpThread {
         // that runs earlier finds the flag set there, one that runs later
         // finds the socket.
         *self.reading.lock().unwrap_or_else(PoisonError::into_inner) =
-            ps.get_ref().try_clone().ok();
+            ps.get_ref().tcp().try_clone().ok();
         // Resuming under semi-sync, the binlogs are listed on a second
         // connection once the dump runs (see [`Lister`]).
         let mut lister = None;
@@ -279,7 +278,7 @@ impl DumpThread {
         // A clean stop sends the ACKs of what the writer still makes durable;
         // a broken connection's requests die with it.
         let acked = acks.map(|a| a.finish(result.is_ok()));
-        let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
+        let _ = ps.get_ref().tcp().shutdown(std::net::Shutdown::Both);
         match (result, acked) {
             // The ACK thread's failed write is why the connection closed.
             (Err(UpstreamError::Net(_)), Some(Err(e))) => Err(e.into()),
@@ -292,7 +291,7 @@ impl DumpThread {
     /// resume from counts them, so dropping them would leave a gap.
     fn stream_events(
         &mut self,
-        ps: &mut PacketStream<TcpStream>,
+        ps: &mut PacketStream<NetStream>,
         acks: Option<&AckThread>,
         progress: (&mut Progress, &mut Option<Lister>),
     ) -> Result<(), UpstreamError> {
@@ -310,7 +309,7 @@ impl DumpThread {
 
     fn stream_into(
         &mut self,
-        ps: &mut PacketStream<TcpStream>,
+        ps: &mut PacketStream<NetStream>,
         acks: Option<&AckThread>,
         (progress, lister): (&mut Progress, &mut Option<Lister>),
         batch: &mut Batch,
@@ -443,7 +442,10 @@ impl DumpThread {
     }
 }
 
-pub(super) fn set_read_timeout(sock: &TcpStream, t: Duration) -> Result<(), UpstreamError> {
+pub(super) fn set_read_timeout(
+    sock: &std::net::TcpStream,
+    t: Duration,
+) -> Result<(), UpstreamError> {
     sock.set_read_timeout(Some(t))
         .map_err(|source| UpstreamError::Connect { addr: String::new(), source })
 }

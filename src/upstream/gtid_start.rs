@@ -32,11 +32,11 @@ pub(super) fn discover_gtid_start(
     session.request_gtid_dump(gtid, &probe)?;
     let session_checksum = session.checksum;
     let mut ps = session.conn.into_stream();
-    set_read_timeout(ps.get_ref(), cfg.dead_link_after())?;
+    set_read_timeout(ps.get_ref().tcp(), cfg.dead_link_after())?;
     ps.expect_seq(1);
     let mut packet = Vec::new();
     let read = ps.read_packet(&mut packet);
-    let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
+    let _ = ps.get_ref().tcp().shutdown(std::net::Shutdown::Both);
     read?;
     if is_err(&packet) {
         return Err(explain_dump_error(ErrPacket::decode(&mut Reader::new(&packet))?));

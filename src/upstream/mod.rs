@@ -27,6 +27,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::binlog::BinlogFileName;
+use crate::net::tls::SslSettings;
 use crate::net::NetError;
 use crate::protocol::{DecodeError, ErrPacket};
 use crate::storage::StorageError;
@@ -86,6 +87,8 @@ pub struct UpstreamConfig {
     pub connect_retry: Duration,
     /// Hex-dump every packet at trace level.
     pub trace_packets: bool,
+    /// TLS toward the primary (`--ssl-mode`, `--ssl-ca`, `--ssl-cert`, `--ssl-key`).
+    pub ssl: SslSettings,
 }
 
 impl UpstreamConfig {
@@ -107,6 +110,7 @@ impl fmt::Debug for UpstreamConfig {
             .field("heartbeat", &self.heartbeat)
             .field("start", &self.start)
             .field("connect_retry", &self.connect_retry)
+            .field("ssl", &self.ssl)
             .finish()
     }
 }
@@ -174,6 +178,10 @@ pub enum UpstreamError {
     Storage(StorageError),
     /// The writer thread is gone (it failed; its error is reported separately).
     WriterGone,
+    /// TLS toward the primary failed: the text says what (no TLS offered
+    /// under a mode that requires it, an untrusted certificate, a name
+    /// mismatch, a file that cannot be used).
+    Tls(String),
 }
 
 impl UpstreamError {
@@ -195,7 +203,8 @@ impl UpstreamError {
             | UpstreamError::HistoryMismatch(_)
             | UpstreamError::SwitchRefused(_)
             | UpstreamError::Storage(_)
-            | UpstreamError::WriterGone => false,
+            | UpstreamError::WriterGone
+            | UpstreamError::Tls(_) => false,
         }
     }
 
@@ -216,6 +225,8 @@ impl UpstreamError {
             | UpstreamError::MissingPrivilege { err, .. } => u32::from(err.code),
             UpstreamError::HistoryMismatch(_) | UpstreamError::SwitchRefused(_) => 1236,
             UpstreamError::Storage(_) | UpstreamError::WriterGone => 1595,
+            // The client's CR_SSL_CONNECTION_ERROR.
+            UpstreamError::Tls(_) => 2026,
             UpstreamError::Decode(_)
             | UpstreamError::Unsupported(_)
             | UpstreamError::Unexpected { .. } => 1593,
@@ -303,6 +314,7 @@ impl fmt::Display for UpstreamError {
             UpstreamError::SwitchRefused(why) => f.write_str(why),
             UpstreamError::Storage(_) => write!(f, "cannot read the stored binlogs"),
             UpstreamError::WriterGone => write!(f, "storage writer stopped"),
+            UpstreamError::Tls(why) => f.write_str(why),
         }
     }
 }

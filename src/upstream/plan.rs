@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::{StartFrom, UpstreamConfig, DEFAULT_CONNECT_RETRY};
 use crate::binlog::continuity::check_next_file;
 use crate::binlog::BinlogFileName;
+use crate::net::tls::SslSettings;
 use crate::storage::upstream_file::{RunState, StoredUpstream, UPSTREAM_FILE};
 
 /// What to follow and how, as decided at start.
@@ -32,6 +33,8 @@ pub struct Plan {
     pub heartbeat_period: Option<Duration>,
     /// `MASTER_CONNECT_RETRY` as stored, if set.
     pub connect_retry: Option<Duration>,
+    /// `MASTER_SSL*` as stored, if set (`cfg.ssl` then holds them).
+    pub ssl: Option<SslSettings>,
     /// The new primary's file to continue with, checked before its first byte.
     pub switch: Option<BinlogFileName>,
     /// The switch comes from `--start-file`: a refusal ends the start.
@@ -71,6 +74,7 @@ pub fn plan(
             run: RunState::Running,
             heartbeat_period: None,
             connect_retry: None,
+            ssl: None,
             switch: None,
             switch_from_command_line: false,
             stored: false,
@@ -114,6 +118,9 @@ fn from_stored(s: &StoredUpstream, cli: Option<&UpstreamConfig>, follow: &Upstre
     cfg.password.clone_from(&s.password);
     cfg.heartbeat = s.heartbeat_period.unwrap_or(follow.heartbeat);
     cfg.connect_retry = s.connect_retry.unwrap_or(DEFAULT_CONNECT_RETRY);
+    if let Some(ssl) = &s.ssl {
+        cfg.ssl = ssl.clone();
+    }
     let mut warnings = Vec::new();
     if let Some(c) = cli {
         let same = (&c.host, c.port, &c.user) == (&s.host, s.port, &s.user);
@@ -143,6 +150,7 @@ fn from_stored(s: &StoredUpstream, cli: Option<&UpstreamConfig>, follow: &Upstre
         run: s.run,
         heartbeat_period: s.heartbeat_period,
         connect_retry: s.connect_retry,
+        ssl: s.ssl.clone(),
         switch: s.switch_file.clone(),
         switch_from_command_line: false,
         stored: true,

@@ -25,6 +25,7 @@ fn cli(host: &str, start: StartFrom) -> UpstreamConfig {
         connect_timeout: Duration::from_secs(10),
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: false,
+        ssl: crate::net::tls::SslSettings::default(),
     }
 }
 
@@ -38,6 +39,7 @@ fn stored(host: &str, run: RunState) -> StoredUpstream {
         heartbeat_period: Some(Duration::from_millis(500)),
         connect_retry: None,
         switch_file: None,
+        ssl: None,
     }
 }
 

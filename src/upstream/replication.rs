@@ -35,6 +35,7 @@ use super::plan::Plan;
 use super::stream::StreamState;
 use super::switch::check_switch;
 use super::{UpstreamConfig, UpstreamError};
+use crate::net::tls::SslMode;
 use crate::net::NetError;
 use crate::shutdown::Shutdown;
 use crate::status::control::{ControlError, Requester};
@@ -68,6 +69,8 @@ struct Settings {
     run: RunState,
     heartbeat_period: Option<Duration>,
     connect_retry: Option<Duration>,
+    /// `MASTER_SSL*` as set over SQL (then in `cfg.ssl` too).
+    ssl: Option<crate::net::tls::SslSettings>,
     switch: Option<crate::binlog::BinlogFileName>,
 }
 
@@ -133,6 +136,7 @@ impl Replication {
             run: plan.run,
             heartbeat_period: plan.heartbeat_period,
             connect_retry: plan.connect_retry,
+            ssl: plan.ssl,
             switch: plan.switch,
         };
         let r = Replication {
@@ -341,6 +345,7 @@ impl Replication {
             heartbeat_period: new.heartbeat_period,
             connect_retry: new.connect_retry,
             switch_file: new.switch.clone(),
+            ssl: new.ssl.clone(),
         };
         upstream_file::store(&self.shared.writer.dir, &stored).map_err(|e| {
             ControlError::Storage(format!("cannot store the upstream: {}", chain(&e)))
@@ -360,6 +365,16 @@ impl Replication {
             s.user.clone_from(&cfg.user);
             s.heartbeat_period = cfg.heartbeat;
             s.connect_retry = cfg.connect_retry;
+            let path = |p: &Option<std::path::PathBuf>| {
+                p.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            };
+            s.ssl = crate::status::upstream::SslStatus {
+                allowed: cfg.ssl.mode != SslMode::Disabled,
+                ca: path(&cfg.ssl.ca),
+                cert: path(&cfg.ssl.cert),
+                key: path(&cfg.ssl.key),
+                verify_server_cert: cfg.ssl.mode == SslMode::VerifyIdentity,
+            };
         });
     }
 

@@ -56,6 +56,7 @@ fn cfg(port: u16) -> UpstreamConfig {
         connect_timeout: Duration::from_secs(1),
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: false,
+        ssl: crate::net::tls::SslSettings::default(),
     }
 }
 
@@ -106,6 +107,7 @@ fn replication(
         run,
         heartbeat_period: None,
         connect_retry: None,
+        ssl: None,
         switch: switch.map(name),
         switch_from_command_line: switch.is_some(),
         stored: false,
@@ -191,6 +193,7 @@ fn change_master_checks_its_options_and_stores_them_mode_0600() {
         log_pos: Some(4),
         heartbeat_period: Some(Duration::from_millis(250)),
         connect_retry: Some(Duration::from_secs(3)),
+        ..ChangeMaster::default()
     };
     ask(full).unwrap();
     let s = f.stored();

@@ -178,6 +178,7 @@ fn probe_head(cfg: &UpstreamConfig, file: &BinlogFileName) -> Result<GtidState, 
     let mut head = HeadReader::new(file.clone(), session.checksum);
     let mut ps = session.conn.into_stream();
     ps.get_ref()
+        .tcp()
         .set_read_timeout(Some(cfg.dead_link_after()))
         .map_err(|source| UpstreamError::Connect { addr: String::new(), source })?;
     ps.expect_seq(1);
@@ -196,7 +197,7 @@ fn probe_head(cfg: &UpstreamConfig, file: &BinlogFileName) -> Result<GtidState, 
             break Ok(state);
         }
     };
-    let _ = ps.get_ref().shutdown(std::net::Shutdown::Both);
+    let _ = ps.get_ref().tcp().shutdown(std::net::Shutdown::Both);
     result
 }
 

@@ -53,5 +53,7 @@ mod start_points;
 mod strace_ack;
 mod switch_e2e;
 mod switch_mysql;
+mod tls_clients;
+mod tls_primary;
 mod tools_events;
 mod torn_tail;

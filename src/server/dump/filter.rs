@@ -5,8 +5,6 @@
 //! clients, and MariaDB events rewritten or left out for clients below
 //! capability 4 ([`super::compat`]).
 
-use std::net::TcpStream;
-
 use super::compat::{for_capability, Compat};
 use super::start::{self, Skip};
 use super::{DumpError, Stream};
@@ -14,7 +12,7 @@ use crate::binlog::{
     ChecksumAlg, EventHeader, EventType, MariaGtid, MariaGtidList, MysqlGtid, TrxBoundary,
     LOG_EVENT_ARTIFICIAL_F,
 };
-use crate::net::PacketStream;
+use crate::net::{NetStream, PacketStream};
 use crate::protocol::ErrPacket;
 
 /// `LOG_EVENT_SKIP_REPLICATION_F`: filtered for `SET skip_replication=1` clients.
@@ -23,7 +21,7 @@ const LOG_EVENT_SKIP_REPLICATION_F: u16 = 0x8000;
 impl Stream<'_> {
     pub(super) fn on_event(
         &mut self,
-        ps: &mut PacketStream<TcpStream>,
+        ps: &mut PacketStream<NetStream>,
         event: &[u8],
         end: u64,
     ) -> Result<(), DumpError> {
@@ -89,7 +87,7 @@ impl Stream<'_> {
     /// telling its position (as MariaDB's `send_fake_gtid_list`).
     pub(super) fn after_skipping(
         &mut self,
-        ps: &mut PacketStream<TcpStream>,
+        ps: &mut PacketStream<NetStream>,
         pos: u64,
     ) -> Result<(), DumpError> {
         if !std::mem::take(&mut self.skipped) {

@@ -29,7 +29,7 @@ use crate::binlog::{
     BinlogFileName, ChecksumAlg, EventHeader, FormatDescription, Heartbeat, Rotate, TrxBoundary,
     LOG_EVENT_ARTIFICIAL_F,
 };
-use crate::net::{NetError, PacketStream};
+use crate::net::{NetError, NetStream, PacketStream};
 use crate::protocol::command::{ComBinlogDump, ComBinlogDumpGtid, BINLOG_DUMP_NON_BLOCK};
 use crate::protocol::{ErrPacket, OkPacket};
 use crate::server::session_info::durable_files;
@@ -128,7 +128,7 @@ impl<'a> BinlogSender<'a> {
     /// an ERR sent); a broken connection is an error.
     pub fn run(
         self,
-        ps: &mut PacketStream<TcpStream>,
+        ps: &mut PacketStream<NetStream>,
         request: DumpRequest,
     ) -> Result<(), NetError> {
         let (flags, server_id, start) = match self.resolve(&request) {
@@ -211,7 +211,7 @@ impl<'a> BinlogSender<'a> {
     }
 }
 
-fn send_err(ps: &mut PacketStream<TcpStream>, err: &ErrPacket) -> Result<(), NetError> {
+fn send_err(ps: &mut PacketStream<NetStream>, err: &ErrPacket) -> Result<(), NetError> {
     debug!("binlog dump refused: {err}");
     let mut out = Vec::new();
     err.encode(&mut out);
@@ -219,7 +219,7 @@ fn send_err(ps: &mut PacketStream<TcpStream>, err: &ErrPacket) -> Result<(), Net
 }
 
 impl Stream<'_> {
-    fn stream(&mut self, ps: &mut PacketStream<TcpStream>, start: Start) -> Result<(), DumpError> {
+    fn stream(&mut self, ps: &mut PacketStream<NetStream>, start: Start) -> Result<(), DumpError> {
         let (mut file, mut pos) = (start.file, start.pos);
         loop {
             match self.send_file(ps, &file, pos)? {
@@ -246,7 +246,7 @@ impl Stream<'_> {
     /// Streams one file from `pos`: the next file, or `None` when a non-blocking dump ended.
     fn send_file(
         &mut self,
-        ps: &mut PacketStream<TcpStream>,
+        ps: &mut PacketStream<NetStream>,
         file: &BinlogFileName,
         pos: u64,
     ) -> Result<Option<BinlogFileName>, DumpError> {
@@ -371,7 +371,7 @@ impl Stream<'_> {
     /// Waits for new durable data, sending heartbeats while idle.
     fn wait(
         &mut self,
-        ps: &mut PacketStream<TcpStream>,
+        ps: &mut PacketStream<NetStream>,
         file: &BinlogFileName,
         pos: u64,
         version: u64,
@@ -383,7 +383,7 @@ impl Stream<'_> {
         self.sender.shared.watermark.wait_change(version, slice);
         if self.sender.killed.load(Ordering::Relaxed)
             || self.sender.shared.shutdown.is_set()
-            || peer_closed(ps.get_ref())
+            || peer_closed(ps.get_ref().tcp())
         {
             return Err(DumpError::Net(NetError::Closed));
         }
@@ -414,13 +414,13 @@ impl Stream<'_> {
         }
     }
 
-    fn send(&mut self, ps: &mut PacketStream<TcpStream>, event: &[u8]) -> Result<(), DumpError> {
+    fn send(&mut self, ps: &mut PacketStream<NetStream>, event: &[u8]) -> Result<(), DumpError> {
         ps.queue_packet_parts(self.packet_head(), event)?;
         self.last_send = Instant::now();
         Ok(())
     }
 
-    fn send_eof(&mut self, ps: &mut PacketStream<TcpStream>) -> Result<(), DumpError> {
+    fn send_eof(&mut self, ps: &mut PacketStream<NetStream>) -> Result<(), DumpError> {
         let mut out = Vec::new();
         if self.sender.deprecate_eof {
             OkPacket { status_flags: 2, ..Default::default() }.encode(0xfe, &mut out);

@@ -218,6 +218,13 @@ fn change_option(
         "MASTER_HEARTBEAT_PERIOD" => {
             change.heartbeat_period = Some(heartbeat_period(p, sql, warnings)?);
         }
+        "MASTER_SSL" => change.ssl = Some(zero_or_one(p, &name).ok_or_else(bad)??),
+        "MASTER_SSL_VERIFY_SERVER_CERT" => {
+            change.ssl_verify_server_cert = Some(zero_or_one(p, &name).ok_or_else(bad)??);
+        }
+        "MASTER_SSL_CA" => change.ssl_ca = Some(string(p, sql)?),
+        "MASTER_SSL_CERT" => change.ssl_cert = Some(string(p, sql)?),
+        "MASTER_SSL_KEY" => change.ssl_key = Some(string(p, sql)?),
         _ => {
             // Read the value so that a malformed statement still says so.
             skip_value(p).ok_or_else(bad)?;
@@ -225,6 +232,15 @@ fn change_option(
         }
     }
     Ok(())
+}
+
+/// A `0`/`1` option's value (`MASTER_SSL`); `None` when no number follows.
+fn zero_or_one(p: &mut Parser<'_, '_>, name: &str) -> Option<Result<bool, ErrPacket>> {
+    match p.unsigned()? {
+        0 => Some(Ok(false)),
+        1 => Some(Ok(true)),
+        _ => Some(Err(wrong_arguments(name))),
+    }
 }
 
 /// `MASTER_HEARTBEAT_PERIOD`'s value: seconds in MariaDB's range; below
@@ -381,6 +397,21 @@ fn describe(c: &ChangeMaster) -> String {
     if let Some(r) = c.connect_retry {
         parts.push(format!("master_connect_retry={}", r.as_secs()));
     }
+    if let Some(on) = c.ssl {
+        parts.push(format!("master_ssl={}", u8::from(on)));
+    }
+    for (key, v) in [
+        ("master_ssl_ca", &c.ssl_ca),
+        ("master_ssl_cert", &c.ssl_cert),
+        ("master_ssl_key", &c.ssl_key),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{key}={v}"));
+        }
+    }
+    if let Some(on) = c.ssl_verify_server_cert {
+        parts.push(format!("master_ssl_verify_server_cert={}", u8::from(on)));
+    }
     parts.join(" ")
 }
 
@@ -406,7 +437,8 @@ fn no_such_connection(name: &str) -> ErrPacket {
 /// ERR 1290 (HY000): a `CHANGE MASTER` option binlogserver does not take.
 fn unsupported_option(name: &str) -> ErrPacket {
     let why = if name.contains("_SSL") || name.contains("_TLS") || name.contains("PUBLIC_KEY") {
-        "TLS to the primary is not supported yet"
+        "it takes MASTER_SSL, MASTER_SSL_CA, MASTER_SSL_CERT, MASTER_SSL_KEY and \
+         MASTER_SSL_VERIFY_SERVER_CERT"
     } else if name.ends_with("_USE_GTID") || name.ends_with("_AUTO_POSITION") {
         "binlogserver continues its files by name and checks GTID continuity itself"
     } else if name.ends_with("_DELAY") {

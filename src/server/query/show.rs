@@ -39,7 +39,7 @@ pub(super) fn show(
     }
     if p.eat_keyword("STATUS") {
         let filter = Filter::parse(p, sql, "Variable_name")?;
-        return Ok(name_value_table(status_rows(info).into_iter(), &filter));
+        return Ok(name_value_table(status_rows(vars, info).into_iter(), &filter));
     }
     if scope != Scope::Default {
         return Err(not_understood(sql));
@@ -81,7 +81,7 @@ pub(super) fn show(
 }
 
 /// `SHOW STATUS`: only what this server can honestly report.
-fn status_rows(info: &dyn ServerInfo) -> Vec<(String, String)> {
+fn status_rows(vars: &SessionVars, info: &dyn ServerInfo) -> Vec<(String, String)> {
     let maria = info.is_mariadb();
     let on_off = |on: bool| if on { "ON" } else { "OFF" }.to_owned();
     let mut rows = Vec::new();
@@ -110,6 +110,10 @@ fn status_rows(info: &dyn ServerInfo) -> Vec<(String, String)> {
         ));
         rows.push(("Slaves_connected", info.slave_hosts().len().to_string()));
     }
+    // Empty over plain TCP, as MariaDB shows them.
+    let (ssl_version, ssl_cipher) = vars.tls();
+    rows.push(("Ssl_cipher", ssl_cipher.to_owned()));
+    rows.push(("Ssl_version", ssl_version.to_owned()));
     let mut rows: Vec<(String, String)> =
         rows.into_iter().map(|(n, v)| (n.to_owned(), v)).collect();
     rows.sort_by_key(|(name, _)| name.to_ascii_lowercase());

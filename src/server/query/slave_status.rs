@@ -208,14 +208,14 @@ fn common(
         ("Until_Condition", text("None")),
         ("Until_Log_File", text("")),
         ("Until_Log_Pos", Value::integer(0)),
-        ("Master_SSL_Allowed", text("No")),
-        ("Master_SSL_CA_File", text("")),
+        ("Master_SSL_Allowed", text(yes_no(up.ssl.allowed))),
+        ("Master_SSL_CA_File", text(&up.ssl.ca)),
         ("Master_SSL_CA_Path", text("")),
-        ("Master_SSL_Cert", text("")),
+        ("Master_SSL_Cert", text(&up.ssl.cert)),
         ("Master_SSL_Cipher", text("")),
-        ("Master_SSL_Key", text("")),
+        ("Master_SSL_Key", text(&up.ssl.key)),
         ("Seconds_Behind_Master", behind),
-        ("Master_SSL_Verify_Server_Cert", text("No")),
+        ("Master_SSL_Verify_Server_Cert", text(yes_no(up.ssl.verify_server_cert))),
         ("Last_IO_Errno", Value::integer(up.last_io_errno)),
         ("Last_IO_Error", text(&up.last_error)),
         ("Last_SQL_Errno", Value::integer(0)),
@@ -223,6 +223,14 @@ fn common(
         ("Replicate_Ignore_Server_Ids", text("")),
         ("Master_Server_Id", Value::integer(up.primary_server_id)),
     ]
+}
+
+fn yes_no(on: bool) -> &'static str {
+    if on {
+        "Yes"
+    } else {
+        "No"
+    }
 }
 
 /// MariaDB 10.11's columns after `Master_Server_Id`.

@@ -157,6 +157,7 @@ fn global_value(def: &Def, info: &dyn ServerInfo) -> String {
         name if name.starts_with("collation_") => default_collation("utf8mb4", info),
         "enforce_gtid_consistency" | "gtid_mode" => "ON",
         "gtid_purged" | "gtid_slave_pos" | "init_connect" | "sql_mode" => "",
+        "have_ssl" if info.have_ssl() => "YES",
         "have_ssl" => "DISABLED",
         "interactive_timeout" | "wait_timeout" => "28800",
         "license" => "MIT OR Apache-2.0",

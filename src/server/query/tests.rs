@@ -65,7 +65,7 @@ pub(super) fn processes() -> Vec<Process> {
 pub(super) enum Call {
     Start,
     Stop,
-    Change(ChangeMaster),
+    Change(Box<ChangeMaster>),
     Reset { all: bool },
 }
 
@@ -109,7 +109,7 @@ impl ReplicationControl for FakeControl {
         self.record(Call::Stop, by)
     }
     fn change_master(&self, change: &ChangeMaster, by: &Requester) -> Result<(), ControlError> {
-        self.record(Call::Change(change.clone()), by).map(drop)
+        self.record(Call::Change(Box::new(change.clone())), by).map(drop)
     }
     fn reset_slave(&self, all: bool, by: &Requester) -> Result<(), ControlError> {
         self.record(Call::Reset { all }, by).map(drop)

@@ -10,6 +10,7 @@
 //! primary's file to continue with; its name is checked here, its GTID
 //! state by `START SLAVE` and before every connection until it begins.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use log::info;
@@ -17,6 +18,7 @@ use log::info;
 use super::{chain, who, Replication, Settings};
 use crate::binlog::continuity::check_next_file;
 use crate::binlog::BinlogFileName;
+use crate::net::tls::{SslMode, SslSettings};
 use crate::status::control::{ChangeMaster, ControlError, Requester};
 use crate::storage::reader::list_files;
 use crate::storage::upstream_file::RunState;
@@ -160,6 +162,10 @@ impl Replication {
             new.connect_retry = Some(retry);
             new.cfg.connect_retry = retry;
         }
+        if let Some(ssl) = changed_ssl(&new.cfg.ssl, c)? {
+            new.cfg.ssl = ssl.clone();
+            new.ssl = Some(ssl);
+        }
         match (&c.log_file, c.log_pos) {
             (None, Some(_)) => {
                 return Err(wrong(
@@ -230,6 +236,7 @@ impl Replication {
             new.cfg.connect_retry = DEFAULT_CONNECT_RETRY;
             new.heartbeat_period = None;
             new.connect_retry = None;
+            new.ssl = None;
             new.run = RunState::Reset;
         }
         self.persist(new)?;
@@ -240,5 +247,88 @@ impl Replication {
         });
         info!("RESET SLAVE{}: {}", if all { " ALL" } else { "" }, who(by));
         Ok(())
+    }
+}
+
+/// The TLS settings `c`'s `MASTER_SSL*` options make of `old`, checked
+/// (the files are read); `None` when `c` names none. `MASTER_SSL=0` is
+/// `--ssl-mode DISABLED`, `MASTER_SSL=1` at least REQUIRED, VERIFY_CA with
+/// a CA (MariaDB checks the chain against a given CA),
+/// `MASTER_SSL_VERIFY_SERVER_CERT=1` VERIFY_IDENTITY; an empty file name
+/// forgets the file.
+fn changed_ssl(old: &SslSettings, c: &ChangeMaster) -> Result<Option<SslSettings>, ControlError> {
+    let named = [&c.ssl_ca, &c.ssl_cert, &c.ssl_key].iter().any(|f| f.is_some());
+    if !named && c.ssl.is_none() && c.ssl_verify_server_cert.is_none() {
+        return Ok(None);
+    }
+    let mut ssl = old.clone();
+    let file = |f: &str| (!f.is_empty()).then(|| PathBuf::from(f));
+    for (slot, given) in
+        [(&mut ssl.ca, &c.ssl_ca), (&mut ssl.cert, &c.ssl_cert), (&mut ssl.key, &c.ssl_key)]
+    {
+        if let Some(f) = given {
+            *slot = file(f);
+        }
+    }
+    match c.ssl {
+        Some(false) => ssl.mode = SslMode::Disabled,
+        Some(true) if !ssl.mode.requires_tls() => ssl.mode = SslMode::Required,
+        _ => {}
+    }
+    if ssl.mode.requires_tls() {
+        match c.ssl_verify_server_cert {
+            Some(true) => ssl.mode = SslMode::VerifyIdentity,
+            Some(false) if ssl.mode == SslMode::VerifyIdentity => ssl.mode = SslMode::Required,
+            _ => {}
+        }
+        if ssl.ca.is_some() && ssl.mode == SslMode::Required {
+            ssl.mode = SslMode::VerifyCa;
+        }
+    }
+    if ssl.mode != SslMode::Disabled {
+        ssl.client_config().map_err(|e| {
+            ControlError::WrongArguments(format!(
+                "MASTER_SSL options: {e} (as --ssl-mode {})",
+                ssl.mode.as_str()
+            ))
+        })?;
+    }
+    Ok(Some(ssl))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(f: impl FnOnce(&mut ChangeMaster)) -> ChangeMaster {
+        let mut c = ChangeMaster::default();
+        f(&mut c);
+        c
+    }
+
+    #[test]
+    fn master_ssl_options_map_to_ssl_modes_and_bad_files_are_wrong_arguments() {
+        let old = SslSettings::default();
+        assert_eq!(changed_ssl(&old, &ChangeMaster::default()).unwrap(), None);
+        let on = changed_ssl(&old, &change(|c| c.ssl = Some(true))).unwrap().unwrap();
+        assert_eq!(on.mode, SslMode::Required);
+        let off = changed_ssl(&on, &change(|c| c.ssl = Some(false))).unwrap().unwrap();
+        assert_eq!(off.mode, SslMode::Disabled);
+        let verify = change(|c| c.ssl_verify_server_cert = Some(true));
+        let err = changed_ssl(&on, &verify).unwrap_err();
+        assert!(
+            matches!(&err, ControlError::WrongArguments(m) if m.contains("need --ssl-ca")),
+            "{err:?}"
+        );
+        let missing = change(|c| {
+            c.ssl = Some(true);
+            c.ssl_ca = Some("/nonexistent/ca.pem".into());
+        });
+        let err = changed_ssl(&old, &missing).unwrap_err();
+        assert!(
+            matches!(&err, ControlError::WrongArguments(m)
+                if m.contains("/nonexistent/ca.pem") && m.contains("VERIFY_CA")),
+            "{err:?}"
+        );
     }
 }

@@ -38,6 +38,9 @@ pub(crate) struct PrimaryOpts {
     pub(crate) semi_sync_timeout_ms: u64,
     /// `--binlog-format`.
     pub(crate) binlog_format: String,
+    /// TLS: `--ssl-cert`, `--ssl-key`, `--ssl-ca` (PEM paths, e.g. from
+    /// [`super::Certs`]); `None`: no TLS (`@@have_ssl` DISABLED).
+    pub(crate) ssl: Option<[String; 3]>,
     /// Appended last, so they override the defaults above.
     pub(crate) extra_args: Vec<String>,
 }
@@ -48,6 +51,7 @@ impl Default for PrimaryOpts {
             semi_sync: true,
             semi_sync_timeout_ms: 2000,
             binlog_format: "ROW".to_owned(),
+            ssl: None,
             extra_args: Vec::new(),
         }
     }
@@ -384,6 +388,10 @@ fn primary_args(opts: &PrimaryOpts) -> Vec<String> {
         ]);
     } else {
         args.push("--rpl-semi-sync-master-enabled=OFF".to_owned());
+    }
+    if let Some([cert, key, ca]) = &opts.ssl {
+        args.extend([format!("--ssl-cert={cert}"), format!("--ssl-key={key}")]);
+        args.push(format!("--ssl-ca={ca}"));
     }
     args.extend(opts.extra_args.iter().cloned());
     args

@@ -13,6 +13,7 @@
 mod acked;
 mod binlogs;
 mod binlogserver;
+mod certs;
 mod failover;
 mod faults;
 mod in_process;
@@ -39,6 +40,7 @@ pub(crate) use binlogs::{
 pub(crate) use binlogserver::{
     upstream_args, wait_semi_sync_client, Binlogserver, BINLOGSERVER_ID,
 };
+pub(crate) use certs::Certs;
 pub(crate) use failover::{
     assert_continued, assert_continued_after_crash, assert_prefix_of_dead_primary,
     assert_verify_clean, bls_gtid_binlog_pos, bls_slave_status, detach_and_flush_above,
