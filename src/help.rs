@@ -27,6 +27,8 @@ const GROUPS: &[(&str, &[&str])] = &[
             "semi-sync",
             "heartbeat",
             "connect-timeout",
+            "server-public-key-path",
+            "get-server-public-key",
         ],
     ),
     (
@@ -52,6 +54,8 @@ const GROUPS: &[(&str, &[&str])] = &[
             "admin-account",
             "replica-accounts-file",
             "max-connections",
+            "listen-sha2-full-auth",
+            "listen-rsa-key",
         ],
     ),
     ("General:", &["config", "metrics", "trace-packets", "verbose", "help", "version"]),

@@ -11,6 +11,7 @@
 //! line). A switch to a promoted primary is checked first ([`switch`]).
 
 pub mod ack;
+mod auth;
 pub mod connection;
 pub mod control;
 pub mod dump;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use crate::binlog::BinlogFileName;
 use crate::net::NetError;
+use crate::protocol::caching_sha2::ServerPublicKey;
 use crate::protocol::{DecodeError, ErrPacket};
 use crate::storage::StorageError;
 
@@ -86,6 +88,12 @@ pub struct UpstreamConfig {
     pub connect_retry: Duration,
     /// Hex-dump every packet at trace level.
     pub trace_packets: bool,
+    /// The primary's RSA public key (`--server-public-key-path`), for
+    /// `caching_sha2_password` full authentication over plain TCP.
+    pub server_public_key: Option<ServerPublicKey>,
+    /// Ask the primary for its RSA public key when full authentication
+    /// needs it (`--get-server-public-key`).
+    pub get_server_public_key: bool,
 }
 
 impl UpstreamConfig {
@@ -107,6 +115,8 @@ impl fmt::Debug for UpstreamConfig {
             .field("heartbeat", &self.heartbeat)
             .field("start", &self.start)
             .field("connect_retry", &self.connect_retry)
+            .field("server_public_key", &self.server_public_key.is_some())
+            .field("get_server_public_key", &self.get_server_public_key)
             .finish()
     }
 }

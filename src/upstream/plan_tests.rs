@@ -25,6 +25,8 @@ fn cli(host: &str, start: StartFrom) -> UpstreamConfig {
         connect_timeout: Duration::from_secs(10),
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: false,
+        server_public_key: None,
+        get_server_public_key: false,
     }
 }
 

@@ -56,6 +56,8 @@ fn cfg(port: u16) -> UpstreamConfig {
         connect_timeout: Duration::from_secs(1),
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: false,
+        server_public_key: None,
+        get_server_public_key: false,
     }
 }
 
