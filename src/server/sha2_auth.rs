@@ -130,3 +130,7 @@ fn os_seed() -> Result<[u8; 32], NetError> {
         .map_err(|source| NetError::Io { op: "read /dev/urandom", source })?;
     Ok(seed)
 }
+
+#[cfg(test)]
+#[path = "sha2_auth_tests.rs"]
+mod tests;
