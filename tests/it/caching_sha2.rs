@@ -118,6 +118,9 @@ fn a_configured_listener_key_is_the_one_clients_can_pin() {
         UpstreamConfig { server_public_key: Some(test_public_key()), ..upstream(port, PASSWORD) };
     logs_in(&pinned).unwrap();
     logs_in(&UpstreamConfig { get_server_public_key: true, ..upstream(port, PASSWORD) }).unwrap();
+    // Full authentication was asked for: without a key the login stops.
+    let err = logs_in(&upstream(port, PASSWORD)).unwrap_err();
+    assert!(matches!(err, UpstreamError::Unsupported(_)), "{err}");
     bls.assert_running();
 }
 
