@@ -16,7 +16,7 @@ use super::query::{evaluate, redacted, Reply};
 use super::registry::Command;
 use super::session_info::SessionInfo;
 use super::session_vars::SessionVars;
-use super::sha2_auth::{caching_sha2_login, Sha2Login, Sha2Outcome};
+use super::sha2_auth::{caching_sha2_login, Refusal, Sha2Login, Sha2Outcome};
 use super::{Role, Shared};
 use crate::net::{NetError, PacketStream};
 use crate::protocol::auth::native_password_verify;
@@ -383,7 +383,7 @@ impl Session {
         match caching_sha2_login(&mut self.ps, &login, check)? {
             Sha2Outcome::Accepted(role) => Ok(Some(role)),
             Sha2Outcome::Refused(reason) => {
-                if reason != "wrong password" {
+                if reason != Refusal::WrongPassword {
                     warn!(
                         "caching_sha2_password login refused id={} peer={} user={}: {reason}",
                         self.id, self.peer, self.user

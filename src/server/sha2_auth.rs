@@ -9,6 +9,7 @@
 //! refused. The key is `--listen-rsa-key`, or one made at the first need.
 //! docs/protocol.md §3.7; MySQL `sql/auth/sha2_password.cc`.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::sync::OnceLock;
@@ -43,8 +44,32 @@ pub(super) struct Sha2Login<'a> {
 pub(super) enum Sha2Outcome {
     /// Logged in with the account of this role.
     Accepted(Role),
-    /// Refused; the reason is for the log only (the client gets ERR 1045).
-    Refused(&'static str),
+    /// Refused (the client gets ERR 1045; the reason is for the log).
+    Refused(Refusal),
+}
+
+/// Why a login was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// No account of that user has that password.
+    WrongPassword,
+    /// Full authentication without TLS brought the password in clear.
+    ClearWithoutTls,
+    /// The packet is not a password encrypted with our public key.
+    Undecryptable,
+    /// No RSA key could be made.
+    NoKey,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::WrongPassword => "wrong password",
+            Self::ClearWithoutTls => "password sent in clear over a connection without TLS",
+            Self::Undecryptable => "RSA-encrypted password does not decrypt with our key",
+            Self::NoKey => "no RSA key for full authentication",
+        })
+    }
 }
 
 /// Runs the exchange after the client's scramble reply; `check` finds the
@@ -58,7 +83,7 @@ pub(super) fn caching_sha2_login<S: Read + Write>(
     // empty reply at once, whatever its cache holds).
     if !login.full_auth || login.reply.is_empty() {
         let Some(role) = check(&|pw| caching_sha2_verify(pw, login.nonce, login.reply)) else {
-            return Ok(Sha2Outcome::Refused("wrong password"));
+            return Ok(Sha2Outcome::Refused(Refusal::WrongPassword));
         };
         let mut out = Vec::new();
         Sha2Status::FastAuthSuccess.encode(&mut out);
@@ -77,7 +102,7 @@ pub(super) fn caching_sha2_login<S: Read + Write>(
             Some(key) => key,
             None => match generated_key() {
                 Ok(key) => key,
-                Err(_) => return Ok(Sha2Outcome::Refused("no RSA key for full authentication")),
+                Err(_) => return Ok(Sha2Outcome::Refused(Refusal::NoKey)),
             },
         };
         if packet == [REQUEST_PUBLIC_KEY] {
@@ -89,16 +114,14 @@ pub(super) fn caching_sha2_login<S: Read + Write>(
         match key.decrypt_password(&packet, login.nonce, os_seed()?) {
             Ok(password) => password,
             Err(Sha2Error::Decrypt) if packet.last() == Some(&0) => {
-                return Ok(Sha2Outcome::Refused(
-                    "password sent in clear over a connection without TLS",
-                ))
+                return Ok(Sha2Outcome::Refused(Refusal::ClearWithoutTls))
             }
-            Err(_) => return Ok(Sha2Outcome::Refused("RSA-encrypted password does not decrypt")),
+            Err(_) => return Ok(Sha2Outcome::Refused(Refusal::Undecryptable)),
         }
     };
     Ok(match check(&|pw| constant_time_eq(pw, &password)) {
         Some(role) => Sha2Outcome::Accepted(role),
-        None => Sha2Outcome::Refused("wrong password"),
+        None => Sha2Outcome::Refused(Refusal::WrongPassword),
     })
 }
 

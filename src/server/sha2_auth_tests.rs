@@ -64,7 +64,7 @@ fn a_right_scramble_takes_the_fast_path_and_a_wrong_one_is_refused() {
     assert_eq!(sent, [vec![1, 3]]);
     let wrong = caching_sha2_scramble(b"secreT", NONCE);
     let (r, sent) = run(&login(&wrong, false, false), &[]);
-    assert_eq!(r.unwrap(), Sha2Outcome::Refused("wrong password"));
+    assert_eq!(r.unwrap(), Sha2Outcome::Refused(Refusal::WrongPassword));
     assert!(sent.is_empty());
 }
 
@@ -75,7 +75,7 @@ fn full_authentication_over_tls_takes_the_password_in_clear() {
     assert_eq!(r.unwrap(), Sha2Outcome::Accepted(Role::Replication));
     assert_eq!(sent, [vec![1, 4]]);
     let (r, _) = run(&login(&any, true, true), &[b"nope\0".to_vec()]);
-    assert_eq!(r.unwrap(), Sha2Outcome::Refused("wrong password"));
+    assert_eq!(r.unwrap(), Sha2Outcome::Refused(Refusal::WrongPassword));
 }
 
 #[test]
@@ -97,7 +97,7 @@ fn full_authentication_over_plain_tcp_sends_the_key_and_decrypts_the_password() 
     assert_eq!(sent, [vec![1, 4]]);
     // The wrong password, encrypted.
     let wrong = public.encrypt_password(b"other", NONCE, [3; 32]).unwrap();
-    assert_eq!(run(&with_key, &[wrong]).0.unwrap(), Sha2Outcome::Refused("wrong password"));
+    assert_eq!(run(&with_key, &[wrong]).0.unwrap(), Sha2Outcome::Refused(Refusal::WrongPassword));
 }
 
 #[test]
@@ -106,17 +106,14 @@ fn a_password_in_clear_without_tls_is_refused() {
     let any = [7u8; 32];
     let with_key = Sha2Login { key: Some(&key), ..login(&any, false, true) };
     let (r, _) = run(&with_key, &[b"secret\0".to_vec()]);
-    assert_eq!(
-        r.unwrap(),
-        Sha2Outcome::Refused("password sent in clear over a connection without TLS")
-    );
+    assert_eq!(r.unwrap(), Sha2Outcome::Refused(Refusal::ClearWithoutTls));
     let (r, _) = run(&with_key, &[vec![0x55; 256]]);
-    assert_eq!(r.unwrap(), Sha2Outcome::Refused("RSA-encrypted password does not decrypt"));
+    assert_eq!(r.unwrap(), Sha2Outcome::Refused(Refusal::Undecryptable));
 }
 
 #[test]
 fn an_empty_reply_needs_no_full_authentication() {
     let (r, sent) = run(&login(b"", false, true), &[]);
-    assert_eq!(r.unwrap(), Sha2Outcome::Refused("wrong password"), "secret is not empty");
+    assert_eq!(r.unwrap(), Sha2Outcome::Refused(Refusal::WrongPassword), "secret is not empty");
     assert!(sent.is_empty());
 }
