@@ -5,19 +5,24 @@
 //! binlogserver's own upstream login (the library's `Connection`, and the
 //! binary following it with `--get-server-public-key`), PyMySQL (RSA over
 //! plain TCP) and mysql-connector-python (which sends the password in
-//! clear, refused without TLS). The RSA test key: tests/fixtures/rsa/.
+//! clear, refused without TLS), and a raw client switched from another
+//! plugin, packet by packet. The RSA test key: tests/fixtures/rsa/.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use binlogserver::protocol::auth::caching_sha2_scramble;
 use binlogserver::protocol::caching_sha2::ServerPublicKey;
+use binlogserver::protocol::handshake::HandshakeResponse41;
+use binlogserver::protocol::CapabilityFlags;
 use binlogserver::upstream::connection::Connection;
 use binlogserver::upstream::{
     SemiSyncMode, StartFrom, UpstreamConfig, UpstreamError, DEFAULT_CONNECT_RETRY,
 };
 
+use crate::common::raw_client::RawConn;
 use crate::common::{
     serve_dir, venv_python, wait_until_ok, Binlogserver, TestDir, FOLLOW_ARGS, REPL_PASSWORD,
     REPL_USER,
@@ -226,4 +231,42 @@ fn python_clients_log_in_with_caching_sha2_password() {
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && text.contains(&want), "PyMySQL with a pinned key: {text}");
+}
+
+#[test]
+fn a_client_of_another_plugin_is_switched_to_caching_sha2_with_exact_packets() {
+    let (_dir, _bls, port) = serve_mysql_8(&["--listen-sha2-full-auth"]);
+    let mut c = RawConn::connect(port);
+    let nonce = c.greeting().scramble;
+    let mut resp = Vec::new();
+    HandshakeResponse41 {
+        capabilities: CapabilityFlags::CLIENT_PROTOCOL_41
+            .with(CapabilityFlags::CLIENT_SECURE_CONNECTION)
+            .with(CapabilityFlags::CLIENT_PLUGIN_AUTH)
+            .with(CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA),
+        max_packet_size: 1 << 24,
+        character_set: 255,
+        username: USER.as_bytes().to_vec(),
+        auth_response: vec![0x42; 64],
+        database: None,
+        auth_plugin_name: Some(b"client_ed25519".to_vec()),
+        connect_attrs: Vec::new(),
+    }
+    .encode(&mut resp);
+    c.write_packet(1, &resp);
+    // AuthSwitchRequest: plugin, the same scramble and a NUL.
+    let (seq, switch) = c.read_packet().unwrap();
+    let mut want = b"\xfecaching_sha2_password\0".to_vec();
+    want.extend_from_slice(&nonce);
+    want.push(0);
+    assert_eq!((seq, switch), (2, want));
+    c.write_packet(3, &caching_sha2_scramble(PASSWORD.as_bytes(), &nonce));
+    assert_eq!(c.read_packet().unwrap(), (4, vec![0x01, 0x04]), "perform full authentication");
+    c.write_packet(5, &[0x02]);
+    let (seq, key) = c.read_packet().unwrap();
+    assert_eq!((seq, key.first()), (6, Some(&0x01)));
+    let key = ServerPublicKey::from_pem(&key[1..]).unwrap();
+    c.write_packet(7, &key.encrypt_password(PASSWORD.as_bytes(), &nonce, [9; 32]).unwrap());
+    let (seq, ok) = c.read_packet().unwrap();
+    assert_eq!((seq, ok.first()), (8, Some(&0x00)), "OK: {ok:02x?}");
 }
