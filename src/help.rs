@@ -28,6 +28,8 @@ const GROUPS: &[(&str, &[&str])] = &[
             "heartbeat",
             "connect-timeout",
             "ssl-mode",
+            "server-public-key-path",
+            "get-server-public-key",
         ],
     ),
     (
@@ -57,6 +59,8 @@ const GROUPS: &[(&str, &[&str])] = &[
             "max-login-delay",
             "listen-ssl-cert",
             "require-secure-transport",
+            "listen-sha2-full-auth",
+            "listen-rsa-key",
         ],
     ),
     ("General:", &["config", "metrics", "trace-packets", "verbose", "help", "version"]),
@@ -68,6 +72,7 @@ const GROUPS: &[(&str, &[&str])] = &[
 const JOINED: &[(&[&str], &str)] = &[
     (&["ssl-mode", "ssl-ca", "ssl-cert", "ssl-key"], "TLS to the primary (PEM files)"),
     (&["listen-ssl-cert", "listen-ssl-key", "listen-ssl-ca"], "TLS for clients (PEM files)"),
+    (&["server-public-key-path", "get-server-public-key"], "RSA key for caching_sha2 without TLS"),
 ];
 
 /// The row of the joined options that `name` starts, from the getopts rows.

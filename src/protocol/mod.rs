@@ -5,6 +5,7 @@
 //! in [`crate::net`].
 
 pub mod auth;
+pub mod caching_sha2;
 pub mod command;
 pub mod error;
 pub mod flags;

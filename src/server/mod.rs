@@ -18,12 +18,14 @@ pub mod registry;
 pub mod session;
 pub mod session_info;
 pub mod session_vars;
+mod sha2_auth;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::protocol::caching_sha2::ServerKeyPair;
 use crate::shutdown::Shutdown;
 use crate::status::control::ReplicationControl;
 use crate::status::{Counters, UpstreamStatus};
@@ -76,6 +78,12 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// `--require-secure-transport`: logins over plain TCP are refused.
     pub require_secure_transport: bool,
+    /// Ask every `caching_sha2_password` login for full authentication,
+    /// as a MySQL server with an empty cache does (`--listen-sha2-full-auth`).
+    pub sha2_full_auth: bool,
+    /// The RSA key for full authentication over plain TCP
+    /// (`--listen-rsa-key`); `None`: one made at the first need.
+    pub rsa_key: Option<ServerKeyPair>,
 }
 
 /// State shared by the listener and every session.

@@ -18,9 +18,10 @@ use super::query::{evaluate, redacted, Reply};
 use super::registry::Command;
 use super::session_info::SessionInfo;
 use super::session_vars::SessionVars;
+use super::sha2_auth::{caching_sha2_login, Refusal, Sha2Login, Sha2Outcome};
 use super::{Role, Shared};
 use crate::net::{NetError, NetStream, PacketStream};
-use crate::protocol::auth::{caching_sha2_verify, native_password_verify};
+use crate::protocol::auth::native_password_verify;
 use crate::protocol::command::{
     ComBinlogDump, ComBinlogDumpGtid, ComRegisterSlave, COM_BINLOG_DUMP, COM_BINLOG_DUMP_GTID,
     COM_PING, COM_QUERY, COM_QUIT, COM_REGISTER_SLAVE,
@@ -29,6 +30,10 @@ use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, Handsha
 use crate::protocol::resultset::encode_result_set;
 use crate::protocol::ssl_request::SslRequest;
 use crate::protocol::{CapabilityFlags, DecodeError, ErrPacket, OkPacket, Reader};
+
+/// The password plugins the listener speaks.
+const NATIVE: &[u8] = b"mysql_native_password";
+const CACHING_SHA2: &[u8] = b"caching_sha2_password";
 
 /// `COM_INIT_DB`.
 const COM_INIT_DB: u8 = 0x02;
@@ -89,6 +94,13 @@ fn framing_error(e: &DecodeError) -> ErrPacket {
         }
         _ => ErrPacket::new(1835, b"08S01", "Malformed communication packet"),
     }
+}
+
+/// A MySQL (not MariaDB) version 8 or later: its default plugin is
+/// `caching_sha2_password`.
+fn mysql_8_or_later(mariadb: bool, version: &str) -> bool {
+    let major = version.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    !mariadb && major.is_some_and(|m| m >= 8)
 }
 
 /// 20 random bytes for a scramble: 7-bit, no NUL and no '$' (as MySQL makes them).
@@ -288,6 +300,9 @@ impl Session {
             info.version()
         };
         drop(info);
+        // MySQL 8's default plugin, so that its clients log in as they would there.
+        let default_plugin =
+            if mysql_8_or_later(mariadb, &version) { CACHING_SHA2 } else { NATIVE };
         let nonce = scramble();
         let mut capabilities = server_capabilities(mariadb);
         if self.shared.config.tls.is_some() {
@@ -301,7 +316,7 @@ impl Session {
             character_set: 45,
             status_flags: 2,
             mariadb_capabilities: 0,
-            auth_plugin_name: b"mysql_native_password".to_vec(),
+            auth_plugin_name: default_plugin.to_vec(),
         };
         let mut out = Vec::new();
         greeting.encode(&mut out);
@@ -330,22 +345,17 @@ impl Session {
         self.caps = resp.capabilities.and(greeting.capabilities);
         self.user = String::from_utf8_lossy(&resp.username).into_owned();
         self.delay_login();
-        let plugin =
-            resp.auth_plugin_name.clone().unwrap_or_else(|| b"mysql_native_password".to_vec());
+        let plugin = resp.auth_plugin_name.clone().unwrap_or_else(|| NATIVE.to_vec());
         let role = match plugin.as_slice() {
-            b"mysql_native_password" => {
+            NATIVE => {
                 self.check_password(|pw| native_password_verify(pw, &nonce, &resp.auth_response))
             }
-            b"caching_sha2_password" => {
-                let role =
-                    self.check_password(|pw| caching_sha2_verify(pw, &nonce, &resp.auth_response));
-                if role.is_some() {
-                    // Fast path: we know the password, so no cache is needed.
-                    self.ps.write_packet(&[0x01, 0x03])?;
-                }
-                role
-            }
-            _ => self.switch_to_native(&nonce)?,
+            CACHING_SHA2 => self.caching_sha2(&nonce, &resp.auth_response)?,
+            _ => self.switch_plugin(default_plugin, &nonce)?,
+        };
+        let plugin = match plugin.as_slice() {
+            NATIVE | CACHING_SHA2 => String::from_utf8_lossy(&plugin).into_owned(),
+            _ => String::from_utf8_lossy(default_plugin).into_owned(),
         };
         let role = role.filter(|_| self.transport_allowed());
         let Some(role) = role else {
@@ -368,7 +378,7 @@ impl Session {
             return Ok(false);
         };
         debug!(
-            "authenticated id={} peer={} user={} role={}",
+            "authenticated id={} peer={} user={} role={} plugin={plugin}",
             self.id,
             self.peer,
             self.user,
@@ -437,17 +447,53 @@ impl Session {
         !self.shared.config.require_secure_transport && !tls_only_account()
     }
 
-    fn switch_to_native(&mut self, nonce: &[u8]) -> Result<Option<Role>, NetError> {
+    /// Asks a client that answered for another plugin to answer for `plugin`.
+    fn switch_plugin(&mut self, plugin: &[u8], nonce: &[u8]) -> Result<Option<Role>, NetError> {
         let mut data = nonce.to_vec();
         data.push(0);
-        let switch =
-            AuthSwitchRequest { plugin_name: b"mysql_native_password".to_vec(), plugin_data: data };
+        let switch = AuthSwitchRequest { plugin_name: plugin.to_vec(), plugin_data: data };
         let mut out = Vec::new();
         switch.encode(&mut out);
         self.ps.write_packet(&out)?;
         let mut reply = Vec::new();
         self.ps.read_packet(&mut reply)?;
+        if plugin == CACHING_SHA2 {
+            return self.caching_sha2(nonce, &reply);
+        }
         Ok(self.check_password(|pw| native_password_verify(pw, nonce, &reply)))
+    }
+
+    /// A `caching_sha2_password` login after the client's scramble `reply`.
+    fn caching_sha2(&mut self, nonce: &[u8], reply: &[u8]) -> Result<Option<Role>, NetError> {
+        let config = &self.shared.config;
+        let secure = self.ps.get_ref().is_tls();
+        let login = Sha2Login {
+            nonce,
+            reply,
+            secure,
+            full_auth: config.sha2_full_auth,
+            key: config.rsa_key.as_ref(),
+        };
+        let accounts = &config.accounts;
+        let user = &self.user;
+        let check = |verify: &dyn Fn(&[u8]) -> bool| {
+            accounts
+                .iter()
+                .find(|a| &a.user == user && verify(a.password.as_bytes()))
+                .map(|a| a.role)
+        };
+        match caching_sha2_login(&mut self.ps, &login, check)? {
+            Sha2Outcome::Accepted(role) => Ok(Some(role)),
+            Sha2Outcome::Refused(reason) => {
+                if reason != Refusal::WrongPassword {
+                    warn!(
+                        "caching_sha2_password login refused id={} peer={} user={}: {reason}",
+                        self.id, self.peer, self.user
+                    );
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// The role of the account whose password `verify` accepts, if any.

@@ -7,14 +7,12 @@ use std::time::Duration;
 
 use log::debug;
 
+use super::auth::login;
 use super::{UpstreamConfig, UpstreamError};
 use crate::net::tls::{self, SslMode, TlsSetupError};
 use crate::net::{NetError, NetStream, PacketStream};
-use crate::protocol::auth::scramble_for;
 use crate::protocol::command::encode_query;
-use crate::protocol::handshake::{
-    could_start_greeting, AuthSwitchRequest, HandshakeResponse41, HandshakeV10,
-};
+use crate::protocol::handshake::{could_start_greeting, HandshakeV10};
 use crate::protocol::response::{decode_column_count, decode_text_row, is_eof, is_err, is_ok};
 use crate::protocol::ssl_request::SslRequest;
 use crate::protocol::{CapabilityFlags, ErrPacket, Reader};
@@ -116,75 +114,9 @@ impl Connection {
     }
 
     fn authenticate(&mut self, cfg: &UpstreamConfig) -> Result<(), UpstreamError> {
-        let mut plugin = self.greeting.auth_plugin_name.clone();
-        let mut nonce = self.greeting.scramble.clone();
-        let password = cfg.password.as_bytes();
-        let auth_response = scramble_for(&plugin, password, &nonce).unwrap_or_else(|| {
-            // Answer an unknown default plugin as native; the server switches us.
-            plugin = b"mysql_native_password".to_vec();
-            scramble_for(&plugin, password, &nonce).unwrap_or_default()
-        });
-        let response = HandshakeResponse41 {
-            capabilities: self.caps,
-            max_packet_size: 1 << 30,
-            character_set: 45,
-            username: cfg.user.as_bytes().to_vec(),
-            auth_response,
-            database: None,
-            auth_plugin_name: Some(plugin.clone()),
-            connect_attrs: vec![
-                (b"program_name".to_vec(), b"binlogserver".to_vec()),
-                (b"_client_name".to_vec(), b"binlogserver".to_vec()),
-                (b"_client_version".to_vec(), env!("CARGO_PKG_VERSION").as_bytes().to_vec()),
-            ],
-        };
-        let mut out = Vec::new();
-        response.encode(&mut out);
-        self.ps.write_packet(&out)?;
-        loop {
-            self.ps.read_packet(&mut self.buf)?;
-            match self.buf.first() {
-                Some(0x00) => return Ok(()),
-                Some(0xff) => {
-                    let err = decode_err(&self.buf)?;
-                    return Err(if err.code == 1045 {
-                        UpstreamError::AuthRejected(err)
-                    } else {
-                        UpstreamError::Server { during: "the login".into(), err }
-                    });
-                }
-                Some(0xfe) => {
-                    let switch = AuthSwitchRequest::decode(&mut Reader::new(&self.buf))?;
-                    plugin = switch.plugin_name.clone();
-                    nonce = switch.scramble().to_vec();
-                    let reply = scramble_for(&plugin, password, &nonce).ok_or_else(|| {
-                        UpstreamError::Unsupported(format!(
-                            "primary asks for auth plugin {}, which binlogserver does not speak; \
-                             give the replication user mysql_native_password or \
-                             caching_sha2_password",
-                            String::from_utf8_lossy(&plugin)
-                        ))
-                    })?;
-                    self.ps.write_packet(&reply)?;
-                }
-                Some(0x01) if plugin == b"caching_sha2_password" => match self.buf.get(1) {
-                    Some(0x03) => continue,
-                    _ => return Err(UpstreamError::Unsupported(
-                        "primary demands caching_sha2_password full authentication, which needs \
-                         TLS or RSA; log in once as the replication user with the mysql client \
-                         over TLS or the unix socket (this primes the server's cache), or use \
-                         mysql_native_password for that user"
-                            .into(),
-                    )),
-                },
-                Some(&b) => {
-                    return Err(UpstreamError::Unexpected { expected: "an auth reply", got: b })
-                }
-                None => {
-                    return Err(UpstreamError::Unexpected { expected: "an auth reply", got: 0 })
-                }
-            }
-        }
+        // Inside TLS the password may travel in clear (full authentication).
+        let secure = self.ps.get_ref().is_tls();
+        login(&mut self.ps, &mut self.buf, &self.greeting, self.caps, cfg, secure)
     }
 
     /// The primary's greeting.

@@ -11,6 +11,7 @@
 //! line). A switch to a promoted primary is checked first ([`switch`]).
 
 pub mod ack;
+mod auth;
 pub mod connection;
 pub mod control;
 pub mod dump;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use crate::binlog::BinlogFileName;
 use crate::net::tls::SslSettings;
 use crate::net::NetError;
+use crate::protocol::caching_sha2::ServerPublicKey;
 use crate::protocol::{DecodeError, ErrPacket};
 use crate::storage::StorageError;
 
@@ -89,6 +91,12 @@ pub struct UpstreamConfig {
     pub trace_packets: bool,
     /// TLS toward the primary (`--ssl-mode`, `--ssl-ca`, `--ssl-cert`, `--ssl-key`).
     pub ssl: SslSettings,
+    /// The primary's RSA public key (`--server-public-key-path`), for
+    /// `caching_sha2_password` full authentication over plain TCP.
+    pub server_public_key: Option<ServerPublicKey>,
+    /// Ask the primary for its RSA public key when full authentication
+    /// needs it (`--get-server-public-key`).
+    pub get_server_public_key: bool,
 }
 
 impl UpstreamConfig {
@@ -111,6 +119,8 @@ impl fmt::Debug for UpstreamConfig {
             .field("start", &self.start)
             .field("connect_retry", &self.connect_retry)
             .field("ssl", &self.ssl)
+            .field("server_public_key", &self.server_public_key.is_some())
+            .field("get_server_public_key", &self.get_server_public_key)
             .finish()
     }
 }

@@ -26,6 +26,8 @@ fn cli(host: &str, start: StartFrom) -> UpstreamConfig {
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: false,
         ssl: crate::net::tls::SslSettings::default(),
+        server_public_key: None,
+        get_server_public_key: false,
     }
 }
 

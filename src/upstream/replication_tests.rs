@@ -57,6 +57,8 @@ fn cfg(port: u16) -> UpstreamConfig {
         connect_retry: DEFAULT_CONNECT_RETRY,
         trace_packets: false,
         ssl: crate::net::tls::SslSettings::default(),
+        server_public_key: None,
+        get_server_public_key: false,
     }
 }
 

@@ -21,6 +21,7 @@ mod common;
 mod admin_sql;
 mod binlog_entries;
 mod binlog_fixtures;
+mod caching_sha2;
 mod config_file;
 mod crash_torture;
 mod disk_faults;

@@ -1,8 +1,10 @@
 //! python-mysql-replication as a real binlog client: a virtual environment
 //! under `target/pyenv` with `mysql-replication==1.0.*` and PyMySQL from
-//! PyPI, made once per test process (and reused by later runs while it
-//! works), and `tests/python/read_events.py`, which prints one JSON line per
-//! event it reads.
+//! PyPI (with `cryptography`, which PyMySQL needs for caching_sha2_password's
+//! RSA exchange, and Oracle's `mysql-connector-python`), made once per test
+//! process (and reused by later runs while it works), and
+//! `tests/python/read_events.py`, which prints one JSON line per event it
+//! reads.
 //!
 //! Where `python3`, its `venv` module or PyPI is missing the harness panics
 //! and says what to install; a test never passes without the real client.
@@ -51,6 +53,7 @@ fn venv_works(python: &Path) -> Result<String, String> {
         .args([
             "-c",
             "import importlib.metadata as m, pymysql, pymysqlreplication\n\
+             import cryptography, mysql.connector\n\
              v = m.version('mysql-replication')\n\
              assert v.startswith('1.0.'), v\n\
              print(v, m.version('PyMySQL'))",
@@ -112,6 +115,8 @@ fn make_venv() -> PathBuf {
             "--quiet",
             MYSQL_REPLICATION_REQ,
             "PyMySQL",
+            "cryptography",
+            "mysql-connector-python",
         ])
         .env("PIP_NO_INPUT", "1"));
     if !out.status.success() {
