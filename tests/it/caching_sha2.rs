@@ -5,8 +5,9 @@
 //! binlogserver's own upstream login (the library's `Connection`, and the
 //! binary following it with `--get-server-public-key`), PyMySQL (RSA over
 //! plain TCP) and mysql-connector-python (which sends the password in
-//! clear, refused without TLS), and a raw client switched from another
-//! plugin, packet by packet. The RSA test key: tests/fixtures/rsa/.
+//! clear, refused without TLS; both send it inside TLS, accepted, with no
+//! RSA key anywhere), and a raw client switched from another plugin,
+//! packet by packet. The RSA test key: tests/fixtures/rsa/.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,8 +25,8 @@ use binlogserver::upstream::{
 
 use crate::common::raw_client::RawConn;
 use crate::common::{
-    serve_dir, venv_python, wait_until_ok, Binlogserver, TestDir, FOLLOW_ARGS, REPL_PASSWORD,
-    REPL_USER,
+    serve_dir, venv_python, wait_until_ok, Binlogserver, Certs, TestDir, FOLLOW_ARGS,
+    REPL_PASSWORD, REPL_USER,
 };
 
 /// The account the harness's followers log in with (`-u repl -p replpass`).
@@ -270,4 +271,53 @@ fn a_client_of_another_plugin_is_switched_to_caching_sha2_with_exact_packets() {
     c.write_packet(7, &key.encrypt_password(PASSWORD.as_bytes(), &nonce, [9; 32]).unwrap());
     let (seq, ok) = c.read_packet().unwrap();
     assert_eq!((seq, ok.first()), (8, Some(&0x00)), "OK: {ok:02x?}");
+}
+
+/// PyMySQL and mysql-connector-python over TLS (checking binlogserver's
+/// certificate against `argv[4]`): argv is port, user, password, CA.
+const PYMYSQL_TLS: &str = "\
+import sys, pymysql
+port, user, pw, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = pymysql.connect(host='127.0.0.1', port=port, user=user, password=pw, ssl_ca=ca)
+cur = c.cursor(); cur.execute('SHOW BINARY LOGS')
+print('plugin', c._auth_plugin_name, 'file', cur.fetchone()[0])";
+
+const CONNECTOR_TLS: &str = "\
+import sys, mysql.connector
+port, user, pw, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = mysql.connector.connect(host='127.0.0.1', port=port, user=user, password=pw,
+                            use_pure=True, ssl_ca=ca, ssl_verify_cert=True)
+cur = c.cursor(); cur.execute('SHOW BINARY LOGS')
+print('plugin', c._handshake['auth_plugin'], 'file', cur.fetchall()[0][0])";
+
+#[test]
+fn full_authentication_over_tls_takes_the_password_inside_the_session() {
+    let certs = Certs::new();
+    let (cert, key) = (certs.path("server.pem"), certs.path("server.key"));
+    let tls = ["--listen-ssl-cert", &cert, "--listen-ssl-key", &key];
+    // No RSA key anywhere: over TLS the clients send the password itself.
+    let extra = [&tls[..], &["--listen-sha2-full-auth", "--require-secure-transport"]].concat();
+    let (_dir, bls, port) = serve_mysql_8(&extra);
+    let want = format!("plugin caching_sha2_password file {FILE}");
+    let ca = certs.path("ca.pem");
+    for (client, script) in [("PyMySQL", PYMYSQL_TLS), ("mysql-connector-python", CONNECTOR_TLS)] {
+        let before = sha2_logins(&bls);
+        let run = |pw: &str| {
+            let out = Command::new(venv_python())
+                .args(["-c", script, &port.to_string(), USER, pw, &ca])
+                .output()
+                .expect("run python");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            (out.status.success(), text)
+        };
+        let (ok, out) = run(PASSWORD);
+        assert!(ok && out.contains(&want), "{client} over TLS: {out}");
+        assert_eq!(sha2_logins(&bls), before + 1, "{client} logged in with caching_sha2");
+        let (ok, out) = run("wrong");
+        assert!(!ok && out.contains("1045"), "{client} over TLS with a wrong password: {out}");
+    }
+    let log = bls.log();
+    assert!(!log.contains("password sent in clear over a connection without TLS"), "{log}");
+    bls.assert_running();
 }
