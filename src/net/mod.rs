@@ -5,6 +5,8 @@ pub mod accept;
 pub mod budget;
 pub mod packet_stream;
 pub mod packet_writer;
+#[cfg(test)]
+pub(crate) mod scripted;
 pub mod stream;
 pub mod tls;
 

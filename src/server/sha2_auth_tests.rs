@@ -3,9 +3,8 @@
 //! with the key asked for or pinned, and the refusals. The RSA test key is
 //! described in tests/fixtures/rsa/README.md.
 
-use std::io::Cursor;
-
 use super::*;
+use crate::net::scripted::Scripted;
 use crate::protocol::auth::caching_sha2_scramble;
 use crate::protocol::caching_sha2::{more_data, ServerPublicKey};
 use crate::protocol::packet::encode_packets;
@@ -14,24 +13,6 @@ const PRIVATE: &str = include_str!("../../tests/fixtures/rsa/test_key_pkcs1.pem"
 const PUBLIC: &str = include_str!("../../tests/fixtures/rsa/test_key_public.pem");
 const NONCE: &[u8] = b"ABCDEFGHIJKLMNOPQRST";
 
-struct Scripted {
-    input: Cursor<Vec<u8>>,
-    sent: Vec<u8>,
-}
-impl Read for Scripted {
-    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
-        self.input.read(b)
-    }
-}
-impl Write for Scripted {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.sent.write(b)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Runs the login with the client's later packets (sequence ids 1, 3...);
 /// returns the outcome and the server's packets.
 fn run(login: &Sha2Login<'_>, client: &[Vec<u8>]) -> (Result<Sha2Outcome, NetError>, Vec<Vec<u8>>) {
@@ -39,7 +20,7 @@ fn run(login: &Sha2Login<'_>, client: &[Vec<u8>]) -> (Result<Sha2Outcome, NetErr
     for (p, seq) in client.iter().zip((1u8..).step_by(2)) {
         encode_packets(p, &mut { seq }, &mut wire);
     }
-    let mut ps = PacketStream::new(Scripted { input: Cursor::new(wire), sent: Vec::new() }, 4096);
+    let mut ps = PacketStream::new(Scripted::new(wire), 4096);
     let check = |verify: &dyn Fn(&[u8]) -> bool| verify(b"secret").then_some(Role::Replication);
     let outcome = caching_sha2_login(&mut ps, login, check);
     let mut sent = Vec::new();

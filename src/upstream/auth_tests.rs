@@ -4,10 +4,10 @@
 //! these, and a switch to caching_sha2_password from another plugin. The
 //! RSA test key is described in tests/fixtures/rsa/README.md.
 
-use std::io::Cursor;
 use std::time::Duration;
 
 use super::*;
+use crate::net::scripted::Scripted;
 use crate::protocol::auth::caching_sha2_scramble;
 use crate::protocol::caching_sha2::ServerKeyPair;
 use crate::protocol::packet::encode_packets;
@@ -18,24 +18,6 @@ const PRIVATE: &str = include_str!("../../tests/fixtures/rsa/test_key_pkcs8.pem"
 const PUBLIC: &str = include_str!("../../tests/fixtures/rsa/test_key_public.pem");
 const NONCE: &[u8] = b"ABCDEFGHIJKLMNOPQRST";
 const NONCE2: &[u8] = b"abcdefghijklmnopqrst";
-
-struct Scripted {
-    input: Cursor<Vec<u8>>,
-    sent: Vec<u8>,
-}
-impl Read for Scripted {
-    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
-        self.input.read(b)
-    }
-}
-impl Write for Scripted {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.sent.write(b)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn cfg() -> UpstreamConfig {
     UpstreamConfig {
@@ -92,7 +74,7 @@ fn run(
     for (seq, r) in replies {
         encode_packets(r, &mut { *seq }, &mut wire);
     }
-    let stream = Scripted { input: Cursor::new(wire), sent: Vec::new() };
+    let stream = Scripted::new(wire);
     let mut ps = PacketStream::new(stream, 1 << 20);
     let mut buf = Vec::new();
     ps.read_packet(&mut buf).unwrap();

@@ -393,28 +393,10 @@ fn column_name(payload: &[u8]) -> Result<String, UpstreamError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::scripted::Scripted;
     use crate::protocol::packet::encode_packets;
     use crate::protocol::writer::put_lenenc_bytes;
     use crate::protocol::{ErrPacket, OkPacket};
-    use std::io::Cursor;
-
-    struct Scripted {
-        input: Cursor<Vec<u8>>,
-        sent: Vec<u8>,
-    }
-    impl Read for Scripted {
-        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
-            self.input.read(b)
-        }
-    }
-    impl Write for Scripted {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.sent.write(b)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn column(name: &str) -> Vec<u8> {
         let mut c = Vec::new();
@@ -449,8 +431,7 @@ mod tests {
     }
 
     fn run(wire: Vec<u8>, deprecate_eof: bool) -> Result<QueryResult, UpstreamError> {
-        let mut ps =
-            PacketStream::new(Scripted { input: Cursor::new(wire), sent: Vec::new() }, 1 << 20);
+        let mut ps = PacketStream::new(Scripted::new(wire), 1 << 20);
         run_query(&mut ps, &mut Vec::new(), "SHOW VARIABLES LIKE 'server_id'", deprecate_eof)
     }
 
