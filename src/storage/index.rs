@@ -209,6 +209,12 @@ pub fn finish_interrupted_purge(dir: &Path) -> Result<(), StorageError> {
             }
         }
         sync_dir(&StdStore, dir)?;
+        // Archived copies of purged files: their objects are deleted next.
+        let purged: Vec<BinlogFileName> = names_in(&log)
+            .filter(|f| !named.contains(f))
+            .filter_map(|f| BinlogFileName::new(f).ok())
+            .collect();
+        super::archive::record::purged(&StdStore, dir, &purged)?;
         fs::remove_file(&log_path).map_err(StorageError::io("remove", &log_path))?;
         sync_dir(&StdStore, dir)?;
         info!(

@@ -311,9 +311,29 @@ pub fn strict(dir: &Path) -> Result<Vec<BinlogFileName>, StorageError> {
             ),
         });
     }
-    let mut files = listing.files;
+    let mut files = with_archived(dir, listing.files)?;
     files.extend(listing.creating);
     Ok(files)
+}
+
+/// `local` and the archived files whose local copy is gone
+/// ([`super::archive`]), oldest first.
+fn with_archived(
+    dir: &Path,
+    mut local: Vec<BinlogFileName>,
+) -> Result<Vec<BinlogFileName>, StorageError> {
+    let archived = match super::archive::of(dir) {
+        Some(a) => a.entries(),
+        None => super::archive::record::archived_files(dir)?,
+    };
+    let have: BTreeSet<&BinlogFileName> = local.iter().collect();
+    let gone: Vec<BinlogFileName> =
+        archived.into_iter().map(|e| e.name).filter(|n| !have.contains(n)).collect();
+    if !gone.is_empty() {
+        local.extend(gone);
+        local.sort();
+    }
+    Ok(local)
 }
 
 /// Refusals already logged as warnings (listings run at every query and
@@ -342,7 +362,7 @@ pub fn lenient(dir: &Path) -> Result<Vec<BinlogFileName>, StorageError> {
             );
         }
     }
-    Ok(listing.files)
+    with_archived(dir, listing.files)
 }
 
 #[cfg(test)]

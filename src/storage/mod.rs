@@ -55,6 +55,7 @@
 //! which bytes are durable and injects faults (`writer_tests.rs`).
 
 pub mod ack_queue;
+pub mod archive;
 pub mod budget;
 pub mod datadir;
 pub mod fs;
@@ -111,6 +112,13 @@ pub enum StorageError {
     },
     /// An earlier write or fsync failed; the writer refuses further work.
     Poisoned,
+    /// An archived file cannot be read from the object store.
+    Archive {
+        /// The binlog file.
+        file: String,
+        /// Why, naming the store.
+        reason: String,
+    },
 }
 
 impl StorageError {
@@ -133,6 +141,9 @@ impl fmt::Display for StorageError {
             StorageError::Layout { path, reason } => write!(f, "{}: {reason}", path.display()),
             StorageError::Poisoned => {
                 write!(f, "storage stopped after an earlier write error; restart to recover")
+            }
+            StorageError::Archive { file, reason } => {
+                write!(f, "cannot read archived binlog {file}: {reason}")
             }
         }
     }

@@ -9,6 +9,9 @@
 //! then commit through the [`BinlogIndex`] (crash-safe, see there) and log
 //! what went, why, and how many bytes it freed.
 //!
+//! Files with an archived copy ([`super::archive`]) are purged from the
+//! archive too, once the index no longer names them.
+//!
 //! A storage error during the index rewrite stops every later change of the
 //! index (the writer stops at its next rotation); files already fenced off
 //! stay hidden from clients until restart, which completes or undoes the
@@ -145,6 +148,9 @@ impl Purger {
         }
         let bytes = facts.iter().take(selection.purge.len()).map(|f| f.size).sum();
         self.index.purge(&selection.purge)?;
+        if let Some(archive) = super::archive::of(self.index.dir()) {
+            archive.forget(&selection.purge)?;
+        }
         let names: Vec<&str> = selection.purge.iter().map(BinlogFileName::as_str).collect();
         info!("purged binlogs reason={reason} files={} bytes_freed={bytes}", names.join(","));
         Ok(Report { selection, bytes })
@@ -154,10 +160,15 @@ impl Purger {
     fn facts(&self) -> Result<Vec<FileFacts>, StorageError> {
         let names = self.index.files();
         let dir = self.index.dir();
+        let archived = super::archive::of(dir).map(|a| a.entries()).unwrap_or_default();
         let mut facts = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            let closed_at =
-                names.get(i + 1).and_then(|next| first_event_time(&dir.join(next.as_str())));
+            let closed_at = names.get(i + 1).and_then(|next| {
+                first_event_time(&dir.join(next.as_str())).or_else(|| {
+                    let e = archived.iter().find(|e| &e.name == next)?;
+                    (e.first_event != 0).then_some(e.first_event)
+                })
+            });
             facts.push(FileFacts { name: name.clone(), size: file_size(dir, name)?, closed_at });
         }
         Ok(facts)

@@ -6,37 +6,104 @@
 //! fsync'd (the limit passed to [`BinlogReader::next_event`]). A reader
 //! opens only a regular file starting with the binlog magic, never through
 //! a symbolic link ([`super::listing::open_binlog`]).
+//!
+//! A file whose local copy was removed after archiving is read from the
+//! object store ([`super::archive`]): ranged reads, and every event's CRC32
+//! checked (when the file has checksums), so that a damaged object is an
+//! error, never served as good.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::fmt;
+use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::archive::{self, ReadSeek};
 use super::StorageError;
+use crate::binlog::checksum::{verify_event, ChecksumAlg};
+use crate::binlog::format_description::FormatDescription;
 use crate::binlog::scan::MAX_EVENT_LEN;
 use crate::binlog::{BinlogFileName, EventHeader};
 use crate::protocol::DecodeError;
 
 /// Sequential reader of one stored binlog file.
-#[derive(Debug)]
 pub struct BinlogReader {
     path: PathBuf,
     file: BinlogFileName,
-    src: BufReader<File>,
+    src: BufReader<Box<dyn ReadSeek>>,
     pos: u64,
+    /// Archived files: the checksum every event is checked with.
+    verify: Option<ChecksumAlg>,
+}
+
+impl fmt::Debug for BinlogReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BinlogReader")
+            .field("path", &self.path)
+            .field("pos", &self.pos)
+            .field("verify", &self.verify)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BinlogReader {
-    /// Opens `file` in `dir` positioned at `pos` (an event boundary).
+    /// Opens `file` in `dir` positioned at `pos` (an event boundary); a
+    /// file only in the archive is read from the object store.
     pub fn open(dir: &Path, file: &BinlogFileName, pos: u64) -> Result<Self, StorageError> {
         let path = dir.join(file.as_str());
-        let mut f = super::listing::open_binlog(&path)?;
-        f.seek(SeekFrom::Start(pos)).map_err(StorageError::io("seek", &path))?;
-        Ok(BinlogReader {
+        let src: Box<dyn ReadSeek> = match super::listing::open_binlog(&path) {
+            Ok(f) => Box::new(f),
+            Err(e) if is_not_found(&e) => return Self::open_archived(dir, file, pos, e),
+            Err(e) => return Err(e),
+        };
+        let mut reader = BinlogReader {
             path,
             file: file.clone(),
-            src: BufReader::with_capacity(64 << 10, f),
-            pos,
-        })
+            src: BufReader::with_capacity(64 << 10, src),
+            pos: 0,
+            verify: None,
+        };
+        reader.seek(pos)?;
+        Ok(reader)
+    }
+
+    /// `file` from the archive: its format description first, for the
+    /// checksum every event is then checked with.
+    fn open_archived(
+        dir: &Path,
+        file: &BinlogFileName,
+        pos: u64,
+        local: StorageError,
+    ) -> Result<Self, StorageError> {
+        let src = match archive::of(dir) {
+            Some(a) if a.entry(file).is_some() => a.open_file(file)?,
+            Some(_) => return Err(local),
+            None => match archive::record::archived_files(dir)?.iter().find(|e| &e.name == file) {
+                Some(_) => {
+                    return Err(StorageError::Archive {
+                        file: file.to_string(),
+                        reason: "archived, and binlogserver runs without --archive-url".into(),
+                    })
+                }
+                None => return Err(local),
+            },
+        };
+        let path = dir.join(file.as_str());
+        let src = BufReader::with_capacity(256 << 10, src);
+        let mut reader = BinlogReader { path, file: file.clone(), src, pos: 0, verify: None };
+        reader.seek(4)?;
+        let mut fd = Vec::new();
+        if reader.next_event(u64::MAX, &mut fd)? {
+            let alg = FormatDescription::decode_event(&fd).map_err(|c| reader.corrupt(c))?;
+            reader.verify = Some(alg.checksum_alg);
+            verify_event(&fd, alg.checksum_alg).map_err(|c| reader.corrupt(c))?;
+        }
+        reader.seek(pos)?;
+        Ok(reader)
+    }
+
+    fn seek(&mut self, pos: u64) -> Result<(), StorageError> {
+        self.src.seek(SeekFrom::Start(pos)).map_err(StorageError::io("seek", &self.path))?;
+        self.pos = pos;
+        Ok(())
     }
 
     /// The file.
@@ -88,6 +155,9 @@ impl BinlogReader {
                 have: EventHeader::LEN + got,
             }));
         }
+        if let Some(alg) = self.verify {
+            verify_event(buf, alg).map_err(|cause| self.corrupt(cause))?;
+        }
         self.pos += len;
         Ok(true)
     }
@@ -97,14 +167,28 @@ impl BinlogReader {
     }
 }
 
-/// The binlog files in `dir`, oldest first (read-only: no index repair);
-/// entries that are not binlogs are left out with a warning
-/// ([`super::listing::lenient`]).
+fn is_not_found(e: &StorageError) -> bool {
+    matches!(e, StorageError::Io { source, .. } if source.kind() == ErrorKind::NotFound)
+}
+
+/// The binlog files in `dir`, oldest first, archived ones included
+/// (read-only: no index repair); entries that are not binlogs are left out
+/// with a warning ([`super::listing::lenient`]).
 pub fn list_files(dir: &Path) -> Result<Vec<BinlogFileName>, StorageError> {
     super::listing::lenient(dir)
 }
 
-/// Size of a stored file (a regular file: a symbolic link is refused).
+/// Size of a stored file (a regular file: a symbolic link is refused), or
+/// of its archived copy when the local one is gone.
 pub fn file_size(dir: &Path, file: &BinlogFileName) -> Result<u64, StorageError> {
-    super::listing::regular_size(&dir.join(file.as_str()))
+    match super::listing::regular_size(&dir.join(file.as_str())) {
+        Err(e) if is_not_found(&e) => {
+            let archived = match archive::of(dir) {
+                Some(a) => a.entry(file),
+                None => archive::record::archived_files(dir)?.into_iter().find(|a| &a.name == file),
+            };
+            archived.map(|a| a.size).ok_or(e)
+        }
+        other => other,
+    }
 }
