@@ -83,6 +83,7 @@ pub mod help;
 pub mod hexdump;
 pub mod metrics;
 pub mod net;
+pub mod objstore;
 pub mod protocol;
 pub mod server;
 pub mod shutdown;

@@ -7,7 +7,7 @@
 //! 4       metrics (the exporter), tools
 //! 3       upstream | server        (side by side: never each other)
 //! 2       storage
-//! 1       binlog, net, status
+//! 1       binlog, net, objstore, status
 //! 0       protocol, shutdown, hexdump
 //! ```
 //!
@@ -26,6 +26,7 @@ const LAYERS: &[(&str, Option<u8>)] = &[
     ("hexdump", Some(0)),
     ("binlog", Some(1)),
     ("net", Some(1)),
+    ("objstore", Some(1)),
     ("status", Some(1)),
     ("storage", Some(2)),
     ("upstream", Some(3)),
