@@ -154,6 +154,7 @@ pub(crate) fn options() -> Options {
         "purge the oldest files while they take more (K/M/G) [0: off]",
         "BYTES",
     );
+    crate::cli_archive::options(&mut o);
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -234,7 +235,8 @@ fn config(
     }
     let metrics = metrics_addr(m)?;
     let retention = retention(m)?;
-    Ok(Config { upstream, follow, server, data_dir, metrics, retention })
+    let archive = crate::cli_archive::archive_config(m, env, parse_size)?;
+    Ok(Config { upstream, follow, server, data_dir, metrics, retention, archive })
 }
 
 fn retention(m: &Matches) -> Result<RetentionPolicy, Error> {
@@ -657,8 +659,9 @@ mod tests {
         let help = usage();
         // 45 lines before issue 11; TLS and caching_sha2 (both sides each)
         // and the login limits take 6 rows more, with related options
-        // joined in one row (help::JOINED). Every option is still listed.
-        assert!(help.lines().count() <= 51, "{} lines:\n{help}", help.lines().count());
+        // joined in one row (help::JOINED); the archive tier 4 (a heading
+        // and 3 rows). Every option is still listed.
+        assert!(help.lines().count() <= 55, "{} lines:\n{help}", help.lines().count());
         assert!(help.lines().all(|l| l.len() <= crate::help::WIDTH), "{help}");
         options().usage_with_format(|rows| {
             for row in rows {

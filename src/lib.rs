@@ -74,6 +74,7 @@
 pub mod accounts;
 pub mod binlog;
 pub mod cli;
+pub mod cli_archive;
 pub mod cnf;
 pub mod config;
 pub mod error;
@@ -103,12 +104,16 @@ pub use config::Config;
 pub use error::{Error, Result};
 
 use metrics::http::{Exporter, Source};
+use objstore::S3Client;
 use server::listener::Listener;
 use server::registry::Registry;
 use server::Shared;
 use shutdown::Shutdown;
 use status::control::ReplicationControl;
 use status::{Counters, UpstreamStatus};
+use storage::archive::s3::S3Store;
+use storage::archive::uploader::Uploader;
+use storage::archive::{Archive, Attached};
 use storage::budget::ByteBudget;
 use storage::datadir::DataDir;
 use storage::index::BinlogIndex;
@@ -168,6 +173,8 @@ pub struct Running {
     pub control: Arc<dyn ReplicationControl>,
     /// The upstream status (`SHOW SLAVE STATUS`), when following.
     pub upstream: Option<Arc<Mutex<UpstreamStatus>>>,
+    /// The archive tier, attached to the data directory while running.
+    _archive: Option<Attached>,
 }
 
 impl Running {
@@ -187,6 +194,7 @@ impl Running {
 /// port in use...), once what did start is stopped again.
 pub fn start(config: Config, shutdown: Shutdown) -> Result<Running> {
     let dir = DataDir::open(&config.data_dir)?;
+    let archive = open_archive(&config, &dir)?;
     let plan = follow_plan(&config, &dir)?;
     // Following a primary repairs a torn tail; serving an archive changes nothing.
     let recovered = storage::recovery::recover_with(&dir, plan.is_some())?;
@@ -213,19 +221,53 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running> {
     let readers = config.server.is_some().then(|| Arc::clone(&parts.registry) as Arc<dyn Readers>);
     let purger = Arc::new(Purger::new(index.clone(), readers));
     let mut threads = Supervisor::new(parts.shutdown.clone());
+    let archive_index = index.clone();
     let following = plan.map(|plan| Following::new(plan, &config, dir, index, recovered, &parts));
     let control: Arc<dyn ReplicationControl> = match &following {
         Some(f) => Arc::new(f.replication.handle()),
         None => Arc::new(ServeOnlyControl { dir: config.data_dir.clone() }),
     };
-    let started = start_threads(&config, &parts, purger, (following, &control), &mut threads);
+    let mut started = start_threads(&config, &parts, purger, (following, &control), &mut threads);
+    if let (Ok(()), Some((archive, _))) = (&started, &archive) {
+        started = start_archive(&config, archive, archive_index, &parts, &mut threads);
+    }
     if let Err(e) = started {
         // Stop what did start; the reason it could not all start comes first.
         parts.shutdown.trigger();
         let _ = threads.wait();
         return Err(e);
     }
-    Ok(Running { threads, control, upstream: parts.status })
+    Ok(Running { threads, control, upstream: parts.status, _archive: archive.map(|(_, a)| a) })
+}
+
+/// The archive of `--archive-url`, attached to the data directory before
+/// anything reads its files.
+fn open_archive(config: &Config, dir: &DataDir) -> Result<Option<(Arc<Archive>, Attached)>> {
+    let Some(cfg) = &config.archive else { return Ok(None) };
+    let client = S3Client::new(cfg.s3.clone())
+        .map_err(|e| Error::Config { flag: "--archive-url".into(), reason: e.to_string() })?;
+    let store = Arc::new(S3Store::new(client));
+    let archive = Arc::new(Archive::open(dir.path(), dir.store(), store)?);
+    let attached = storage::archive::attach(&archive);
+    Ok(Some((archive, attached)))
+}
+
+/// The `archive` thread, with `--archive-url`.
+fn start_archive(
+    config: &Config,
+    archive: &Arc<Archive>,
+    index: BinlogIndex,
+    parts: &Parts,
+    threads: &mut Supervisor,
+) -> Result<()> {
+    let uploader = Uploader {
+        archive: Arc::clone(archive),
+        fs: Arc::new(storage::fs::StdStore),
+        index,
+        keep_local: config.archive.as_ref().and_then(|a| a.keep_local),
+        shutdown: parts.shutdown.clone(),
+    };
+    threads.spawn("archive", move || Ok(uploader.run()?))
 }
 
 /// What to follow ([`upstream::plan`]), logging its warnings; a switch

@@ -12,6 +12,8 @@ use crate::binlog::BinlogFileName;
 use crate::server::registry::{ConnectionView, Registry};
 use crate::status::histogram::{Histogram, BUCKETS_US};
 use crate::status::{Counters, UpstreamStatus};
+use crate::storage::archive::{Archive, ArchiveStats};
+use crate::storage::listing::regular_size;
 use crate::storage::reader::{file_size, list_files};
 use crate::storage::watermark::Watermark;
 
@@ -42,14 +44,58 @@ pub fn collect(v: &View<'_>) -> Vec<Family> {
     let files = Files::read(v.dir, v.watermark);
     out.push(gauge(
         "disk_used_bytes",
-        "Sum of the sizes of the binlog files in the data directory.",
+        "Sum of the sizes of the binlog files in the data directory (local copies only).",
         files.disk_used,
     ));
     out.push(gauge("binlog_files", "Binlog files in the data directory.", files.all.len() as u64));
     if let Some(registry) = v.registry {
         out.extend(downstream(&registry.connections(), &files.durable));
     }
+    if let Some(archive) = crate::storage::archive::of(v.dir) {
+        out.extend(archive_families(&archive));
+    }
     out
+}
+
+/// The archive tier's queue and history (`--archive-url`).
+fn archive_families(a: &Archive) -> Vec<Family> {
+    let s = &a.stats;
+    let entries = a.entries();
+    vec![
+        gauge(
+            "archive_queue_files",
+            "Closed binlog files not yet verified in the object store.",
+            ArchiveStats::get(&s.queue_files),
+        ),
+        gauge("archive_queue_bytes", "Their bytes.", ArchiveStats::get(&s.queue_bytes)),
+        gauge("archived_files", "Binlog files verified in the object store.", entries.len() as u64),
+        gauge("archived_bytes", "Their bytes.", entries.iter().map(|e| e.size).sum()),
+        counter(
+            "archive_uploaded_files_total",
+            "Files uploaded and verified since start.",
+            ArchiveStats::get(&s.uploaded_files),
+        ),
+        counter(
+            "archive_uploaded_bytes_total",
+            "Their bytes.",
+            ArchiveStats::get(&s.uploaded_bytes),
+        ),
+        counter(
+            "archive_errors_total",
+            "Failed uploads, checks, reads and deletions in the object store since start.",
+            ArchiveStats::get(&s.errors),
+        ),
+        counter(
+            "archive_trimmed_files_total",
+            "Local copies removed after their archived copy was verified, since start.",
+            ArchiveStats::get(&s.trimmed_files),
+        ),
+        counter(
+            "archive_reads_total",
+            "Archived files opened for reading from the object store since start.",
+            ArchiveStats::get(&s.reads),
+        ),
+    ]
 }
 
 fn upstream(m: &Counters, up: &UpstreamStatus, now_unix: u64) -> Vec<Family> {
@@ -128,7 +174,8 @@ impl Files {
         // A file purged between the listing and the stat is simply gone.
         let all: Vec<(BinlogFileName, u64)> =
             names.into_iter().filter_map(|f| file_size(dir, &f).ok().map(|n| (f, n))).collect();
-        let disk_used = all.iter().map(|(_, n)| n).sum();
+        let local = |f: &BinlogFileName| regular_size(&dir.join(f.as_str())).is_ok();
+        let disk_used = all.iter().filter(|(f, _)| local(f)).map(|(_, n)| n).sum();
         let durable = match watermark.get() {
             None => Vec::new(),
             Some(wm) => all

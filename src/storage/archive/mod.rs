@@ -21,6 +21,7 @@
 //! carrying the archive along.
 
 pub mod record;
+pub mod s3;
 
 pub mod trim;
 pub mod uploader;
