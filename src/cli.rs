@@ -24,6 +24,7 @@ use crate::net::tls::{SslMode, SslSettings};
 use crate::server::admission::LoginLimits;
 use crate::server::ServerConfig;
 use crate::storage::retention::RetentionPolicy;
+use crate::tools::archive_options::parse_size;
 use crate::upstream::{SemiSyncMode, StartFrom, UpstreamConfig, DEFAULT_CONNECT_RETRY};
 
 /// What the command line asks for.
@@ -154,7 +155,7 @@ pub(crate) fn options() -> Options {
         "purge the oldest files while they take more (K/M/G) [0: off]",
         "BYTES",
     );
-    crate::cli_archive::options(&mut o);
+    crate::tools::archive_options::options(&mut o);
     o.optflag("", "trace-packets", "log every packet as a hex dump (at trace level)");
     o.optflagmulti("v", "verbose", "more logging: -v debug, -vv trace (RUST_LOG overrides)");
     o.optflag("?", "help", "print this help");
@@ -235,7 +236,7 @@ fn config(
     }
     let metrics = metrics_addr(m)?;
     let retention = retention(m)?;
-    let archive = crate::cli_archive::archive_config(m, env, parse_size)?;
+    let archive = crate::tools::archive_options::archive_config(m, env)?;
     Ok(Config { upstream, follow, server, data_dir, metrics, retention, archive })
 }
 
@@ -280,19 +281,6 @@ fn retention(m: &Matches) -> Result<RetentionPolicy, Error> {
         expire: expire.filter(|&s| s > 0.0).map(Duration::from_secs_f64),
         max_total_size: max_total_size.filter(|&n| n > 0),
     })
-}
-
-/// Bytes with an optional K, M, G or T suffix (powers of 1024, as MariaDB's options).
-fn parse_size(v: &str) -> Option<u64> {
-    let v = v.trim();
-    let (digits, shift) = match v.char_indices().last()? {
-        (i, 'k' | 'K') => (v.get(..i)?, 10),
-        (i, 'm' | 'M') => (v.get(..i)?, 20),
-        (i, 'g' | 'G') => (v.get(..i)?, 30),
-        (i, 't' | 'T') => (v.get(..i)?, 40),
-        _ => (v, 0),
-    };
-    digits.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }
 
 fn server_config(

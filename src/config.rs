@@ -26,16 +26,7 @@ pub struct Config {
     /// `--expire-logs-days`, `--max-total-size`.
     pub retention: RetentionPolicy,
     /// `--archive-url`: the object store tier; `None`: off.
-    pub archive: Option<ArchiveConfig>,
-}
-
-/// Where closed binlogs are archived (`--archive-*`).
-#[derive(Debug, Clone)]
-pub struct ArchiveConfig {
-    /// The bucket, prefix, endpoint and keys.
-    pub s3: crate::objstore::S3Config,
-    /// `--archive-keep-local`: bytes of local files to keep; `None` keeps all.
-    pub keep_local: Option<u64>,
+    pub archive: Option<crate::storage::archive::ArchiveConfig>,
 }
 
 /// The default server id: stable for a host and data directory, in a range

@@ -74,7 +74,6 @@
 pub mod accounts;
 pub mod binlog;
 pub mod cli;
-pub mod cli_archive;
 pub mod cnf;
 pub mod config;
 pub mod error;

@@ -6,6 +6,7 @@
 //! found (or the tool failed), 2 usage error. [`dispatch`] is what `main`
 //! calls before the server's own flag parsing.
 
+pub mod archive_options;
 pub mod describe;
 pub mod events;
 pub mod proxy;

@@ -6,6 +6,12 @@
 //! to its length when opened, and a torn event at the end of a last file
 //! that is still growing is a note, not a problem.
 //!
+//! Files whose local copy was removed after archiving (`--archive-url`)
+//! are read from the object store, given the same `--archive-*` options
+//! (and keys) as the server, and checked like local ones, plus their size
+//! and SHA-256 against the archive record; without those options each is a
+//! problem (it could not be checked).
+//!
 //! Output: one line per file (`ok` or `FAIL`), one line per problem naming
 //! the file and offset, and a summary. Exit 0 when clean, 1 on any problem,
 //! 2 on a usage error. When stdout goes away (`verify DIR | head -1`) the
@@ -17,25 +23,36 @@ use std::path::{Path, PathBuf};
 
 use getopts::Options;
 
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::archive_options::archive_config;
 use super::parse_args;
 use super::verify_file::{check_file, Chain, Place};
 use crate::binlog::{BinlogFileName, EventHeader, FormatDescription};
+use crate::objstore::S3Client;
+use crate::storage::archive::s3::S3Store;
+use crate::storage::archive::{record, Archive};
+use crate::storage::fs::StdStore;
 use crate::storage::listing::{open_regular, OpenError};
 
-const BRIEF: &str = "Usage: binlogserver verify DIR\n\n\
+const BRIEF: &str = "Usage: binlogserver verify DIR [--archive-url URL ...]\n\n\
     Checks the binlog files in DIR without changing anything (a running\n\
     binlogserver may keep writing): the index lists exactly the files on disk,\n\
     each file has the magic, starts with a FORMAT_DESCRIPTION, has valid CRCs\n\
     and a position chain, and ends with a ROTATE to the next file (or nothing\n\
     when the next file begins after a server start or on another server: a\n\
     crash, a restart or a failover); GTIDs are continuous across files\n\
-    (MariaDB GTID_LIST, MySQL PREVIOUS_GTIDS).\n\
+    (MariaDB GTID_LIST, MySQL PREVIOUS_GTIDS). Archived files are read from\n\
+    the object store with the server's --archive-* options and checked too.\n\
     Exit status: 0 clean, 1 problems found, 2 usage error.";
 
 /// Runs the tool; returns the exit status.
 pub fn main(args: &[String]) -> u8 {
     let mut opts = Options::new();
     opts.optflag("?", "help", "print this help");
+    super::archive_options::options(&mut opts);
     let m = match parse_args(&opts, args, BRIEF) {
         Ok(m) => m,
         Err(code) => return code,
@@ -49,8 +66,15 @@ pub fn main(args: &[String]) -> u8 {
         eprintln!("binlogserver verify: {} is not a directory", dir.display());
         return 2;
     }
+    let archive = match open_archive(&m, dir) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("binlogserver verify: {e}");
+            return 2;
+        }
+    };
     let mut out = Output::new(io::stdout().lock());
-    verify_dir(dir, &mut out);
+    verify_dir(dir, archive.as_ref(), &mut out);
     let s = if out.problems == 1 { "" } else { "s" };
     let summary =
         format!("summary: {} files, {} events, {} problem{s}", out.files, out.events, out.problems);
@@ -101,7 +125,18 @@ impl<W: Write> Output<W> {
     }
 }
 
-fn verify_dir<W: Write>(dir: &Path, out: &mut Output<W>) {
+/// The archive the `--archive-*` options name, if given.
+fn open_archive(m: &getopts::Matches, dir: &Path) -> Result<Option<Archive>, String> {
+    let env = |k: &str| std::env::var(k).ok();
+    let Some(cfg) = archive_config(m, &env).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let client = S3Client::new(cfg.s3).map_err(|e| e.to_string())?;
+    let store = Arc::new(S3Store::new(client));
+    Archive::open(dir, Arc::new(StdStore), store).map(Some).map_err(|e| e.to_string())
+}
+
+fn verify_dir<W: Write>(dir: &Path, archive: Option<&Archive>, out: &mut Output<W>) {
     let (files, index) = match list(dir) {
         Ok(Found { files, index, refused }) => {
             for (name, why) in refused {
@@ -120,7 +155,7 @@ fn verify_dir<W: Write>(dir: &Path, out: &mut Output<W>) {
             return;
         }
         let next = files.get(i + 1);
-        verify_one(dir, name, next, &mut chain, out);
+        verify_one(Files { dir, archive }, name, next, &mut chain, out);
     }
     match index {
         Some(index) => check_index(&index, &files, out),
@@ -128,23 +163,65 @@ fn verify_dir<W: Write>(dir: &Path, out: &mut Output<W>) {
     }
 }
 
+/// Where the files are read from: the directory, else the archive.
+#[derive(Clone, Copy)]
+struct Files<'a> {
+    dir: &'a Path,
+    archive: Option<&'a Archive>,
+}
+
+impl Files<'_> {
+    /// The file's bytes (up to its length at open) and whether it grew.
+    fn read(&self, name: &BinlogFileName) -> Result<(Vec<u8>, bool), String> {
+        let path = self.dir.join(name.as_str());
+        match read_at_open(&path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => self.read_archived(name),
+            other => other.map_err(|e| format!("cannot read: {e}")),
+        }
+    }
+
+    fn read_archived(&self, name: &BinlogFileName) -> Result<(Vec<u8>, bool), String> {
+        let entry = record::archived_files(self.dir)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|e| &e.name == name)
+            .ok_or("missing")?;
+        let Some(archive) = self.archive else {
+            return Err("archived only: give the --archive-* options to check it".into());
+        };
+        let mut buf = Vec::new();
+        let mut src = archive.open_file(name).map_err(|e| e.to_string())?;
+        src.read_to_end(&mut buf).map_err(|e| format!("cannot read the archived copy: {e}"))?;
+        let sha: String = Sha256::digest(&buf).iter().map(|b| format!("{b:02x}")).collect();
+        if buf.len() as u64 != entry.size || sha != entry.sha256 {
+            return Err(format!(
+                "the archived copy has {} bytes, sha256 {sha}; the record says {} bytes, \
+                 sha256 {}",
+                buf.len(),
+                entry.size,
+                entry.sha256
+            ));
+        }
+        Ok((buf, false))
+    }
+}
+
 fn verify_one<W: Write>(
-    dir: &Path,
+    files: Files<'_>,
     name: &BinlogFileName,
     next: Option<&BinlogFileName>,
     chain: &mut Chain,
     out: &mut Output<W>,
 ) {
     out.files += 1;
-    let path = dir.join(name.as_str());
-    let (buf, growing) = match read_at_open(&path) {
+    let (buf, growing) = match files.read(name) {
         Ok(r) => r,
         Err(e) => {
             out.line(&format!("{name}  FAIL"));
-            return out.problem(name.as_str(), &format!("cannot read: {e}"));
+            return out.problem(name.as_str(), &e);
         }
     };
-    let next_after_start = next.is_some_and(|n| begins_after_start(&dir.join(n.as_str()), &buf));
+    let next_after_start = next.is_some_and(|n| begins_after_start(files, n, &buf));
     let check = check_file(&buf, Place { next, next_after_start, growing }, chain);
     out.events += check.events;
     let status = if check.problems.is_empty() { "ok" } else { "FAIL" };
@@ -164,9 +241,17 @@ fn verify_one<W: Write>(
 /// True when the file at `next` was begun by a server start (non-zero
 /// `created` in its FORMAT_DESCRIPTION) or by another server than the one
 /// that wrote `this` (the server ids of the two FORMAT_DESCRIPTIONs).
-fn begins_after_start(next: &Path, this: &[u8]) -> bool {
+fn begins_after_start(files: Files<'_>, next: &BinlogFileName, this: &[u8]) -> bool {
     let mut head = Vec::with_capacity(4 + MAX_FD_LEN);
-    let Ok(next) = open_regular(next) else { return false };
+    let path = files.dir.join(next.as_str());
+    let next: Box<dyn Read> = match (open_regular(&path), files.archive) {
+        (Ok(f), _) => Box::new(f),
+        (Err(_), Some(a)) => match a.open_file(next) {
+            Ok(r) => Box::new(r),
+            Err(_) => return false,
+        },
+        (Err(_), None) => return false,
+    };
     let read = next.take(4 + MAX_FD_LEN as u64).read_to_end(&mut head);
     if read.is_err() {
         return false;
@@ -257,6 +342,11 @@ fn list(dir: &Path) -> Result<Found, String> {
             ));
         }
     }
+    // Files whose local copy went after archiving.
+    let archived = record::archived_files(dir).map_err(|e| e.to_string())?;
+    let gone: Vec<BinlogFileName> =
+        archived.into_iter().map(|e| e.name).filter(|n| !files.contains(n)).collect();
+    files.extend(gone);
     files.retain(|f| f.basename() == basename);
     files.sort_by_key(BinlogFileName::sequence);
     let index = (!indexes.is_empty()).then(|| dir.join(format!("{basename}.index")));
@@ -322,20 +412,25 @@ mod tests {
     fn a_next_file_begun_by_a_start_or_another_server_is_told_apart() {
         let dir = std::env::temp_dir().join(format!("bls-verify-start-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let next = dir.join("mariadb-bin.000002");
+        let name = BinlogFileName::new("mariadb-bin.000002").unwrap();
+        let next = dir.join(name.as_str());
+        let files = Files { dir: &dir, archive: None };
         let this = fd_file(0, 1);
         for (created, server_id, expected) in
             [(0, 1, false), (1_700_000_000, 1, true), (0, 2, true)]
         {
             fs::write(&next, fd_file(created, server_id)).unwrap();
             assert_eq!(
-                begins_after_start(&next, &this),
+                begins_after_start(files, &name, &this),
                 expected,
                 "created={created} server_id={server_id}"
             );
         }
         fs::write(&next, b"\xfebin").unwrap();
-        assert!(!begins_after_start(&next, &this), "no FD: not known to begin after a start");
+        assert!(
+            !begins_after_start(files, &name, &this),
+            "no FD: not known to begin after a start"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

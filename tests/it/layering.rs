@@ -3,7 +3,7 @@
 //! under `src/` must point to a layer strictly below the module's own.
 //!
 //! ```text
-//! top     lib.rs, main.rs, cli, cli_archive, cnf, config, accounts, error, help, fuzzing, signals, supervise
+//! top     lib.rs, main.rs, cli, cnf, config, accounts, error, help, fuzzing, signals, supervise
 //! 4       metrics (the exporter), tools
 //! 3       upstream | server        (side by side: never each other)
 //! 2       storage
@@ -35,7 +35,6 @@ const LAYERS: &[(&str, Option<u8>)] = &[
     ("tools", Some(4)),
     ("accounts", None),
     ("cli", None),
-    ("cli_archive", None),
     ("cnf", None),
     ("config", None),
     ("error", None),

@@ -19,6 +19,7 @@
 mod common;
 
 mod admin_sql;
+mod archive;
 mod binlog_entries;
 mod binlog_fixtures;
 mod caching_sha2;

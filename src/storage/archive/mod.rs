@@ -44,6 +44,15 @@ use super::fs::BinlogStore;
 use super::StorageError;
 use crate::binlog::BinlogFileName;
 
+/// Where closed binlogs are archived (`--archive-*`).
+#[derive(Debug, Clone)]
+pub struct ArchiveConfig {
+    /// The bucket, prefix, endpoint and keys.
+    pub s3: crate::objstore::S3Config,
+    /// `--archive-keep-local`: bytes of local files to keep; `None` keeps all.
+    pub keep_local: Option<u64>,
+}
+
 /// A readable, seekable archived object.
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}

@@ -34,8 +34,9 @@ pub(crate) use acked::{
 };
 pub(crate) use binlogs::{
     assert_dir_unchanged, assert_index_matches, assert_same_binlog_set, assert_same_binlogs,
-    assert_same_binlogs_after_crashes, binlog_events, compare_binlogs, largest_event,
-    local_binlog_files, snapshot_dir, wait_binlog_checkpointed, wait_caught_up, DirSnapshot,
+    assert_same_binlogs_after_crashes, binlog_events, compare_binlogs, compare_server_file,
+    largest_event, local_binlog_files, snapshot_dir, wait_binlog_checkpointed, wait_caught_up,
+    DirSnapshot,
 };
 pub(crate) use binlogserver::{
     upstream_args, wait_semi_sync_client, Binlogserver, BINLOGSERVER_ID,

@@ -1,6 +1,7 @@
-//! The archive tier's options (`--archive-*`): where closed binlogs go
-//! ([`ArchiveConfig`]), read and checked at start so that a wrong URL or a
-//! missing key is reported then, not at the first upload.
+//! The archive tier's options (`--archive-*`), shared by the main command
+//! and `binlogserver verify`: where closed binlogs go ([`ArchiveConfig`]),
+//! read and checked at start so that a wrong URL or a missing key is
+//! reported then, not at the first upload.
 //!
 //! Credentials never come from the command line: `AWS_ACCESS_KEY_ID` and
 //! `AWS_SECRET_ACCESS_KEY`, or `--archive-credentials-file` (the AWS
@@ -11,9 +12,9 @@ use std::time::Duration;
 
 use getopts::{Matches, Options};
 
-use crate::config::ArchiveConfig;
 use crate::error::Error;
 use crate::objstore::{ArchiveUrl, Credentials, S3Config};
+use crate::storage::archive::ArchiveConfig;
 
 /// The default region, as AWS's tools assume.
 const DEFAULT_REGION: &str = "us-east-1";
@@ -43,7 +44,6 @@ fn bad(flag: &str, reason: impl Into<String>) -> Error {
 pub fn archive_config(
     m: &Matches,
     env: &impl Fn(&str) -> Option<String>,
-    parse_size: impl Fn(&str) -> Option<u64>,
 ) -> Result<Option<ArchiveConfig>, Error> {
     let Some(url) = m.opt_str("archive-url") else {
         for other in
@@ -93,4 +93,18 @@ pub fn archive_config(
     };
     let s3 = S3Config { url, endpoint, region, path_style, credentials, timeout: TIMEOUT };
     Ok(Some(ArchiveConfig { s3, keep_local }))
+}
+
+/// Bytes with an optional K, M, G or T suffix (powers of 1024, as MariaDB's
+/// options); `--max-total-size` of the main command reads it too.
+pub fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (digits, shift) = match v.char_indices().last()? {
+        (i, 'k' | 'K') => (v.get(..i)?, 10),
+        (i, 'm' | 'M') => (v.get(..i)?, 20),
+        (i, 'g' | 'G') => (v.get(..i)?, 30),
+        (i, 't' | 'T') => (v.get(..i)?, 40),
+        _ => (v, 0),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }
