@@ -181,6 +181,47 @@ fn change_master_takes_the_master_ssl_options() {
 }
 
 #[test]
+fn change_master_takes_the_public_key_options_in_both_spellings() {
+    let key = |path: &str, get: bool| ChangeMaster {
+        public_key_path: Some(path.into()),
+        get_public_key: Some(get),
+        ..ChangeMaster::default()
+    };
+    let cases = [
+        (
+            "CHANGE MASTER TO MASTER_PUBLIC_KEY_PATH='/k.pem', GET_MASTER_PUBLIC_KEY=1",
+            key("/k.pem", true),
+        ),
+        ("CHANGE MASTER TO master_public_key_path='', get_master_public_key=0", key("", false)),
+        (
+            "CHANGE REPLICATION SOURCE TO SOURCE_PUBLIC_KEY_PATH='/k.pem', GET_SOURCE_PUBLIC_KEY=1",
+            key("/k.pem", true),
+        ),
+        ("CHANGE MASTER TO GET_SOURCE_PUBLIC_KEY=0, SOURCE_PUBLIC_KEY_PATH='/s'", key("/s", false)),
+    ];
+    for (sql, want) in cases {
+        let (mut vars, info) = session(Role::Admin);
+        check(sql, &mut vars, &info, &Expect::Ok);
+        assert_eq!(control(&info).calls(), vec![Call::Change(Box::new(want))], "{sql}");
+    }
+    let (mut vars, info) = session(Role::Admin);
+    for (sql, code) in [
+        ("CHANGE MASTER TO GET_MASTER_PUBLIC_KEY=2", 1210),
+        ("CHANGE REPLICATION SOURCE TO GET_SOURCE_PUBLIC_KEY=7", 1210),
+        ("CHANGE MASTER TO GET_MASTER_PUBLIC_KEY='1'", 1064),
+        ("CHANGE MASTER TO MASTER_PUBLIC_KEY_PATH=1", 1064),
+        ("CHANGE MASTER TO SOURCE_PUBLIC_KEY_PATH", 1064),
+    ] {
+        assert_eq!(err(sql, &mut vars, &info).code, code, "{sql}");
+    }
+    let e = err("CHANGE MASTER TO GET_SOURCE_PUBLIC_KEY=2", &mut vars, &info);
+    assert_eq!(e.message, "Incorrect arguments to GET_SOURCE_PUBLIC_KEY");
+    let e = err("CHANGE MASTER TO MASTER_SSL_CRLPATH='/c'", &mut vars, &info);
+    assert!(e.message.contains("MASTER_PUBLIC_KEY_PATH and GET_MASTER_PUBLIC_KEY"), "{e}");
+    assert!(control(&info).calls().is_empty(), "{:?}", control(&info).calls());
+}
+
+#[test]
 fn options_binlogserver_does_not_take_are_refused_by_name_before_any_call() {
     let (mut vars, info) = session(Role::Admin);
     let refused = [
