@@ -151,8 +151,9 @@ fn full_authentication<S: Read + Write>(
                  password cache lacks the replication user, as after every restart of the \
                  primary) and the connection is not encrypted: use TLS, or let binlogserver \
                  encrypt the password with the primary's RSA key (--get-server-public-key, or \
-                 --server-public-key-path with a copy of its public_key.pem), or give the \
-                 replication user mysql_native_password"
+                 --server-public-key-path with a copy of its public_key.pem; over SQL \
+                 CHANGE MASTER TO GET_MASTER_PUBLIC_KEY=1 or MASTER_PUBLIC_KEY_PATH), or give \
+                 the replication user mysql_native_password"
             )))
         }
     };
