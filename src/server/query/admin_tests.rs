@@ -490,6 +490,15 @@ fn slave_status_values_follow_the_io_state() {
     assert_eq!(get(&info, "SHOW SLAVE STATUS", "Seconds_Behind_Master"), None);
     assert_eq!(get(&info, "SHOW SLAVE STATUS", "Last_IO_Errno"), s("2003"));
     assert_eq!(get(&info, "SHOW ALL SLAVES STATUS", "Slave_heartbeat_period"), s("1.500"));
+    // MySQL-shaped: the public key settings; MariaDB 10.11 has no such columns.
+    let mut mysql = FakeInfo::mysql();
+    let up = mysql.upstream.as_mut().unwrap();
+    up.public_key_path = "/etc/primary-rsa.pem".into();
+    up.get_public_key = true;
+    let replica = "SHOW REPLICA STATUS";
+    assert_eq!(get(&mysql, replica, "Source_public_key_path"), s("/etc/primary-rsa.pem"));
+    assert_eq!(get(&mysql, replica, "Get_Source_public_key"), s("1"));
+    assert!(!column_names("SHOW SLAVE STATUS", &info).iter().any(|c| c.contains("public_key")));
     info.upstream.as_mut().unwrap().io = IoState::No;
     assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_IO_Running"), s("No"));
     assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_SQL_Running"), s("No"));
