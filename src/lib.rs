@@ -278,10 +278,11 @@ fn follow_plan(config: &Config, dir: &DataDir) -> Result<Option<Plan>> {
     let plan =
         upstream::plan::plan(config.upstream.as_ref(), &config.follow, stored.as_ref(), &files)
             .map_err(|r| Error::Config { flag: r.flag.into(), reason: r.reason })?;
-    let Some(plan) = plan else { return Ok(None) };
+    let Some(mut plan) = plan else { return Ok(None) };
     for w in &plan.warnings {
         warn!("{w}");
     }
+    stored_public_key(&mut plan, dir)?;
     if let (Some(file), true) = (&plan.switch, plan.switch_from_command_line) {
         // Where the stored files end, without repairing anything yet.
         let tail = storage::recovery::recover_with(dir, false)?.tail;
@@ -305,6 +306,24 @@ fn follow_plan(config: &Config, dir: &DataDir) -> Result<Option<Plan>> {
         }
     }
     Ok(Some(plan))
+}
+
+/// Reads the key file `MASTER_PUBLIC_KEY_PATH` stored into the plan; a
+/// file gone or changed since is a start error naming both files.
+fn stored_public_key(plan: &mut Plan, dir: &DataDir) -> Result<()> {
+    let Some(path) = plan.public_key_path.as_deref() else { return Ok(()) };
+    if path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let key = upstream::read_server_public_key(path).map_err(|why| Error::Config {
+        flag: storage::upstream_file::path_in(dir.path()).display().to_string(),
+        reason: format!(
+            "public_key_path (set by CHANGE MASTER TO MASTER_PUBLIC_KEY_PATH): {why}; restore the \
+             key file, or remove the public_key_path line to use the command line's key"
+        ),
+    })?;
+    plan.cfg.server_public_key = Some(key);
+    Ok(())
 }
 
 /// Starts every thread the configuration asks for.

@@ -44,6 +44,13 @@ pub struct ChangeMaster {
     pub ssl_key: Option<String>,
     /// `MASTER_SSL_VERIFY_SERVER_CERT`: the certificate must name the host.
     pub ssl_verify_server_cert: Option<bool>,
+    /// `MASTER_PUBLIC_KEY_PATH` / `SOURCE_PUBLIC_KEY_PATH`: the primary's
+    /// RSA public key file, for `caching_sha2_password` full authentication
+    /// over plain TCP; empty forgets it.
+    pub public_key_path: Option<String>,
+    /// `GET_MASTER_PUBLIC_KEY` / `GET_SOURCE_PUBLIC_KEY`: ask the primary
+    /// for that key when full authentication needs it.
+    pub get_public_key: Option<bool>,
 }
 
 impl fmt::Debug for ChangeMaster {
@@ -62,6 +69,8 @@ impl fmt::Debug for ChangeMaster {
             .field("ssl_cert", &self.ssl_cert)
             .field("ssl_key", &self.ssl_key)
             .field("ssl_verify_server_cert", &self.ssl_verify_server_cert)
+            .field("public_key_path", &self.public_key_path)
+            .field("get_public_key", &self.get_public_key)
             .finish()
     }
 }

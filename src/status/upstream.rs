@@ -70,6 +70,12 @@ pub struct UpstreamStatus {
     pub primary_server_id: u32,
     /// TLS toward the primary as set (`Master_SSL_*` of `SHOW SLAVE STATUS`).
     pub ssl: SslStatus,
+    /// `MASTER_PUBLIC_KEY_PATH` as set by `CHANGE MASTER`, empty if none
+    /// (MySQL's `Master_public_key_path`).
+    pub public_key_path: String,
+    /// The primary is asked for its RSA public key when needed
+    /// (`--get-server-public-key`, `GET_MASTER_PUBLIC_KEY`).
+    pub get_public_key: bool,
 }
 
 /// TLS toward the primary as `SHOW SLAVE STATUS` shows it.

@@ -23,11 +23,17 @@
 //! switch_file=mysql-bin.000124
 //! ssl_mode=VERIFY_CA
 //! ssl_ca=/etc/binlogserver/ca.pem
+//! public_key_path=/etc/binlogserver/primary-rsa.pem
+//! get_public_key=0
 //! ```
 //!
 //! The `ssl_*` keys are there once `CHANGE MASTER` set a `MASTER_SSL*`
 //! option (`ssl_mode` with `--ssl-mode`'s names, then the files given);
-//! without them the command line's `--ssl-*` settings apply.
+//! without them the command line's `--ssl-*` settings apply. Likewise
+//! `public_key_path` (`MASTER_PUBLIC_KEY_PATH`; empty: no key) and
+//! `get_public_key` (`GET_MASTER_PUBLIC_KEY`, 0 or 1) stand in for
+//! `--server-public-key-path` and `--get-server-public-key` once set; the
+//! key file itself is read when binlogserver starts.
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -88,6 +94,12 @@ pub struct StoredUpstream {
     pub switch_file: Option<BinlogFileName>,
     /// TLS as `MASTER_SSL*` set it; `None`: the command line's `--ssl-*`.
     pub ssl: Option<SslSettings>,
+    /// The primary's RSA public key file as `MASTER_PUBLIC_KEY_PATH` set
+    /// it (empty: none); `None`: the command line's `--server-public-key-path`.
+    pub public_key_path: Option<PathBuf>,
+    /// `GET_MASTER_PUBLIC_KEY`; `None`: the command line's
+    /// `--get-server-public-key`.
+    pub get_public_key: Option<bool>,
 }
 
 impl fmt::Debug for StoredUpstream {
@@ -102,6 +114,8 @@ impl fmt::Debug for StoredUpstream {
             .field("connect_retry", &self.connect_retry)
             .field("switch_file", &self.switch_file)
             .field("ssl", &self.ssl)
+            .field("public_key_path", &self.public_key_path)
+            .field("get_public_key", &self.get_public_key)
             .finish()
     }
 }
@@ -142,6 +156,12 @@ impl StoredUpstream {
                 }
             }
         }
+        if let Some(p) = &self.public_key_path {
+            line("public_key_path", &p.to_string_lossy());
+        }
+        if let Some(get) = self.get_public_key {
+            line("get_public_key", if get { "1" } else { "0" });
+        }
         out
     }
 
@@ -157,6 +177,8 @@ impl StoredUpstream {
             connect_retry: None,
             switch_file: None,
             ssl: None,
+            public_key_path: None,
+            get_public_key: None,
         };
         let mut state = None;
         for (n, raw) in text.lines().enumerate() {
@@ -216,6 +238,14 @@ impl StoredUpstream {
                     _ => &mut ssl.key,
                 };
                 *slot = Some(PathBuf::from(value));
+            }
+            "public_key_path" => self.public_key_path = Some(PathBuf::from(value)),
+            "get_public_key" => {
+                self.get_public_key = Some(match value.as_str() {
+                    "0" => false,
+                    "1" => true,
+                    _ => return Err(bad("0 or 1")),
+                });
             }
             _ => return Err(format!("unknown key {key:?}")),
         }
@@ -331,6 +361,8 @@ mod tests {
                 cert: Some("/etc/c.pem".into()),
                 key: Some("/etc/c.key".into()),
             }),
+            public_key_path: Some("/etc/primary-rsa.pem".into()),
+            get_public_key: Some(true),
         }
     }
 
@@ -347,9 +379,21 @@ mod tests {
             connect_retry: None,
             switch_file: None,
             ssl: None,
+            public_key_path: None,
+            get_public_key: None,
             ..up
         };
         assert_eq!(StoredUpstream::decode(&bare.encode()).unwrap(), bare);
+        // An empty key path (the key forgotten) and GET_MASTER_PUBLIC_KEY=0
+        // are kept as such: they stand in for the command line's.
+        let forgot = StoredUpstream {
+            public_key_path: Some(PathBuf::new()),
+            get_public_key: Some(false),
+            ..bare.clone()
+        };
+        let text = forgot.encode();
+        assert!(text.contains("\npublic_key_path=\nget_public_key=0\n"), "{text}");
+        assert_eq!(StoredUpstream::decode(&text).unwrap(), forgot);
         assert!(!format!("{bare:?}").contains("a\\b"), "Debug hides the password");
     }
 
@@ -360,6 +404,7 @@ mod tests {
             ("state=sleeping\n", "line 1: state: invalid value"),
             ("state=running\nport=70000\n", "port: invalid value"),
             ("state=running\nswitch_file=nope\n", "switch_file: invalid value"),
+            ("state=running\nget_public_key=yes\n", "get_public_key: invalid value"),
             ("state=running\nhost=a\\x\n", "bad escape"),
             ("host=a\n", "no state line"),
             ("state=running\njunk\n", "is not key=value"),

@@ -11,6 +11,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::path::Path;
 
 use super::{UpstreamConfig, UpstreamError};
 use crate::net::PacketStream;
@@ -20,6 +21,17 @@ use crate::protocol::caching_sha2::{
 };
 use crate::protocol::handshake::{AuthSwitchRequest, HandshakeResponse41, HandshakeV10};
 use crate::protocol::{CapabilityFlags, ErrPacket, Reader};
+
+/// Reads and checks the primary's RSA public key file (`MASTER_PUBLIC_KEY_PATH`
+/// or the stored one), so that a wrong file is reported when it is given,
+/// not at the primary's next restart; the error names the file and why.
+///
+/// # Errors
+/// The file cannot be read, or is not a PEM RSA public key.
+pub fn read_server_public_key(path: &Path) -> Result<ServerPublicKey, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    ServerPublicKey::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))
+}
 
 const NATIVE: &[u8] = b"mysql_native_password";
 const CACHING_SHA2: &[u8] = b"caching_sha2_password";
@@ -139,8 +151,9 @@ fn full_authentication<S: Read + Write>(
                  password cache lacks the replication user, as after every restart of the \
                  primary) and the connection is not encrypted: use TLS, or let binlogserver \
                  encrypt the password with the primary's RSA key (--get-server-public-key, or \
-                 --server-public-key-path with a copy of its public_key.pem), or give the \
-                 replication user mysql_native_password"
+                 --server-public-key-path with a copy of its public_key.pem; over SQL \
+                 CHANGE MASTER TO GET_MASTER_PUBLIC_KEY=1 or MASTER_PUBLIC_KEY_PATH), or give \
+                 the replication user mysql_native_password"
             )))
         }
     };

@@ -24,6 +24,8 @@ pub mod session;
 pub mod stream;
 pub mod switch;
 
+pub use auth::read_server_public_key;
+
 use std::fmt;
 use std::time::Duration;
 

@@ -6,7 +6,9 @@
 //!   with a warning naming both, as MySQL ignored its `master-*` options
 //!   once `master.info` existed: a restart must never go back to a dead
 //!   primary the command line still names. Its run state is kept (a
-//!   `STOP SLAVE` or `RESET SLAVE ALL` lasts).
+//!   `STOP SLAVE` or `RESET SLAVE ALL` lasts). Its `MASTER_SSL*` and
+//!   public key settings, where set, stand in for the command line's; the
+//!   stored key file is read by the caller ([`Plan::public_key_path`]).
 //! * `--start-file F` and `--start-gtid` choose where an empty data
 //!   directory starts. On a directory that holds binlogs, `--start-file F`
 //!   is the checked switch of `MASTER_LOG_FILE=F` when F is above our last
@@ -14,6 +16,7 @@
 //!   switch begun) is said and passed over; `--start-gtid` is refused.
 //!   Nothing is silently ignored.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{StartFrom, UpstreamConfig, DEFAULT_CONNECT_RETRY};
@@ -35,6 +38,12 @@ pub struct Plan {
     pub connect_retry: Option<Duration>,
     /// `MASTER_SSL*` as stored, if set (`cfg.ssl` then holds them).
     pub ssl: Option<SslSettings>,
+    /// `MASTER_PUBLIC_KEY_PATH` as stored, if set (empty: no key). The
+    /// caller reads a non-empty one into `cfg.server_public_key` (the plan
+    /// does no I/O); until then `cfg` holds the command line's key.
+    pub public_key_path: Option<PathBuf>,
+    /// `GET_MASTER_PUBLIC_KEY` as stored, if set (`cfg` then holds it).
+    pub get_public_key: Option<bool>,
     /// The new primary's file to continue with, checked before its first byte.
     pub switch: Option<BinlogFileName>,
     /// The switch comes from `--start-file`: a refusal ends the start.
@@ -75,6 +84,8 @@ pub fn plan(
             heartbeat_period: None,
             connect_retry: None,
             ssl: None,
+            public_key_path: None,
+            get_public_key: None,
             switch: None,
             switch_from_command_line: false,
             stored: false,
@@ -121,6 +132,13 @@ fn from_stored(s: &StoredUpstream, cli: Option<&UpstreamConfig>, follow: &Upstre
     if let Some(ssl) = &s.ssl {
         cfg.ssl = ssl.clone();
     }
+    if s.public_key_path.is_some() {
+        // The caller reads a stored key file; an empty path is no key.
+        cfg.server_public_key = None;
+    }
+    if let Some(get) = s.get_public_key {
+        cfg.get_server_public_key = get;
+    }
     let mut warnings = Vec::new();
     if let Some(c) = cli {
         let same = (&c.host, c.port, &c.user) == (&s.host, s.port, &s.user);
@@ -151,6 +169,8 @@ fn from_stored(s: &StoredUpstream, cli: Option<&UpstreamConfig>, follow: &Upstre
         heartbeat_period: s.heartbeat_period,
         connect_retry: s.connect_retry,
         ssl: s.ssl.clone(),
+        public_key_path: s.public_key_path.clone(),
+        get_public_key: s.get_public_key,
         switch: s.switch_file.clone(),
         switch_from_command_line: false,
         stored: true,

@@ -42,6 +42,8 @@ fn stored(host: &str, run: RunState) -> StoredUpstream {
         connect_retry: None,
         switch_file: None,
         ssl: None,
+        public_key_path: None,
+        get_public_key: None,
     }
 }
 
@@ -138,4 +140,29 @@ fn a_stored_switch_is_pending_until_its_file_is_here_and_starts_an_empty_directo
     assert_eq!(p.switch, None, "begun: resume in it");
     let p = plan(Some(&c), &c, Some(&s), &[]).unwrap().unwrap();
     assert_eq!((p.switch, p.cfg.start), (None, StartFrom::File(name("mysql-bin.000124"))));
+}
+
+#[test]
+fn stored_public_key_settings_stand_in_for_the_command_lines() {
+    const PUBLIC: &str = include_str!("../../tests/fixtures/rsa/test_key_public.pem");
+    let key = crate::protocol::caching_sha2::ServerPublicKey::from_pem(PUBLIC.as_bytes()).unwrap();
+    let c = UpstreamConfig {
+        server_public_key: Some(key),
+        get_server_public_key: true,
+        ..cli("db2", StartFrom::Oldest)
+    };
+    // Not set over SQL: the command line's key and flag.
+    let p = plan(Some(&c), &c, Some(&stored("db2", RunState::Running)), &[]).unwrap().unwrap();
+    assert!(p.cfg.server_public_key.is_some() && p.cfg.get_server_public_key);
+    assert_eq!((p.public_key_path, p.get_public_key), (None, None));
+    // Set: the stored path is the caller's to read, the flag applies.
+    let s = StoredUpstream {
+        public_key_path: Some("/etc/primary-rsa.pem".into()),
+        get_public_key: Some(false),
+        ..stored("db2", RunState::Running)
+    };
+    let p = plan(Some(&c), &c, Some(&s), &[]).unwrap().unwrap();
+    assert!(p.cfg.server_public_key.is_none() && !p.cfg.get_server_public_key);
+    assert_eq!(p.public_key_path, Some("/etc/primary-rsa.pem".into()));
+    assert_eq!(p.get_public_key, Some(false));
 }

@@ -71,6 +71,11 @@ struct Settings {
     connect_retry: Option<Duration>,
     /// `MASTER_SSL*` as set over SQL (then in `cfg.ssl` too).
     ssl: Option<crate::net::tls::SslSettings>,
+    /// `MASTER_PUBLIC_KEY_PATH` as set over SQL, empty: none (the key
+    /// itself in `cfg.server_public_key`).
+    public_key_path: Option<std::path::PathBuf>,
+    /// `GET_MASTER_PUBLIC_KEY` as set over SQL (then in `cfg` too).
+    get_public_key: Option<bool>,
     switch: Option<crate::binlog::BinlogFileName>,
 }
 
@@ -137,6 +142,8 @@ impl Replication {
             heartbeat_period: plan.heartbeat_period,
             connect_retry: plan.connect_retry,
             ssl: plan.ssl,
+            public_key_path: plan.public_key_path,
+            get_public_key: plan.get_public_key,
             switch: plan.switch,
         };
         let r = Replication {
@@ -346,6 +353,8 @@ impl Replication {
             connect_retry: new.connect_retry,
             switch_file: new.switch.clone(),
             ssl: new.ssl.clone(),
+            public_key_path: new.public_key_path.clone(),
+            get_public_key: new.get_public_key,
         };
         upstream_file::store(&self.shared.writer.dir, &stored).map_err(|e| {
             ControlError::Storage(format!("cannot store the upstream: {}", chain(&e)))
@@ -375,6 +384,8 @@ impl Replication {
                 key: path(&cfg.ssl.key),
                 verify_server_cert: cfg.ssl.mode == SslMode::VerifyIdentity,
             };
+            s.public_key_path = path(&self.settings.public_key_path);
+            s.get_public_key = cfg.get_server_public_key;
         });
     }
 

@@ -110,6 +110,8 @@ fn replication(
         heartbeat_period: None,
         connect_retry: None,
         ssl: None,
+        public_key_path: None,
+        get_public_key: None,
         switch: switch.map(name),
         switch_from_command_line: switch.is_some(),
         stored: false,
@@ -219,6 +221,67 @@ fn change_master_checks_its_options_and_stores_them_mode_0600() {
     assert_eq!(f.stored().switch_file, Some(name("mysql-bin.000124")));
     ask(ChangeMaster { host: host("db3"), ..Default::default() }).unwrap();
     assert_eq!(f.stored().switch_file, None);
+}
+
+#[test]
+fn master_public_key_is_read_at_change_master_stored_restored_and_reset() {
+    let (mut r, dir, _writer_rx) = replication("pubkey", RunState::Stopped, None);
+    let key_file = dir.join("primary-rsa.pem");
+    fs::write(&key_file, include_str!("../../tests/fixtures/rsa/test_key_public.pem")).unwrap();
+    let not_a_key = dir.join("not-a-key.pem");
+    fs::write(&not_a_key, "-----BEGIN CERTIFICATE-----\nnope\n").unwrap();
+    let path = |p: &std::path::Path| Some(p.to_str().unwrap().to_owned());
+    let ask = |r: &mut Replication, c: ChangeMaster| r.change_master(&c, &by());
+    for (bad, needle) in [(dir.join("missing.pem"), "cannot read"), (not_a_key, "not a PEM RSA")] {
+        let c = ChangeMaster { public_key_path: path(&bad), ..Default::default() };
+        match ask(&mut r, c) {
+            Err(ControlError::WrongArguments(why)) => assert!(
+                why.contains("MASTER_PUBLIC_KEY_PATH")
+                    && why.contains(bad.to_str().unwrap())
+                    && why.contains(needle),
+                "{why}"
+            ),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    assert!(upstream_file::load(&dir).unwrap().is_none(), "nothing stored on a refusal");
+
+    let set = ChangeMaster {
+        public_key_path: path(&key_file),
+        get_public_key: Some(true),
+        ..Default::default()
+    };
+    ask(&mut r, set).unwrap();
+    assert!(r.settings.cfg.server_public_key.is_some() && r.settings.cfg.get_server_public_key);
+    let stored = upstream_file::load(&dir).unwrap().unwrap();
+    assert_eq!(stored.public_key_path.as_deref(), Some(key_file.as_path()));
+    assert_eq!(stored.get_public_key, Some(true));
+    {
+        let st = r.shared.status.lock().unwrap();
+        assert_eq!(
+            (st.public_key_path.as_str(), st.get_public_key),
+            (key_file.to_str().unwrap(), true)
+        );
+    }
+    // Restored at start: the plan carries the stored path and flag.
+    let follow = cfg(0);
+    let plan = crate::upstream::plan::plan(None, &follow, Some(&stored), &[]).unwrap().unwrap();
+    assert_eq!(plan.public_key_path.as_deref(), Some(key_file.as_path()));
+    assert!(plan.cfg.get_server_public_key);
+
+    // Other options keep the key; an empty path forgets it.
+    ask(&mut r, ChangeMaster { password: Some("x".into()), ..Default::default() }).unwrap();
+    assert!(r.settings.cfg.server_public_key.is_some());
+    ask(&mut r, ChangeMaster { public_key_path: Some(String::new()), ..Default::default() })
+        .unwrap();
+    assert!(r.settings.cfg.server_public_key.is_none());
+    assert_eq!(upstream_file::load(&dir).unwrap().unwrap().public_key_path, Some(PathBuf::new()));
+    // RESET SLAVE ALL forgets both: the command line's settings again.
+    r.reset_slave(true, &by()).unwrap();
+    let stored = upstream_file::load(&dir).unwrap().unwrap();
+    assert_eq!((stored.public_key_path, stored.get_public_key), (None, None));
+    assert!(!r.settings.cfg.get_server_public_key);
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]

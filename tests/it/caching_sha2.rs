@@ -7,7 +7,10 @@
 //! plain TCP) and mysql-connector-python (which sends the password in
 //! clear, refused without TLS; both send it inside TLS, accepted, with no
 //! RSA key anywhere), and a raw client switched from another plugin,
-//! packet by packet. The RSA test key: tests/fixtures/rsa/.
+//! packet by packet. The RSA test key: tests/fixtures/rsa/. And the
+//! follower given the primary's key by `CHANGE MASTER TO
+//! MASTER_PUBLIC_KEY_PATH` (a key made by the test with `openssl`), kept
+//! across a restart, a wrong file refused with ERR 1210.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,7 +28,8 @@ use binlogserver::upstream::{
 
 use crate::common::raw_client::RawConn;
 use crate::common::{
-    serve_dir, venv_python, wait_until_ok, Binlogserver, Certs, TestDir, FOLLOW_ARGS,
+    admin_err, admin_ok, bls_slave_status, free_port, listen_addr, serve_dir, start_on_free_port,
+    venv_python, wait_until_ok, Binlogserver, Certs, TestDir, ADMIN_ARGS, FOLLOW_ARGS,
     REPL_PASSWORD, REPL_USER,
 };
 
@@ -131,16 +135,12 @@ fn a_configured_listener_key_is_the_one_clients_can_pin() {
     bls.assert_running();
 }
 
-#[test]
-fn the_binary_follows_a_primary_that_demands_full_authentication() {
-    let (primary_dir, _primary, port) = serve_mysql_8(&["--listen-sha2-full-auth"]);
-    let ours = TestDir::new("sha2-follower");
-    let args = [&FOLLOW_ARGS[..], &["--get-server-public-key"]].concat();
-    let bls = Binlogserver::follow_port_as(port, ours.path(), "4712", &args);
+/// Waits until `ours` holds the primary's file as it is in `primary`.
+fn wait_file_stored(bls: &Binlogserver, ours: &Path, primary: &Path) {
     wait_until_ok(Duration::from_secs(30), "the primary's file stored", || {
         bls.assert_running();
         let a = fs::read(ours.join(FILE)).map_err(|e| e.to_string())?;
-        let b = fs::read(primary_dir.join(FILE)).unwrap();
+        let b = fs::read(primary.join(FILE)).unwrap();
         // The stream clears the format description's in-use flag (byte 21).
         let same = a.len() == b.len()
             && a.iter().zip(&b).enumerate().all(|(i, (x, y))| x == y || (i == 21 && (x ^ y) == 1));
@@ -150,11 +150,96 @@ fn the_binary_follows_a_primary_that_demands_full_authentication() {
             Err(format!("{} of {} bytes", a.len(), b.len()))
         }
     });
+}
+
+#[test]
+fn the_binary_follows_a_primary_that_demands_full_authentication() {
+    let (primary_dir, _primary, port) = serve_mysql_8(&["--listen-sha2-full-auth"]);
+    let ours = TestDir::new("sha2-follower");
+    let args = [&FOLLOW_ARGS[..], &["--get-server-public-key"]].concat();
+    let bls = Binlogserver::follow_port_as(port, ours.path(), "4712", &args);
+    wait_file_stored(&bls, ours.path(), primary_dir.path());
     // Without the key option the follower stops with the clear error.
     let other = TestDir::new("sha2-follower-nokey");
     let refused = Binlogserver::follow_port_as(port, other.path(), "4713", &FOLLOW_ARGS);
     refused.assert_failed_exit(Duration::from_secs(20), "full authentication needs TLS or RSA");
     refused.assert_error_logged(&["full authentication", "--get-server-public-key"]);
+}
+
+/// An RSA key pair made with `openssl` in `dir`: (private, public) paths.
+fn openssl_rsa_pair(dir: &TestDir) -> (String, String) {
+    let (private, public) = (dir.join("rsa-private.pem"), dir.join("rsa-public.pem"));
+    for args in [
+        &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"][..],
+        &["pkey", "-pubout", "-in", private.to_str().unwrap(), "-out"][..],
+    ] {
+        let out_file = if args[0] == "genpkey" { &private } else { &public };
+        let out = Command::new("openssl").args(args).arg(out_file).output().expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    (private.to_str().unwrap().to_owned(), public.to_str().unwrap().to_owned())
+}
+
+/// binlogserver B following a closed port (so that CHANGE MASTER names its
+/// primary) into `dir`, serving on a free port with the admin account.
+fn follower_set_by_change_master(dir: &Path) -> (Binlogserver, u16) {
+    let closed = free_port();
+    start_on_free_port(|sql| {
+        let addr = listen_addr(sql);
+        let args = [&FOLLOW_ARGS[..], &ADMIN_ARGS[..], &["--listen", &addr]].concat();
+        Binlogserver::follow_port_as(closed, dir, "4714", &args)
+    })
+}
+
+#[test]
+fn change_master_public_key_path_lets_the_follower_do_full_authentication_over_plain_tcp() {
+    let keys = TestDir::new("sha2-openssl-rsa");
+    let (private, public) = openssl_rsa_pair(&keys);
+    let (primary_dir, primary, port) =
+        serve_mysql_8(&["--listen-sha2-full-auth", "--listen-rsa-key", private.as_str()]);
+    let ours = TestDir::new("sha2-change-master");
+    let (bls, sql) = follower_set_by_change_master(ours.path());
+    admin_ok(sql, "STOP SLAVE");
+    // Wrong files are refused by name, and nothing changes.
+    for (file, why) in [("/nonexistent/rsa.pem", "cannot read"), (&private[..], "not a PEM RSA")] {
+        let stmt = format!("CHANGE MASTER TO MASTER_PUBLIC_KEY_PATH='{file}'");
+        let err = admin_err(sql, &stmt, 1210);
+        assert!(err.contains(file) && err.contains(why), "{err}");
+    }
+    admin_ok(
+        sql,
+        &format!(
+            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={port}, \
+             MASTER_PUBLIC_KEY_PATH='{public}'"
+        ),
+    );
+    let stored = fs::read_to_string(ours.join("binlogserver.upstream")).unwrap();
+    assert!(stored.contains(&format!("\npublic_key_path={public}\n")), "{stored}");
+    admin_ok(sql, "START SLAVE");
+    wait_file_stored(&bls, ours.path(), primary_dir.path());
+    // Every login there is a full one, without TLS, and B does not ask for
+    // the key (no GET_MASTER_PUBLIC_KEY): it encrypted with the given one.
+    assert!(sha2_logins(&primary) >= 1, "{}", primary.log());
+
+    // Restarted with nothing on the command line: the stored key is read.
+    drop(bls);
+    let (bls, sql) = follower_set_by_change_master(ours.path());
+    let logins = sha2_logins(&primary);
+    wait_until_ok(Duration::from_secs(30), "following again with the stored key", || {
+        let st = bls_slave_status(sql);
+        match (st["Slave_IO_Running"].as_str(), sha2_logins(&primary) > logins) {
+            ("Yes", true) => Ok(()),
+            (io, _) => Err(format!("Slave_IO_Running={io} Last_IO_Error={}", st["Last_IO_Error"])),
+        }
+    });
+    drop(bls);
+    // The stored key file gone: a start error naming both files.
+    fs::remove_file(&public).unwrap();
+    let closed = free_port();
+    let args = [&FOLLOW_ARGS[..], &ADMIN_ARGS[..]].concat();
+    let refused = Binlogserver::follow_port_as(closed, ours.path(), "4714", &args);
+    refused.assert_failed_exit(Duration::from_secs(20), "the stored public key file is gone");
+    refused.assert_error_logged(&["binlogserver.upstream", &public, "public_key_path"]);
 }
 
 /// Logins with caching_sha2_password in binlogserver's log.

@@ -12,8 +12,11 @@
 //! * `CHANGE MASTER ['conn'] TO` / `CHANGE REPLICATION SOURCE TO` with
 //!   `MASTER_HOST`, `_PORT`, `_USER`, `_PASSWORD`, `_LOG_FILE`, `_LOG_POS`,
 //!   `_HEARTBEAT_PERIOD` (seconds, decimals allowed, MariaDB's range and
-//!   warning below 1 ms) and `_CONNECT_RETRY`, or their `SOURCE_*` twins,
-//!   in either statement; repeated options: the last wins, as in MariaDB.
+//!   warning below 1 ms), `_CONNECT_RETRY`, `_SSL*`, and MySQL's
+//!   `MASTER_PUBLIC_KEY_PATH` and `GET_MASTER_PUBLIC_KEY` (the primary's
+//!   RSA key for caching_sha2 full authentication over plain TCP), or their
+//!   `SOURCE_*` twins (`GET_SOURCE_PUBLIC_KEY`), in either statement;
+//!   repeated options: the last wins, as in MariaDB.
 //!   Any other option is refused by name before anything changes.
 //! * `RESET SLAVE [ALL]` / `RESET REPLICA [ALL]`.
 //!
@@ -191,7 +194,10 @@ fn change_option(
         return Err(bad());
     }
     // MySQL reads SOURCE_HOST as MASTER_HOST in both statements, and so do we.
-    let option = name.strip_prefix("SOURCE_").map_or(name.clone(), |o| format!("MASTER_{o}"));
+    let option = match name.as_str() {
+        "GET_SOURCE_PUBLIC_KEY" => "GET_MASTER_PUBLIC_KEY".to_owned(),
+        _ => name.strip_prefix("SOURCE_").map_or(name.clone(), |o| format!("MASTER_{o}")),
+    };
     match option.as_str() {
         "MASTER_HOST" => {
             let host = string(p, sql)?;
@@ -225,6 +231,10 @@ fn change_option(
         "MASTER_SSL_CA" => change.ssl_ca = Some(string(p, sql)?),
         "MASTER_SSL_CERT" => change.ssl_cert = Some(string(p, sql)?),
         "MASTER_SSL_KEY" => change.ssl_key = Some(string(p, sql)?),
+        "MASTER_PUBLIC_KEY_PATH" => change.public_key_path = Some(string(p, sql)?),
+        "GET_MASTER_PUBLIC_KEY" => {
+            change.get_public_key = Some(zero_or_one(p, &name).ok_or_else(bad)??);
+        }
         _ => {
             // Read the value so that a malformed statement still says so.
             skip_value(p).ok_or_else(bad)?;
@@ -412,6 +422,12 @@ fn describe(c: &ChangeMaster) -> String {
     if let Some(on) = c.ssl_verify_server_cert {
         parts.push(format!("master_ssl_verify_server_cert={}", u8::from(on)));
     }
+    if let Some(path) = &c.public_key_path {
+        parts.push(format!("master_public_key_path={path}"));
+    }
+    if let Some(on) = c.get_public_key {
+        parts.push(format!("get_master_public_key={}", u8::from(on)));
+    }
     parts.join(" ")
 }
 
@@ -437,8 +453,8 @@ fn no_such_connection(name: &str) -> ErrPacket {
 /// ERR 1290 (HY000): a `CHANGE MASTER` option binlogserver does not take.
 fn unsupported_option(name: &str) -> ErrPacket {
     let why = if name.contains("_SSL") || name.contains("_TLS") || name.contains("PUBLIC_KEY") {
-        "it takes MASTER_SSL, MASTER_SSL_CA, MASTER_SSL_CERT, MASTER_SSL_KEY and \
-         MASTER_SSL_VERIFY_SERVER_CERT"
+        "it takes MASTER_SSL, MASTER_SSL_CA, MASTER_SSL_CERT, MASTER_SSL_KEY, \
+         MASTER_SSL_VERIFY_SERVER_CERT, MASTER_PUBLIC_KEY_PATH and GET_MASTER_PUBLIC_KEY"
     } else if name.ends_with("_USE_GTID") || name.ends_with("_AUTO_POSITION") {
         "binlogserver continues its files by name and checks GTID continuity itself"
     } else if name.ends_with("_DELAY") {

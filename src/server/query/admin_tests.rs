@@ -181,6 +181,40 @@ fn change_master_takes_the_master_ssl_options() {
 }
 
 #[test]
+fn change_master_takes_the_public_key_options_in_both_spellings() {
+    let key = |path: &str, get: bool| ChangeMaster {
+        public_key_path: Some(path.into()),
+        get_public_key: Some(get),
+        ..ChangeMaster::default()
+    };
+    let cases = [
+        ("CHANGE MASTER TO MASTER_PUBLIC_KEY_PATH='/k', GET_MASTER_PUBLIC_KEY=1", key("/k", true)),
+        ("CHANGE MASTER TO master_public_key_path='', get_master_public_key=0", key("", false)),
+        ("CHANGE MASTER TO SOURCE_PUBLIC_KEY_PATH='/k', GET_SOURCE_PUBLIC_KEY=1", key("/k", true)),
+        ("CHANGE MASTER TO GET_SOURCE_PUBLIC_KEY=0, SOURCE_PUBLIC_KEY_PATH='/s'", key("/s", false)),
+    ];
+    for (sql, want) in cases {
+        let (mut vars, info) = session(Role::Admin);
+        check(sql, &mut vars, &info, &Expect::Ok);
+        assert_eq!(control(&info).calls(), vec![Call::Change(Box::new(want))], "{sql}");
+    }
+    let (mut vars, info) = session(Role::Admin);
+    for (sql, code) in [
+        ("CHANGE MASTER TO GET_MASTER_PUBLIC_KEY=2", 1210),
+        ("CHANGE REPLICATION SOURCE TO GET_SOURCE_PUBLIC_KEY=7", 1210),
+        ("CHANGE MASTER TO GET_MASTER_PUBLIC_KEY='1'", 1064),
+        ("CHANGE MASTER TO MASTER_PUBLIC_KEY_PATH=1", 1064),
+    ] {
+        assert_eq!(err(sql, &mut vars, &info).code, code, "{sql}");
+    }
+    let e = err("CHANGE MASTER TO GET_SOURCE_PUBLIC_KEY=2", &mut vars, &info);
+    assert_eq!(e.message, "Incorrect arguments to GET_SOURCE_PUBLIC_KEY");
+    let e = err("CHANGE MASTER TO MASTER_SSL_CRLPATH='/c'", &mut vars, &info);
+    assert!(e.message.contains("MASTER_PUBLIC_KEY_PATH and GET_MASTER_PUBLIC_KEY"), "{e}");
+    assert!(control(&info).calls().is_empty(), "{:?}", control(&info).calls());
+}
+
+#[test]
 fn options_binlogserver_does_not_take_are_refused_by_name_before_any_call() {
     let (mut vars, info) = session(Role::Admin);
     let refused = [
@@ -449,6 +483,13 @@ fn slave_status_values_follow_the_io_state() {
     assert_eq!(get(&info, "SHOW SLAVE STATUS", "Seconds_Behind_Master"), None);
     assert_eq!(get(&info, "SHOW SLAVE STATUS", "Last_IO_Errno"), s("2003"));
     assert_eq!(get(&info, "SHOW ALL SLAVES STATUS", "Slave_heartbeat_period"), s("1.500"));
+    let mut mysql = FakeInfo::mysql();
+    let up = mysql.upstream.as_mut().unwrap();
+    up.public_key_path = "/etc/k.pem".into();
+    up.get_public_key = true;
+    assert_eq!(get(&mysql, "SHOW REPLICA STATUS", "Source_public_key_path"), s("/etc/k.pem"));
+    assert_eq!(get(&mysql, "SHOW REPLICA STATUS", "Get_Source_public_key"), s("1"));
+    assert!(!column_names("SHOW SLAVE STATUS", &info).iter().any(|c| c.contains("public_key")));
     info.upstream.as_mut().unwrap().io = IoState::No;
     assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_IO_Running"), s("No"));
     assert_eq!(get(&info, "SHOW SLAVE STATUS", "Slave_SQL_Running"), s("No"));

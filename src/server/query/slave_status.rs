@@ -135,7 +135,7 @@ fn fields(
             ]);
         }
     } else {
-        out.extend(mysql_tail(info, sql_state));
+        out.extend(mysql_tail(up, info, sql_state));
     }
     out.extend([
         ("Bytes_Behind_Master", up.behind_bytes.map_or_else(null, Value::integer)),
@@ -254,7 +254,11 @@ fn mariadb_tail(info: &dyn ServerInfo, sql_state: &str) -> Vec<(&'static str, Va
 }
 
 /// MySQL 8.0's columns after `Master_Server_Id`.
-fn mysql_tail(info: &dyn ServerInfo, sql_state: &str) -> Vec<(&'static str, Value)> {
+fn mysql_tail(
+    up: &UpstreamStatus,
+    info: &dyn ServerInfo,
+    sql_state: &str,
+) -> Vec<(&'static str, Value)> {
     let executed = info.gtid_executed();
     vec![
         ("Master_UUID", text("")),
@@ -274,8 +278,8 @@ fn mysql_tail(info: &dyn ServerInfo, sql_state: &str) -> Vec<(&'static str, Valu
         ("Replicate_Rewrite_DB", text("")),
         ("Channel_Name", text("")),
         ("Master_TLS_Version", text("")),
-        ("Master_public_key_path", text("")),
-        ("Get_master_public_key", Value::integer(0)),
+        ("Master_public_key_path", text(&up.public_key_path)),
+        ("Get_master_public_key", Value::integer(u8::from(up.get_public_key))),
         ("Network_Namespace", text("")),
     ]
 }

@@ -9,8 +9,10 @@
 //! `MASTER_LOG_FILE` (with `MASTER_LOG_POS` 4 or left out) names the new
 //! primary's file to continue with; its name is checked here, its GTID
 //! state by `START SLAVE` and before every connection until it begins.
+//! `MASTER_SSL*` and `MASTER_PUBLIC_KEY_PATH` files are read and checked
+//! when given, so that a wrong one is refused by `CHANGE MASTER` itself.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use log::info;
@@ -23,7 +25,7 @@ use crate::status::control::{ChangeMaster, ControlError, Requester};
 use crate::storage::reader::list_files;
 use crate::storage::upstream_file::RunState;
 use crate::upstream::control::Request;
-use crate::upstream::{StartFrom, DEFAULT_CONNECT_RETRY};
+use crate::upstream::{read_server_public_key, StartFrom, DEFAULT_CONNECT_RETRY};
 
 /// The longest `MASTER_HEARTBEAT_PERIOD` MariaDB accepts.
 const MAX_HEARTBEAT: Duration = Duration::from_secs(4_294_967);
@@ -166,6 +168,7 @@ impl Replication {
             new.cfg.ssl = ssl.clone();
             new.ssl = Some(ssl);
         }
+        change_public_key(&mut new, c)?;
         match (&c.log_file, c.log_pos) {
             (None, Some(_)) => {
                 return Err(wrong(
@@ -219,7 +222,7 @@ impl Replication {
 
     /// `RESET SLAVE` (forget a pending switch) or `RESET SLAVE ALL` (forget
     /// the primary), only while stopped.
-    fn reset_slave(&mut self, all: bool, by: &Requester) -> Result<(), ControlError> {
+    pub(super) fn reset_slave(&mut self, all: bool, by: &Requester) -> Result<(), ControlError> {
         if self.dump.is_some() {
             return Err(ControlError::MustStop);
         }
@@ -237,6 +240,8 @@ impl Replication {
             new.heartbeat_period = None;
             new.connect_retry = None;
             new.ssl = None;
+            new.public_key_path = None;
+            new.get_public_key = None;
             new.run = RunState::Reset;
         }
         self.persist(new)?;
@@ -294,6 +299,28 @@ fn changed_ssl(old: &SslSettings, c: &ChangeMaster) -> Result<Option<SslSettings
         })?;
     }
     Ok(Some(ssl))
+}
+
+/// Applies `MASTER_PUBLIC_KEY_PATH` and `GET_MASTER_PUBLIC_KEY` to `new`:
+/// the key file is read and checked now (a wrong file is ERR 1210 naming
+/// it and why), an empty path forgets the key.
+fn change_public_key(new: &mut Settings, c: &ChangeMaster) -> Result<(), ControlError> {
+    if let Some(path) = &c.public_key_path {
+        new.cfg.server_public_key = if path.is_empty() {
+            None
+        } else {
+            let key = read_server_public_key(Path::new(path)).map_err(|why| {
+                ControlError::WrongArguments(format!("MASTER_PUBLIC_KEY_PATH: {why}"))
+            })?;
+            Some(key)
+        };
+        new.public_key_path = Some(PathBuf::from(path));
+    }
+    if let Some(get) = c.get_public_key {
+        new.cfg.get_server_public_key = get;
+        new.get_public_key = Some(get);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
