@@ -16,6 +16,8 @@ use std::fmt;
 use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use log::warn;
+
 use super::archive::{self, ReadSeek};
 use super::StorageError;
 use crate::binlog::checksum::{verify_event, ChecksumAlg};
@@ -32,6 +34,8 @@ pub struct BinlogReader {
     pos: u64,
     /// Archived files: the checksum every event is checked with.
     verify: Option<ChecksumAlg>,
+    /// Read from the archive.
+    archived: bool,
 }
 
 impl fmt::Debug for BinlogReader {
@@ -60,6 +64,7 @@ impl BinlogReader {
             src: BufReader::with_capacity(64 << 10, src),
             pos: 0,
             verify: None,
+            archived: false,
         };
         reader.seek(pos)?;
         Ok(reader)
@@ -88,7 +93,8 @@ impl BinlogReader {
         };
         let path = dir.join(file.as_str());
         let src = BufReader::with_capacity(256 << 10, src);
-        let mut reader = BinlogReader { path, file: file.clone(), src, pos: 0, verify: None };
+        let mut reader =
+            BinlogReader { path, file: file.clone(), src, pos: 0, verify: None, archived: true };
         reader.seek(4)?;
         let mut fd = Vec::new();
         if reader.next_event(u64::MAX, &mut fd)? {
@@ -117,8 +123,40 @@ impl BinlogReader {
     }
 
     /// Reads the next event into `buf` if it ends at or before `limit`;
-    /// `Ok(false)` when the reader is at `limit`.
+    /// `Ok(false)` when the reader is at `limit`. A failure to read an
+    /// archived file is logged and counted in the archive's figures.
     pub fn next_event(&mut self, limit: u64, buf: &mut Vec<u8>) -> Result<bool, StorageError> {
+        let read = self.read_event(limit, buf);
+        match read {
+            Err(e) if self.archived => Err(self.archive_failure(e)),
+            other => other,
+        }
+    }
+
+    /// An archived file's read failure: the store's words for a failed
+    /// read, logged, counted.
+    fn archive_failure(&self, e: StorageError) -> StorageError {
+        let e = match e {
+            StorageError::Io { source, .. } => {
+                StorageError::Archive { file: self.file.to_string(), reason: source.to_string() }
+            }
+            StorageError::Corrupt { offset, cause, .. } => StorageError::Archive {
+                file: self.file.to_string(),
+                reason: format!(
+                    "the archived copy is not a valid binlog at offset {offset}: {cause}"
+                ),
+            },
+            other => other,
+        };
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        if let Some(a) = archive::of(dir) {
+            archive::ArchiveStats::add(&a.stats.errors, 1);
+        }
+        warn!("cannot read archived binlog file={} offset={} error=\"{e}\"", self.file, self.pos);
+        e
+    }
+
+    fn read_event(&mut self, limit: u64, buf: &mut Vec<u8>) -> Result<bool, StorageError> {
         if self.pos + EventHeader::LEN as u64 > limit {
             return Ok(false);
         }

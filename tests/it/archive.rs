@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use crate::common::{
     assert_same_tables, big_row, bls_admin_sql, bls_sql, compare_server_file, local_binlog_files,
-    mariadb_binlog_raw, mixed_workload, wait_replica_caught_up, wait_until, Garage, Load, MariaDb,
-    PrimaryOpts, Relay, RelayDir, ReplicaOpts, TestDir, Topology, UseGtid, ADMIN_ARGS,
+    mariadb_binlog_raw, wait_replica_caught_up, wait_until, Garage, Load, MariaDb, PrimaryOpts,
+    Relay, RelayDir, ReplicaOpts, TestDir, Topology, UseGtid, ADMIN_ARGS,
 };
 
 /// The arguments that point binlogserver at `garage` under `prefix`, with
@@ -74,10 +74,23 @@ fn object(garage: &Garage, prefix: &str, key: &str, size: u64) -> Vec<u8> {
 
 /// Rotates the primary `n` times with some transactions in each file.
 fn write_files(primary: &MariaDb, n: usize) {
+    primary.sql(
+        "CREATE DATABASE IF NOT EXISTS arch; \
+         CREATE TABLE IF NOT EXISTS arch.t (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT)",
+    );
     for _ in 0..n {
-        mixed_workload(primary, 20);
+        let inserts = "INSERT INTO arch.t (v) VALUES (REPEAT('x', 2000));\n".repeat(50);
+        primary.sql_script(&inserts);
         primary.sql("FLUSH BINARY LOGS");
     }
+}
+
+/// binlogserver's live file (always local) ends where the primary's does.
+fn wait_stored(t: &Topology) {
+    wait_until(Duration::from_secs(30), "binlogserver stored the primary's tail", || {
+        let (file, pos) = t.primary.master_status();
+        fs::metadata(t.data.join(&file)).is_ok_and(|m| m.len() == pos)
+    });
 }
 
 /// Every closed file of the primary is recorded and, past keep-local,
@@ -105,7 +118,7 @@ fn closed_files_are_archived_trimmed_and_read_back_by_replicas_and_mariadb_binlo
     write_files(&t.primary, 4);
     let acked = load.stop();
     assert!(acked > 0);
-    t.wait_caught_up(Duration::from_secs(30));
+    wait_stored(&t);
     wait_archived_and_trimmed(&t, "closed files archived and trimmed");
 
     // The objects are the primary's closed files, byte for byte.
@@ -146,6 +159,18 @@ fn closed_files_are_archived_trimmed_and_read_back_by_replicas_and_mariadb_binlo
     let log = t.bls.log();
     assert!(log.contains("archived binlog file="), "{log}");
     assert!(log.contains("removed local copy of archived binlog"), "{log}");
+
+    // An archived object that went missing is an error, never served.
+    let lost = &files[1].0;
+    garage.client(Duration::from_secs(10)).delete(&format!("db1/{lost}")).unwrap();
+    let out = TestDir::new("archive-raw-lost");
+    let raw = mariadb_binlog_raw(t.port, out.path(), lost, "--to-last-log").output().unwrap();
+    let stderr = String::from_utf8_lossy(&raw.stderr);
+    assert!(!raw.status.success(), "read a lost object: {stderr}");
+    assert!(stderr.contains(&format!("cannot read archived binlog {lost}")), "{stderr}");
+    assert!(t.bls.log().contains(&format!("cannot read archived binlog file={lost}")));
+    let status = bls_sql(t.port, "SHOW GLOBAL STATUS LIKE 'Binlogserver_archive_errors_total'");
+    assert_ne!(status.unwrap(), "Binlogserver_archive_errors_total\t0");
 }
 
 #[test]
@@ -169,7 +194,7 @@ fn a_store_that_goes_away_under_load_delays_no_ack_and_loses_nothing() {
     assert!(acked > 0);
     assert_eq!(t.primary.status_u64("Rpl_semi_sync_master_no_tx"), no_tx, "a commit waited");
     assert_eq!(t.primary.status_var("Rpl_semi_sync_master_status"), "ON");
-    t.wait_caught_up(Duration::from_secs(30));
+    wait_stored(&t);
     // Nothing unverified left local disk; the queue shows the backlog.
     let files = t.primary.binlog_files();
     let rec = recorded(t.data.path());
@@ -205,7 +230,7 @@ fn purges_remove_archived_objects_by_age_and_by_statement() {
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let t = Topology::start(PrimaryOpts::default(), &extra);
     write_files(&t.primary, 3);
-    t.wait_caught_up(Duration::from_secs(30));
+    wait_stored(&t);
     wait_archived_and_trimmed(&t, "closed files archived");
     let files: Vec<String> = t.primary.binlog_files().into_iter().map(|f| f.0).collect();
     assert_eq!(objects(&garage, "purge").len(), files.len() - 1);
@@ -221,7 +246,7 @@ fn purges_remove_archived_objects_by_age_and_by_statement() {
     // By age: every file closed before now, archived ones included.
     std::thread::sleep(Duration::from_secs(2));
     t.primary.sql("FLUSH BINARY LOGS");
-    t.wait_caught_up(Duration::from_secs(30));
+    wait_stored(&t);
     bls_admin_sql(t.port, "PURGE BINARY LOGS BEFORE NOW()").unwrap();
     let left = names(objects(&garage, "purge"));
     for f in &files {
