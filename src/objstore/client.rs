@@ -178,7 +178,8 @@ impl S3Client {
             }
         }
         let reader = resp.into_body().into_reader();
-        Ok(Box::new(ExactBody::new(reader, want, self.object(key), range)))
+        let object = format!("{} at {}", self.object(key), self.endpoint());
+        Ok(Box::new(ExactBody::new(reader, want, object, range)))
     }
 
     /// Removes `key`; removing a missing key succeeds.

@@ -100,6 +100,11 @@ fn multipart_upload_reads_back_identical_through_range_reader_with_seeks() {
     let mut back = Vec::new();
     reader.read_to_end(&mut back).unwrap();
     assert!(back == data, "read back differs from what was uploaded");
+    let mut plain =
+        RangeReader::new(client.clone(), "big".into(), info.size, 4 * MIB).prefetch(false);
+    let mut back = Vec::new();
+    plain.read_to_end(&mut back).unwrap();
+    assert!(back == data, "read back without read-ahead differs");
 
     let mut buf = vec![0u8; 100_000];
     let start = 7 * MIB as u64 + 1;
@@ -117,16 +122,6 @@ fn multipart_upload_reads_back_identical_through_range_reader_with_seeks() {
     reader.seek(SeekFrom::End(5)).unwrap();
     assert_eq!(reader.read(&mut buf).unwrap(), 0, "past the end reads nothing");
     assert!(reader.seek(SeekFrom::Current(-(data.len() as i64) - 100)).is_err());
-
-    // The read-ahead's effect, for the record (not asserted: shared CPUs).
-    for prefetch in [false, true, false, true] {
-        let started = Instant::now();
-        let mut reader =
-            RangeReader::new(client.clone(), "big".into(), info.size, MIB).prefetch(prefetch);
-        let n = std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!("1 MiB chunks, prefetch={prefetch}: {:.0} MB/s", n as f64 / secs / 1e6);
-    }
 }
 
 #[test]
@@ -141,6 +136,35 @@ fn small_upload_is_one_put_and_an_exact_part_completes() {
     assert_eq!(client.upload("exact", &mut &exact[..], 5 * MIB, &[]).unwrap(), 5 * MIB as u64);
     assert_eq!(read_range(&client, "exact", 0, 5 * MIB as u64), exact);
     assert!(client.list_multipart_uploads().unwrap().is_empty());
+}
+
+/// A source that yields `ok` bytes, then fails.
+struct FailingSource {
+    ok: usize,
+}
+
+impl Read for FailingSource {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ok == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = buf.len().min(self.ok);
+        buf[..n].fill(7);
+        self.ok -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_failed_upload_aborts_its_multipart_upload() {
+    let garage = Garage::start();
+    let client = garage.client(TIMEOUT);
+    let err = client.upload("broken", &mut FailingSource { ok: 7 * MIB }, 5 * MIB, &[]);
+    let err = err.unwrap_err();
+    assert_eq!(err.kind(), S3ErrorKind::Local, "{err}");
+    assert!(err.to_string().contains("disk on fire"), "{err}");
+    assert!(client.list_multipart_uploads().unwrap().is_empty(), "the upload was aborted");
+    assert_eq!(client.head("broken").unwrap(), None);
 }
 
 #[test]
@@ -240,6 +264,19 @@ fn a_store_that_is_down_or_hangs_fails_within_the_timeout_and_works_after_restar
     assert_eq!(err.kind(), S3ErrorKind::Transport, "{err}");
     assert!(took >= timeout && took < timeout * 2, "took {took:?} for a {timeout:?} timeout");
     eprintln!("store hangs: {err}");
+
+    // A body that stops coming mid-transfer fails within the timeout too.
+    client.put("big", &pattern(8 * MIB, 7), &[]).unwrap();
+    let mut body = client.get_range("big", 0, 8 * MIB as u64).unwrap();
+    body.read_exact(&mut [0u8; 1000]).unwrap();
+    garage.signal("STOP");
+    let started = Instant::now();
+    let err = std::io::copy(&mut body, &mut std::io::sink()).unwrap_err();
+    let took = started.elapsed();
+    garage.signal("CONT");
+    assert!(took < timeout * 3, "a stalled body took {took:?} to fail");
+    assert!(err.to_string().contains(&garage.endpoint()), "{err}");
+    eprintln!("body stalls: {err} after {took:?}");
     client.put("after", b"back", &[]).unwrap();
-    assert_eq!(client.list().unwrap().len(), 2);
+    assert_eq!(client.list().unwrap().len(), 3);
 }
