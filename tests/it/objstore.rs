@@ -280,3 +280,31 @@ fn a_store_that_is_down_or_hangs_fails_within_the_timeout_and_works_after_restar
     client.put("after", b"back", &[]).unwrap();
     assert_eq!(client.list().unwrap().len(), 3);
 }
+
+#[test]
+fn listings_follow_every_page() {
+    let garage = Garage::start();
+    let client = S3Client::new(garage.config("many", TIMEOUT)).unwrap();
+    // One more than the store's page of 1000, in parallel to save time.
+    let count = 1001;
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let client = client.clone();
+            s.spawn(move || {
+                for i in (t..count).step_by(4) {
+                    client.put(&format!("k{i:05}"), &[], &[]).unwrap();
+                    client.create_multipart(&format!("u{i:05}"), &[]).unwrap();
+                }
+            });
+        }
+    });
+    let listed = client.list().unwrap();
+    assert_eq!(listed.len(), count);
+    assert_eq!(listed.first().unwrap().0, "k00000");
+    assert_eq!(listed.last().unwrap().0, format!("k{:05}", count - 1));
+    let uploads = client.list_multipart_uploads().unwrap();
+    assert_eq!(uploads.len(), count);
+    let mut keys: Vec<&str> = uploads.iter().map(|(k, _)| k.as_str()).collect();
+    keys.dedup();
+    assert_eq!(keys.len(), count, "no upload listed twice");
+}
