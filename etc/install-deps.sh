@@ -122,3 +122,27 @@ need_rust() {
     . "${CARGO_HOME:-$HOME/.cargo}/env"
     command -v cargo >/dev/null 2>&1 || deps_fail "cargo still missing after the rustup install"
 }
+
+# Garage, a real S3-compatible object store (a crates.io package, built from
+# source by cargo install), for the archive tier's tests
+# (tests/it/common/garage.rs starts a single node per test). The build takes
+# minutes, so it goes to a cache directory that survives between runs on the
+# same machine ($GARAGE_ROOT, default ~/.cache/binlogserver/garage) and is
+# skipped when the cached binary already has the pinned version.
+GARAGE_VERSION=2.5.0
+GARAGE_ROOT="${GARAGE_ROOT:-$HOME/.cache/binlogserver/garage}"
+
+have_garage() {
+    [ -x "$GARAGE_ROOT/bin/garage" ] &&
+        "$GARAGE_ROOT/bin/garage" --version 2>/dev/null | grep -qw "v\?$GARAGE_VERSION"
+}
+
+need_garage() {
+    if have_garage; then
+        deps_have "$GARAGE_ROOT/bin/garage ($GARAGE_VERSION)"
+        return
+    fi
+    echo "installing garage $GARAGE_VERSION into $GARAGE_ROOT (cargo install, several minutes)" >&2
+    cargo install garage --version "$GARAGE_VERSION" --locked --root "$GARAGE_ROOT"
+    have_garage || deps_fail "$GARAGE_ROOT/bin/garage is not garage $GARAGE_VERSION after cargo install"
+}

@@ -107,7 +107,7 @@ impl S3Client {
             headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let resp =
             self.send("PutObject", Some(key), Method::Put, &[], &headers, Payload::Bytes(body))?;
-        drop(resp);
+        finish(resp);
         Ok(())
     }
 
@@ -178,7 +178,8 @@ impl S3Client {
             }
         }
         let reader = resp.into_body().into_reader();
-        Ok(Box::new(ExactBody::new(reader, want, self.object(key), range)))
+        let object = format!("{} at {}", self.object(key), self.endpoint());
+        Ok(Box::new(ExactBody::new(reader, want, object, range)))
     }
 
     /// Removes `key`; removing a missing key succeeds.
@@ -188,7 +189,10 @@ impl S3Client {
     /// Any failure but a 404.
     pub fn delete(&self, key: &str) -> Result<(), S3Error> {
         match self.send("DeleteObject", Some(key), Method::Delete, &[], &[], Payload::None) {
-            Ok(_) => Ok(()),
+            Ok(resp) => {
+                finish(resp);
+                Ok(())
+            }
             Err(e) if e.kind() == super::S3ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
@@ -378,6 +382,12 @@ impl<'a> Payload<'a> {
             Payload::Bytes(bytes) => bytes,
         }
     }
+}
+
+/// Reads the rest of a small answer so that its connection goes back to the
+/// pool (a body left unread closes it); a failure here changes nothing.
+pub(crate) fn finish(mut resp: Response<Body>) {
+    let _ = resp.body_mut().with_config().limit(MAX_XML_BODY).read_to_vec();
 }
 
 fn with_headers<B>(

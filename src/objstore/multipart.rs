@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read};
 
 use rusty_s3::Method;
 
-use super::client::{Payload, S3Client};
+use super::client::{finish, Payload, S3Client};
 use super::error::S3Error;
 use super::xml;
 
@@ -56,8 +56,9 @@ impl S3Client {
         let number = part_number.to_string();
         let query = [("partNumber", number.as_str()), ("uploadId", upload_id)];
         let resp = self.send(OP, Some(key), Method::Put, &query, &[], Payload::Bytes(data))?;
-        let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok());
-        etag.map(str::to_owned).ok_or_else(|| self.bad(OP, key, "no ETag for the part"))
+        let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        finish(resp);
+        etag.ok_or_else(|| self.bad(OP, key, "no ETag for the part"))
     }
 
     /// Completes upload `upload_id` from its `(part number, ETag)` list, in
@@ -96,7 +97,8 @@ impl S3Client {
     /// gone (completed or aborted).
     pub fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), S3Error> {
         let query = [("uploadId", upload_id)];
-        self.send("AbortMultipartUpload", Some(key), Method::Delete, &query, &[], Payload::None)?;
+        let op = "AbortMultipartUpload";
+        finish(self.send(op, Some(key), Method::Delete, &query, &[], Payload::None)?);
         Ok(())
     }
 

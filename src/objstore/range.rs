@@ -50,7 +50,10 @@ impl<R: Read> Read for ExactBody<R> {
             return Ok(0);
         }
         let cap = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(buf.len());
-        let n = self.inner.read(buf.get_mut(..cap).unwrap_or(&mut []))?;
+        let n = self.inner.read(buf.get_mut(..cap).unwrap_or(&mut [])).map_err(|e| {
+            let what = format!("s3 GetObject of {} ({}): {e}", self.object, self.range);
+            io::Error::new(e.kind(), what)
+        })?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -38,6 +38,7 @@ mod listener_limits;
 mod metrics_e2e;
 mod metrics_limits;
 mod network_faults;
+mod objstore;
 mod primary_faults;
 mod proxy_e2e;
 mod recovery;

@@ -16,6 +16,7 @@ mod binlogserver;
 mod certs;
 mod failover;
 mod faults;
+mod garage;
 mod in_process;
 mod mariadb;
 mod python;
@@ -49,6 +50,7 @@ pub(crate) use failover::{
     wait_files_from, wait_replica_has_bls,
 };
 pub(crate) use faults::{assert_gtids_contiguous, count_in_log, DUMP_REQUEST, LINK_LOST};
+pub(crate) use garage::Garage;
 pub(crate) use in_process::{admin, change_to, InProcess};
 pub(crate) use mariadb::{gtid_seq_of, MariaDb, PrimaryOpts, DATADIR};
 pub(crate) use mariadb::{REPL_PASSWORD, REPL_USER};
