@@ -236,7 +236,8 @@ fn config(
     }
     let metrics = metrics_addr(m)?;
     let retention = retention(m)?;
-    let archive = crate::tools::archive_options::archive_config(m, env)?;
+    let archive = crate::tools::archive_options::archive_config(m, env)
+        .map_err(|(flag, reason)| Error::Config { flag, reason })?;
     Ok(Config { upstream, follow, server, data_dir, metrics, retention, archive })
 }
 

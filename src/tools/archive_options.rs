@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use getopts::{Matches, Options};
 
-use crate::error::Error;
 use crate::objstore::{ArchiveUrl, Credentials, S3Config};
 use crate::storage::archive::ArchiveConfig;
 
@@ -35,8 +34,11 @@ pub fn options(o: &mut Options) {
     );
 }
 
-fn bad(flag: &str, reason: impl Into<String>) -> Error {
-    Error::Config { flag: flag.into(), reason: reason.into() }
+/// A refused option: its flag and why.
+pub type Refusal = (String, String);
+
+fn bad(flag: &str, reason: impl Into<String>) -> Refusal {
+    (flag.to_owned(), reason.into())
 }
 
 /// The archive the options describe; `None` without `--archive-url` (and
@@ -44,7 +46,7 @@ fn bad(flag: &str, reason: impl Into<String>) -> Error {
 pub fn archive_config(
     m: &Matches,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<ArchiveConfig>, Error> {
+) -> Result<Option<ArchiveConfig>, Refusal> {
     let Some(url) = m.opt_str("archive-url") else {
         for other in
             ["archive-endpoint", "archive-region", "archive-credentials-file", "archive-keep-local"]

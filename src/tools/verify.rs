@@ -128,7 +128,7 @@ impl<W: Write> Output<W> {
 /// The archive the `--archive-*` options name, if given.
 fn open_archive(m: &getopts::Matches, dir: &Path) -> Result<Option<Archive>, String> {
     let env = |k: &str| std::env::var(k).ok();
-    let Some(cfg) = archive_config(m, &env).map_err(|e| e.to_string())? else {
+    let Some(cfg) = archive_config(m, &env).map_err(|(flag, why)| format!("{flag}: {why}"))? else {
         return Ok(None);
     };
     let client = S3Client::new(cfg.s3).map_err(|e| e.to_string())?;
