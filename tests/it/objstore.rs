@@ -308,3 +308,12 @@ fn listings_follow_every_page() {
     keys.dedup();
     assert_eq!(keys.len(), count, "no upload listed twice");
 }
+
+#[test]
+fn the_client_and_reader_move_between_threads() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    send_sync::<S3Client>();
+    send::<RangeReader>();
+    send::<binlogserver::objstore::S3Error>();
+}
