@@ -160,6 +160,26 @@ fn closed_files_are_archived_trimmed_and_read_back_by_replicas_and_mariadb_binlo
     assert!(log.contains("archived binlog file="), "{log}");
     assert!(log.contains("removed local copy of archived binlog"), "{log}");
 
+    // verify reads archived files from the store with the same options.
+    let verify = |args: &[String]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_binlogserver"))
+            .arg("verify")
+            .arg(t.data.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&archive_args(&garage, "db1", &keys));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for (name, _) in closed {
+        assert!(text.contains(&format!("{name}  ok")), "{name} in:\n{text}");
+    }
+    let out = verify(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("archived only: give the --archive-* options"), "{text}");
+
     // An archived object that went missing is an error, never served.
     let lost = &files[1].0;
     garage.client(Duration::from_secs(10)).delete(&format!("db1/{lost}")).unwrap();
