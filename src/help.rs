@@ -83,7 +83,7 @@ const JOINED: &[(&[&str], &str)] = &[
     (&["ssl-mode", "ssl-ca", "ssl-cert", "ssl-key"], "TLS to the primary (PEM files)"),
     (&["listen-ssl-cert", "listen-ssl-key", "listen-ssl-ca"], "TLS for clients (PEM files)"),
     (&["server-public-key-path", "get-server-public-key"], "RSA key for caching_sha2 without TLS"),
-    (&["archive-endpoint", "archive-region", "archive-credentials-file"], "S3 store, its keys"),
+    (&["archive-endpoint", "archive-region", "archive-credentials-file"], "store and keys"),
 ];
 
 /// The row of the joined options that `name` starts, from the getopts rows.
