@@ -142,7 +142,7 @@ need_garage() {
         deps_have "$GARAGE_ROOT/bin/garage ($GARAGE_VERSION)"
         return
     fi
-    echo "installing garage $GARAGE_VERSION into $GARAGE_ROOT (cargo install, several minutes)" >&2
+    echo "installing garage $GARAGE_VERSION into $GARAGE_ROOT (cargo install: about 35 minutes on 2 cores, once)" >&2
     cargo install garage --version "$GARAGE_VERSION" --locked --root "$GARAGE_ROOT"
     have_garage || deps_fail "$GARAGE_ROOT/bin/garage is not garage $GARAGE_VERSION after cargo install"
 }
