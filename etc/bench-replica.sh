@@ -335,19 +335,6 @@ start_bls() { # label server-id args...: binlogserver as the semi-sync replica, 
   wait_semisync_client binlogserver
 }
 
-make_certs() { # dir: a CA and a server certificate for 127.0.0.1 (EC P-256)
-  local d=$1
-  mkdir -p "$d"
-  (cd "$d" &&
-    openssl req -x509 -days 2 -subj /CN=bench-ca -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-      -nodes -keyout ca.key -out ca.pem &&
-    openssl req -subj /CN=bench -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-      -keyout server.key -out server.csr &&
-    echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >ext &&
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 -extfile ext \
-      -out server.pem) >/dev/null 2>&1 || die "openssl could not make the certificates"
-}
-
 fsync_probe() { # label
   log "2: fdatasync latency on the data dir's disk (1000 x append 4 KiB + fdatasync), $1"
   py fsync "$TMP" 1000 >"$TMP/fsync-$1.out"
