@@ -8,7 +8,8 @@
 # - catch-up: the primary's Ssl_accepts grows during every TLS run, not during a plain one;
 # - serving: binlogserver runs with RUST_LOG=...server::session=debug and logs one
 #   `tls id=N ... version=V cipher=C` line per TLS session; a TLS run of N readers must add
-#   at least N such lines, a plain run none.
+#   at least N such lines, a plain run none. The same readers from the primary (reference)
+#   are checked by its Ssl_accepts.
 # shellcheck shell=bash
 
 ssl_accepts() { psql -e "SHOW GLOBAL STATUS LIKE 'Ssl_accepts'" | awk '{print $2}'; }
@@ -80,59 +81,64 @@ tls_catchup() { # files...: REPEAT rounds of (plain, TLS) catch-ups, medians
   done
 }
 
-tls_read_run() { # mode n run names files...: n concurrent readers; sets RD_OUT, RD_SRV
-  local mode=$1 n=$2 r=$3 names=$4 s0 s1 c0 c1 opts
-  shift 4
+tls_read_run() { # who mode n run names files...: n concurrent readers; sets RD_OUT, RD_SRV
+  local who=$1 mode=$2 n=$3 r=$4 names=$5 s0 s1 c0 c1 opts port pid
+  shift 5
   opts=(--skip-ssl)
   [ "$mode" = tls ] && opts=(--ssl --ssl-ca="$CERTS/ca.pem" --ssl-verify-server-cert)
-  RD_OUT=$TMP/tread-$mode-$n-$r
-  warm_cache "${@/#/$BLSDIR/}"
+  if [ "$who" = bls ]; then port=$LPORT pid=$BLS_PID; else port=$PPORT pid=$PRIMARY_PID; fi
+  RD_OUT=$TMP/tread-$who-$mode-$n-$r
+  warm_cache "${@/#/$BLSDIR/}" "${@/#/$PRIMARY/data/}"
   mkdir -p "$OUT/tread"
-  s0=$(tls_sessions)
-  c0=$(proc_cpu "$BLS_PID")
-  bgrun py readers "$n" "$LPORT" "$1" "$OUT/tread" "$names" "$mode-$n-$r" "${opts[@]}" >"$RD_OUT" ||
-    die "reader helper failed ($mode, N=$n)"
-  c1=$(proc_cpu "$BLS_PID")
-  s1=$(tls_sessions)
+  if [ "$who" = bls ]; then s0=$(tls_sessions); else s0=$(ssl_accepts); fi
+  c0=$(proc_cpu "$pid")
+  bgrun py readers "$n" "$port" "$1" "$OUT/tread" "$names" "$who-$mode-$n-$r" "${opts[@]}" >"$RD_OUT" ||
+    die "reader helper failed ($who, $mode, N=$n)"
+  c1=$(proc_cpu "$pid")
+  if [ "$who" = bls ]; then s1=$(tls_sessions); else s1=$(ssl_accepts); fi
   rm -rf "$OUT/tread"
   RD_SRV=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')
-  log "4b: N=$n run $r $mode: $(tr '\n' ' ' <"$RD_OUT")server_cpu=$RD_SRV tls_sessions=$((s1 - s0))"
+  log "4b: N=$n run $r $who $mode: $(tr '\n' ' ' <"$RD_OUT")server_cpu=$RD_SRV tls_sessions=$((s1 - s0))"
   if [ "$mode" = tls ]; then
-    [ "$((s1 - s0))" -ge "$n" ] || die "4b N=$n run $r: only $((s1 - s0)) of $n readers logged in over TLS (binlogserver's 'tls id=' lines)"
+    [ "$((s1 - s0))" -ge "$n" ] || die "4b N=$n run $r ($who): only $((s1 - s0)) of $n readers logged in over TLS"
   else
-    [ "$s1" = "$s0" ] || die "4b N=$n run $r: the plain run made $((s1 - s0)) TLS session(s)"
+    [ "$s1" = "$s0" ] || die "4b N=$n run $r ($who): the plain run made $((s1 - s0)) TLS session(s)"
   fi
   if [ "$(kv "$RD_OUT" failed)" != 0 ]; then
-    res "note_tls_rd_${mode}_${n}_${r}_fail" "4b N=$n run $r, $mode: $(kv "$RD_OUT" failed) reader(s) failed; first: $(kv "$RD_OUT" fail_detail)"
+    res "note_tls_rd_${who}_${mode}_${n}_${r}_fail" "4b N=$n run $r, $who $mode: $(kv "$RD_OUT" failed) reader(s) failed; first: $(kv "$RD_OUT" fail_detail)"
   fi
   if [ "$(kv "$RD_OUT" stray)" != 0 ]; then
-    res "note_tls_rd_${mode}_${n}_${r}_stray" "4b N=$n run $r: reader output not discarded: $(kv "$RD_OUT" stray_detail)"
+    res "note_tls_rd_${who}_${mode}_${n}_${r}_stray" "4b N=$n run $r: reader output not discarded: $(kv "$RD_OUT" stray_detail)"
   fi
 }
 
-tls_serve() { # files...: for each N, REPEAT rounds of (plain, TLS) reads from binlogserver
-  local names n r mode
+tls_serve() { # files...: for each N, REPEAT rounds of (plain, TLS) reads from binlogserver,
+  # then the same from the primary (reference: what TLS costs these readers anyway)
+  local names n r mode who k
   names=$(IFS=,; echo "$*")
   for n in "${READER_COUNTS[@]}"; do
     declare -A walls=() srv=() cli=() failed=()
     for ((r = 1; r <= REPEAT; r++)); do
-      for mode in $(tls_order "$r"); do
-        tls_read_run "$mode" "$n" "$r" "$names" "$@"
-        walls[$mode]+="$(kv "$RD_OUT" wall_s) "
-        srv[$mode]+="$RD_SRV "
-        cli[$mode]+="$(kv "$RD_OUT" client_cpu_s) "
-        failed[$mode]=$((${failed[$mode]:-0} + $(kv "$RD_OUT" failed)))
+      for who in bls pri; do
+        for mode in $(tls_order "$r"); do
+          tls_read_run "$who" "$mode" "$n" "$r" "$names" "$@"
+          k=${who}_$mode
+          walls[$k]+="$(kv "$RD_OUT" wall_s) "
+          srv[$k]+="$RD_SRV "
+          cli[$k]+="$(kv "$RD_OUT" client_cpu_s) "
+          failed[$k]=$((${failed[$k]:-0} + $(kv "$RD_OUT" failed)))
+        done
       done
     done
-    for mode in plain tls; do
+    for k in bls_plain bls_tls pri_plain pri_tls; do
       # shellcheck disable=SC2086
-      res "tls_rd_${mode}_${n}_wall" "$(py median ${walls[$mode]})"
-      res "tls_rd_${mode}_${n}_runs" "$(commas "${walls[$mode]}")"
+      res "tls_rd_${k}_${n}_wall" "$(py median ${walls[$k]})"
+      res "tls_rd_${k}_${n}_runs" "$(commas "${walls[$k]}")"
       # shellcheck disable=SC2086
-      res "tls_rd_${mode}_${n}_srv_cpu" "$(py median ${srv[$mode]})"
+      res "tls_rd_${k}_${n}_srv_cpu" "$(py median ${srv[$k]})"
       # shellcheck disable=SC2086
-      res "tls_rd_${mode}_${n}_cli_cpu" "$(py median ${cli[$mode]})"
-      res "tls_rd_${mode}_${n}_failed" "${failed[$mode]}"
+      res "tls_rd_${k}_${n}_cli_cpu" "$(py median ${cli[$k]})"
+      res "tls_rd_${k}_${n}_failed" "${failed[$k]}"
     done
     unset walls srv cli failed
   done

@@ -354,21 +354,28 @@ def tls_rows(res):
              f"| {f(mt, '{:.0f} MB/s')} (TLS) | {f(mp, '{:.0f} MB/s')} (plain) | {f(q)} | ≥ 0.80 "
              f"| {verdict(ok)} |")
     for n in g("readers").split():
-        wt, wp = num(f"tls_rd_tls_{n}_wall"), num(f"tls_rd_plain_{n}_wall")
-        if wt is None and wp is None:
+        mb = {}
+        for k in ("bls_tls", "bls_plain", "pri_tls", "pri_plain"):
+            w = num(f"tls_rd_{k}_{n}_wall")
+            mb[k] = None if w is None else int(n) * by / 1e6 / w
+        if mb["bls_tls"] is None and mb["bls_plain"] is None:
             continue
-        mt = None if wt is None else int(n) * by / 1e6 / wt
-        mp = None if wp is None else int(n) * by / 1e6 / wp
-        q = ratio(mt, mp)
-        ft, fp = int(num(f"tls_rd_tls_{n}_failed") or 0), int(num(f"tls_rd_plain_{n}_failed") or 0)
-        ok = None if q is None else q >= 0.8 and ft + fp == 0
-        L.append(f"| 4b | serving, N={n} concurrent readers from binlogserver, `--ssl --ssl-ca CA "
-                 f"--ssl-verify-server-cert` vs `--skip-ssl`: slowest reader {f(wt)} s vs {f(wp)} s "
-                 f"(runs {g(f'tls_rd_tls_{n}_runs')} vs {g(f'tls_rd_plain_{n}_runs')}); binlogserver "
-                 f"CPU {g(f'tls_rd_tls_{n}_srv_cpu')} s vs {g(f'tls_rd_plain_{n}_srv_cpu')} s, "
-                 f"readers' CPU {g(f'tls_rd_tls_{n}_cli_cpu')} s vs {g(f'tls_rd_plain_{n}_cli_cpu')} s; "
-                 f"failed readers {ft} vs {fp} | {f(mt, '{:.0f} MB/s')} (TLS) "
-                 f"| {f(mp, '{:.0f} MB/s')} (plain) | {f(q)} | ≥ 0.80 | {verdict(ok)} |")
+        q, qp = ratio(mb["bls_tls"], mb["bls_plain"]), ratio(mb["pri_tls"], mb["pri_plain"])
+        fails = {k: int(num(f"tls_rd_{k}_{n}_failed") or 0) for k in mb}
+        ok = None if q is None else q >= 0.8 and fails["bls_tls"] + fails["bls_plain"] == 0
+        for who, name in (("bls", "binlogserver"), ("pri", "the primary (reference)")):
+            t, p = f"tls_rd_{who}_tls_{n}", f"tls_rd_{who}_plain_{n}"
+            desc = (f"serving, N={n} concurrent readers from {name}, `--ssl --ssl-ca CA "
+                    f"--ssl-verify-server-cert` vs `--skip-ssl`: slowest reader {f(num(t + '_wall'))} s "
+                    f"vs {f(num(p + '_wall'))} s (runs {g(t + '_runs')} vs {g(p + '_runs')}); server CPU "
+                    f"{g(t + '_srv_cpu')} s vs {g(p + '_srv_cpu')} s, readers' CPU {g(t + '_cli_cpu')} s "
+                    f"vs {g(p + '_cli_cpu')} s; failed readers {fails[who + '_tls']} vs {fails[who + '_plain']}")
+            if who == "bls":
+                L.append(f"| 4b | {desc} | {f(mb['bls_tls'], '{:.0f} MB/s')} (TLS) "
+                         f"| {f(mb['bls_plain'], '{:.0f} MB/s')} (plain) | {f(q)} | ≥ 0.80 | {verdict(ok)} |")
+            elif mb["pri_tls"] is not None:
+                L.append(f"| 4b″ | {desc} | {f(mb['pri_tls'], '{:.0f} MB/s')} (TLS) "
+                         f"| {f(mb['pri_plain'], '{:.0f} MB/s')} (plain) | {f(qp)} | – | reference |")
     if g("tls_verify"):
         L.append(f"| 4b' | one TLS reader's output == one plain reader's (bytes): {g('tls_verify_detail')} "
                  f"| {g('tls_verify')} | – | – | identical | {verdict(g('tls_verify') == 'yes')} |")
