@@ -384,7 +384,10 @@ if want semisync; then
     baseline_pair "r$r"
     fsync_probe "r$r"
     psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 1"
+    acc0=$(psql -e "SHOW GLOBAL STATUS LIKE 'Ssl_accepts'" | awk '{print $2}')
     start_bls "semisync-r$r" "$((200 + r))" --ssl-mode DISABLED
+    acc1=$(psql -e "SHOW GLOBAL STATUS LIKE 'Ssl_accepts'" | awk '{print $2}')
+    [ "$TLS" = 0 ] || [ "$acc1" = "$acc0" ] || die "the plain binlogserver made TLS sessions (Ssl_accepts $acc0 -> $acc1)"
     cpu0=$(proc_cpu "$BLS_PID")
     semi_run "bls-r$r" "$THREADS"
     S8T+=("$SB_TPS")
