@@ -24,6 +24,7 @@
 #      4b serving: N readers as in 1 from binlogserver (--listen-ssl-cert/--listen-ssl-key),
 #         `--ssl --ssl-ca CA --ssl-verify-server-cert` / `--skip-ssl`: aggregate MB/s
 #         ratio                                                   target >= 0.8
+#         (and the same readers from the primary: what TLS costs them there, reference)
 # and prints a markdown summary, also written to target/bench/serve-summary.md.
 #
 # Usage: etc/bench-serve.sh [--size BYTES] [--readers "1 10 50"] [--only read|memory|latency]
@@ -66,9 +67,9 @@
 #   reader's output is compared byte for byte with a plain reader's.
 #
 # Needs: mariadbd, mariadb-install-db, mariadb, mariadb-binlog (MariaDB 10.11), python3
-# (standard library only), cargo; openssl for --tls. Everything lives in a temp dir under /tmp (reader
-# outputs under /dev/shm when present) that is removed on exit (--keep keeps it); every
-# process the script starts is stopped on exit, by its pid.
+# (standard library only), cargo; openssl for --tls. Everything lives in a temp dir under
+# /tmp (reader outputs under /dev/shm when present) that is removed on exit (--keep keeps
+# it); every process the script starts is stopped on exit, by its pid.
 set -euo pipefail
 
 SIZE=1073741824
