@@ -335,19 +335,6 @@ start_bls() { # label server-id args...: binlogserver as the semi-sync replica, 
   wait_semisync_client binlogserver
 }
 
-make_certs() { # dir: a CA and a server certificate for 127.0.0.1 (EC P-256)
-  local d=$1
-  mkdir -p "$d"
-  (cd "$d" &&
-    openssl req -x509 -days 2 -subj /CN=bench-ca -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-      -nodes -keyout ca.key -out ca.pem &&
-    openssl req -subj /CN=bench -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-      -keyout server.key -out server.csr &&
-    echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >ext &&
-    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 -extfile ext \
-      -out server.pem) >/dev/null 2>&1 || die "openssl could not make the certificates"
-}
-
 fsync_probe() { # label
   log "2: fdatasync latency on the data dir's disk (1000 x append 4 KiB + fdatasync), $1"
   py fsync "$TMP" 1000 >"$TMP/fsync-$1.out"
@@ -397,7 +384,10 @@ if want semisync; then
     baseline_pair "r$r"
     fsync_probe "r$r"
     psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 1"
+    acc0=$(psql -e "SHOW GLOBAL STATUS LIKE 'Ssl_accepts'" | awk '{print $2}')
     start_bls "semisync-r$r" "$((200 + r))" --ssl-mode DISABLED
+    acc1=$(psql -e "SHOW GLOBAL STATUS LIKE 'Ssl_accepts'" | awk '{print $2}')
+    [ "$TLS" = 0 ] || [ "$acc1" = "$acc0" ] || die "the plain binlogserver made TLS sessions (Ssl_accepts $acc0 -> $acc1)"
     cpu0=$(proc_cpu "$BLS_PID")
     semi_run "bls-r$r" "$THREADS"
     S8T+=("$SB_TPS")

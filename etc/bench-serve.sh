@@ -17,11 +17,21 @@
 #      <= p50 (p90) of (write 4 KiB + fdatasync) on the same disk + 1 ms; measured with
 #      the primary's semi-sync off (the target), then on with binlogserver
 #      acknowledging (reference)
+#   4  with --tls (or --only tls): TLS against plain TCP, alternating in the same run
+#      4a catch-up: a fresh binlogserver following the TLS-enabled primary from an empty
+#         dir, `--ssl-mode VERIFY_CA --ssl-ca CA` / `--ssl-mode DISABLED`: MB/s ratio
+#                                                                target >= 0.8
+#      4b serving: N readers as in 1 from binlogserver (--listen-ssl-cert/--listen-ssl-key),
+#         `--ssl --ssl-ca CA --ssl-verify-server-cert` / `--skip-ssl`: aggregate MB/s
+#         ratio                                                   target >= 0.8
+#         (and the same readers from the primary: what TLS costs them there, reference)
 # and prints a markdown summary, also written to target/bench/serve-summary.md.
 #
 # Usage: etc/bench-serve.sh [--size BYTES] [--readers "1 10 50"] [--only read|memory|latency]
 #                           [--keep] [--repeat N] [--idle N] [--commits N] [--skip-build]
+#                           [--tls] [--only tls]
 # Development: etc/bench-serve.sh --size 50000000 --readers "1 4" --idle 10 --commits 50
+#              etc/bench-serve.sh --only tls --size 50000000 --readers "1 4" --repeat 1
 #
 # Method, in short:
 # - read: readers write with --result-file=DIR/ where DIR holds, for every binlog file
@@ -44,11 +54,22 @@
 #   5 ms ahead from their own client thread; latency = time from the INSERT's OK to the
 #   wait's return (one process, one monotonic clock; no polling load). Then the row is
 #   looked up on both (not timed). 20 warm-up commits, 20 ms between commits.
+# - tls (etc/bench/serve-tls.sh): a CA and a certificate for 127.0.0.1 made with openssl
+#   in the temp dir; the primary gets --ssl-cert/--ssl-key/--ssl-ca and binlogserver
+#   --listen-ssl-cert/--listen-ssl-key for the whole run. Parts 1-3 stay plain TCP (readers
+#   --skip-ssl, binlogserver --ssl-mode DISABLED, replicas MASTER_SSL=0). --repeat N rounds,
+#   alternating which mode goes first; medians; page cache warm (cat) before every run.
+#   4a: each run a new binlogserver (no --listen) into an empty dir, timed as in
+#   etc/bench-replica.sh (start until its files have the primary's sizes, polled every
+#   50 ms); the first copy of each mode is compared with the primary's files. 4b: the
+#   process of parts 1-3. The script stops when a TLS run did not use TLS (the primary's
+#   Ssl_accepts; binlogserver's debug line per TLS session) or a plain run did; one TLS
+#   reader's output is compared byte for byte with a plain reader's.
 #
 # Needs: mariadbd, mariadb-install-db, mariadb, mariadb-binlog (MariaDB 10.11), python3
-# (standard library only), cargo. Everything lives in a temp dir under /tmp (reader
-# outputs under /dev/shm when present) that is removed on exit (--keep keeps it); every
-# process the script starts is stopped on exit, by its pid.
+# (standard library only), cargo; openssl for --tls. Everything lives in a temp dir under
+# /tmp (reader outputs under /dev/shm when present) that is removed on exit (--keep keeps
+# it); every process the script starts is stopped on exit, by its pid.
 set -euo pipefail
 
 SIZE=1073741824
@@ -60,6 +81,7 @@ IDLE=50
 COMMITS=200
 WARMUP=20
 BUILD=1
+TLS=0
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -70,7 +92,7 @@ while [ $# -gt 0 ]; do
     --size=*) SIZE=${1#*=}; shift ;;
     --readers) READERS=${2:?--readers needs a list like \"1 10 50\"}; shift 2 ;;
     --readers=*) READERS=${1#*=}; shift ;;
-    --only) ONLY=${2:?--only needs read, memory or latency}; shift 2 ;;
+    --only) ONLY=${2:?--only needs read, memory, latency or tls}; shift 2 ;;
     --only=*) ONLY=${1#*=}; shift ;;
     --repeat) REPEAT=${2:?}; shift 2 ;;
     --repeat=*) REPEAT=${1#*=}; shift ;;
@@ -80,11 +102,12 @@ while [ $# -gt 0 ]; do
     --commits=*) COMMITS=${1#*=}; shift ;;
     --keep) KEEP=1; shift ;;
     --skip-build) BUILD=0; shift ;;
+    --tls) TLS=1; shift ;;
     -\?|--help) usage; exit 0 ;;
     *) echo "bench-serve: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
-case "$ONLY" in all|read|memory|latency) ;; *) echo "bench-serve: --only must be read, memory or latency" >&2; exit 2 ;; esac
+case "$ONLY" in all|read|memory|latency) ;; tls) TLS=1 ;; *) echo "bench-serve: --only must be read, memory, latency or tls" >&2; exit 2 ;; esac
 for v in SIZE REPEAT IDLE COMMITS; do
   [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || { echo "bench-serve: --${v,,} must be a positive integer" >&2; exit 2; }
 done
@@ -94,12 +117,14 @@ for n in "${READER_COUNTS[@]}"; do
   [[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt 0 ] && [ "$n" -le 150 ] || { echo "bench-serve: --readers: '$n' is not a count in 1..150" >&2; exit 2; }
 done
 [ "$IDLE" -le 150 ] || { echo "bench-serve: --idle must be <= 150 (max_connections 200 on both servers)" >&2; exit 2; }
-want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
+want() { { [ "$1" != tls ] || [ "$TLS" = 1 ]; } && { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=etc/bench/common.sh
 . "$ROOT/etc/bench/common.sh"
+# shellcheck source=etc/bench/serve-tls.sh
+. "$ROOT/etc/bench/serve-tls.sh"
 CMDLINE="etc/bench-serve.sh"
 for a in "${ORIG_ARGS[@]+"${ORIG_ARGS[@]}"}"; do CMDLINE+=" $(printf '%q' "$a")"; done
 
@@ -139,16 +164,25 @@ BLS_PID=
 BLS_N=0
 BLS_LOGS=()
 BLS_ARGS=(-h 127.0.0.1 -P "$PPORT" -u repl -p replpass -d "$BLSDIR" --server-id 100
-  --listen "127.0.0.1:$LPORT" --semi-sync auto --heartbeat 1
+  --listen "127.0.0.1:$LPORT" --semi-sync auto --heartbeat 1 --ssl-mode DISABLED
   --max-handshakes 150:150) # up to 150 readers from 127.0.0.1 log in at once
-res bls_cmd "\`binlogserver ${BLS_ARGS[*]}\` (logs to stderr, kept in the temp dir)"
+BLS_ENV=()
+PRIMARY_TLS=()
+if [ "$TLS" = 1 ]; then
+  CERTS=$TMP/certs
+  make_certs "$CERTS"
+  PRIMARY_TLS=(--ssl-cert="$CERTS/server.pem" --ssl-key="$CERTS/server.key" --ssl-ca="$CERTS/ca.pem")
+  BLS_ARGS+=(--listen-ssl-cert "$CERTS/server.pem" --listen-ssl-key "$CERTS/server.key")
+  BLS_ENV=("RUST_LOG=info,binlogserver::server::session=debug") # one `tls id=` line per TLS session
+fi
+res bls_cmd "\`${BLS_ENV[*]+${BLS_ENV[*]} }binlogserver ${BLS_ARGS[*]}\` (logs to stderr, kept in the temp dir)"
 
 start_bls() { # label: starts binlogserver following the primary and serving on LPORT
   BLS_N=$((BLS_N + 1))
   BLS_LOG=$TMP/bls-$BLS_N-$1.log
   BLS_LOGS+=("$BLS_LOG")
   log "binlogserver: starting ($1), serving on 127.0.0.1:$LPORT, log $BLS_LOG"
-  "$BIN" "${BLS_ARGS[@]}" 2>"$BLS_LOG" &
+  env "${BLS_ENV[@]+"${BLS_ENV[@]}"}" "$BIN" "${BLS_ARGS[@]}" 2>"$BLS_LOG" &
   BLS_PID=$!
   PIDS+=("$BLS_PID")
 }
@@ -174,10 +208,10 @@ wait_bls() { # until binlogserver logged "caught up" and holds the primary's byt
   die "binlogserver did not catch up within 600 s"
 }
 
-start_primary "the whole run" --binlog-row-event-max-size=4194304
+start_primary "the whole run" --binlog-row-event-max-size=4194304 "${PRIMARY_TLS[@]+"${PRIMARY_TLS[@]}"}"
 setup_users
 res gen_engine "$GEN_ENGINE"
-if want read; then
+if want read || want tls; then
   gen_binlog big "1"
 fi
 start_bls "initial"
@@ -211,7 +245,7 @@ read_phase() {
         out=$TMP/read-$who-$n-$r
         mkdir -p "$OUT/read"
         c0=$(proc_cpu "$pid")
-        bgrun py readers "$n" "$port" "${files[0]}" "$OUT/read" "$names" "$who-$n-$r" >"$out" ||
+        bgrun py readers "$n" "$port" "${files[0]}" "$OUT/read" "$names" "$who-$n-$r" --skip-ssl >"$out" ||
           die "reader helper failed ($who, N=$n)"
         c1=$(proc_cpu "$pid")
         rm -rf "$OUT/read"
@@ -258,7 +292,7 @@ verify_read() { # files...: one stored reader output from each server, compared 
     d=$OUT/verify-$who
     mkdir -p "$d"
     bgrun mariadb-binlog --no-defaults --read-from-remote-server --raw --to-last-log --result-file="$d/" \
-      -h 127.0.0.1 -P "$port" -u repl -preplpass "$1" 2>"$TMP/verify-$who.err" ||
+      -h 127.0.0.1 -P "$port" -u repl -preplpass --skip-ssl "$1" 2>"$TMP/verify-$who.err" ||
       { cat "$TMP/verify-$who.err" >&2; die "mariadb-binlog (verification, $who) failed"; }
   done
   for f in "$@"; do
@@ -289,7 +323,7 @@ start_idle() { # who port: IDLE --stop-never readers from the primary's current 
     mkdir -p "$OUT/idle-$who-$i"
     mariadb-binlog --no-defaults --read-from-remote-server --raw --stop-never \
       --stop-never-slave-server-id=$((1000 + i)) --result-file="$OUT/idle-$who-$i/" \
-      -h 127.0.0.1 -P "$port" -u repl -preplpass --start-position="$pos" "$file" \
+      -h 127.0.0.1 -P "$port" -u repl -preplpass --skip-ssl --start-position="$pos" "$file" \
       >/dev/null 2>"$OUT/idle-$who-$i.err" &
     IDLE_PIDS+=("$!")
     PIDS+=("$!")
@@ -360,6 +394,11 @@ if want read; then
   read_phase
 fi
 
+# ---------------------------------------------------------------- part 4: TLS vs plain (etc/bench/serve-tls.sh)
+if want tls; then
+  tls_phase
+fi
+
 # ---------------------------------------------------------------- part 3: replica latency
 FS_P50=() FS_P90=()
 fsync_probe() { # label
@@ -426,7 +465,7 @@ latency_phase() {
     rsql "$d" -e "CREATE USER bench@'%' IDENTIFIED BY 'benchpass'; GRANT ALL ON *.* TO bench@'%';
       SET GLOBAL gtid_slave_pos = '$gpos';
       CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$mport, MASTER_USER='repl',
-        MASTER_PASSWORD='replpass', MASTER_USE_GTID=slave_pos;
+        MASTER_PASSWORD='replpass', MASTER_USE_GTID=slave_pos, MASTER_SSL=0;
       START SLAVE"
   done
   psql -e "SET GLOBAL rpl_semi_sync_master_enabled = 0;

@@ -70,6 +70,20 @@ proc_cpu() { # pid -> user+sys seconds
   sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}' || echo 0
 }
 
+make_certs() { # dir: a CA and a server certificate for 127.0.0.1 (EC P-256), with openssl
+  local d=$1
+  require_tools openssl
+  mkdir -p "$d"
+  (cd "$d" &&
+    openssl req -x509 -days 2 -subj /CN=bench-ca -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+      -nodes -keyout ca.key -out ca.pem &&
+    openssl req -subj /CN=bench -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout server.key -out server.csr &&
+    echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >ext &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 1 -days 2 -extfile ext \
+      -out server.pem) >/dev/null 2>&1 || die "openssl could not make the certificates"
+}
+
 # ---------------------------------------------------------------- results
 res() { printf '%s\t%s\n' "$1" "$2" >>"$RES"; } # key value
 kv() { sed -n "s/^$2=//p" "$1" | tail -n 1; }   # file key
@@ -141,7 +155,9 @@ primary_setup() { # the throwaway primary's dir, port and options (not started, 
   PHASES=""
 }
 
-psql() { mariadb --no-defaults -S "$PRIMARY/sock" -uroot -N -B "$@"; }
+# --skip-ssl: this client defaults to TLS, also over the socket, which would count in the
+# primary's Ssl_accepts (the --tls runs check that binlogserver's sessions raise it).
+psql() { mariadb --no-defaults -S "$PRIMARY/sock" -uroot -N -B --skip-ssl "$@"; }
 
 start_primary() { # phase-label extra-opts...
   local label=$1

@@ -9,12 +9,12 @@ monitor DATADIR LOG EXPECT TIMEOUT PIDFILE CMD...
                          runs binlogserver (CMD) until it caught up; times, peak RSS
 render RESULTS           the markdown summary
 
-What serve.py does too lives in common.py (standard library only).
+What serve.py does too (compare and monitor among it) lives in common.py
+(standard library only).
 """
-import os, struct, subprocess, time
 
-from common import (Results, cell, free_port, fsync_lat, main, notes, print_median, ratio,
-                    summary_head, terminate_on_signal, verdict, walk)
+from common import (Results, cell, compare, free_port, fsync_lat, main, monitor, notes,
+                    print_median, ratio, summary_head, verdict, walk)
 
 def stats(paths):
     tb = te = 0
@@ -29,135 +29,6 @@ def stats(paths):
     print(f"bytes={tb}\nevents={te}\nrow_events={rows}")
     print(f"avg_event={tb / te if te else 0:.1f}")
     print("types=" + ",".join(f"{k}:{v}" for k, v in sorted(types.items())))
-
-def compare(ref_dir, got_dir, names):
-    """Byte comparison of copies; a difference inside the first event (the
-    format description, whose in-use flag the primary clears when sending
-    an open file) is reported as such."""
-    out = []
-    for name in names:
-        a, b = os.path.join(ref_dir, name), os.path.join(got_dir, name)
-        if not os.path.exists(b):
-            out.append(f"{name}: missing")
-            continue
-        sa, sb = os.path.getsize(a), os.path.getsize(b)
-        diffs, first, fde_end = 0, None, None
-        with open(a, "rb") as fa, open(b, "rb") as fb:
-            head = fa.read(23)
-            fde_end = 4 + struct.unpack_from("<I", head, 13)[0] if len(head) == 23 else 0
-            fa.seek(0)
-            off = 0
-            while True:
-                ca, cb = fa.read(1 << 20), fb.read(1 << 20)
-                if not ca and not cb:
-                    break
-                if ca != cb:
-                    for i in range(min(len(ca), len(cb))):
-                        if ca[i] != cb[i]:
-                            diffs += 1
-                            if first is None:
-                                first = off + i
-                            last = off + i
-                off += max(len(ca), len(cb))
-        if sa != sb:
-            out.append(f"{name}: size {sb} != {sa}")
-        elif diffs == 0:
-            out.append(f"{name}: identical")
-        elif diffs == 1 and first == 21 and flag_only(a, b):
-            out.append(f"{name}: identical except LOG_EVENT_BINLOG_IN_USE_F, which the primary clears when it sends its open file")
-        elif last < fde_end:
-            out.append(f"{name}: {diffs} bytes differ, all inside the format description event (offsets {first}-{last})")
-        else:
-            out.append(f"{name}: {diffs} bytes differ, first at offset {first}")
-    ok = all(s.endswith("identical") or "identical except" in s for s in out)
-    print(f"identical={'yes' if ok else 'no'}")
-    print("detail=" + "; ".join(out))
-
-def flag_only(a, b):
-    """True when byte 21 (low byte of the format description's flags) differs
-    by the in-use flag (0x01) alone."""
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        fa.seek(21)
-        fb.seek(21)
-        x, y = fa.read(1)[0], fb.read(1)[0]
-    return x ^ y == 0x01
-
-def vm_hwm(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-def monitor(datadir, logpath, expect, timeout, pidfile, cmd):
-    """Starts binlogserver (cmd), polls every 50 ms until its files have the
-    primary's sizes and it logged 'caught up with the primary'; records peak
-    RSS; stops it with SIGTERM. Prints key=value lines."""
-    want = [(n, int(s)) for n, s in (x.split(":") for x in expect.split(","))]
-    logf = open(logpath, "ab")
-    child = None
-    terminate_on_signal(lambda: [child.pid] if child and child.poll() is None else [])
-    t0 = time.monotonic()
-    child = subprocess.Popen(cmd, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
-    with open(pidfile, "w") as f:
-        f.write(str(child.pid))
-    t_equal = t_line = None
-    hwm = 0
-    seen, logpos = b"", 0
-    reason = "timeout"
-    while True:
-        now = time.monotonic() - t0
-        hwm = max(hwm, vm_hwm(child.pid))
-        if t_equal is None:
-            ok = True
-            for n, s in want:
-                try:
-                    if os.path.getsize(os.path.join(datadir, n)) != s:
-                        ok = False
-                        break
-                except OSError:
-                    ok = False
-                    break
-            if ok:
-                t_equal = now
-        if t_line is None:
-            with open(logpath, "rb") as f:
-                f.seek(logpos)
-                chunk = f.read()
-            logpos += len(chunk)
-            seen = (seen + chunk)[-4096:]
-            if b"caught up with the primary" in seen:
-                t_line = now
-        if t_equal is not None and t_line is not None:
-            reason = "done"
-            break
-        if t_equal is not None and now - t_equal > 10:
-            reason = "no 'caught up' line within 10 s of the sizes matching"
-            break
-        if child.poll() is not None:
-            reason = f"binlogserver exited with status {child.returncode}"
-            break
-        if now > timeout:
-            break
-        time.sleep(0.05)
-    hwm = max(hwm, vm_hwm(child.pid))
-    t_stop = time.monotonic()
-    if child.poll() is None:
-        child.terminate()
-        try:
-            child.wait(30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-    print(f"reason={reason}")
-    print(f"t_equal={'' if t_equal is None else f'{t_equal:.3f}'}")
-    print(f"t_line={'' if t_line is None else f'{t_line:.3f}'}")
-    print(f"hwm_kb={hwm}")
-    print(f"stop_s={time.monotonic() - t_stop:.3f}")
-    print(f"exit={child.returncode}")
 
 def render(resfile):
     res = Results(resfile)

@@ -4,11 +4,15 @@ port [AVOID...]          a free TCP port on 127.0.0.1 (20000-32000)
 fsync DIR COUNT          p50/p90 of (append 4 KiB + fdatasync) in DIR
 median V...              median of numbers
 stats FILE...            bytes/events of binlog files (by their event headers)
-readers N PORT FIRST OUTBASE NAMES LABEL
+readers N PORT FIRST OUTBASE NAMES LABEL [OPTION...]
                          N concurrent `mariadb-binlog --read-from-remote-server
-                         --raw --to-last-log` from PORT, outputs to /dev/null
+                         --raw --to-last-log [OPTION...]` from PORT (options such
+                         as --skip-ssl, --ssl-ca=FILE), outputs to /dev/null
 rss PID [SAMPLES]        median VmRSS (kB) and Threads of PID
 latency ...              commit -> visible on two replicas (see `latency`)
+monitor DATADIR LOG EXPECT TIMEOUT PIDFILE CMD...
+                         runs binlogserver (CMD) until it caught up (common.py)
+compare REF GOT NAME...  byte comparison of copied binlog files (common.py)
 render RESULTS           the markdown summary
 
 No third-party module: the MySQL client used by `latency` is a small
@@ -17,8 +21,8 @@ What replica.py does too lives in common.py.
 """
 import hashlib, os, queue, resource, socket, statistics, struct, sys, threading, time
 
-from common import (Results, cell, free_port, fsync_lat, main, notes, pct, print_median, ratio,
-                    summary_head, terminate_on_signal, verdict, walk)
+from common import (Results, cell, compare, free_port, fsync_lat, main, monitor, notes, pct,
+                    print_median, ratio, summary_head, terminate_on_signal, verdict, walk)
 
 
 def stats(paths):
@@ -31,7 +35,7 @@ def stats(paths):
 
 
 # ---------------------------------------------------------------- concurrent readers
-def readers(n, port, first, outbase, names, label):
+def readers(n, port, first, outbase, names, label, options):
     """Starts n mariadb-binlog readers at once; each writes into its own
     directory prefix whose entries (one per binlog file name) are symlinks to
     /dev/null, so nothing is stored. Prints wall time of the slowest, spread,
@@ -51,7 +55,8 @@ def readers(n, port, first, outbase, names, label):
     t0 = time.perf_counter()
     for i in range(n):
         argv = ["mariadb-binlog", "--no-defaults", "--read-from-remote-server", "--raw", "--to-last-log",
-                f"--result-file={dirs[i]}/", "-h", "127.0.0.1", "-P", str(port), "-u", "repl", "-preplpass", first]
+                f"--result-file={dirs[i]}/", "-h", "127.0.0.1", "-P", str(port), "-u", "repl", "-preplpass",
+                *options, first]
         fa = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
               (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
               (os.POSIX_SPAWN_OPEN, 2, errs[i], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
@@ -327,6 +332,56 @@ def latency(pport, dport, bport, count, warmup, first_id, gap_ms):
 
 
 # ---------------------------------------------------------------- summary
+def tls_rows(res):
+    """Rows 4a/4b/4b' of the summary: TLS against plain TCP (etc/bench/serve-tls.sh)."""
+    g, num, f = res.get, res.num, cell
+    by = num("tls_bytes")
+    if by is None:
+        return []
+    L = []
+    tp, tt = num("tls_cu_plain_s"), num("tls_cu_tls_s")
+    mp, mt = ratio(by / 1e6, tp), ratio(by / 1e6, tt)
+    q = ratio(mt, mp)
+    same = g("tls_cu_tls_identical") == "yes" and g("tls_cu_plain_identical") == "yes"
+    ok = None if q is None else q >= 0.8 and same
+    L.append(f"| 4a | catch-up from an empty dir, {g('tls_files')} file(s), {by / 1e6:.1f} MB "
+             f"({g('tls_events')} events): binlogserver `--ssl-mode VERIFY_CA --ssl-ca CA` vs "
+             f"`--ssl-mode DISABLED`, start until its files have the primary's sizes; "
+             f"median of {g('tls_repeat')} (runs {g('tls_cu_tls_runs')} s vs {g('tls_cu_plain_runs')} s); "
+             f"binlogserver CPU {g('tls_cu_tls_cpu')} s vs {g('tls_cu_plain_cpu')} s, primary CPU "
+             f"{g('tls_cu_tls_pcpu')} s vs {g('tls_cu_plain_pcpu')} s; copies == primary's: TLS "
+             f"{g('tls_cu_tls_identical')}, plain {g('tls_cu_plain_identical')} "
+             f"| {f(mt, '{:.0f} MB/s')} (TLS) | {f(mp, '{:.0f} MB/s')} (plain) | {f(q)} | ≥ 0.80 "
+             f"| {verdict(ok)} |")
+    for n in g("readers").split():
+        mb = {}
+        for k in ("bls_tls", "bls_plain", "pri_tls", "pri_plain"):
+            w = num(f"tls_rd_{k}_{n}_wall")
+            mb[k] = None if w is None else int(n) * by / 1e6 / w
+        if mb["bls_tls"] is None and mb["bls_plain"] is None:
+            continue
+        q, qp = ratio(mb["bls_tls"], mb["bls_plain"]), ratio(mb["pri_tls"], mb["pri_plain"])
+        fails = {k: int(num(f"tls_rd_{k}_{n}_failed") or 0) for k in mb}
+        ok = None if q is None else q >= 0.8 and fails["bls_tls"] + fails["bls_plain"] == 0
+        for who, name in (("bls", "binlogserver"), ("pri", "the primary (reference)")):
+            t, p = f"tls_rd_{who}_tls_{n}", f"tls_rd_{who}_plain_{n}"
+            desc = (f"serving, N={n} concurrent readers from {name}, `--ssl --ssl-ca CA "
+                    f"--ssl-verify-server-cert` vs `--skip-ssl`: slowest reader {f(num(t + '_wall'))} s "
+                    f"vs {f(num(p + '_wall'))} s (runs {g(t + '_runs')} vs {g(p + '_runs')}); server CPU "
+                    f"{g(t + '_srv_cpu')} s vs {g(p + '_srv_cpu')} s, readers' CPU {g(t + '_cli_cpu')} s "
+                    f"vs {g(p + '_cli_cpu')} s; failed readers {fails[who + '_tls']} vs {fails[who + '_plain']}")
+            if who == "bls":
+                L.append(f"| 4b | {desc} | {f(mb['bls_tls'], '{:.0f} MB/s')} (TLS) "
+                         f"| {f(mb['bls_plain'], '{:.0f} MB/s')} (plain) | {f(q)} | ≥ 0.80 | {verdict(ok)} |")
+            elif mb["pri_tls"] is not None:
+                L.append(f"| 4b″ | {desc} | {f(mb['pri_tls'], '{:.0f} MB/s')} (TLS) "
+                         f"| {f(mb['pri_plain'], '{:.0f} MB/s')} (plain) | {f(qp)} | – | reference |")
+    if g("tls_verify"):
+        L.append(f"| 4b' | one TLS reader's output == one plain reader's (bytes): {g('tls_verify_detail')} "
+                 f"| {g('tls_verify')} | – | – | identical | {verdict(g('tls_verify') == 'yes')} |")
+    return L
+
+
 def render(resfile):
     res = Results(resfile)
     g, num, f = res.get, res.num, cell
@@ -344,6 +399,12 @@ def render(resfile):
         L.append(f"- page cache: {g('cache_mode')}")
         L.append(f"- aggregate MB/s = N × {num('read_bytes') / 1e6:.1f} MB / wall time of the slowest reader (MB = 10^6 bytes); "
                  f"{g('read_repeat')} run(s) per server and N, median; order {g('read_order')}")
+    if g("tls_bytes"):
+        L.append(f"- TLS (part 4): certificates made with openssl (EC P-256 CA and server certificate for 127.0.0.1); "
+                 f"the primary and binlogserver's listener offer TLS for the whole run, parts 1-3 use plain TCP; "
+                 f"{g('tls_repeat')} round(s), alternating which mode goes first (odd rounds plain first), medians; "
+                 f"page cache warm before every run; every TLS run checked to use TLS and every plain run not "
+                 f"(the primary's Ssl_accepts; binlogserver's log: {g('tls_session') or '?'})")
     L.append("")
     L.append("| # | figure | binlogserver | primary / direct (reference) | ratio / value | target | result |")
     L.append("|---|---|---|---|---|---|---|")
@@ -404,6 +465,7 @@ def render(resfile):
             L.append(f"| 3{'' if v == 'off' else '′'} | replica latency {name}, {title}: commit OK on the primary → row applied on a MariaDB replica "
                      f"through binlogserver vs attached to the primary ({extra if q == 'p50' else 'paired difference per commit ' + name + ' ' + g(pre + 'pair_' + q + '_ms') + ' ms'}) "
                      f"| {f(b, '{:.3f} ms')} | {f(d, '{:.3f} ms')} (direct) | {f(diff, '{:+.3f} ms')} | {tgt} | {ok_s} |")
+    L.extend(tls_rows(res))
     if g("fsync_runs"):
         L.append("")
         L.append(f"fdatasync on the temp dir's disk (1000 × append 4 KiB + fdatasync, median of probes): p50 {f(fs50, '{:.0f} µs')}, p90 {f(fs90, '{:.0f} µs')} (runs: {g('fsync_runs')})")
@@ -417,9 +479,11 @@ if __name__ == "__main__":
         "fsync": lambda a: fsync_lat(a[0], int(a[1])),
         "median": print_median,
         "stats": stats,
-        "readers": lambda a: readers(int(a[0]), int(a[1]), a[2], a[3], a[4], a[5]),
+        "readers": lambda a: readers(int(a[0]), int(a[1]), a[2], a[3], a[4], a[5], a[6:]),
         "rss": lambda a: rss(int(a[0]), int(a[1]) if len(a) > 1 else 5),
         "latency": lambda a: latency(int(a[0]), int(a[1]), int(a[2]), int(a[3]), int(a[4]), int(a[5]),
                                      float(a[6])),
+        "monitor": lambda a: monitor(a[0], a[1], a[2], float(a[3]), a[4], a[5:]),
+        "compare": lambda a: compare(a[0], a[1], a[2:]),
         "render": lambda a: render(a[0]),
     })
