@@ -21,7 +21,10 @@
 # and prints a markdown summary, also written to target/bench/archive-summary.md.
 #
 # Usage: etc/bench-archive.sh [--size BYTES] [--file-size BYTES] [--duration SECONDS]
-#                             [--repeat N] [--keep] [--skip-build]
+#                             [--repeat N] [--engine blackhole|innodb] [--keep] [--skip-build]
+# --engine: the table engine of phase 1's rows: BLACKHOLE (the default when the plugin
+# exists: the binlog's own maximum write rate) or InnoDB (a primary writing real tables,
+# sync_binlog=1 and innodb_flush_log_at_trx_commit=1).
 # Development: etc/bench-archive.sh --size 200000000 --duration 5 --repeat 1
 #
 # Needs: mariadbd, mariadb-install-db, mariadb, mariadb-binlog (MariaDB 10.11), sysbench,
@@ -36,6 +39,7 @@ DURATION=20
 REPEAT=3
 KEEP=0
 BUILD=1
+ENGINE=
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --file-size) FILE_SIZE=${2:?--file-size needs BYTES}; shift 2 ;;
     --duration) DURATION=${2:?}; shift 2 ;;
     --repeat) REPEAT=${2:?}; shift 2 ;;
+    --engine) ENGINE=${2:?--engine needs blackhole or innodb}; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --skip-build) BUILD=0; shift ;;
     -\?|--help) usage; exit 0 ;;
@@ -128,6 +133,13 @@ ARCHIVE_ARGS=(--archive-url s3://bench/a --archive-endpoint "http://127.0.0.1:$G
 primary_setup
 install_db "$PRIMARY"
 start_primary bench --binlog-row-event-max-size=4M --max-binlog-size="$FILE_SIZE"
+case "$ENGINE" in
+  '') ;;
+  innodb) GEN_ENGINE=InnoDB ;;
+  blackhole) [ "$GEN_ENGINE" = BLACKHOLE ] || die "--engine blackhole: the BLACKHOLE plugin is missing" ;;
+  *) die "--engine must be blackhole or innodb" ;;
+esac
+res engine "$GEN_ENGINE"
 setup_users
 A_DIR=$TMP/a
 B_DIR=$TMP/b

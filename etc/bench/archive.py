@@ -33,7 +33,8 @@ def summary(path):
         "",
         "| # | figure | archive | reference | ratio / difference | target |",
         "|---|---|---|---|---|---|",
-        f"| 1 | upload (upload, HEAD, read back, SHA-256) vs the primary writing at full speed, "
+        f"| 1 | upload (upload, HEAD, read back, SHA-256) vs the primary writing at full speed "
+        f"into {g('engine')} tables, "
         f"{g('archive_files')} files, all archived {g('drain_after_s')} s after binlogserver started "
         f"| {cell(arch, '{:.1f}')} MB/s | {cell(write, '{:.1f}')} MB/s | {cell(keep_up, '{:.2f}')} "
         f"| ≥ 1: {verdict(None if keep_up is None else keep_up >= 1)} |",
