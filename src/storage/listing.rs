@@ -322,10 +322,7 @@ fn with_archived(
     dir: &Path,
     mut local: Vec<BinlogFileName>,
 ) -> Result<Vec<BinlogFileName>, StorageError> {
-    let archived = match super::archive::of(dir) {
-        Some(a) => a.entries(),
-        None => super::archive::record::archived_files(dir)?,
-    };
+    let archived = super::archive::entries_of(dir)?;
     let have: BTreeSet<&BinlogFileName> = local.iter().collect();
     let gone: Vec<BinlogFileName> =
         archived.into_iter().map(|e| e.name).filter(|n| !have.contains(n)).collect();

@@ -160,7 +160,7 @@ impl Purger {
     fn facts(&self) -> Result<Vec<FileFacts>, StorageError> {
         let names = self.index.files();
         let dir = self.index.dir();
-        let archived = super::archive::of(dir).map(|a| a.entries()).unwrap_or_default();
+        let archived = super::archive::entries_of(dir)?;
         let mut facts = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let closed_at = names.get(i + 1).and_then(|next| {

@@ -81,15 +81,13 @@ impl BinlogReader {
         let src = match archive::of(dir) {
             Some(a) if a.entry(file).is_some() => a.open_file(file)?,
             Some(_) => return Err(local),
-            None => match archive::record::archived_files(dir)?.iter().find(|e| &e.name == file) {
-                Some(_) => {
-                    return Err(StorageError::Archive {
-                        file: file.to_string(),
-                        reason: "archived, and binlogserver runs without --archive-url".into(),
-                    })
-                }
-                None => return Err(local),
-            },
+            None if archive::entries_of(dir)?.iter().any(|e| &e.name == file) => {
+                return Err(StorageError::Archive {
+                    file: file.to_string(),
+                    reason: "archived, and binlogserver runs without --archive-url".into(),
+                })
+            }
+            None => return Err(local),
         };
         let path = dir.join(file.as_str());
         let src = BufReader::with_capacity(256 << 10, src);
@@ -221,10 +219,7 @@ pub fn list_files(dir: &Path) -> Result<Vec<BinlogFileName>, StorageError> {
 pub fn file_size(dir: &Path, file: &BinlogFileName) -> Result<u64, StorageError> {
     match super::listing::regular_size(&dir.join(file.as_str())) {
         Err(e) if is_not_found(&e) => {
-            let archived = match archive::of(dir) {
-                Some(a) => a.entry(file),
-                None => archive::record::archived_files(dir)?.into_iter().find(|a| &a.name == file),
-            };
+            let archived = archive::entries_of(dir)?.into_iter().find(|a| &a.name == file);
             archived.map(|a| a.size).ok_or(e)
         }
         other => other,

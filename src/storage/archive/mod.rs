@@ -299,6 +299,15 @@ pub fn attach(archive: &Arc<Archive>) -> Attached {
     Attached(Arc::clone(archive))
 }
 
+/// The archived files of `dir`: the attached archive's, else (running
+/// without `--archive-url`) those its record names.
+pub fn entries_of(dir: &Path) -> Result<Vec<Entry>, StorageError> {
+    match of(dir) {
+        Some(a) => Ok(a.entries()),
+        None => record::archived_files(dir),
+    }
+}
+
 /// The archive attached to `dir`, if any.
 pub fn of(dir: &Path) -> Option<Arc<Archive>> {
     attached().iter().find(|(d, _)| d == dir).map(|(_, a)| Arc::clone(a))
